@@ -1,0 +1,3 @@
+from migrant_linkage.cli import main
+
+raise SystemExit(main())
