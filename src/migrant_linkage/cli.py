@@ -134,13 +134,15 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    _check_inputs([args.input])
+    column_map = _parse_column_map(args.column_map)
+
     from migrant_linkage.io import write_table
     from migrant_linkage.standardize import standardize
 
-    _check_inputs([args.input])
     result = standardize(
         args.input,
-        column_map=_parse_column_map(args.column_map),
+        column_map=column_map,
         date_format=args.date_format,
         encoding=args.encoding,
     )
@@ -156,11 +158,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from migrant_linkage import synthetic
-
     suffix = args.out.suffix.lower()
     if suffix not in {".csv", ".parquet"}:
         raise UsageError(f"{args.out}: --out must end in .csv or .parquet")
+    if args.students < 1:
+        raise UsageError("--students must be at least 1")
+
+    from migrant_linkage import synthetic
+
     states = [s.strip().upper() for s in args.states.split(",")] if args.states else None
     frame = synthetic.generate(args.students, seed=args.seed, states=states)
     if args.out.parent:
@@ -171,9 +176,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_dedupe(args: argparse.Namespace) -> int:
+    _check_inputs(args.inputs)
+
     from migrant_linkage.engine import dedupe
 
-    _check_inputs(args.inputs)
     result = dedupe(
         *args.inputs,
         model=args.model,
@@ -191,9 +197,10 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
 
 
 def cmd_link(args: argparse.Namespace) -> int:
+    _check_inputs([args.left, args.right])
+
     from migrant_linkage.engine import link
 
-    _check_inputs([args.left, args.right])
     result = link(
         args.left,
         args.right,
@@ -225,9 +232,11 @@ def _load_record(text: str) -> dict[str, Any]:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    record_a, record_b = _load_record(args.record_a), _load_record(args.record_b)
+
     from migrant_linkage.engine import explain
 
-    table = explain(_load_record(args.record_a), _load_record(args.record_b), model=args.model)
+    table = explain(record_a, record_b, model=args.model)
     print(table.to_string(index=False))
     return EXIT_OK
 

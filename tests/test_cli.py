@@ -1,0 +1,70 @@
+"""The command line: usage errors exit 2 with a message that says what to fix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from migrant_linkage.cli import EXIT_BAD_INPUT, EXIT_OK, build_parser, main
+
+SUBCOMMANDS = ["demo", "validate", "synth", "dedupe", "link", "explain"]
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_unknown_command_is_a_usage_error():
+    with pytest.raises(SystemExit) as stop:
+        main(["no-such-command"])
+    assert stop.value.code == 2
+
+
+def test_missing_input_file_exits_2_naming_the_file(tmp_path, capsys):
+    missing = tmp_path / "texas.csv"
+    code = main(["dedupe", str(missing), "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == EXIT_BAD_INPUT
+    assert "texas.csv" in capsys.readouterr().err
+
+
+def test_synth_rejects_an_unknown_output_format(tmp_path, capsys):
+    code = main(["synth", "--students", "5", "--out", str(tmp_path / "records.xlsx")])
+    assert code == EXIT_BAD_INPUT
+    assert ".csv or .parquet" in capsys.readouterr().err
+
+
+def test_column_map_accepts_pairs_and_json_files(tmp_path):
+    from migrant_linkage.cli import _parse_column_map
+
+    mapping_file = tmp_path / "map.json"
+    mapping_file.write_text(json.dumps({"DOB": "birth_date"}), encoding="utf-8")
+    assert _parse_column_map(["StudentID=record_id", str(mapping_file)]) == {
+        "StudentID": "record_id",
+        "DOB": "birth_date",
+    }
+
+
+def test_malformed_column_map_exits_2(tmp_path, capsys):
+    data = tmp_path / "in.csv"
+    data.write_text("record_id,state\n1,TX\n", encoding="utf-8")
+    code = main(["validate", str(data), "--column-map", "not-a-mapping"])
+    assert code == EXIT_BAD_INPUT
+    assert "--column-map" in capsys.readouterr().err
+
+
+def test_explain_rejects_a_record_that_is_not_json(capsys):
+    code = main(["explain", "{not json", "{}"])
+    assert code == EXIT_BAD_INPUT
+    assert "JSON" in capsys.readouterr().err
+
+
+def test_parser_lists_all_subcommands():
+    help_text = build_parser().format_help()
+    for command in SUBCOMMANDS:
+        assert command in help_text
+    assert EXIT_OK == 0
