@@ -101,6 +101,31 @@ class Evaluation:
     clusters: ClusterScores
     worklist: WorklistScores | None
 
+    # The headline figures, for one-line summaries (the demo, the benchmarks).
+    @property
+    def precision(self) -> float:
+        return self.clusters.precision
+
+    @property
+    def recall(self) -> float:
+        return self.clusters.recall
+
+    @property
+    def f1(self) -> float:
+        return self.clusters.f1
+
+    @property
+    def twin_sibling_false_merges(self) -> int:
+        return self.clusters.twin_sibling_false_merges
+
+    @property
+    def worklist_share_of_records(self) -> float:
+        return self.worklist.worklist_share_of_records if self.worklist else math.nan
+
+    @property
+    def worklist_recall(self) -> float:
+        return self.worklist.worklist_recall if self.worklist else math.nan
+
     def to_dict(self) -> dict[str, object]:
         """Plain dict for JSON, with the per-10,000-children rates included."""
         out: dict[str, object] = {"clusters": asdict(self.clusters)}
