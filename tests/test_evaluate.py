@@ -129,6 +129,18 @@ def test_worklist_holding_the_missed_pair_has_full_cluster_recall():
     assert scores.true_pairs_scored == 2
 
 
+def test_evaluation_headline_figures_come_from_clusters_and_worklist():
+    truth = make_truth([("a1", "a", "f"), ("a2", "a", "f"), ("b1", "b", "f")])
+    clusters = make_clusters([["a1", "b1"], ["a2"]])  # the sibling merged, the child split
+    result = evaluate(truth, clusters, make_pairs([("a1", "a2", "near_match")]))
+    assert result.precision == 0.0
+    assert result.recall == 0.0
+    assert result.twin_sibling_false_merges == 1
+    assert result.worklist_share_of_records == pytest.approx(1 / 3)
+    assert result.worklist_recall == 1.0
+    assert evaluate(truth, clusters).worklist is None
+
+
 def test_empty_worklist_finds_nothing_missed():
     truth = make_truth([("a1", "a", "f"), ("a2", "a", "f")])
     clusters = make_clusters([["a1"], ["a2"]])
