@@ -1,0 +1,218 @@
+"""Read state files into the record contract, and write tables safely.
+
+Everything is read as text: no type inference (an ID "00123" keeps its zeros) and no guessing
+of missing values (a child can be named "NA" or "NULL"); only an empty cell becomes missing.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from migrant_linkage.schema import INPUT_COLUMNS, REQUIRED_INPUT_COLUMNS
+
+#: Encodings tried, in order, when a CSV's encoding is not declared. UTF-8 (a BOM is skipped)
+#: covers modern exports; cp1252 covers Windows/Excel exports of accented names. cp1252 leaves
+#: five bytes undefined, so Latin-1 (which decodes any byte) is the last resort.
+FALLBACK_ENCODINGS: tuple[str, ...] = ("utf-8-sig", "cp1252", "latin-1")
+
+#: A CSV cell starting with one of these is a formula in Excel/LibreOffice/Sheets.
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+_DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
+
+
+class RecordContractError(ValueError):
+    """The input cannot be read as the record contract (a required column is missing, the
+    column map is wrong, the file type is unknown). The message says what to do."""
+
+
+def read_records(
+    source: object,
+    *,
+    column_map: Mapping[str, str] | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    table: str | None = None,
+    connection: duckdb.DuckDBPyConnection | None = None,
+) -> pd.DataFrame:
+    """Read records into a frame of text columns named as in the record contract.
+
+    `source` is a pandas DataFrame, a CSV or Parquet path, a DuckDB database path (with
+    `table`), or a table name (with `connection`). `column_map` renames {their_name:
+    contract_name}. Missing optional contract columns are added as all-NA; extra columns (such as
+    the truth columns of synthetic data) are carried through unchanged.
+    """
+    label = describe_source(source, table)
+    frame = _read_raw(source, encoding=encoding, delimiter=delimiter, table=table, conn=connection)
+    frame = _as_text(frame)
+    frame = _apply_column_map(frame, column_map or {}, label)
+    for column in REQUIRED_INPUT_COLUMNS:
+        if column not in frame.columns:
+            raise RecordContractError(
+                f"{label}: required column '{column}' is missing (found: "
+                f"{', '.join(map(str, frame.columns)) or 'no columns'}). Rename the column in "
+                f"the file or pass column_map={{'<your column>': '{column}'}}."
+            )
+    for column in INPUT_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = pd.Series(pd.NA, index=frame.index, dtype="str")
+    return frame
+
+
+def describe_source(source: object, table: str | None = None) -> str:
+    """A short label for messages and the source_name column (never file contents)."""
+    if isinstance(source, pd.DataFrame):
+        return "dataframe"
+    if table is not None:
+        return f"{Path(str(source)).name}:{table}" if _is_path(source) else table
+    return Path(str(source)).name if _is_path(source) else str(source)
+
+
+def _is_path(source: object) -> bool:
+    return isinstance(source, str | os.PathLike)
+
+
+def _read_raw(
+    source: object,
+    *,
+    encoding: str | None,
+    delimiter: str | None,
+    table: str | None,
+    conn: duckdb.DuckDBPyConnection | None,
+) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        return source.copy()
+    if conn is not None:
+        return _read_duckdb(conn, table or str(source))
+    if not _is_path(source):
+        raise RecordContractError(
+            f"cannot read records from a {type(source).__name__}: pass a pandas DataFrame, a "
+            "CSV/Parquet path, a DuckDB database path with table=..., or a table name with "
+            "connection=..."
+        )
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix in _DUCKDB_SUFFIXES:
+        if table is None:
+            raise RecordContractError(f"{path.name}: a DuckDB database needs table='<name>'")
+        if not path.exists():
+            raise RecordContractError(f"{path.name}: file not found ({path})")
+        with duckdb.connect(str(path), read_only=True) as db:
+            return _read_duckdb(db, table)
+    if not path.exists():
+        raise RecordContractError(f"{path.name}: file not found ({path})")
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    if suffix in (".csv", ".txt", ".tsv", ""):
+        sep = delimiter or ("\t" if suffix == ".tsv" else ",")
+        return _read_csv(path, sep, encoding)
+    raise RecordContractError(
+        f"{path.name}: unknown file type '{suffix}'. Use .csv, .tsv, .txt, .parquet or a DuckDB "
+        "database (.duckdb/.db) with table=..."
+    )
+
+
+def _read_csv(path: Path, sep: str, encoding: str | None) -> pd.DataFrame:
+    options = {
+        "sep": sep,
+        "dtype": "str",
+        "keep_default_na": False,  # "NA", "NULL", "None" are possible names, not missing values
+        "na_values": [""],
+    }
+    if encoding is not None:
+        return pd.read_csv(path, encoding=encoding, **options)
+    for candidate in FALLBACK_ENCODINGS:
+        try:
+            return pd.read_csv(path, encoding=candidate, **options)
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+
+
+def _read_duckdb(conn: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+    """Every column cast to VARCHAR inside DuckDB (dates come out as ISO text)."""
+    try:
+        relation = conn.table(table)
+    except duckdb.Error as error:
+        raise RecordContractError(f"DuckDB table '{table}' cannot be read: {error}") from None
+    casts = [
+        duckdb.ColumnExpression(column).cast(duckdb.sqltype("VARCHAR")).alias(column)
+        for column in relation.columns
+    ]
+    return relation.select(*casts).df()
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every column as pandas text; empty strings become missing, nothing else does."""
+    columns = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = values.dt.strftime("%Y-%m-%d")
+        text = values.astype("str")
+        columns[str(column).strip()] = text.mask(text == "")
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def _apply_column_map(
+    frame: pd.DataFrame, column_map: Mapping[str, str], label: str
+) -> pd.DataFrame:
+    absent = [theirs for theirs in column_map if theirs not in frame.columns]
+    if absent:
+        raise RecordContractError(
+            f"{label}: column_map names column(s) {absent} that the input does not have "
+            f"(found: {', '.join(map(str, frame.columns))}). Fix the map's left-hand names."
+        )
+    renamed = frame.rename(columns=dict(column_map))
+    duplicated = sorted({c for c in renamed.columns if list(renamed.columns).count(c) > 1})
+    if duplicated:
+        raise RecordContractError(
+            f"{label}: after the column map, column(s) {duplicated} appear twice. Map only one "
+            "input column to each contract column, or drop the other."
+        )
+    return renamed
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix an apostrophe to text cells that a spreadsheet would run as a formula (cells
+    starting with = + - @ tab or carriage return). Spreadsheets show the apostrophe-led text
+    as plain text. Only text columns are touched; numbers keep their sign."""
+    safe = frame.copy()
+    for column in safe.columns:
+        values = safe[column]
+        if not (pd.api.types.is_string_dtype(values) or values.dtype == object):
+            continue
+        text = values.astype("str")
+        risky = text.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
+        if risky.any():
+            safe[column] = text.where(~risky, "'" + text)
+    return safe
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write CSV or Parquet (by extension) atomically: a temporary file in the same folder is
+    renamed over the target, so readers never see a half-written file. CSV output is
+    formula-neutralised (see `neutralise_formulas`)."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise RecordContractError(f"{target.name}: write_table writes .csv or .parquet only")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(handle)
+    try:
+        if suffix == ".csv":
+            neutralise_formulas(frame).to_csv(temporary, index=False, encoding="utf-8")
+        else:
+            frame.to_parquet(temporary, index=False)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target

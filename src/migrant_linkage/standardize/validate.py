@@ -1,0 +1,88 @@
+"""Rejects: the few records that cannot enter the linkage, each with a reason and a message.
+
+A record is rejected only when it cannot be identified or addressed: no record_id, a record_id
+already used earlier in the same input, no submitting state, or no usable name at all.
+Everything else is kept with quality flags. Messages name the column and the row, never the
+child's name or birth date (FERPA).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from migrant_linkage.schema import REJECT_COLUMNS, RejectCode
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    return (values.isna() | (values.astype("str").str.strip() == "")).astype(bool)
+
+
+def find_rejects(
+    raw: pd.DataFrame, names: pd.DataFrame, source_name: str
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Decide which rows are rejected.
+
+    `raw` holds the contract columns on a 0-based RangeIndex (row i is source_row i+1);
+    `names` is the output of standardize_names on the same index. Returns (reason per row, None
+    where the row is kept; the rejects table with schema.REJECT_COLUMNS). When several reasons
+    apply, the first in RejectCode order is reported.
+    """
+    source_row = pd.Series(np.arange(1, len(raw) + 1), index=raw.index)
+    id_key = raw["record_id"].astype("str").str.strip()
+    id_blank = _blank(raw["record_id"])
+    id_repeated = id_key.duplicated(keep="first") & ~id_blank
+    first_use = pd.Series(
+        source_row[~id_repeated & ~id_blank].to_numpy(),
+        index=id_key[~id_repeated & ~id_blank].to_numpy(),
+    )
+    no_name = names["given_name_full"].isna() & names["surname_full"].isna()
+
+    # (reason, rows it applies to, message: one text for all rows, or one per applying row)
+    checks: list[tuple[RejectCode, pd.Series, str | pd.Series]] = [
+        (
+            RejectCode.MISSING_RECORD_ID,
+            id_blank,
+            "column 'record_id' is empty: every record needs an id unique in its input",
+        ),
+        (
+            RejectCode.DUPLICATE_RECORD_ID,
+            id_repeated,
+            "column 'record_id' repeats the id first used at row "
+            + id_key[id_repeated].map(first_use).astype("Int64").astype("str")
+            + ": only that first record is kept; give this record its own id",
+        ),
+        (
+            RejectCode.MISSING_STATE,
+            _blank(raw["state"]),
+            "column 'state' is empty: the submitting state is required",
+        ),
+        (
+            RejectCode.MISSING_NAME,
+            no_name.astype(bool),
+            "columns 'first_name' and 'last_name_1' hold no usable name after folding: "
+            "at least one name is required",
+        ),
+    ]
+
+    reason = pd.Series(None, index=raw.index, dtype=object)
+    message = pd.Series(None, index=raw.index, dtype=object)
+    for code, applies, text in checks:
+        new = applies & reason.isna()
+        if not new.any():
+            continue
+        reason[new] = code.value
+        message[new] = text if isinstance(text, str) else text.reindex(raw.index)[new]
+
+    rejected = reason.notna()
+    rejects = pd.DataFrame(
+        {
+            "source_name": pd.Series(source_name, index=raw.index[rejected], dtype="str"),
+            "source_row": source_row[rejected].astype("Int64"),
+            "record_id": raw["record_id"][rejected].astype("str"),
+            "reason": reason[rejected].astype("str"),
+            "message": message[rejected].astype("str"),
+        },
+        columns=list(REJECT_COLUMNS),
+    ).reset_index(drop=True)
+    return reason, rejects
