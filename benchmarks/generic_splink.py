@@ -3,10 +3,10 @@
 This is the model issue 4 describes and the quality bar of issue 5 is measured against. It is
 deliberately *generic but careful*, so that the comparison with our engine is fair:
 
-- preprocessing of the raw fields only: upper case and trim; one surname string made by joining
-  last_name_1 and last_name_2 with a space; the birth date parsed as ISO (YYYY-MM-DD) or, failing
-  that, as US MM/DD/YYYY, else null; sex reduced to its first letter (F/M). No nickname table,
-  no surname units, no transposed dates, no family guard;
+- preprocessing of the raw fields only: upper case, trim and accent folding; one surname string
+  made by joining last_name_1 and last_name_2 with a space; the birth date parsed as ISO
+  (YYYY-MM-DD) or, failing that, as US MM/DD/YYYY, else null; sex reduced to its first letter
+  (F/M). No nickname table, no surname units, no transposed dates, no family guard;
 - comparisons: NameComparison on the first name and on the joined surname (both term-frequency
   adjusted on the exact level, as NameComparison does by default), DateOfBirthComparison,
   ExactMatch on sex, JaroWinklerAtThresholds on each parent's first name;
@@ -37,6 +37,8 @@ KEEP_PAIRS_ABOVE = 0.001
 U_SAMPLE_PAIRS = 1e7
 SEED = 42
 
+COMBINING_MARKS = "[\u0300-\u036f]"
+
 PREDICTION_BLOCKS = (
     block_on("first_name", "dob"),
     block_on("surname", "dob"),
@@ -57,6 +59,8 @@ def prepare(raw: pd.DataFrame) -> pd.DataFrame:
         if column not in raw.columns:
             return pd.Series(pd.NA, index=raw.index, dtype="string")
         text = raw[column].astype("string").str.upper().str.strip()
+        # Accent folding is generic text hygiene (JOSÉ == JOSE), not migrant-specific logic.
+        text = text.str.normalize("NFKD").str.replace(COMBINING_MARKS, "", regex=True)
         return text.mask(text == "")
 
     last_1, last_2 = clean("last_name_1"), clean("last_name_2")
