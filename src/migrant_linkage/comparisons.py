@@ -1,0 +1,707 @@
+"""Splink comparisons for migrant-student records, and the family guard.
+
+Each comparison is a Splink *creator*: it holds no SQL dialect and is rendered per engine with
+``creator.get_comparison("duckdb" | "spark")``, so the DuckDB and Spark paths cannot drift apart.
+Everything a comparison needs from Python (nickname canonical forms, phonetic keys, the
+transposed birth date, surname units) was computed once per record by the standardizer; the
+levels here only compare those columns with plain SQL (=, LIKE, ||, split_part, length, replace,
+coalesce) and Splink's own string-distance levels. No Python UDFs, no array functions.
+
+Levels are evaluated first match wins, so each level only sees the pairs no earlier level took.
+Every level has a short stable *label* (``exact_set``, ``nickname``, ``transposed``, ...). The
+label is what the cheat sheet in ``comparisons/`` names, what ``docs/comparisons.md`` documents,
+and it starts the level's chart label (``"exact_set: ..."``), so a weight in a Splink chart can be
+traced back to this file. ``docs/comparisons.md`` explains the order of every comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from splink.comparison_level_library import (
+    AbsoluteDateDifferenceLevel,
+    And,
+    ColumnsReversedLevel,
+    CustomLevel,
+    DamerauLevenshteinLevel,
+    ElseLevel,
+    ExactMatchLevel,
+    JaroWinklerLevel,
+    LevenshteinLevel,
+    Not,
+    NullLevel,
+    Or,
+)
+from splink.comparison_library import CustomComparison
+from splink.internals.comparison_creator import ComparisonCreator
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
+from splink.internals.dialects import SplinkDialect
+
+__all__ = [
+    "COMPARISON_NAMES",
+    "FAMILY_GUARD_COLUMNS",
+    "LevelInfo",
+    "comparison_levels",
+    "family_guard_sql",
+    "gamma_case_sql",
+    "gamma_value",
+    "migrant_comparisons",
+]
+
+#: Splink ``output_column_name`` of each comparison, in model order. The gamma column of a
+#: comparison in Splink's predict output is ``gamma_<name>``.
+COMPARISON_NAMES: tuple[str, ...] = (
+    "surname",
+    "given_name",
+    "birth_date",
+    "sex",
+    "parents",
+    "birth_place",
+    "multiple_birth",
+    "state_student_id",
+)
+
+#: Thresholds, named once. They are conventional values for names (Jaro-Winkler 0.9 is Splink's
+#: own "close" threshold for names), not values fitted to a data set.
+NAME_JARO_WINKLER = 0.9
+SURNAME_DAMERAU_LEVENSHTEIN = 1
+BIRTH_DATE_NEAR_DAYS = 7
+
+#: How many space-separated units of a key the portable SQL looks at. Keys are built by the
+#: standardizer ("GARCIA LOPEZ"); a child rarely has more than three surname units, and two
+#: parents rarely more than four between them. Units past these counts are ignored.
+MAX_SURNAME_UNITS = 3
+MAX_PARENT_SURNAME_UNITS = 4
+
+BASE_DIALECT = "duckdb"  # CustomLevel SQL below is written in DuckDB SQL; sqlglot translates it
+
+
+@dataclass(frozen=True)
+class LevelInfo:
+    """One comparison level as documented: its stable label and what it means."""
+
+    label: str
+    meaning: str
+    is_null_level: bool
+
+
+@dataclass(frozen=True)
+class _Level:
+    label: str
+    meaning: str
+    creator: ComparisonLevelCreator
+
+
+# ------------------------------------------------------------------------------------------
+# Small SQL helpers (DuckDB SQL; CustomLevel translates to the target dialect with sqlglot)
+# ------------------------------------------------------------------------------------------
+
+
+def _sql(condition: str) -> CustomLevel:
+    return CustomLevel(condition, base_dialect_str=BASE_DIALECT)
+
+
+def _word_in(word: str, words: str) -> str:
+    """True when `word` is one of the space-separated words of `words`.
+
+    Padding both sides with spaces makes 'CRUZ' match ' DE CRUZ ' but not ' CRUZADO '. An empty
+    word (split_part past the last unit) gives the pattern '%  %', which never matches a
+    single-spaced key, so callers need no separate empty check.
+    """
+    return f"(' ' || {words} || ' ') LIKE ('% ' || {word} || ' %')"
+
+
+def _unit(key: str, position: int) -> str:
+    return f"split_part({key}, ' ', {position})"
+
+
+def _unit_count(key: str) -> str:
+    """Number of units in a key, minus one (the number of separating spaces)."""
+    return f"(length({key}) - length(replace({key}, ' ', '')))"
+
+
+def _units_within(small: str, big: str, max_units: int) -> str:
+    """Every unit of key `small` is a unit of key `big`."""
+    parts = [
+        f"({_unit(small, i)} = '' OR {_word_in(_unit(small, i), big)})"
+        for i in range(1, max_units + 1)
+    ]
+    return "(" + " AND ".join(parts) + ")"
+
+
+def _any_unit_in(key: str, words: str, max_units: int) -> str:
+    """Some unit of key `key` is one of the words of `words`."""
+    return "(" + " OR ".join(_word_in(_unit(key, i), words) for i in range(1, max_units + 1)) + ")"
+
+
+class _CrossColumnSimilarityLevel(ComparisonLevelCreator):
+    """String similarity between column `a` of the left record and column `b` of the right one.
+
+    Splink's JaroWinklerLevel compares one column with itself; parents need a cross comparison
+    (parent_given_a of one record against parent_given_b of the other, because a record that
+    lists one parent sorts it into slot a). The function name comes from the dialect, exactly as
+    Splink's own levels do it, so Spark gets its jar function and DuckDB its built-in.
+    """
+
+    def __init__(self, col_a: str, col_b: str, threshold: float):
+        self.col_a = col_a
+        self.col_b = col_b
+        self.threshold = threshold
+
+    def create_sql(self, sql_dialect: SplinkDialect) -> str:
+        jw = sql_dialect.jaro_winkler_function_name
+        t = self.threshold
+        return (
+            f"{jw}({self.col_a}_l, {self.col_b}_r) >= {t} "
+            f"OR {jw}({self.col_b}_l, {self.col_a}_r) >= {t}"
+        )
+
+    def create_label_for_charts(self) -> str:
+        return f"Jaro-Winkler of {self.col_a} vs {self.col_b} >= {self.threshold}"
+
+
+class _TrueOnly(ComparisonLevelCreator):
+    """A condition where NULL counts as false, so it can be negated safely.
+
+    SQL's NOT(NULL) is NULL, which a CASE WHEN treats as false; without this wrapper "names share
+    nothing" would silently fail whenever a canonical or phonetic key is missing.
+    """
+
+    def __init__(self, inner: ComparisonLevelCreator):
+        self.inner = inner
+
+    def create_sql(self, sql_dialect: SplinkDialect) -> str:
+        return f"coalesce(({self.inner.create_sql(sql_dialect)}), false)"
+
+    def create_label_for_charts(self) -> str:
+        return self.inner.create_label_for_charts()
+
+
+def _with_tf(
+    creator: ComparisonLevelCreator, column: str, *, term_frequency: bool
+) -> ComparisonLevelCreator:
+    """Term-frequency adjust a level that is not a plain `col_l = col_r`.
+
+    Splink adjusts relative to the u of the exact-match level on `column`; our adjusted levels
+    carry extra conditions, so Splink cannot find such a level and we tell it to use this level's
+    own u instead (disable_tf_exact_match_detection).
+    """
+    if term_frequency:
+        creator.configure(
+            tf_adjustment_column=column,
+            tf_adjustment_weight=1.0,
+            disable_tf_exact_match_detection=True,
+        )
+    return creator
+
+
+# ------------------------------------------------------------------------------------------
+# Surname
+# ------------------------------------------------------------------------------------------
+
+_P, _M, _K = "surname_paternal", "surname_maternal", "surname_units_key"
+
+
+def _surname_levels(term_frequency: bool) -> list[_Level]:
+    several_l = f"{_K}_l LIKE '% %'"
+    subset = (
+        f"({_unit_count(_K + '_l')} < {_unit_count(_K + '_r')} "
+        f"AND {_units_within(_K + '_l', _K + '_r', MAX_SURNAME_UNITS)}) "
+        f"OR ({_unit_count(_K + '_r')} < {_unit_count(_K + '_l')} "
+        f"AND {_units_within(_K + '_r', _K + '_l', MAX_SURNAME_UNITS)})"
+    )
+    common = f"{_any_unit_in(_K + '_l', _K + '_r', MAX_SURNAME_UNITS)}"
+    given_words_l = "concat_ws(' ', given_name_full_l, middle_name_std_l)"
+    given_words_r = "concat_ws(' ', given_name_full_r, middle_name_std_r)"
+    in_given = (
+        f"{_any_unit_in(_K + '_l', given_words_r, MAX_SURNAME_UNITS)} "
+        f"OR {_any_unit_in(_K + '_r', given_words_l, MAX_SURNAME_UNITS)}"
+    )
+    paternal_equal = ExactMatchLevel(_P, term_frequency_adjustments=term_frequency)
+    return [
+        _Level("null", "a record has no surname", NullLevel(_K)),
+        _Level(
+            "exact_set",
+            "the same two or more surnames in the same order",
+            _with_tf(
+                _sql(f"{_K}_l = {_K}_r AND {several_l} AND {_P}_l = {_P}_r"),
+                _K,
+                term_frequency=term_frequency,
+            ),
+        ),
+        _Level(
+            "swapped",
+            "the same two or more surnames, order swapped (LOPEZ GARCIA vs GARCIA LOPEZ)",
+            _sql(f"{_K}_l = {_K}_r AND {several_l}"),
+        ),
+        _Level(
+            "subset",
+            "one record's surnames are all among the other's, which has more "
+            "(second surname dropped: GARCIA LOPEZ vs GARCIA)",
+            _with_tf(_sql(subset), _P, term_frequency=term_frequency),
+        ),
+        _Level(
+            "maternal_differs",
+            "same paternal surname, both records give a clearly different maternal one "
+            "(half-siblings, cousins)",
+            And(
+                _sql(f"{_P}_l = {_P}_r AND {_M}_l <> {_M}_r"),
+                Not(
+                    _TrueOnly(
+                        Or(
+                            ExactMatchLevel(f"{_M}_phonetic"),
+                            JaroWinklerLevel(_M, NAME_JARO_WINKLER),
+                        )
+                    )
+                ),
+            ),
+        ),
+        _Level(
+            "paternal_equal",
+            "same paternal surname (both give only one, or the maternal ones are spelling "
+            "variants); term-frequency adjusted: GARCIA weak, XIQUIN strong",
+            paternal_equal,
+        ),
+        _Level(
+            "any_common",
+            "some surname in common in any position (maternal-only records, "
+            "one record's paternal is the other's maternal)",
+            _sql(common),
+        ),
+        _Level(
+            "in_given",
+            "a surname of one record is among the other's given or middle names "
+            "(paternal surname keyed into the middle-name field)",
+            _sql(in_given),
+        ),
+        _Level(
+            "phonetic",
+            "paternal or maternal surnames sound the same (Z/S, V/B, LL/Y)",
+            Or(ExactMatchLevel(f"{_P}_phonetic"), ExactMatchLevel(f"{_M}_phonetic")),
+        ),
+        _Level(
+            "fuzzy",
+            f"paternal surnames within Jaro-Winkler {NAME_JARO_WINKLER} or "
+            f"Damerau-Levenshtein {SURNAME_DAMERAU_LEVENSHTEIN}",
+            Or(
+                JaroWinklerLevel(_P, NAME_JARO_WINKLER),
+                DamerauLevenshteinLevel(_P, SURNAME_DAMERAU_LEVENSHTEIN),
+            ),
+        ),
+        _Level("else", "surnames share nothing", ElseLevel()),
+    ]
+
+
+# ------------------------------------------------------------------------------------------
+# Given name
+# ------------------------------------------------------------------------------------------
+
+_G1, _G2 = "given_name_1", "given_name_2"
+_C1, _C2 = "given_name_1_canonical", "given_name_2_canonical"
+
+
+def _second_names_compatible() -> ComparisonLevelCreator:
+    """The second given names do not contradict each other: one is missing, they are equal,
+    nickname-equal, one is the initial of the other, or they are spelling variants."""
+    return Or(
+        _sql(
+            f"{_G2}_l IS NULL OR {_G2}_r IS NULL OR {_G2}_l = {_G2}_r OR {_C2}_l = {_C2}_r "
+            f"OR ((length({_G2}_l) = 1 OR length({_G2}_r) = 1) "
+            f"AND substr({_G2}_l, 1, 1) = substr({_G2}_r, 1, 1))"
+        ),
+        JaroWinklerLevel(_G2, NAME_JARO_WINKLER),
+        ExactMatchLevel(f"{_G2}_phonetic"),
+    )
+
+
+def _given_name_share_conditions() -> dict[str, ComparisonLevelCreator]:
+    """The levels that say "these given names are related", keyed by label (fresh creators)."""
+    return {
+        "exact": And(ExactMatchLevel(_G1), _second_names_compatible()),
+        "nickname": And(ExactMatchLevel(_C1), _second_names_compatible()),
+        "swapped": ColumnsReversedLevel(_G1, _G2, symmetrical=True),
+        "second_as_first": _sql(
+            f"{_G1}_l = {_G2}_r OR {_G2}_l = {_G1}_r OR {_C1}_l = {_C2}_r OR {_C2}_l = {_C1}_r"
+        ),
+    }
+
+
+def _given_name_near_conditions() -> dict[str, ComparisonLevelCreator]:
+    return {
+        "fuzzy": JaroWinklerLevel(_G1, NAME_JARO_WINKLER),
+        "phonetic": ExactMatchLevel(f"{_G1}_phonetic"),
+    }
+
+
+def _given_name_levels(term_frequency: bool) -> list[_Level]:
+    share = _given_name_share_conditions()
+    near = _given_name_near_conditions()
+    return [
+        _Level("null", "a record has no given name", NullLevel(_G1)),
+        _Level(
+            "exact",
+            "same first given name and the second ones do not conflict; "
+            "term-frequency adjusted: MARIA weak, XOCHITL strong",
+            _with_tf(share["exact"], _G1, term_frequency=term_frequency),
+        ),
+        _Level(
+            "nickname",
+            "same canonical first given name (LUPE = GUADALUPE, PEPE = JOSE, CHUY = JESUS), "
+            "second ones do not conflict",
+            share["nickname"],
+        ),
+        _Level(
+            "swapped",
+            "first and second given names swapped (LUIS JOSE vs JOSE LUIS)",
+            share["swapped"],
+        ),
+        _Level(
+            "second_as_first",
+            "one record's first given name is the other's second "
+            "(MARIA GUADALUPE vs GUADALUPE), also through nicknames",
+            share["second_as_first"],
+        ),
+        _Level(
+            "second_differs",
+            "same first given name but clearly different second ones "
+            "(MARIA GUADALUPE vs MARIA FERNANDA: often sisters or twins)",
+            _sql(f"{_G1}_l = {_G1}_r OR {_C1}_l = {_C1}_r"),
+        ),
+        _Level(
+            "fuzzy",
+            f"first given names within Jaro-Winkler {NAME_JARO_WINKLER}",
+            near["fuzzy"],
+        ),
+        _Level(
+            "phonetic", "first given names sound the same (Y/J, B/V, silent H)", near["phonetic"]
+        ),
+        _Level("else", "given names share nothing", ElseLevel()),
+    ]
+
+
+#: Given-name labels that mean "the names share nothing": the family guard and the
+#: multiple-birth interaction treat these pairs as two children.
+_GIVEN_NAMES_DIFFER_LABELS = ("second_differs", "else")
+_GIVEN_NAMES_NEAR_LABELS = ("fuzzy", "phonetic")
+
+
+def _given_names_differ() -> ComparisonLevelCreator:
+    """Both records have a given name and no related-name level of the given_name comparison
+    applies (it would land in `second_differs` or `else`). Built from the same conditions as
+    the given_name levels, so the two cannot drift apart."""
+    related = [*_given_name_share_conditions().values(), *_given_name_near_conditions().values()]
+    return And(
+        _sql(f"{_G1}_l IS NOT NULL AND {_G1}_r IS NOT NULL"),
+        Not(_TrueOnly(Or(*related))),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Birth date
+# ------------------------------------------------------------------------------------------
+
+_D, _T = "birth_date_std", "birth_date_transposed"
+
+
+def _birth_date_levels() -> list[_Level]:
+    return [
+        _Level("null", "a birth date is missing or unparseable", NullLevel(_D)),
+        _Level(
+            "default_equal",
+            "the same placeholder-looking date (1 January, 1900-01-01): weak evidence",
+            _sql(
+                f"{_D}_l = {_D}_r AND (coalesce(birth_date_is_default_l, false) "
+                f"OR coalesce(birth_date_is_default_r, false))"
+            ),
+        ),
+        _Level("exact", "the same birth date", ExactMatchLevel(_D)),
+        _Level(
+            "transposed",
+            "day and month swapped (2010-03-04 vs 2010-04-03)",
+            _sql(f"{_T}_l = {_D}_r OR {_D}_l = {_T}_r"),
+        ),
+        _Level(
+            "year_off_by_one",
+            "same month and day, year one apart",
+            _sql(
+                "birth_month_l = birth_month_r AND birth_day_l = birth_day_r "
+                "AND abs(birth_year_l - birth_year_r) = 1"
+            ),
+        ),
+        _Level(
+            "one_digit",
+            "one character of the ISO date differs (a keying slip in day, month or year)",
+            LevenshteinLevel(_D, 1),
+        ),
+        _Level(
+            "within_days",
+            f"at most {BIRTH_DATE_NEAR_DAYS} days apart",
+            AbsoluteDateDifferenceLevel(
+                _D, input_is_string=True, threshold=BIRTH_DATE_NEAR_DAYS, metric="day"
+            ),
+        ),
+        _Level(
+            "same_month_year",
+            "same month and year",
+            _sql("birth_year_l = birth_year_r AND birth_month_l = birth_month_r"),
+        ),
+        _Level("else", "different birth dates", ElseLevel()),
+    ]
+
+
+# ------------------------------------------------------------------------------------------
+# Sex, parents, birth place, multiple birth, state student id
+# ------------------------------------------------------------------------------------------
+
+
+def _sex_levels() -> list[_Level]:
+    return [
+        _Level("null", "sex not recorded", NullLevel("sex_std")),
+        _Level("equal", "same sex", ExactMatchLevel("sex_std")),
+        _Level("different", "different sex (a flip is a known data-entry error)", ElseLevel()),
+    ]
+
+
+_PA, _PB, _PK = "parent_given_a", "parent_given_b", "parent_surnames_key"
+
+
+def _parents_levels() -> list[_Level]:
+    no_parents = " OR ".join(
+        f"({_PA}_{s} IS NULL AND {_PB}_{s} IS NULL AND {_PK}_{s} IS NULL)" for s in "lr"
+    )
+    one_given = f"{_PA}_l = {_PA}_r OR {_PA}_l = {_PB}_r OR {_PB}_l = {_PA}_r OR {_PB}_l = {_PB}_r"
+    surnames = (
+        f"{_PK}_l = {_PK}_r OR {_any_unit_in(_PK + '_l', _PK + '_r', MAX_PARENT_SURNAME_UNITS)}"
+    )
+    return [
+        _Level(
+            "null",
+            "a record has no parent information",
+            _sql(no_parents).configure(is_null_level=True),
+        ),
+        _Level(
+            "both_given",
+            "both parents' given names agree, in either order",
+            _sql(f"{_PA}_l = {_PA}_r AND {_PB}_l = {_PB}_r"),
+        ),
+        _Level(
+            "one_given",
+            "one parent's given name agrees (the other parent is missing on one side, "
+            "or differs: a step-parent)",
+            _sql(one_given),
+        ),
+        _Level(
+            "surnames",
+            "parents' surnames agree or share a surname, given names do not",
+            _sql(surnames),
+        ),
+        _Level(
+            "fuzzy",
+            f"a parent's given name within Jaro-Winkler {NAME_JARO_WINKLER}",
+            Or(
+                JaroWinklerLevel(_PA, NAME_JARO_WINKLER),
+                JaroWinklerLevel(_PB, NAME_JARO_WINKLER),
+                _CrossColumnSimilarityLevel(_PA, _PB, NAME_JARO_WINKLER),
+            ),
+        ),
+        _Level("else", "parents share nothing", ElseLevel()),
+    ]
+
+
+def _birth_place_levels() -> list[_Level]:
+    country = "birth_country_std_l = birth_country_std_r"
+    state = "birth_state_std_l = birth_state_std_r"
+    city = "birth_city_std_l = birth_city_std_r"
+    return [
+        _Level("null", "birth country not recorded", NullLevel("birth_country_std")),
+        _Level(
+            "country_state_city",
+            "same country, state and city",
+            _sql(f"{country} AND {state} AND {city}"),
+        ),
+        _Level("country_state", "same country and state", _sql(f"{country} AND {state}")),
+        _Level("country", "same country", _sql(country)),
+        _Level("else", "different countries", ElseLevel()),
+    ]
+
+
+def _multiple_birth_levels() -> list[_Level]:
+    both_yes = "multiple_birth_std_l = 'Y' AND multiple_birth_std_r = 'Y'"
+    return [
+        _Level(
+            "twins_names_differ",
+            "both records are from a multiple birth and their given names share nothing: "
+            "the signature of twins",
+            And(_sql(both_yes), _given_names_differ()),
+        ),
+        _Level("both_yes", "both records are from a multiple birth", _sql(both_yes)),
+        _Level("else", "anything else (either is N or unknown)", ElseLevel()),
+    ]
+
+
+def _state_student_id_levels() -> list[_Level]:
+    not_comparable = (
+        "state_student_id_std_l IS NULL OR state_student_id_std_r IS NULL "
+        "OR state_std_l IS NULL OR state_std_r IS NULL OR state_std_l <> state_std_r"
+    )
+    return [
+        _Level(
+            "null",
+            "an ID is missing, or the records come from different states (IDs not comparable)",
+            _sql(not_comparable).configure(is_null_level=True),
+        ),
+        _Level(
+            "same_id",
+            "same state and same state student ID: near-certain",
+            _sql("state_student_id_std_l = state_student_id_std_r"),
+        ),
+        _Level(
+            "different_id",
+            "same state, different ID: weak evidence against (re-enrolment under a new ID "
+            "is common)",
+            ElseLevel(),
+        ),
+    ]
+
+
+# ------------------------------------------------------------------------------------------
+# Public API
+# ------------------------------------------------------------------------------------------
+
+_DESCRIPTIONS: dict[str, str] = {
+    "surname": "Two-surname aware comparison of surname units",
+    "given_name": "Compound given names with nicknames and second-name use",
+    "birth_date": "Birth date with transposition, keying slips and placeholder dates",
+    "sex": "Recorded sex",
+    "parents": "Parents' given names (order-free) and surnames",
+    "birth_place": "Country, state and city of birth",
+    "multiple_birth": "Multiple-birth flag, with the twin signature",
+    "state_student_id": "State student ID within the same state",
+}
+
+
+def _levels(name: str, term_frequency: bool) -> list[_Level]:
+    builders: dict[str, Callable[[], list[_Level]]] = {
+        "surname": lambda: _surname_levels(term_frequency),
+        "given_name": lambda: _given_name_levels(term_frequency),
+        "birth_date": _birth_date_levels,
+        "sex": _sex_levels,
+        "parents": _parents_levels,
+        "birth_place": _birth_place_levels,
+        "multiple_birth": _multiple_birth_levels,
+        "state_student_id": _state_student_id_levels,
+    }
+    if name not in builders:
+        raise ValueError(
+            f"Unknown comparison {name!r}; choose one of {', '.join(COMPARISON_NAMES)}"
+        )
+    return builders[name]()
+
+
+def _comparison(name: str, term_frequency: bool) -> ComparisonCreator:
+    levels = []
+    for level in _levels(name, term_frequency):
+        level.creator.configure(label_for_charts=f"{level.label}: {level.meaning}")
+        levels.append(level.creator)
+    return CustomComparison(
+        comparison_levels=levels,
+        output_column_name=name,
+        comparison_description=_DESCRIPTIONS[name],
+    )
+
+
+def migrant_comparisons(*, term_frequency: bool = True) -> list[ComparisonCreator]:
+    """The Splink comparison creators of the model, in the order of COMPARISON_NAMES.
+
+    Render one for an engine with ``creator.get_comparison("duckdb")`` (or "spark"), or pass the
+    list as ``SettingsCreator(comparisons=...)``. With ``term_frequency=False`` no level is
+    term-frequency adjusted (useful when the input is too small for stable frequencies).
+    """
+    return [_comparison(name, term_frequency) for name in COMPARISON_NAMES]
+
+
+def gamma_case_sql(name: str, dialect: str = "duckdb", *, term_frequency: bool = True) -> str:
+    """The CASE expression Splink evaluates for comparison `name`, aliased ``gamma_<name>``.
+
+    It reads ``<col>_l`` / ``<col>_r`` columns of a pair table, exactly like Splink's own
+    comparison step; the cheat-sheet tests and analysts' notebooks use it to see which level a
+    pair lands in without running a model.
+    """
+    comparison = _comparison(name, term_frequency).get_comparison(dialect)
+    whens = "\n".join(
+        cl._when_then_comparison_vector_value_sql for cl in comparison.comparison_levels
+    )
+    return f"CASE\n{whens}\nEND AS gamma_{name}"
+
+
+def comparison_levels(name: str) -> tuple[LevelInfo, ...]:
+    """The levels of one comparison, in evaluation order, with their labels and meanings."""
+    return tuple(
+        LevelInfo(lv.label, lv.meaning, lv.creator.is_null_level)
+        for lv in _levels(name, term_frequency=False)
+    )
+
+
+def gamma_value(name: str, label: str) -> int:
+    """The comparison vector value (``gamma_<name>``) Splink gives the level `label`.
+
+    Splink numbers non-null levels from the top down to 0 (the last, usually `else`) and gives
+    the null level -1.
+    """
+    levels = comparison_levels(name)
+    non_null = [lv.label for lv in levels if not lv.is_null_level]
+    for lv in levels:
+        if lv.label == label:
+            return -1 if lv.is_null_level else len(non_null) - 1 - non_null.index(label)
+    raise ValueError(
+        f"Comparison {name!r} has no level {label!r}; "
+        f"its levels are {', '.join(lv.label for lv in levels)}"
+    )
+
+
+def _gamma_in(name: str, labels: tuple[str, ...]) -> str:
+    values = ", ".join(str(gamma_value(name, label)) for label in labels)
+    return f"gamma_{name} IN ({values})"
+
+
+#: Standardized columns the guard reads as ``<col>_l`` / ``<col>_r`` in Splink's predict output.
+#: Splink keeps them when ``retain_matching_columns`` is on (its default); otherwise add them to
+#: ``additional_columns_to_retain``.
+FAMILY_GUARD_COLUMNS: tuple[str, ...] = ("sex_std", "multiple_birth_std")
+
+_FAMILY_SURNAME_LABELS = ("exact_set", "swapped", "subset", "maternal_differs", "paternal_equal")
+_CLOSE_BIRTH_DATE_LABELS = (
+    "default_equal",
+    "exact",
+    "transposed",
+    "year_off_by_one",
+    "one_digit",
+    "within_days",
+)
+_SHARED_PARENT_LABELS = ("both_given", "one_given")
+
+
+def family_guard_sql() -> str:
+    """Boolean SQL over Splink's predict output: true for a pair that looks like two different
+    children of one family (twins, or siblings with near birth dates).
+
+    The pair agrees on family evidence (a family surname level, and a close birth date or a
+    shared parent) while the given names share nothing (or are only fuzzy-close and the sexes
+    differ or both are flagged multiple birth: DANIEL / DANIELA). A pair with the same state
+    student ID in the same state is never guarded: that evidence outweighs an unknown nickname.
+    The engine keeps guarded pairs out of auto-merge and out of clustering; they go to review.
+    """
+    given_differ = _gamma_in("given_name", _GIVEN_NAMES_DIFFER_LABELS)
+    given_near = _gamma_in("given_name", _GIVEN_NAMES_NEAR_LABELS)
+    twin_signal = (
+        "(sex_std_l <> sex_std_r OR (multiple_birth_std_l = 'Y' AND multiple_birth_std_r = 'Y'))"
+    )
+    return (
+        f"({_gamma_in('surname', _FAMILY_SURNAME_LABELS)}\n"
+        f" AND ({_gamma_in('birth_date', _CLOSE_BIRTH_DATE_LABELS)}\n"
+        f"      OR {_gamma_in('parents', _SHARED_PARENT_LABELS)})\n"
+        f" AND ({given_differ}\n"
+        f"      OR ({given_near} AND coalesce({twin_signal}, false)))\n"
+        f" AND gamma_state_student_id <> {gamma_value('state_student_id', 'same_id')})"
+    )
