@@ -1,0 +1,358 @@
+"""The linkage model: Splink settings plus trained parameters, training, priors, save/load.
+
+A Model holds a Splink settings dictionary (the same JSON Splink saves). Building one does no
+work (scikit-learn style); `train` does the estimation and returns a trained copy.
+
+Unsupervised training has a trap on migrant data: siblings share surnames, parents and birth
+place, so expectation maximisation (EM) over a naive block learns "same family" instead of
+"same child". Training here therefore
+
+1. estimates the prior (probability two random records match) from deterministic rules that
+   always include the given name (twins share everything else);
+2. estimates u-probabilities from random pairs (random pairs are almost never the same child);
+3. runs EM only on blocks that keep families apart (same given name and birth date; same
+   surname set and given name), and never on the given name itself;
+4. fixes the given-name m-probabilities at priors (data/model_priors.csv): no block that leaves
+   the given name free also keeps twins apart, so EM cannot learn them;
+5. checks the result (`check_weights`): an exact birth date must be strong evidence for, and a
+   different given name strong evidence against.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import logging
+import math
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from migrant_linkage import blocking
+from migrant_linkage.schema import STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
+
+logger = logging.getLogger(__name__)
+
+#: Columns carried into the pairs table besides those the comparisons use.
+RETAINED_COLUMNS: tuple[str, ...] = ("source_name", "state_std")
+
+#: Smallest m-probability a trained level keeps (see `_floor_m_probabilities`).
+M_PROBABILITY_FLOOR = 0.001
+
+#: Weight limits the trained model must respect (see `check_weights`).
+MIN_EXACT_BIRTH_DATE_WEIGHT = 4.0
+MAX_GIVEN_NAME_ELSE_WEIGHT = -4.0
+
+
+class ModelNotTrainedError(RuntimeError):
+    """The model has no trained parameters yet; train it or load a trained one."""
+
+
+class ModelCheckError(RuntimeError):
+    """Training produced weights that contradict what we know about identity evidence."""
+
+
+def quiet_splink() -> None:
+    """Splink logs every SQL statement at INFO/DEBUG and training notes at WARNING (levels
+    not observed, ...). Keep it at ERROR unless the caller configured the 'splink' logger
+    themselves (an explicit level on it). Our own logger reports what matters, ids only."""
+    splink_logger = logging.getLogger("splink")
+    if splink_logger.level == logging.NOTSET:
+        splink_logger.setLevel(logging.ERROR)
+
+
+def read_priors() -> list[dict[str, str]]:
+    """Fixed m-probabilities, one row per (comparison, level label), from data/model_priors.csv."""
+    text = resources.files("migrant_linkage.data").joinpath("model_priors.csv").read_text("utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def _comparisons() -> list[Any]:
+    from migrant_linkage.comparisons import migrant_comparisons
+
+    return migrant_comparisons()
+
+
+def _retained_columns() -> list[str]:
+    try:
+        from migrant_linkage.comparisons import FAMILY_GUARD_COLUMNS
+    except ImportError:  # the guard is optional while the comparisons module grows
+        FAMILY_GUARD_COLUMNS = ()
+    return list(dict.fromkeys([*RETAINED_COLUMNS, *FAMILY_GUARD_COLUMNS]))
+
+
+def untrained_settings(comparisons: Sequence[Any] | None = None) -> dict[str, Any]:
+    """The Splink settings dictionary before training: our comparisons, blocking rules and
+    column names, with the prior m-probabilities applied and fixed."""
+    from splink import SettingsCreator
+
+    creator = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name=UNIQUE_ID_COLUMN,
+        comparisons=list(comparisons) if comparisons is not None else _comparisons(),
+        blocking_rules_to_generate_predictions=blocking.prediction_blocking_rules(),
+        additional_columns_to_retain=_retained_columns(),
+        retain_matching_columns=True,
+        retain_intermediate_calculation_columns=False,
+        em_convergence=0.0001,
+        max_iterations=25,
+    )
+    settings = creator.create_settings_dict("duckdb")
+    apply_priors(settings, read_priors())
+    return settings
+
+
+def apply_priors(settings: dict[str, Any], priors: list[dict[str, str]]) -> None:
+    """Set and fix m-probabilities from `priors` (rows: comparison, level_label, m_probability).
+
+    Raises ValueError naming the comparison and the labels on offer when a prior row matches
+    nothing, so a renamed comparison level cannot silently drop its prior."""
+    by_name = {c["output_column_name"]: c for c in settings["comparisons"]}
+    for row in priors:
+        comparison = by_name.get(row["comparison"])
+        if comparison is None:
+            raise ValueError(
+                f"model_priors.csv names comparison {row['comparison']!r}, which the model does "
+                f"not have (it has {sorted(by_name)})"
+            )
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        matching = [lv for lv in levels if _short_label(lv) == row["level_label"]]
+        if not matching:
+            labels = [_short_label(lv) for lv in levels]
+            raise ValueError(
+                f"model_priors.csv names level {row['level_label']!r} of {row['comparison']!r}; "
+                f"the levels are {labels}"
+            )
+        for level in matching:
+            level["m_probability"] = float(row["m_probability"])
+            level["fix_m_probability"] = True
+
+
+def _short_label(level: dict[str, Any]) -> str:
+    """The stable short label of a level ("exact" of "exact: the same birth date")."""
+    return str(level.get("label_for_charts", "")).split(":", 1)[0].strip()
+
+
+def _is_trained(settings: dict[str, Any]) -> bool:
+    """Trained = u-probabilities were estimated (a level never seen in the training data keeps
+    Splink's default m, which `weights()` reports as it will be used)."""
+    levels = [lv for c in settings.get("comparisons", []) for lv in c["comparison_levels"]]
+    return any("u_probability" in lv for lv in levels)
+
+
+def _training_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The standardized columns Splink needs (plus id), without raw columns or truth."""
+    keep = [UNIQUE_ID_COLUMN, *[c for c in STANDARDIZED_COLUMN_NAMES if c in frame.columns]]
+    missing = [c for c in (UNIQUE_ID_COLUMN, *STANDARDIZED_COLUMN_NAMES) if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"train() needs a standardized table (migrant_linkage.standardize); "
+            f"missing columns: {missing}"
+        )
+    return frame[list(dict.fromkeys(keep))]
+
+
+class Model:
+    """A Splink model for migrant-student records. No work happens in the constructor.
+
+    >>> model = Model().train(standardized)      # unsupervised
+    >>> model.save("model.json"); Model.load("model.json").weights()
+    """
+
+    def __init__(self, settings: dict[str, Any] | None = None):
+        self.settings = settings
+
+    # ---------------------------------------------------------------- construction, I/O
+    @classmethod
+    def default(cls) -> Model:
+        """The model shipped with the package (trained on synthetic records by
+        benchmarks/tools/build_default_model.py)."""
+        text = (
+            resources.files("migrant_linkage.data")
+            .joinpath("default_model.json")
+            .read_text("utf-8")
+        )
+        return cls(json.loads(text))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Model:
+        path = Path(path)
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"model file not found: {path}") from None
+        except json.JSONDecodeError as err:
+            raise ValueError(
+                f"{path} is not a JSON model file ({err.msg}, line {err.lineno})"
+            ) from None
+        if not isinstance(settings, dict) or "comparisons" not in settings:
+            raise ValueError(f"{path} is not a Splink model: no 'comparisons' key")
+        return cls(settings)
+
+    def save(self, path: str | Path) -> None:
+        """Write the model as Splink JSON (atomically: a temporary file, then a rename)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.trained_settings(), indent=2), encoding="utf-8")
+        tmp.replace(path)
+
+    @property
+    def is_trained(self) -> bool:
+        return self.settings is not None and _is_trained(self.settings)
+
+    def trained_settings(self) -> dict[str, Any]:
+        if self.settings is None or not self.is_trained:
+            raise ModelNotTrainedError(
+                "this model has no trained parameters: call Model().train(standardized), "
+                "Model.default() or Model.load(path)"
+            )
+        return copy.deepcopy(self.settings)
+
+    # ---------------------------------------------------------------- training
+    def train(
+        self,
+        standardized: pd.DataFrame,
+        *,
+        labels: pd.DataFrame | None = None,
+        seed: int = 42,
+        max_u_pairs: float = 2e6,
+        deterministic_recall: float = 0.7,
+        check: bool = True,
+    ) -> Model:
+        """Estimate the parameters on `standardized` records and return a new trained Model.
+
+        Without `labels` the training is unsupervised (see the module docstring). With `labels`
+        (columns record_id_l, record_id_r, is_match) the m-probabilities come from the pairs
+        marked as matches (Splink's estimate_m_from_pairwise_labels) and no prior is fixed."""
+        from splink import Linker
+
+        from migrant_linkage.engine import make_db_api
+
+        quiet_splink()
+        frame = _training_columns(standardized)
+        if len(frame) < 2:
+            raise ValueError("train() needs at least two standardized records")
+        settings = untrained_settings()
+        if labels is not None:
+            for comparison in settings["comparisons"]:
+                for level in comparison["comparison_levels"]:
+                    level["fix_m_probability"] = False
+
+        db_api, _ = make_db_api("duckdb")
+        records = db_api.register(frame, dataset_display_name="training_records")
+        linker = Linker(records, settings, log_level=None)
+        training = linker.training
+        training.estimate_probability_two_random_records_match(
+            blocking.deterministic_match_rules(), recall=deterministic_recall
+        )
+        training.estimate_u_using_random_sampling(max_pairs=max_u_pairs, seed=seed)
+        if labels is None:
+            for rule in (
+                blocking.training_rule_names_and_place(),
+                blocking.training_rule_birth_date(),
+            ):
+                training.estimate_parameters_using_expectation_maximisation(
+                    rule, estimate_without_term_frequencies=True
+                )
+        else:
+            label_table = _label_table(labels, set(frame[UNIQUE_ID_COLUMN].astype(str)))
+            registered = db_api.register(label_table, dataset_display_name="training_labels")
+            training.estimate_m_from_pairwise_labels(registered)
+        trained = Model(linker.misc.save_model_to_json())
+        trained.settings["link_type"] = "dedupe_only"
+        _floor_m_probabilities(trained.settings)
+        if check:
+            check_weights(trained)
+        return trained
+
+    # ---------------------------------------------------------------- inspection
+    def weights(self) -> pd.DataFrame:
+        """One row per comparison level: comparison, level, m, u, match_weight (log2 m/u).
+        Null levels (a value missing on either side) have no weight and are left out."""
+        from splink import SettingsCreator
+
+        settings = SettingsCreator.from_path_or_dict(self.trained_settings()).get_settings("duckdb")
+        rows = []
+        for comparison in settings.comparisons:
+            for level in comparison.comparison_levels:
+                if level.is_null_level:
+                    continue
+                label = level.label_for_charts or ""
+                rows.append(
+                    {
+                        "comparison": comparison.output_column_name,
+                        "level": label.split(":", 1)[0].strip(),
+                        "description": label.split(":", 1)[-1].strip(),
+                        "m_probability": level.m_probability,
+                        "u_probability": level.u_probability,
+                        "match_weight": level._log2_bayes_factor,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def prior_weight(self) -> float:
+        """log2 prior odds that two random records are the same child."""
+        p = self.trained_settings()["probability_two_random_records_match"]
+        return math.log2(p / (1 - p))
+
+    def __repr__(self) -> str:
+        state = "trained" if self.is_trained else "untrained"
+        return f"Model({state})"
+
+
+def _floor_m_probabilities(settings: dict[str, Any]) -> None:
+    """Raise every estimated m-probability to at least M_PROBABILITY_FLOOR.
+
+    EM drives m towards zero for a level it never sees among matches in the training blocks
+    (e.g. parents disagreeing), which would give a weight near -100: one disagreement would veto
+    any amount of agreement. Real records of one child do disagree occasionally on anything, so
+    the floor caps the evidence of a single comparison at about log2(floor / u)."""
+    for comparison in settings["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            m = level.get("m_probability")
+            if isinstance(m, int | float) and m < M_PROBABILITY_FLOOR:
+                level["m_probability"] = M_PROBABILITY_FLOOR
+
+
+def _label_table(labels: pd.DataFrame, known_ids: set[str]) -> pd.DataFrame:
+    needed = ("record_id_l", "record_id_r", "is_match")
+    missing = [c for c in needed if c not in labels.columns]
+    if missing:
+        raise ValueError(f"labels need columns {list(needed)}; missing {missing}")
+    matches = labels.loc[labels["is_match"].astype(bool), ["record_id_l", "record_id_r"]].astype(
+        str
+    )
+    unknown = ~(matches["record_id_l"].isin(known_ids) & matches["record_id_r"].isin(known_ids))
+    if unknown.any():
+        first = matches.loc[unknown].iloc[0]
+        raise ValueError(
+            f"{int(unknown.sum())} labelled pairs name record ids not in the training records "
+            f"(first: {first['record_id_l']}, {first['record_id_r']})"
+        )
+    if matches.empty:
+        raise ValueError("labels hold no pair with is_match true; m cannot be estimated")
+    return matches.reset_index(drop=True)
+
+
+def check_weights(model: Model) -> None:
+    """Raise ModelCheckError if the model contradicts basic identity evidence: an exact birth
+    date must weigh at least MIN_EXACT_BIRTH_DATE_WEIGHT, the given-name 'else' level at most
+    MAX_GIVEN_NAME_ELSE_WEIGHT. Guards against EM having learnt "same family"."""
+    weights = model.weights().set_index(["comparison", "level"])["match_weight"]
+    dob = weights.get(("birth_date", "exact"))
+    given = weights.get(("given_name", "else"))
+    problems = []
+    if dob is not None and not dob >= MIN_EXACT_BIRTH_DATE_WEIGHT:
+        problems.append(f"exact birth date weighs {dob:+.1f}")
+    if given is not None and not given <= MAX_GIVEN_NAME_ELSE_WEIGHT:
+        problems.append(f"different given names weigh {given:+.1f}")
+    if problems:
+        raise ModelCheckError(
+            "training produced implausible weights (" + "; ".join(problems) + "). The training "
+            "records may be too few or mostly one family; train on more records or use "
+            "Model.default()."
+        )
