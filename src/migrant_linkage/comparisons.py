@@ -204,7 +204,9 @@ _P, _M, _K = "surname_paternal", "surname_maternal", "surname_units_key"
 
 
 def _surname_levels(term_frequency: bool) -> list[_Level]:
-    several_l = f"{_K}_l LIKE '% %'"
+    # Counting units with surname_count (not spaces in the key) keeps HERNANDEZ HERNANDEZ, whose
+    # key holds the repeated unit once, a two-surname record.
+    several = "surname_count_l >= 2 AND surname_count_r >= 2"
     subset = (
         f"({_unit_count(_K + '_l')} < {_unit_count(_K + '_r')} "
         f"AND {_units_within(_K + '_l', _K + '_r', MAX_SURNAME_UNITS)}) "
@@ -225,7 +227,7 @@ def _surname_levels(term_frequency: bool) -> list[_Level]:
             "exact_set",
             "the same two or more surnames in the same order",
             _with_tf(
-                _sql(f"{_K}_l = {_K}_r AND {several_l} AND {_P}_l = {_P}_r"),
+                _sql(f"{_K}_l = {_K}_r AND {several} AND {_P}_l = {_P}_r"),
                 _K,
                 term_frequency=term_frequency,
             ),
@@ -233,7 +235,7 @@ def _surname_levels(term_frequency: bool) -> list[_Level]:
         _Level(
             "swapped",
             "the same two or more surnames, order swapped (LOPEZ GARCIA vs GARCIA LOPEZ)",
-            _sql(f"{_K}_l = {_K}_r AND {several_l}"),
+            _sql(f"{_K}_l = {_K}_r AND {several}"),
         ),
         _Level(
             "subset",
