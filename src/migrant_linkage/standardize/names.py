@@ -1,0 +1,664 @@
+"""Name standardization: given names, surnames, suffixes and parents' names.
+
+Everything here derives new columns; the raw input columns are never changed (the orchestrator
+keeps them). The rules are explained for data specialists in docs/names.md.
+
+Speed: names have low cardinality, so every Python-level step (Unicode folding, particle parsing,
+phonetic codes) runs once per *distinct* value or distinct combination of values and is then
+broadcast back to the rows with numpy indexing. No Python loop runs per row.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from migrant_linkage.schema import FLAG_SEPARATOR, QualityFlag
+
+__all__ = [
+    "NAME_INPUT_COLUMNS",
+    "NAME_OUTPUT_COLUMNS",
+    "canonical_given_name",
+    "fold_name",
+    "phonetic_key",
+    "standardize_names",
+]
+
+NAME_INPUT_COLUMNS: tuple[str, ...] = (
+    "first_name",
+    "middle_name",
+    "last_name_1",
+    "last_name_2",
+    "suffix",
+    "parent1_first",
+    "parent1_last",
+    "parent2_first",
+    "parent2_last",
+)
+
+NAME_OUTPUT_COLUMNS: tuple[str, ...] = (
+    "given_name_full",
+    "middle_name_std",
+    "given_name_1",
+    "given_name_2",
+    "given_name_1_canonical",
+    "given_name_2_canonical",
+    "given_name_1_phonetic",
+    "given_name_2_phonetic",
+    "suffix_std",
+    "surname_full",
+    "surname_paternal",
+    "surname_maternal",
+    "surname_units_key",
+    "surname_count",
+    "surname_form",
+    "surname_paternal_phonetic",
+    "surname_maternal_phonetic",
+    "parent_given_a",
+    "parent_given_b",
+    "parent_surnames_key",
+    "name_flags",
+)
+
+# The flags this module can raise, in the sorted order used for the `name_flags` string.
+_FLAGS: tuple[QualityFlag, ...] = tuple(
+    sorted(
+        (
+            QualityFlag.GIVEN_NAME_MISSING,
+            QualityFlag.SURNAME_MISSING,
+            QualityFlag.NAME_HAS_DIGITS,
+            QualityFlag.NAME_TRUNCATED_OR_INITIAL,
+            QualityFlag.SUFFIX_IN_NAME,
+            QualityFlag.SURNAME_FROM_MIDDLE_NAME,
+        ),
+        key=str,
+    )
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Reference data (CSV files in migrant_linkage/data, loaded once)
+# --------------------------------------------------------------------------------------------
+
+
+def _read_data_csv(filename: str) -> list[dict[str, str]]:
+    with resources.files("migrant_linkage.data").joinpath(filename).open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+@dataclass(frozen=True)
+class _NameTables:
+    nicknames: dict[str, str]  # name -> canonical
+    particles_both: frozenset[str]  # stripped in surnames and in given names
+    particles_surname: frozenset[str]  # stripped in surnames only
+    joiners_both: frozenset[str]
+    joiners_surname: frozenset[str]
+    prefixes: frozenset[str]  # SAN, SANTA: glued to the next word, never stripped
+    glued: dict[str, str]  # DELACRUZ -> CRUZ; keep rows map to themselves
+    suffix_forms: dict[str, str]  # any accepted form in the suffix field -> JR/SR/II/...
+    suffix_in_name: dict[str, str]  # forms also recognised at the end of a name field
+    given_names: frozenset[str]
+    surnames: frozenset[str]
+
+
+@cache
+def _tables() -> _NameTables:
+    nick = {r["name"]: r["canonical"] for r in _read_data_csv("nicknames.csv")}
+    part = _read_data_csv("surname_particles.csv")
+
+    def forms(kind: str, applies: Sequence[str]) -> frozenset[str]:
+        return frozenset(
+            r["form"] for r in part if r["kind"] == kind and r["applies_to"] in applies
+        )
+
+    suffix_rows = _read_data_csv("name_suffixes.csv")
+    given = {r["name"] for r in _read_data_csv("given_names.csv")}
+    # Every nickname and canonical form is a given name too.
+    given |= set(nick) | set(nick.values())
+    return _NameTables(
+        nicknames=nick,
+        particles_both=forms("particle", ["both"]),
+        particles_surname=forms("particle", ["both", "surname"]),
+        joiners_both=forms("joiner", ["both"]),
+        joiners_surname=forms("joiner", ["both", "surname"]),
+        prefixes=forms("prefix", ["both", "surname"]),
+        glued={r["form"]: r["unit"] for r in part if r["kind"] in ("glued", "keep")},
+        suffix_forms={r["form"]: r["suffix"] for r in suffix_rows},
+        suffix_in_name={r["form"]: r["suffix"] for r in suffix_rows if r["in_name_field"] == "yes"},
+        given_names=frozenset(given),
+        surnames=frozenset(r["name"] for r in _read_data_csv("surnames.csv")),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Folding: one distinct value at a time, cached
+# --------------------------------------------------------------------------------------------
+
+_APOSTROPHES = dict.fromkeys(map(ord, "'’‘`´ʼʻ′"), None)
+# Letters that Unicode decomposition does not split into base letter + accent.
+_SPECIAL_LETTERS = str.maketrans(
+    {"ß": "SS", "Æ": "AE", "æ": "AE", "Œ": "OE", "œ": "OE", "Ø": "O", "ø": "O", "Ł": "L"}
+    | {"ł": "L", "Đ": "D", "đ": "D", "Þ": "TH", "þ": "TH", "ı": "I"}
+)
+# Anything that is not a letter or digit (punctuation, hyphens, emoji, controls, underscores).
+_NOT_WORD = re.compile(r"[\W_]+")
+_DIGITS = re.compile(r"\d+")
+
+
+@lru_cache(maxsize=1_000_000)
+def _fold_one(value: str) -> str | None:
+    text = value.translate(_APOSTROPHES)
+    if not text.isascii():  # most names are plain ASCII and skip the Unicode work
+        text = unicodedata.normalize("NFKD", text.translate(_SPECIAL_LETTERS))
+        # Drop accents and every other combining mark (Ñ -> N, Á -> A, Ü -> U).
+        text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("M"))
+    text = _NOT_WORD.sub(" ", text.upper()).strip()
+    return text or None
+
+
+def _distinct_apply(values: pd.Series, func: Callable[[str], object]) -> np.ndarray:
+    """Apply `func` once per distinct non-missing value; missing values give None."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.empty(len(uniques) + 1, dtype=object)
+    for i, v in enumerate(uniques):
+        mapped[i] = func(str(v))
+    mapped[-1] = None
+    return mapped[codes]  # code -1 picks the trailing None
+
+
+def fold_name(s: pd.Series) -> pd.Series:
+    """Upper case, accents folded (Ñ->N, Á->A, Ü->U), apostrophes removed (O'BRIEN->OBRIEN),
+    hyphens, periods, commas and any other punctuation, emoji or control character turned into
+    a space, whitespace collapsed. Digits are kept. Empty results become NA."""
+    return pd.Series(_distinct_apply(s, _fold_one), index=s.index, dtype="string")
+
+
+def canonical_given_name(s: pd.Series) -> pd.Series:
+    """Map one-word given names through the nickname table (LUPE -> GUADALUPE, JOHN -> JUAN).
+    The input should already be folded; a name not in the table is its own canonical form."""
+    nick = _tables().nicknames
+    folded = s.astype("string")
+    return folded.map(nick, na_action="ignore").astype("string").fillna(folded)
+
+
+# --------------------------------------------------------------------------------------------
+# Phonetic key
+# --------------------------------------------------------------------------------------------
+
+# Spell the name the way it sounds in Mexican Spanish, so recruiters' spellings (Z/S, V/B,
+# LL/Y, J/G/X, silent H, C/K/QU) collapse to one key. Rules apply in order (CH is protected
+# before the C and H rules). benchmarks/name_phonetics.py measures the choice.
+_SPANISH_SOUND_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), r)
+    for p, r in (
+        (r"PH", "F"),  # ESTEPHANIA ~ ESTEFANIA
+        (r"^X(?=[AEIOU])|X(?=[EI])", "J"),  # XIMENA, XAVIER, MEXIA ~ MEJIA
+        (r"G(?=[EI])", "J"),  # GERARDO ~ JERARDO
+        (r"GU(?=[EI])", "G"),  # GUILLERMO: the U is silent
+        (r"QU(?=[EI])", "K"),
+        (r"C(?=[EI])", "S"),  # CECILIA ~ SESILIA
+        (r"CH", "1"),  # protect CH from the C and H rules
+        (r"(?<=[A-Z])H|^H", ""),  # silent H (HERNANDEZ ~ ERNANDEZ)
+        (r"1", "CH"),
+        (r"LL", "Y"),  # LLAMAS ~ YAMAS
+        (r"Y(?![AEIOU])", "I"),  # final/consonantal Y is a vowel: ARELY ~ ARELI
+        (r"Y(?=[AEIOU])", "J"),  # YESENIA ~ JESENIA
+        (r"Z", "S"),
+        (r"[VW]", "B"),  # V and B sound alike; OSWALDO ~ OSVALDO
+        (r"C(?!H)|Q", "K"),  # CARLA ~ KARLA
+        (r"(.)\1+", r"\1"),  # double letters: RR, SS, NN
+        (r"M$", "N"),  # ABRAHAM ~ ABRAHAN
+    )
+)
+
+
+def _spanish_sound(name: str) -> str:
+    for pattern, replacement in _SPANISH_SOUND_RULES:
+        name = pattern.sub(replacement, name)
+    return name
+
+
+@lru_cache(maxsize=500_000)
+def _phonetic_one(unit: str) -> str | None:
+    # The Spanish sound spelling alone is the key: every generic algorithm we measured
+    # (soundex, metaphone, nysiis, match rating) also merges MARIO/MARIA and DANIEL/DANIELA,
+    # the names that tell opposite-sex twins apart. See docs/names.md for the table.
+    return _spanish_sound(unit) or None
+
+
+def phonetic_key(s: pd.Series) -> pd.Series:
+    """Phonetic key of folded one-word names: the name re-spelt as it sounds in Mexican Spanish
+    (Z/S, V/B/W, LL/Y, J/G/X before E/I, silent H, C/K/QU, I/Y, doubled letters). Vowels are
+    kept, so MARIO and MARIA stay apart. Computed once per distinct value."""
+    return pd.Series(_distinct_apply(s, _phonetic_one), index=s.index, dtype="string")
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing one field value (cached per distinct raw value)
+# --------------------------------------------------------------------------------------------
+
+_HYPHENS = re.compile(r"[-‐‑‒–—―]")
+
+
+@dataclass(frozen=True)
+class _FieldParse:
+    full: str | None  # folded, digits and suffix removed
+    units: tuple[str, ...]
+    suffix: str | None  # suffix found at the end of the field
+    has_digits: bool
+    hyphenated: bool
+
+
+_EMPTY = _FieldParse(None, (), None, False, False)
+
+
+def _tokens(value: str, whole_field_suffix: bool) -> tuple[list[str], str | None, bool]:
+    folded = _fold_one(value) or ""
+    has_digits = bool(_DIGITS.search(folded))
+    tokens = _DIGITS.sub("", folded).split()
+    suffix = None
+    in_name = _tables().suffix_in_name
+    # A suffix is only taken from the end of a field that holds something else too, so a lone
+    # given name is never lost; the middle-name field may consist of the suffix alone.
+    if tokens and tokens[-1] in in_name and (len(tokens) > 1 or whole_field_suffix):
+        suffix = in_name[tokens.pop()]
+    return tokens, suffix, has_digits
+
+
+def _drop_joiners(tokens: list[str], joiners: frozenset[str]) -> list[str]:
+    # "Y" between two words joins them (GARCIA Y LOPEZ); at the end it is an initial.
+    last = len(tokens) - 1
+    return [t for i, t in enumerate(tokens) if not (t in joiners and 0 < i < last)]
+
+
+@lru_cache(maxsize=500_000)
+def _parse_given(value: str, whole_field_suffix: bool = False) -> _FieldParse:
+    t = _tables()
+    tokens, suffix, has_digits = _tokens(value, whole_field_suffix)
+    tokens = _drop_joiners(tokens, t.joiners_both)
+    last = len(tokens) - 1
+    # MARIA DE LOS ANGELES -> MARIA, ANGELES: particles dropped when a word follows them.
+    units = tuple(tok for i, tok in enumerate(tokens) if not (tok in t.particles_both and i < last))
+    return _FieldParse(" ".join(tokens) or None, units, suffix, has_digits, False)
+
+
+def _surname_units(tokens: list[str]) -> tuple[str, ...]:
+    t = _tables()
+    tokens = _drop_joiners(tokens, t.joiners_surname)
+    # SAN MARTIN -> SANMARTIN: the prefix belongs to the surname.
+    merged: list[str] = []
+    for tok in tokens:
+        if merged and merged[-1] in t.prefixes:
+            merged[-1] += tok
+        else:
+            merged.append(tok)
+    units: list[str] = []
+    pending: list[str] = []  # particles waiting for their core word
+    last = len(merged) - 1
+    for i, tok in enumerate(merged):
+        if tok in t.particles_surname and i < last:
+            pending.append(tok)
+            continue
+        glued = "".join(pending) + tok
+        if glued in t.glued:  # explicit table: DELACRUZ -> CRUZ, DE LA O -> DELAO
+            units.append(t.glued[glued])
+        elif pending and len(tok) == 1:  # DE LA X: a one-letter core keeps its particles
+            units.append(glued)
+        else:
+            units.append(tok)
+        pending = []
+    return tuple(units)
+
+
+@lru_cache(maxsize=500_000)
+def _parse_surname(value: str) -> _FieldParse:
+    tokens, suffix, has_digits = _tokens(value, whole_field_suffix=False)
+    units = _surname_units(tokens)
+    hyphenated = bool(_HYPHENS.search(value)) and len(units) > 1
+    return _FieldParse(" ".join(tokens) or None, units, suffix, has_digits, hyphenated)
+
+
+@lru_cache(maxsize=500_000)
+def _parse_middle(value: str) -> _FieldParse:
+    # The middle-name field may hold the suffix alone ("JR"); see _tokens.
+    return _parse_given(value, whole_field_suffix=True)
+
+
+@lru_cache(maxsize=100_000)
+def _parse_suffix_field(value: str) -> str | None:
+    forms = _tables().suffix_forms
+    for tok in (_fold_one(value) or "").split():
+        if tok in forms:
+            return forms[tok]
+    return None
+
+
+@lru_cache(maxsize=500_000)
+def _middle_surname_candidate(value: str) -> str | None:
+    """The middle-name value when it is one known surname and not a known given name."""
+    t = _tables()
+    tokens, suffix, _ = _tokens(value, whole_field_suffix=True)
+    units = _surname_units(tokens)
+    if suffix is None and len(units) == 1:
+        unit = units[0]
+        if unit in t.surnames and unit not in t.given_names:
+            return unit
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Column helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _column(raw: pd.DataFrame, name: str) -> pd.Series:
+    if name in raw.columns:
+        return raw[name]
+    return pd.Series(pd.NA, index=raw.index, dtype="string")
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, [str(v) for v in uniques]
+
+
+def _parse_column(
+    values: pd.Series, parse: Callable[[str], _FieldParse]
+) -> tuple[np.ndarray, list[_FieldParse]]:
+    """Codes per row and one parse per distinct value; code -1 (missing) maps to _EMPTY."""
+    codes, uniques = _factorize(values)
+    parsed = [parse(v) for v in uniques] + [_EMPTY]
+    codes = np.where(codes < 0, len(uniques), codes)
+    return codes, parsed
+
+
+def _field(
+    parsed: list[_FieldParse], codes: np.ndarray, get: Callable[[_FieldParse], object]
+) -> np.ndarray:
+    out = np.empty(len(parsed), dtype=object)
+    for i, p in enumerate(parsed):
+        out[i] = get(p)
+    return out[codes]
+
+
+def _unit(units: tuple[str, ...], i: int) -> str | None:
+    return units[i] if len(units) > i else None
+
+
+def _combine_codes(*code_arrays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Factorize combinations of non-negative code arrays. Returns (group per row, first row of
+    each group) so a Python function can run once per distinct combination."""
+    combined = np.zeros(len(code_arrays[0]), dtype=np.int64)
+    for codes in code_arrays:
+        combined = pd.factorize(combined * (int(codes.max(initial=0)) + 1) + codes)[0]
+    _, first_row = np.unique(combined, return_index=True)
+    return combined, first_row
+
+
+def _string_series(values: np.ndarray, index: pd.Index) -> pd.Series:
+    return pd.Series(values, index=index, dtype="string")
+
+
+# --------------------------------------------------------------------------------------------
+# One column family at a time (each step works on whole columns)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _ParsedColumn:
+    """Per-row view of one parsed field: codes into the distinct values and their parses."""
+
+    codes: np.ndarray
+    parsed: list[_FieldParse]
+
+    def get(self, attribute: Callable[[_FieldParse], object]) -> np.ndarray:
+        return _field(self.parsed, self.codes, attribute)
+
+    def unit(self, i: int) -> np.ndarray:
+        return self.get(lambda p: _unit(p.units, i))
+
+    def count(self) -> np.ndarray:
+        return self.get(lambda p: len(p.units)).astype(np.int64)
+
+
+def _parsed(raw: pd.DataFrame, column: str, parse: Callable[[str], _FieldParse]) -> _ParsedColumn:
+    codes, parsed = _parse_column(_column(raw, column), parse)
+    return _ParsedColumn(codes, parsed)
+
+
+def _join_words(*columns: np.ndarray) -> np.ndarray:
+    """Join per-row strings with one space, skipping missing ones; all missing gives None."""
+    joined = pd.Series([""] * len(columns[0]), dtype="string")
+    for col in columns:
+        part = pd.Series(col, dtype="string").fillna("")
+        joined = (joined + " " + part).str.strip()
+    return joined.replace("", pd.NA).to_numpy(dtype=object, na_value=None)
+
+
+def _pair_key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sorted distinct key of two non-missing units per row: 'A B', or 'A' when equal."""
+    a_s, b_s = pd.Series(a, dtype="string"), pd.Series(b, dtype="string")
+    a_first = (a_s <= b_s).fillna(False)
+    lo, hi = a_s.where(a_first, b_s), b_s.where(a_first, a_s)
+    differ = (a_s != b_s).fillna(True)
+    return (lo + " " + hi).where(differ, a_s).to_numpy(dtype=object, na_value=None)
+
+
+def _own_key(p: _FieldParse) -> str | None:
+    return " ".join(sorted(set(p.units))) or None
+
+
+def _surname_columns(
+    l1: _ParsedColumn, l2: _ParsedColumn, middle_candidate: np.ndarray
+) -> dict[str, np.ndarray]:
+    n1, n2 = l1.count(), l2.count()
+    # The paternal surname keyed into the middle-name field (see docs/names.md for the rule).
+    from_middle = (n2 == 0) & (n1 == 1) & pd.notna(middle_candidate)
+    l1_first = l1.unit(0)
+
+    paternal = np.where(n1 > 0, l1_first, None)
+    # Second unit in the order given; last_name_2 alone stays in the maternal position.
+    maternal = np.where(n1 >= 2, l1.unit(1), l2.unit(0))
+    paternal = np.where(from_middle, middle_candidate, paternal)
+    maternal = np.where(from_middle, l1_first, maternal)
+
+    # units key: sorted distinct units of both fields. One field empty -> that field's own key;
+    # one unit each -> vectorised pair; longer combinations -> once per distinct combination.
+    key = np.where(n2 == 0, l1.get(_own_key), l2.get(_own_key))
+    pair = (n1 == 1) & (n2 == 1)
+    key = np.where(pair, _pair_key(l1_first, l2.unit(0)), key)
+    key = np.where(from_middle, _pair_key(middle_candidate, l1_first), key)
+    general = np.flatnonzero((n1 > 0) & (n2 > 0) & ~pair)
+    if len(general):
+        combo, first_row = _combine_codes(l1.codes[general], l2.codes[general])
+        keys = np.array(
+            [
+                " ".join(
+                    sorted(
+                        set(
+                            l1.parsed[l1.codes[general[r]]].units
+                            + l2.parsed[l2.codes[general[r]]].units
+                        )
+                    )
+                )
+                for r in first_row
+            ],
+            dtype=object,
+        )
+        key[general] = keys[combo]
+
+    hyphenated = l1.get(lambda p: p.hyphenated).astype(bool) | l2.get(
+        lambda p: p.hyphenated
+    ).astype(bool)
+    total = n1 + n2
+    form = np.select(
+        [from_middle, (n1 > 0) & (n2 > 0), total == 0, total == 1, hyphenated],
+        ["FROM_MIDDLE", "SPLIT", "NONE", "SINGLE", "HYPHENATED"],
+        default="COMBINED",
+    ).astype(object)
+    full = np.where(
+        from_middle,
+        _join_words(middle_candidate, l1.get(lambda p: p.full)),
+        _join_words(l1.get(lambda p: p.full), l2.get(lambda p: p.full)),
+    )
+    return {
+        "surname_full": full,
+        "surname_paternal": paternal,
+        "surname_maternal": maternal,
+        "surname_units_key": key,
+        "surname_count": np.where(from_middle, 2, total),
+        "surname_form": form,
+        "from_middle": from_middle,
+    }
+
+
+def _middle_candidates(raw: pd.DataFrame) -> np.ndarray:
+    return _distinct_apply(_column(raw, "middle_name"), _middle_surname_candidate)
+
+
+def _suffix_column(
+    raw: pd.DataFrame, fields: Sequence[_ParsedColumn]
+) -> tuple[np.ndarray, np.ndarray]:
+    """suffix_std (suffix field first, else the first suffix found in a name field) and
+    whether a suffix was found inside a name field."""
+    suffix = _distinct_apply(_column(raw, "suffix"), _parse_suffix_field)
+    in_name = np.zeros(len(raw), dtype=bool)
+    for field in fields:
+        found = field.get(lambda p: p.suffix)
+        has = pd.notna(found)
+        in_name |= has
+        suffix = np.where(pd.isna(suffix) & has, found, suffix)
+    return suffix, in_name
+
+
+def _parent_columns(raw: pd.DataFrame) -> dict[str, np.ndarray]:
+    pa = _parsed(raw, "parent1_first", _parse_given).unit(0)
+    pb = _parsed(raw, "parent2_first", _parse_given).unit(0)
+    # Order-free: a <= b alphabetically, a missing name last.
+    a_s, b_s = pd.Series(pa, dtype="string"), pd.Series(pb, dtype="string")
+    swap = (a_s.isna() & b_s.notna()) | (a_s > b_s).fillna(False)
+    swap = swap.to_numpy(dtype=bool)
+    p1 = _parsed(raw, "parent1_last", _parse_surname)
+    p2 = _parsed(raw, "parent2_last", _parse_surname)
+    combo, first_row = _combine_codes(p1.codes, p2.codes)
+    keys = np.array(
+        [
+            " ".join(sorted(set(p1.parsed[p1.codes[r]].units + p2.parsed[p2.codes[r]].units)))
+            or None
+            for r in first_row
+        ],
+        dtype=object,
+    )
+    return {
+        "parent_given_a": np.where(swap, pb, pa),
+        "parent_given_b": np.where(swap, pa, pb),
+        "parent_surnames_key": keys[combo],
+    }
+
+
+def _is_initial(values: np.ndarray) -> np.ndarray:
+    lengths = pd.Series(values, dtype="string").str.len().fillna(0).to_numpy()
+    return lengths == 1
+
+
+def _flag_strings(flags: dict[QualityFlag, np.ndarray], n: int) -> np.ndarray:
+    """Sorted ';'-joined flag codes per row, built from a bit mask (at most 64 strings)."""
+    bits = np.zeros(n, dtype=np.int64)
+    for i, flag in enumerate(_FLAGS):
+        bits |= np.asarray(flags[flag], dtype=bool).astype(np.int64) << i
+    strings = np.array(
+        [
+            FLAG_SEPARATOR.join(str(f) for i, f in enumerate(_FLAGS) if mask >> i & 1)
+            for mask in range(1 << len(_FLAGS))
+        ],
+        dtype=object,
+    )
+    return strings[bits]
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry point
+# --------------------------------------------------------------------------------------------
+
+
+def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
+    """Derive the standardized name columns of the record contract.
+
+    `raw` has (string or NA) columns first_name, middle_name, last_name_1, last_name_2, suffix,
+    parent1_first, parent1_last, parent2_first, parent2_last; a missing column counts as all NA.
+    Returns a frame with the same index and the columns in NAME_OUTPUT_COLUMNS; `name_flags`
+    holds the sorted QualityFlag codes this module raised, joined by ';' ('' when none).
+    """
+    first = _parsed(raw, "first_name", _parse_given)
+    middle = _parsed(raw, "middle_name", _parse_middle)
+    l1 = _parsed(raw, "last_name_1", _parse_surname)
+    l2 = _parsed(raw, "last_name_2", _parse_surname)
+
+    surnames = _surname_columns(l1, l2, _middle_candidates(raw))
+    from_middle = surnames.pop("from_middle")
+
+    given_1 = first.unit(0)
+    # Second given unit: rest of the first name, else the middle name unless it held a surname.
+    given_2 = first.unit(1)
+    middle_first = np.where(from_middle, None, middle.unit(0))
+    given_2 = np.where(pd.isna(given_2), middle_first, given_2)
+
+    suffix_std, suffix_in_name = _suffix_column(raw, (l1, l2, first, middle))
+
+    has_digits = np.zeros(len(raw), dtype=bool)
+    for field in (first, middle, l1, l2):
+        has_digits |= field.get(lambda p: p.has_digits).astype(bool)
+    flags = _flag_strings(
+        {
+            QualityFlag.GIVEN_NAME_MISSING: pd.isna(given_1),
+            QualityFlag.SURNAME_MISSING: surnames["surname_count"] == 0,
+            QualityFlag.NAME_HAS_DIGITS: has_digits,
+            QualityFlag.NAME_TRUNCATED_OR_INITIAL: _is_initial(given_1)
+            | _is_initial(surnames["surname_paternal"])
+            | _is_initial(surnames["surname_maternal"]),
+            QualityFlag.SUFFIX_IN_NAME: suffix_in_name,
+            QualityFlag.SURNAME_FROM_MIDDLE_NAME: from_middle,
+        },
+        len(raw),
+    )
+
+    index = raw.index
+
+    def text(values: np.ndarray) -> pd.Series:
+        return pd.Series(values, index=index, dtype="string")
+
+    given_1_s, given_2_s = text(given_1), text(given_2)
+    paternal_s, maternal_s = text(surnames["surname_paternal"]), text(surnames["surname_maternal"])
+    parents = _parent_columns(raw)
+    columns = {
+        "given_name_full": text(first.get(lambda p: p.full)),
+        "middle_name_std": text(middle.get(lambda p: p.full)),
+        "given_name_1": given_1_s,
+        "given_name_2": given_2_s,
+        "given_name_1_canonical": canonical_given_name(given_1_s),
+        "given_name_2_canonical": canonical_given_name(given_2_s),
+        "given_name_1_phonetic": phonetic_key(given_1_s),
+        "given_name_2_phonetic": phonetic_key(given_2_s),
+        "suffix_std": text(suffix_std),
+        "surname_full": text(surnames["surname_full"]),
+        "surname_paternal": paternal_s,
+        "surname_maternal": maternal_s,
+        "surname_units_key": text(surnames["surname_units_key"]),
+        "surname_count": pd.Series(surnames["surname_count"], index=index, dtype="Int64"),
+        "surname_form": text(surnames["surname_form"]),
+        "surname_paternal_phonetic": phonetic_key(paternal_s),
+        "surname_maternal_phonetic": phonetic_key(maternal_s),
+        "parent_given_a": text(parents["parent_given_a"]),
+        "parent_given_b": text(parents["parent_given_b"]),
+        "parent_surnames_key": text(parents["parent_surnames_key"]),
+        "name_flags": text(flags),
+    }
+    return pd.DataFrame(columns, index=index)[list(NAME_OUTPUT_COLUMNS)]
