@@ -428,7 +428,7 @@ def render_records(
     multiple = np.where(mb_missing, None, multiple).astype(object)
 
     certificate = ~dob_wrong & (rng.random(n) < 0.6)
-    verification = np.where(certificate, "BIRTH CERTIFICATE", "PARENT STATEMENT").astype(object)
+    verification = np.where(certificate, "BIRTH CERTIFICATE", "PARENTS AFFIDAVIT").astype(object)
     verification = np.where(pd.isna(dates).to_numpy(), None, verification).astype(object)
 
     msix_absent = rng.random(n) < rates.msix_id_absent

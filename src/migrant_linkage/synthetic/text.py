@@ -85,7 +85,8 @@ def keyboard_typo(name: str, key: int) -> str:
 def particle_parts(name: str) -> tuple[str, str] | None:
     """DE LA CRUZ -> ("DE LA", "CRUZ"); None when the surname has no particle."""
     m = PARTICLE_RE.match(name)
-    return (m.group(1), m.group(2)) if m else None
+    # DE LA O is a surname of its own: a one-letter core is never written without its particle.
+    return (m.group(1), m.group(2)) if m and len(m.group(2)) > 1 else None
 
 
 def map_distinct(values: np.ndarray, func) -> np.ndarray:
