@@ -1,0 +1,292 @@
+"""Merge, split and undo: the only code that moves records between students.
+
+Every move is written to the audit log in the same transaction: one `audit_log` row (who, when,
+action, why, details) and one `audit_changes` row per record moved (student before and after).
+Undo reads those rows back, so any merge can be reversed however long ago it happened.
+
+Rules (master-patient-index practice and the MSIX process):
+
+* a merge keeps the ID of the oldest student (the lowest number); the others are absorbed and
+  remember which student absorbed them (`students.merged_into`);
+* a split keeps the original ID on the records that stay and mints one new ID for the records
+  that leave; every pair across the split is remembered as "not a match";
+* undoing a merge moves the absorbed records back to the student they came from and remembers
+  the merged pair(s) as "not a match", so a later upload does not merge them again.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from migrant_linkage.review.store import (
+    ReviewError,
+    first_row,
+    next_id,
+    ordered_pair,
+    reserve_student_numbers,
+    student_id_sql,
+    write_audit,
+)
+
+MERGE_ACTIONS = ("merge", "auto_merge")
+
+
+def mint_students(
+    con: duckdb.DuckDBPyConnection, n: int, *, audit_id: int, at: datetime
+) -> list[str]:
+    """Create n new student IDs (consecutive numbers) and return them in order."""
+    if n <= 0:
+        return []
+    first = reserve_student_numbers(con, n)
+    rows = con.execute(
+        f"SELECT {student_id_sql('s')} FROM range(?, ?) t(s) ORDER BY s", [first, first + n]
+    ).fetchall()
+    ids = [r[0] for r in rows]
+    con.execute("INSERT INTO students SELECT unnest(?::VARCHAR[]), ?, ?, NULL", [ids, at, audit_id])
+    return ids
+
+
+def move_records(con: duckdb.DuckDBPyConnection, moves: pd.DataFrame, *, audit_id: int) -> int:
+    """Give each active record in `moves` (record_key, student_id) its new student, writing one
+    audit_changes row per record whose student actually changes. Returns the number moved."""
+    if moves.empty:
+        return 0
+    con.register("_moves", moves[["record_key", "student_id"]])
+    try:
+        con.execute(
+            """INSERT INTO audit_changes
+               SELECT ?, r.record_key, r.student_id, m.student_id, r.content_hash, r.content_hash
+               FROM records r JOIN _moves m USING (record_key)
+               WHERE r.active AND r.student_id IS DISTINCT FROM m.student_id""",
+            [audit_id],
+        )
+        (moved,) = first_row(
+            con.execute("SELECT count(*) FROM audit_changes WHERE audit_id = ?", [audit_id])
+        )
+        con.execute(
+            """UPDATE records SET student_id = m.student_id
+               FROM _moves m
+               WHERE records.record_key = m.record_key AND records.active
+                 AND records.student_id IS DISTINCT FROM m.student_id"""
+        )
+    finally:
+        con.unregister("_moves")
+    return int(moved)
+
+
+def active_records_of(con: duckdb.DuckDBPyConnection, student_id: str) -> list[str]:
+    rows = con.execute(
+        "SELECT record_key FROM records WHERE active AND student_id = ? ORDER BY record_key",
+        [student_id],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def student_of(con: duckdb.DuckDBPyConnection, record_key: str) -> str:
+    row = first_row(
+        con.execute("SELECT student_id FROM records WHERE active AND record_key = ?", [record_key])
+    )
+    if row is None:
+        raise ReviewError(f"record {record_key} is not in the index")
+    return row[0]
+
+
+def remember_not_a_match(
+    con: duckdb.DuckDBPyConnection,
+    pairs: list[tuple[str, str]],
+    *,
+    reviewer: str,
+    comment: str,
+    at: datetime,
+    audit_id: int,
+) -> None:
+    """Record "not a match" for each pair so no upload merges or queues it again."""
+    if not pairs:
+        return
+    first = next_id(con, "decisions", "decision_id")
+    frame = pd.DataFrame(sorted({ordered_pair(a, b) for a, b in pairs}), columns=["l", "r"])
+    frame["decision_id"] = range(first, first + len(frame))
+    con.register("_nam", frame)
+    try:
+        con.execute(
+            """INSERT INTO decisions
+               SELECT decision_id, NULL, l, r, 'not_a_match', ?, ?, ?, ? FROM _nam""",
+            [reviewer, comment, at, audit_id],
+        )
+    finally:
+        con.unregister("_nam")
+
+
+def merge_students(
+    con: duckdb.DuckDBPyConnection,
+    student_ids: list[str],
+    *,
+    actor: str,
+    reason: str | None,
+    at: datetime,
+    action: str = "merge",
+    details: dict[str, Any] | None = None,
+) -> tuple[int, str]:
+    """Merge the students into the oldest of them. Returns (audit_id, surviving student_id)."""
+    distinct = sorted(set(student_ids))
+    if len(distinct) < 2:
+        raise ReviewError("a merge needs two different students")
+    known = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT student_id FROM records WHERE active AND student_id IN "
+            "(SELECT unnest(?::VARCHAR[]))",
+            [distinct],
+        ).fetchall()
+    }
+    missing = [s for s in distinct if s not in known]
+    if missing:
+        raise ReviewError(f"no active records for student(s) {', '.join(missing)}")
+    survivor, absorbed = distinct[0], distinct[1:]
+    audit_id = write_audit(
+        con,
+        actor=actor,
+        action=action,
+        reason=reason,
+        details={"survivor": survivor, "absorbed": absorbed, **(details or {})},
+        at=at,
+    )
+    moves = con.execute(
+        "SELECT record_key, ? AS student_id FROM records WHERE active AND student_id IN "
+        "(SELECT unnest(?::VARCHAR[]))",
+        [survivor, absorbed],
+    ).df()
+    move_records(con, moves, audit_id=audit_id)
+    con.execute(
+        "UPDATE students SET merged_into = ? WHERE student_id IN (SELECT unnest(?::VARCHAR[]))",
+        [survivor, absorbed],
+    )
+    return audit_id, survivor
+
+
+def split_student(
+    con: duckdb.DuckDBPyConnection,
+    student_id: str,
+    leaving: list[str],
+    *,
+    actor: str,
+    reason: str | None,
+    at: datetime,
+) -> tuple[int, str]:
+    """Move the `leaving` records of a student to one new student. Returns (audit_id, new ID)."""
+    members = active_records_of(con, student_id)
+    if not members:
+        raise ReviewError(f"student {student_id} has no active records")
+    leaving = sorted(set(leaving))
+    strangers = [k for k in leaving if k not in set(members)]
+    if strangers:
+        raise ReviewError(f"record(s) {', '.join(strangers)} do not belong to student {student_id}")
+    staying = [k for k in members if k not in set(leaving)]
+    if not leaving or not staying:
+        raise ReviewError("a split must leave at least one record on each side")
+    audit_id = next_id(con, "audit_log", "audit_id")
+    (new_id,) = mint_students(con, 1, audit_id=audit_id, at=at)
+    write_audit(
+        con,
+        actor=actor,
+        action="split",
+        reason=reason,
+        details={
+            "student_id": student_id,
+            "new_student_id": new_id,
+            "leaving": leaving,
+            "staying": staying,
+        },
+        at=at,
+        audit_id=audit_id,
+    )
+    move_records(
+        con, pd.DataFrame({"record_key": leaving, "student_id": new_id}), audit_id=audit_id
+    )
+    remember_not_a_match(
+        con,
+        [(a, b) for a in leaving for b in staying],
+        reviewer=actor,
+        comment=f"split (audit {audit_id})",
+        at=at,
+        audit_id=audit_id,
+    )
+    return audit_id, new_id
+
+
+def undo_merge(
+    con: duckdb.DuckDBPyConnection, target: int, *, actor: str, reason: str | None, at: datetime
+) -> int:
+    """Reverse the merge written as audit entry `target`. Returns the undo's audit_id."""
+    row = first_row(
+        con.execute("SELECT action, details_json FROM audit_log WHERE audit_id = ?", [target])
+    )
+    if row is None:
+        raise ReviewError(f"no audit entry {target}")
+    action, details_json = row
+    if action not in MERGE_ACTIONS:
+        raise ReviewError(f"audit entry {target} is a {action!r}, not a merge; only merges undo")
+    done = first_row(
+        con.execute(
+            "SELECT audit_id FROM audit_log WHERE action = 'undo' "
+            "AND json_extract(details_json, '$.target')::BIGINT = ?",
+            [target],
+        )
+    )
+    if done is not None:
+        raise ReviewError(f"audit entry {target} was already undone by entry {done[0]}")
+    details = json.loads(details_json)
+    changes = con.execute(
+        """SELECT c.record_key, c.before_student, c.after_student
+           FROM audit_changes c JOIN records r ON r.record_key = c.record_key AND r.active
+           WHERE c.audit_id = ? ORDER BY c.record_key""",
+        [target],
+    ).df()
+    if changes.empty:
+        raise ReviewError(f"audit entry {target} moved no record that is still in the index")
+    audit_id = write_audit(
+        con,
+        actor=actor,
+        action="undo",
+        reason=reason,
+        details={"target": target, "target_action": action},
+        at=at,
+    )
+    # Records that had no student before (new records an upload joined to a student) leave
+    # together under one new ID; the others go back to the student they came from.
+    back = changes["before_student"].copy()
+    homeless = back.isna()
+    if homeless.any():
+        (new_id,) = mint_students(con, 1, audit_id=audit_id, at=at)
+        back[homeless] = new_id
+    restored = sorted(set(changes.loc[~homeless, "before_student"]))
+    con.execute(
+        "UPDATE students SET merged_into = NULL WHERE student_id IN (SELECT unnest(?::VARCHAR[]))",
+        [restored],
+    )
+    move_records(
+        con,
+        pd.DataFrame({"record_key": changes["record_key"], "student_id": back}),
+        audit_id=audit_id,
+    )
+    # Remember the pairs that caused the merge as "not a match".
+    evidence = [tuple(p) for p in details.get("pairs", [])]
+    if not evidence:
+        moved = set(changes["record_key"])
+        survivor = details.get("survivor")
+        stayers = [k for k in active_records_of(con, survivor)] if survivor else []
+        evidence = [(a, b) for a in sorted(moved) for b in stayers if b not in moved]
+    remember_not_a_match(
+        con,
+        evidence,
+        reviewer=actor,
+        comment=f"undo of audit {target}",
+        at=at,
+        audit_id=audit_id,
+    )
+    return audit_id

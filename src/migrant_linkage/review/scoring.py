@@ -1,0 +1,147 @@
+"""Score an upload against the master index, and within itself, with Splink.
+
+The engine's `link` and `dedupe` standardize files and cluster a whole population; an upload
+needs something narrower: pairs between the incoming records and the index, and between incoming
+records, but never index-vs-index pairs (those were decided earlier). So this module runs one
+Splink dedupe over index + upload with every blocking rule narrowed to "at least one side is
+incoming" (the same trick the engine uses for link-only). Term frequencies are therefore computed
+over index and upload together, the population the pairs come from.
+
+It uses the model's settings, the shipped blocking rules, the family guard SQL and the engine's
+scoring prior (even odds, so match_weight is the evidence; see zones.py).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from migrant_linkage.model import Model, quiet_splink
+from migrant_linkage.schema import STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
+from migrant_linkage.zones import MATCH_ZONE, NEAR_MATCH_ZONE, Thresholds
+
+#: Column marking incoming records (1) against index records (0) in the scoring table.
+SIDE = "_incoming"
+
+
+def _settings(model: Model) -> dict[str, Any]:
+    from splink.internals.blocking_rule_creator_utils import to_blocking_rule_creator
+
+    from migrant_linkage import blocking
+    from migrant_linkage.engine import SCORING_PRIOR
+
+    settings = model.trained_settings()
+    settings["link_type"] = "dedupe_only"
+    settings["probability_two_random_records_match"] = SCORING_PRIOR
+    settings["retain_intermediate_calculation_columns"] = True  # bf_ columns: the evidence
+    settings["blocking_rules_to_generate_predictions"] = [
+        f"({to_blocking_rule_creator(r).get_blocking_rule('duckdb').blocking_rule_sql}) "
+        f"AND (l.{SIDE} = 1 OR r.{SIDE} = 1)"
+        for r in blocking.prediction_blocking_rules()
+    ]
+    return settings
+
+
+def comparison_names(model: Model) -> list[str]:
+    return [c["output_column_name"] for c in model.trained_settings()["comparisons"]]
+
+
+def level_labels(model: Model) -> dict[str, dict[int, str]]:
+    """{comparison: {gamma value: level label}} as Splink numbers the levels (null level -1,
+    the others counting down to 0 in order)."""
+    out: dict[str, dict[int, str]] = {}
+    for comparison in model.trained_settings()["comparisons"]:
+        levels = comparison["comparison_levels"]
+        counter = sum(1 for lv in levels if not lv.get("is_null_level")) - 1
+        labels: dict[int, str] = {}
+        for level in levels:
+            label = level.get("label_for_charts") or level.get("sql_condition", "")
+            if level.get("is_null_level"):
+                labels[-1] = label
+            else:
+                labels[counter] = label
+                counter -= 1
+        out[comparison["output_column_name"]] = labels
+    return out
+
+
+def score_upload(
+    incoming: pd.DataFrame,
+    existing: pd.DataFrame,
+    *,
+    model: Model,
+    thresholds: Thresholds,
+) -> pd.DataFrame:
+    """Pairs (incoming, index) and (incoming, incoming) with match_weight, match_probability,
+    zone, guarded, and per comparison `gamma_<name>` and `weight_<name>` (log2 Bayes factor,
+    term-frequency adjustment included). Both frames carry `record_id` (unique across both) and
+    the standardized columns."""
+    from splink import Linker
+
+    from migrant_linkage.comparisons import family_guard_sql
+    from migrant_linkage.engine import make_db_api
+
+    quiet_splink()
+    columns = [UNIQUE_ID_COLUMN, *[c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN]]
+    frames = []
+    for frame, side in ((existing, 0), (incoming, 1)):
+        part = frame.reindex(columns=columns).copy()
+        part[UNIQUE_ID_COLUMN] = part[UNIQUE_ID_COLUMN].astype(str)
+        part[SIDE] = side
+        frames.append(part)
+    both = pd.concat(frames, ignore_index=True)
+    names = comparison_names(model)
+    empty = pd.DataFrame(
+        {
+            "record_id_l": pd.Series(dtype=str),
+            "record_id_r": pd.Series(dtype=str),
+            "match_weight": pd.Series(dtype=float),
+            "match_probability": pd.Series(dtype=float),
+            "zone": pd.Series(dtype=str),
+            "guarded": pd.Series(dtype=bool),
+            **{f"gamma_{n}": pd.Series(dtype="int64") for n in names},
+            **{f"weight_{n}": pd.Series(dtype=float) for n in names},
+        }
+    )
+    if len(incoming) == 0 or len(both) < 2:
+        return empty
+
+    db_api, con = make_db_api("duckdb")
+    try:
+        con.register("_both_frame", both)
+        con.execute("CREATE TABLE ml_review_records AS SELECT * FROM _both_frame")
+        con.unregister("_both_frame")
+        records = db_api.register("ml_review_records", dataset_display_name="review_records")
+        linker = Linker(records, _settings(model), log_level=None)
+        predictions = linker.inference.predict(warning_mode="never")
+        available = set(
+            con.execute(f"SELECT * FROM {predictions.physical_name} LIMIT 0").df().columns
+        )
+        weights = []
+        for n in names:
+            factors = [f"bf_{n}"] + ([f"bf_tf_adj_{n}"] if f"bf_tf_adj_{n}" in available else [])
+            product = " * ".join(f"coalesce({f}, 1.0)" for f in factors)
+            weights.append(f"log2({product}) AS weight_{n}")
+        gammas = ", ".join(f"gamma_{n}" for n in names)
+        pairs = con.execute(
+            f"""SELECT record_id_l, record_id_r, match_weight, match_probability,
+                       {thresholds.zone_sql()} AS zone,
+                       COALESCE(({family_guard_sql()}), FALSE) AS guarded,
+                       {gammas}, {", ".join(weights)}
+                FROM {predictions.physical_name}
+                ORDER BY record_id_l, record_id_r"""
+        ).df()
+    finally:
+        con.close()
+    return pairs if len(pairs) else empty
+
+
+def is_review_zone(zone: pd.Series, guarded: pd.Series) -> pd.Series:
+    """A person decides near matches, and match-zone pairs the family guard held back."""
+    return (zone == NEAR_MATCH_ZONE) | ((zone == MATCH_ZONE) & guarded.astype(bool))
+
+
+def finite(value: float) -> float | None:
+    return value if value is not None and math.isfinite(value) else None

@@ -1,0 +1,359 @@
+"""Storage of the master index: one DuckDB file, its tables, and safe transactions.
+
+DuckDB lets one process at a time open a database file for writing, so every operation here
+opens the file, does its work in one transaction and closes it again. A second process that finds
+the file locked waits and retries until `lock_timeout` runs out (then IndexBusyError). That makes
+each upload and each decision atomic (a crash before COMMIT leaves the file as it was) and lets
+several reviewers' processes share one index without losing a decision.
+
+Tables (all created by `create_schema`):
+
+* ``meta``            key/value settings: schema version, next student number, two-person rule,
+                      current model (Splink JSON) and thresholds.
+* ``records``         every version of every uploaded record: the raw contract columns verbatim,
+                      the standardized columns, and bookkeeping (record_key, submitting_state,
+                      version, content_hash, student_id, uploaded_in, active).
+* ``students``        every student ID ever minted (merged_into set while absorbed by a merge).
+* ``uploads``         one row per upload run: source, state, reviewer, model and thresholds used,
+                      counts.
+* ``rejects``         records an upload could not take in, with the reason (record ids only).
+* ``worklist``        near matches waiting for a person, with their evidence.
+* ``decisions``       every reviewer decision; the latest match / not-a-match per pair is
+                      remembered so a rejected pair never returns.
+* ``pending_merges``  merges waiting for a second reviewer (the optional two-person rule).
+* ``audit_log``       append-only: who, when, action, why, details (JSON).
+* ``audit_changes``   append-only: per audit entry, each record's state before and after (student
+                      and content hash). Replaying it rebuilds the current assignment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMNS, TRUTH_COLUMNS
+
+SCHEMA_VERSION = "1"
+
+#: Student IDs are "S" + this many digits: sortable as text, so the oldest student is min(id).
+STUDENT_ID_DIGITS = 9
+STUDENT_ID_PREFIX = "S"
+
+#: Test hook: when this environment variable names a crash point, the process kills itself
+#: there (SIGKILL, no clean-up), so tests can prove a crash leaves the index unchanged.
+CRASH_ENV = "MIGRANT_LINKAGE_CRASH_AT"
+
+DEFAULT_LOCK_TIMEOUT = 120.0
+
+
+class ReviewError(ValueError):
+    """A request the index cannot carry out as asked; the message says why (record ids only)."""
+
+
+class IndexBusyError(RuntimeError):
+    """Another process held the index file for longer than the lock timeout."""
+
+
+class IndexNotFoundError(FileNotFoundError):
+    """The index file does not exist (create it with `index init` or MasterIndex.create)."""
+
+
+def crash_point(name: str) -> None:
+    """Kill this process here if the CRASH_ENV test hook names this point."""
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def student_id_sql(seq_expr: str) -> str:
+    """SQL turning a student number into its ID, e.g. 12 -> 'S000000012'."""
+    return f"'{STUDENT_ID_PREFIX}' || lpad(CAST({seq_expr} AS VARCHAR), {STUDENT_ID_DIGITS}, '0')"
+
+
+def format_student_id(seq: int) -> str:
+    return f"{STUDENT_ID_PREFIX}{seq:0{STUDENT_ID_DIGITS}d}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Table definitions
+# ---------------------------------------------------------------------------------------------
+
+#: Bookkeeping columns of the records table, before the contract columns.
+RECORD_BOOKKEEPING: tuple[tuple[str, str], ...] = (
+    ("record_key", "VARCHAR NOT NULL"),  # submitting_state || ':' || record_id
+    ("submitting_state", "VARCHAR NOT NULL"),
+    ("version", "INTEGER NOT NULL"),
+    ("content_hash", "VARCHAR NOT NULL"),
+    ("student_id", "VARCHAR"),
+    ("uploaded_in", "BIGINT NOT NULL"),
+    ("active", "BOOLEAN NOT NULL"),
+    ("replaced_in", "BIGINT"),
+)
+
+
+def record_columns() -> list[tuple[str, str]]:
+    """(name, DuckDB type) of every records column, in table order."""
+    cols: list[tuple[str, str]] = list(RECORD_BOOKKEEPING)
+    seen = {c for c, _ in cols}
+    for name in INPUT_COLUMNS:
+        if name not in seen:
+            cols.append((name, "VARCHAR"))
+            seen.add(name)
+    for col in STANDARDIZED_COLUMNS:
+        if col.name not in seen:
+            cols.append((col.name, col.sql_type))
+            seen.add(col.name)
+    for name in TRUTH_COLUMNS:  # synthetic ground truth, carried for benchmarks; never read
+        if name not in seen:
+            cols.append((name, "VARCHAR"))
+            seen.add(name)
+    return cols
+
+
+def _ddl() -> list[str]:
+    records = ",\n    ".join(f"{name} {typ}" for name, typ in record_columns())
+    return [
+        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        f"CREATE TABLE records (\n    {records}\n)",
+        """CREATE TABLE students (
+            student_id VARCHAR PRIMARY KEY,
+            created_at TIMESTAMP NOT NULL,
+            created_audit_id BIGINT NOT NULL,
+            merged_into VARCHAR
+        )""",
+        """CREATE TABLE uploads (
+            upload_id BIGINT PRIMARY KEY,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP NOT NULL,
+            source VARCHAR,
+            submitting_state VARCHAR,
+            reviewer VARCHAR,
+            model_json VARCHAR,
+            thresholds_json VARCHAR,
+            counts_json VARCHAR
+        )""",
+        """CREATE TABLE rejects (
+            upload_id BIGINT NOT NULL,
+            source_row BIGINT,
+            record_id VARCHAR,
+            reason VARCHAR,
+            message VARCHAR
+        )""",
+        """CREATE TABLE worklist (
+            item_id BIGINT PRIMARY KEY,
+            record_key_l VARCHAR NOT NULL,
+            record_key_r VARCHAR NOT NULL,
+            match_weight DOUBLE,
+            match_probability DOUBLE,
+            reason VARCHAR,
+            evidence_json VARCHAR,
+            status VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            upload_id BIGINT,
+            closed_at TIMESTAMP
+        )""",
+        """CREATE TABLE decisions (
+            decision_id BIGINT PRIMARY KEY,
+            item_id BIGINT,
+            record_key_l VARCHAR NOT NULL,
+            record_key_r VARCHAR NOT NULL,
+            decision VARCHAR NOT NULL,
+            reviewer VARCHAR NOT NULL,
+            comment VARCHAR,
+            decided_at TIMESTAMP NOT NULL,
+            audit_id BIGINT
+        )""",
+        """CREATE TABLE pending_merges (
+            pending_id BIGINT PRIMARY KEY,
+            item_id BIGINT,
+            record_key_l VARCHAR NOT NULL,
+            record_key_r VARCHAR NOT NULL,
+            proposed_by VARCHAR NOT NULL,
+            proposed_at TIMESTAMP NOT NULL,
+            comment VARCHAR,
+            status VARCHAR NOT NULL,
+            closed_by VARCHAR,
+            closed_at TIMESTAMP
+        )""",
+        """CREATE TABLE audit_log (
+            audit_id BIGINT PRIMARY KEY,
+            logged_at TIMESTAMP NOT NULL,
+            actor VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            reason VARCHAR,
+            details_json VARCHAR
+        )""",
+        """CREATE TABLE audit_changes (
+            audit_id BIGINT NOT NULL,
+            record_key VARCHAR NOT NULL,
+            before_student VARCHAR,
+            after_student VARCHAR,
+            before_hash VARCHAR,
+            after_hash VARCHAR
+        )""",
+        "CREATE INDEX records_key ON records (record_key)",
+        "CREATE INDEX records_student ON records (student_id)",
+    ]
+
+
+def create_schema(con: duckdb.DuckDBPyConnection, settings: dict[str, str]) -> None:
+    for statement in _ddl():
+        con.execute(statement)
+    values = {"schema_version": SCHEMA_VERSION, "next_student_seq": "1", **settings}
+    con.executemany("INSERT INTO meta VALUES (?, ?)", list(values.items()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Connections and transactions
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower()
+
+
+def connect(path: Path, *, timeout: float, create: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the index file, waiting while another process holds it (up to `timeout` seconds)."""
+    if not create and not path.exists():
+        raise IndexNotFoundError(
+            f"{path}: no index here; create one with `migrant-linkage index init --index {path}`"
+        )
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.Error as exc:
+            if not _is_lock_error(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise IndexBusyError(
+                    f"{path}: another process kept the index busy for {timeout:.0f}s; "
+                    "try again or raise the lock timeout"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+@contextlib.contextmanager
+def transaction(
+    path: Path, *, timeout: float, create: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One atomic unit of work: open, BEGIN, yield, COMMIT (or ROLLBACK on error), close."""
+    con = connect(path, timeout=timeout, create=create)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+def run_in_transaction(path: Path, work, *, timeout: float = DEFAULT_LOCK_TIMEOUT):
+    """Call `work(con)` inside one transaction; retry the whole unit if the file was locked or
+    a concurrent writer in this process conflicted, until `timeout` runs out."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        try:
+            with transaction(path, timeout=max(deadline - time.monotonic(), 0.0)) as con:
+                return work(con)
+        except duckdb.Error as exc:
+            if not (_is_lock_error(exc) or _is_conflict(exc)) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+@contextlib.contextmanager
+def reading(
+    path: Path, *, timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection for reading only (still waits for the writer's lock)."""
+    con = connect(path, timeout=timeout)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers used inside transactions
+# ---------------------------------------------------------------------------------------------
+
+
+def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
+    row = first_row(con.execute("SELECT value FROM meta WHERE key = ?", [key]))
+    return default if row is None else row[0]
+
+
+def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute(
+        "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
+
+
+def next_id(con: duckdb.DuckDBPyConnection, table: str, column: str) -> int:
+    """Next integer id of `table` (one writer at a time, so max + 1 inside the transaction is
+    safe and keeps ids gap-free and deterministic)."""
+    (value,) = first_row(con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
+    return int(value)
+
+
+def reserve_student_numbers(con: duckdb.DuckDBPyConnection, n: int) -> int:
+    """Reserve n student numbers; return the first."""
+    first = int(get_meta(con, "next_student_seq", "1"))
+    set_meta(con, "next_student_seq", str(first + n))
+    return first
+
+
+def write_audit(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    actor: str,
+    action: str,
+    reason: str | None,
+    details: dict[str, Any],
+    at: datetime,
+    audit_id: int | None = None,
+) -> int:
+    """Append one audit entry (its id is the next free one unless reserved by the caller)."""
+    if audit_id is None:
+        audit_id = next_id(con, "audit_log", "audit_id")
+    con.execute(
+        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?)",
+        [audit_id, at, actor, action, reason, json.dumps(details, sort_keys=True, default=str)],
+    )
+    return audit_id
+
+
+def ordered_pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
+
+
+def first_row(cursor: duckdb.DuckDBPyConnection) -> tuple | None:
+    """The first row of a result, reading the result to the end (DuckDB keeps a connection busy
+    until a result is fully fetched, so `fetchone` alone would block the next statement)."""
+    rows = cursor.fetchall()
+    return rows[0] if rows else None

@@ -1,0 +1,602 @@
+"""One upload into the master index: standardize, compare with what is there, link, queue.
+
+An upload is one transaction. Its steps:
+
+1. Key every record by submitting state + record_id and hash its raw contract columns, so an
+   upload is idempotent: a record seen before with the same hash is left alone; a changed hash
+   makes a new version of the record, which is linked again from scratch.
+2. Score the new and changed records against the index and against each other (scoring.py).
+3. Build students from the match-zone pairs (minus family-guarded pairs and pairs remembered as
+   "not a match"; plus pairs remembered as "match"). Connected components are taken over the
+   incoming records and the existing students they touch:
+
+   * a component touching one existing student joins it: the student keeps its ID;
+   * a component touching none becomes a new student (a changed record whose old student would
+     otherwise be left empty gives the new student that old ID back, so IDs stay stable);
+   * a component that would merge two existing students, or holds a guarded or strongly
+     disagreeing pair, is not merged automatically (an overlay is the worst error): its match
+     pairs go to the worklist and its incoming records stay apart.
+
+4. Queue near matches (and the held-back match pairs) on the worklist, unless the pair was
+   decided before or its records ended in one student.
+5. Write everything, with audit entries: one "upload" entry, and one "auto_merge" entry per
+   existing student that records joined (so each auto-merge can be undone on its own).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from migrant_linkage.review.merge import mint_students
+from migrant_linkage.review.store import (
+    ReviewError,
+    crash_point,
+    first_row,
+    next_id,
+    record_columns,
+    write_audit,
+)
+from migrant_linkage.schema import INPUT_COLUMNS, UNIQUE_ID_COLUMN
+
+Scorer = Callable[..., pd.DataFrame]
+
+#: Weight given to a pair remembered as "match" (a person decided it; no score needed).
+REMEMBERED_MATCH_WEIGHT = float("inf")
+
+
+@dataclass
+class UploadReport:
+    upload_id: int
+    counts: dict[str, int]
+    audit_ids: list[int] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys and hashes
+# ---------------------------------------------------------------------------------------------
+
+
+def prepare(standardized: pd.DataFrame, state: str | None) -> pd.DataFrame:
+    """Add record_key, submitting_state and content_hash (md5 of the raw contract columns)."""
+    frame = standardized.copy()
+    if state is not None:
+        state = state.strip().upper()
+        if not state:
+            raise ReviewError("--state must be a state code such as TX")
+        frame["submitting_state"] = state
+    else:
+        raw = frame["state"].astype("string").str.strip().str.upper() if "state" in frame else None
+        std = frame["state_std"].astype("string") if "state_std" in frame else None
+        chosen = (
+            std.fillna(raw)
+            if std is not None and raw is not None
+            else (std if std is not None else raw)
+        )
+        if chosen is None or chosen.isna().any():
+            raise ReviewError("records without a state: give the submitting state (--state XX)")
+        frame["submitting_state"] = chosen.astype(str)
+    frame[UNIQUE_ID_COLUMN] = frame[UNIQUE_ID_COLUMN].astype(str)
+    frame["record_key"] = frame["submitting_state"] + ":" + frame[UNIQUE_ID_COLUMN]
+    duplicated = frame["record_key"].duplicated()
+    if duplicated.any():
+        first = frame.loc[duplicated, "record_key"].iloc[0]
+        raise ReviewError(
+            f"{int(duplicated.sum())} records repeat a record_id within one state "
+            f"(first: {first}); record ids must be unique per state"
+        )
+    raw_cols = [c for c in INPUT_COLUMNS if c in frame.columns]
+    parts = ", ".join(f"coalesce(CAST({c} AS VARCHAR), chr(30))" for c in raw_cols)
+    con = duckdb.connect()
+    try:
+        con.register("_frame", frame[raw_cols])
+        hashes = con.execute(f"SELECT md5(concat_ws(chr(31), {parts})) FROM _frame").df()
+    finally:
+        con.close()
+    frame["content_hash"] = hashes.iloc[:, 0].to_numpy()
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# Components
+# ---------------------------------------------------------------------------------------------
+
+
+def connected_components(nodes: list[str], edges: pd.DataFrame) -> pd.Series:
+    """Component label (the smallest node of the component) per node, via Splink's connected
+    components. `edges` has columns l and r."""
+    if not nodes:
+        return pd.Series(dtype=str)
+    if edges.empty:
+        return pd.Series(nodes, index=nodes)
+    from splink import DuckDBAPI
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    con = duckdb.connect()
+    try:
+        db_api = DuckDBAPI(connection=con)
+        cc = cluster_pairwise_predictions_at_threshold(
+            pd.DataFrame({"node": nodes}),
+            edges.rename(columns={"l": "node_l", "r": "node_r"})[["node_l", "node_r"]],
+            db_api=db_api,
+            node_id_column_name="node",
+        )
+        out = con.execute(
+            f"SELECT node, min(node) OVER (PARTITION BY cluster_id) AS label "
+            f"FROM {cc.physical_name}"
+        ).df()
+    finally:
+        con.close()
+    return out.set_index("node")["label"].reindex(nodes)
+
+
+# ---------------------------------------------------------------------------------------------
+# The upload
+# ---------------------------------------------------------------------------------------------
+
+
+def _remembered(con: duckdb.DuckDBPyConnection, keys: list[str]) -> pd.DataFrame:
+    """Latest match / not-a-match decision per pair touching `keys` (columns l, r, decision)."""
+    return con.execute(
+        """SELECT record_key_l AS l, record_key_r AS r,
+                  arg_max(decision, decision_id) AS decision
+           FROM decisions
+           WHERE decision IN ('match', 'not_a_match')
+             AND (record_key_l IN (SELECT unnest(?::VARCHAR[]))
+                  OR record_key_r IN (SELECT unnest(?::VARCHAR[])))
+           GROUP BY 1, 2""",
+        [keys, keys],
+    ).df()
+
+
+def _ordered(pairs: pd.DataFrame) -> pd.DataFrame:
+    pairs = pairs.copy()
+    left = pairs["record_id_l"].astype(str)
+    right = pairs["record_id_r"].astype(str)
+    swap = left > right
+    pairs["l"] = np.where(swap, right, left)
+    pairs["r"] = np.where(swap, left, right)
+    return pairs[pairs["l"] != pairs["r"]]
+
+
+def apply_upload(
+    con: duckdb.DuckDBPyConnection,
+    prepared: pd.DataFrame,
+    *,
+    rejects: pd.DataFrame,
+    scorer: Scorer,
+    model: Any,
+    thresholds: Any,
+    model_json: str | None,
+    labels: dict[str, dict[int, str]] | None,
+    source: str,
+    state: str | None,
+    reviewer: str,
+    at: datetime,
+    records_in: int,
+) -> UploadReport:
+    """Apply one prepared upload inside the caller's transaction."""
+    from migrant_linkage.review.scoring import is_review_zone
+
+    upload_id = next_id(con, "uploads", "upload_id")
+    con.register("_up", prepared[["record_key", "content_hash"]])
+    current = con.execute(
+        """SELECT u.record_key, r.content_hash AS old_hash, r.student_id AS old_student,
+                  r.version AS old_version
+           FROM _up u LEFT JOIN records r ON r.record_key = u.record_key AND r.active"""
+    ).df()
+    con.unregister("_up")
+    status = prepared[["record_key", "content_hash"]].merge(current, on="record_key", how="left")
+    is_new = status["old_hash"].isna()
+    is_changed = ~is_new & (status["old_hash"] != status["content_hash"])
+    counts: dict[str, int] = {
+        "records_in": records_in,
+        "standardized": len(prepared),
+        "rejected": len(rejects),
+        "new": int(is_new.sum()),
+        "changed": int(is_changed.sum()),
+        "unchanged": int((~is_new & ~is_changed).sum()),
+    }
+    incoming_status = status[is_new | is_changed].reset_index(drop=True)
+    incoming_keys = incoming_status["record_key"].tolist()
+    changed_keys = incoming_status.loc[incoming_status["old_hash"].notna(), "record_key"].tolist()
+    audit_ids: list[int] = []
+
+    if incoming_keys:
+        incoming = prepared[prepared["record_key"].isin(set(incoming_keys))]
+        existing = con.execute(
+            "SELECT * FROM records WHERE active AND record_key NOT IN "
+            "(SELECT unnest(?::VARCHAR[]))",
+            [changed_keys],
+        ).df()
+        index_student = existing.set_index("record_key")["student_id"]
+        pairs = scorer(
+            incoming.assign(**{UNIQUE_ID_COLUMN: incoming["record_key"]}),
+            existing.assign(**{UNIQUE_ID_COLUMN: existing["record_key"]}),
+            model=model,
+            thresholds=thresholds,
+        )
+        counts["pairs_scored"] = len(pairs)
+        counts["pairs_match_zone"] = int((pairs["zone"] == "match").sum()) if len(pairs) else 0
+        counts["pairs_near_match_zone"] = (
+            int((pairs["zone"] == "near_match").sum()) if len(pairs) else 0
+        )
+        plan = _plan(con, pairs, incoming_status, index_student, thresholds, is_review_zone)
+        plan.labels = labels
+        audit_ids = _write_upload(
+            con,
+            prepared=prepared,
+            incoming_status=incoming_status,
+            plan=plan,
+            upload_id=upload_id,
+            reviewer=reviewer,
+            source=source,
+            state=state,
+            at=at,
+            counts=counts,
+        )
+    else:
+        counts.update(pairs_scored=0, pairs_match_zone=0, pairs_near_match_zone=0)
+        counts.update(joined_existing=0, new_students=0, worklist_added=0, worklist_superseded=0)
+
+    if len(rejects):
+        r = rejects.reindex(columns=["source_row", "record_id", "reason", "message"]).copy()
+        r.insert(0, "upload_id", upload_id)
+        con.register("_rej", r)
+        con.execute(
+            "INSERT INTO rejects SELECT upload_id, CAST(source_row AS BIGINT), "
+            "CAST(record_id AS VARCHAR), CAST(reason AS VARCHAR), CAST(message AS VARCHAR) "
+            "FROM _rej"
+        )
+        con.unregister("_rej")
+    thresholds_json = json.dumps(
+        {
+            k: getattr(thresholds, k)
+            for k in ("match_weight", "review_weight", "strong_disagreement_weight")
+            if hasattr(thresholds, k)
+        }
+    )
+    con.execute(
+        "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            upload_id,
+            at,
+            at,
+            source,
+            state,
+            reviewer,
+            model_json,
+            thresholds_json,
+            json.dumps(counts, sort_keys=True),
+        ],
+    )
+    crash_point("upload:before_commit")
+    return UploadReport(upload_id=upload_id, counts=counts, audit_ids=audit_ids)
+
+
+@dataclass
+class _Plan:
+    assignment: pd.DataFrame  # record_key, target (existing student, or group label), kind
+    join_pairs: dict[str, list[list[str]]]  # existing student -> evidence pairs of the joins
+    review: pd.DataFrame  # l, r, match_weight, match_probability, reason, evidence columns
+    pairs: pd.DataFrame
+    labels: dict[str, dict[int, str]] | None = None
+
+
+def _plan(
+    con: duckdb.DuckDBPyConnection,
+    pairs: pd.DataFrame,
+    incoming_status: pd.DataFrame,
+    index_student: pd.Series,
+    thresholds: Any,
+    is_review_zone: Callable[[pd.Series, pd.Series], pd.Series],
+) -> _Plan:
+    incoming_keys = incoming_status["record_key"].tolist()
+    incoming_set = set(incoming_keys)
+    pairs = (
+        _ordered(pairs)
+        if len(pairs)
+        else pairs.assign(l=pd.Series(dtype=str), r=pd.Series(dtype=str))
+    )
+    if "guarded" not in pairs:
+        pairs["guarded"] = False
+    memory = _remembered(con, incoming_keys)
+    rejected = set(
+        zip(
+            memory.loc[memory["decision"] == "not_a_match", "l"],
+            memory.loc[memory["decision"] == "not_a_match", "r"],
+            strict=True,
+        )
+    )
+    decided = set(zip(memory["l"], memory["r"], strict=True))
+    pair_keys = list(zip(pairs["l"], pairs["r"], strict=True))
+    pairs["remembered"] = [p in decided for p in pair_keys]
+    pairs["not_a_match"] = [p in rejected for p in pair_keys]
+
+    match_edges = pairs[
+        (pairs["zone"] == "match") & ~pairs["guarded"].astype(bool) & ~pairs["not_a_match"]
+    ][["l", "r", "match_weight"]]
+    # Pairs a person decided were the same student, re-applied when a record is re-linked.
+    yes = memory[memory["decision"] == "match"]
+    known = incoming_set | set(index_student.index)
+    yes = yes[yes["l"].isin(known) & yes["r"].isin(known)]
+    match_edges = pd.concat(
+        [match_edges, yes[["l", "r"]].assign(match_weight=REMEMBERED_MATCH_WEIGHT)],
+        ignore_index=True,
+    ).drop_duplicates(["l", "r"])
+
+    def node(key: str) -> str:
+        return key if key in incoming_set else "@" + str(index_student[key])
+
+    edges = pd.DataFrame(
+        {"l": [node(k) for k in match_edges["l"]], "r": [node(k) for k in match_edges["r"]]}
+    )
+    edges = edges[edges["l"] != edges["r"]]
+    student_nodes = sorted({n for n in pd.concat([edges["l"], edges["r"]]) if n.startswith("@")})
+    labels = connected_components(incoming_keys + student_nodes, edges)
+
+    # Which components must not merge: two existing students, or a conflict inside.
+    comp_students = (
+        pd.Series(student_nodes, dtype=str)
+        .groupby(labels.reindex(student_nodes).to_numpy())
+        .nunique()
+        if student_nodes
+        else pd.Series(dtype=int)
+    )
+    bad = set(comp_students[comp_students >= 2].index)
+    strong = getattr(thresholds, "strong_disagreement_weight", None)
+    conflict = pairs["guarded"].astype(bool)
+    if strong is not None:
+        conflict = conflict | (pairs["match_weight"] < strong)
+    conflict_pairs = pairs[conflict]
+    if len(conflict_pairs):
+        lab_l = [labels.get(node(k)) for k in conflict_pairs["l"]]
+        lab_r = [labels.get(node(k)) for k in conflict_pairs["r"]]
+        bad |= {a for a, b in zip(lab_l, lab_r, strict=True) if a is not None and a == b}
+
+    incoming_label = labels.reindex(incoming_keys)
+    component_student = {labels[s]: s[1:] for s in student_nodes if labels[s] not in bad}
+    assignment = pd.DataFrame({"record_key": incoming_keys, "label": incoming_label.to_numpy()})
+    in_bad = assignment["label"].isin(bad)
+    assignment.loc[in_bad, "label"] = assignment.loc[in_bad, "record_key"]  # stay apart
+    assignment["target"] = assignment["label"].map(component_student).astype(object)
+    assignment["kind"] = np.where(assignment["target"].notna(), "join", "new")
+
+    # Evidence pairs for each join (the match edges of the component into that student).
+    join_pairs: dict[str, list[list[str]]] = {}
+    label_of = dict(zip(assignment["record_key"], assignment["label"], strict=True))
+    for l_key, r_key in zip(match_edges["l"], match_edges["r"], strict=True):
+        for key in (l_key, r_key):
+            if key in incoming_set:
+                student = component_student.get(label_of.get(key))
+                if student is not None:
+                    join_pairs.setdefault(student, []).append([l_key, r_key])
+                    break
+
+    # Review: near matches, and match-zone pairs that did not merge (guarded, or held back
+    # above); pairs whose records ended in one student are dropped when queueing.
+    review_mask = is_review_zone(pairs["zone"], pairs["guarded"].astype(bool))
+    review = pairs[(review_mask | (pairs["zone"] == "match")) & ~pairs["remembered"]].copy()
+    review["reason"] = np.select(
+        [review["zone"] == "near_match", review["guarded"].astype(bool)],
+        ["near match", "match kept apart by the family guard"],
+        default="match kept apart: it would merge existing students or holds a conflict",
+    )
+    return _Plan(assignment=assignment, join_pairs=join_pairs, review=review, pairs=pairs)
+
+
+def _write_upload(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    prepared: pd.DataFrame,
+    incoming_status: pd.DataFrame,
+    plan: _Plan,
+    upload_id: int,
+    reviewer: str,
+    source: str,
+    state: str | None,
+    at: datetime,
+    counts: dict[str, int],
+) -> list[int]:
+    assignment = plan.assignment.merge(incoming_status, on="record_key")
+    changed = assignment["old_hash"].notna()
+
+    # Students left empty by changed records that moved away may give their ID back.
+    changed_keys = assignment.loc[changed, "record_key"].tolist()
+    still_held = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT student_id FROM records WHERE active AND record_key NOT IN "
+            "(SELECT unnest(?::VARCHAR[]))",
+            [changed_keys],
+        ).fetchall()
+    }
+    joined = set(assignment.loc[assignment["kind"] == "join", "target"])
+    reusable = sorted(set(assignment.loc[changed, "old_student"].dropna()) - still_held - joined)
+    groups = assignment[assignment["kind"] == "new"].groupby("label")["record_key"].min()
+    groups = groups.sort_values()
+    group_target: dict[str, str] = {}
+    taken: set[str] = set()
+    for label in groups.index:  # one Python step per group holding a changed record only
+        members = assignment[(assignment["label"] == label) & changed]
+        for former in sorted(members["old_student"].dropna()):
+            if former in reusable and former not in taken:
+                group_target[label] = former
+                taken.add(former)
+                break
+    to_mint = [label for label in groups.index if label not in group_target]
+
+    upload_audit = write_audit(
+        con,
+        actor=reviewer,
+        action="upload",
+        reason=f"upload {upload_id}",
+        details={"upload_id": upload_id, "source": source, "state": state},
+        at=at,
+    )
+    minted = mint_students(con, len(to_mint), audit_id=upload_audit, at=at)
+    group_target.update(zip(to_mint, minted, strict=True))
+    is_new_group = assignment["kind"] == "new"
+    assignment.loc[is_new_group, "target"] = assignment.loc[is_new_group, "label"].map(group_target)
+    assignment["audit_id"] = upload_audit
+    audit_ids = [upload_audit]
+    joining = (assignment["kind"] == "join") & (assignment["old_student"] != assignment["target"])
+    for student in sorted(set(assignment.loc[joining, "target"])):  # one entry per student joined
+        entry = write_audit(
+            con,
+            actor=reviewer,
+            action="auto_merge",
+            reason=f"match zone in upload {upload_id}",
+            details={
+                "upload_id": upload_id,
+                "survivor": student,
+                "pairs": plan.join_pairs.get(student, []),
+            },
+            at=at,
+        )
+        assignment.loc[joining & (assignment["target"] == student), "audit_id"] = entry
+        audit_ids.append(entry)
+    con.execute(
+        "UPDATE students SET merged_into = NULL WHERE student_id IN (SELECT unnest(?::VARCHAR[]))",
+        [sorted(set(assignment["target"]))],
+    )
+
+    # Records: retire old versions, insert new ones.
+    con.execute(
+        "UPDATE records SET active = FALSE, replaced_in = ? WHERE active AND record_key IN "
+        "(SELECT unnest(?::VARCHAR[]))",
+        [upload_id, changed_keys],
+    )
+    rows = prepared.merge(
+        assignment[["record_key", "target", "old_version"]], on="record_key", how="inner"
+    )
+    rows["version"] = rows["old_version"].fillna(0).astype("int64") + 1
+    rows["student_id"] = rows["target"]
+    rows["uploaded_in"] = upload_id
+    rows["active"] = True
+    rows["replaced_in"] = pd.NA
+    select = []
+    for name, typ in record_columns():
+        base = typ.split()[0]
+        select.append(
+            f"CAST({name} AS {base})" if name in rows.columns else f"CAST(NULL AS {base})"
+        )
+    con.register("_rows", rows[[c for c, _ in record_columns() if c in rows.columns]])
+    con.execute(f"INSERT INTO records SELECT {', '.join(select)} FROM _rows")
+    con.unregister("_rows")
+    changes = assignment[
+        ["audit_id", "record_key", "old_student", "target", "old_hash", "content_hash"]
+    ]
+    con.register("_changes", changes)
+    con.execute("INSERT INTO audit_changes SELECT * FROM _changes")
+    con.unregister("_changes")
+
+    # Worklist: items on changed records are stale; queue the new ones.
+    superseded = first_row(
+        con.execute(
+            """UPDATE worklist SET status = 'superseded', closed_at = ?
+           WHERE status IN ('open', 'skipped', 'pending')
+             AND (record_key_l IN (SELECT unnest(?::VARCHAR[]))
+                  OR record_key_r IN (SELECT unnest(?::VARCHAR[])))""",
+            [at, changed_keys, changed_keys],
+        )
+    )
+    con.execute(
+        """UPDATE pending_merges SET status = 'superseded', closed_at = ?
+           WHERE status = 'pending' AND (record_key_l IN (SELECT unnest(?::VARCHAR[]))
+                  OR record_key_r IN (SELECT unnest(?::VARCHAR[])))""",
+        [at, changed_keys, changed_keys],
+    )
+    added = _queue(con, plan, upload_id=upload_id, at=at)
+    counts["joined_existing"] = int(joining.sum())
+    counts["new_students"] = len(minted)
+    counts["worklist_added"] = added
+    counts["worklist_superseded"] = int(superseded[0]) if superseded else 0
+    return audit_ids
+
+
+def evidence_json(pairs: pd.DataFrame, labels: dict[str, dict[int, str]] | None) -> pd.Series:
+    """JSON per pair: {comparison: {"level": label, "weight": log2 Bayes factor}}."""
+    names = [c[len("gamma_") :] for c in pairs.columns if c.startswith("gamma_")]
+    if not names:
+        return pd.Series(["{}"] * len(pairs), index=pairs.index)
+    frame = pd.DataFrame(index=pairs.index)
+    for n in names:
+        gamma = pairs[f"gamma_{n}"]
+        mapping = (labels or {}).get(n, {})
+        frame[f"level_{n}"] = gamma.map(
+            lambda g, m=mapping: m.get(int(g), str(g)) if pd.notna(g) else None
+        )
+        frame[f"weight_{n}"] = (
+            pairs[f"weight_{n}"].astype(float).round(2) if f"weight_{n}" in pairs else np.nan
+        )
+    struct = ", ".join(
+        f"'{n}': {{'level': level_{n}, 'weight': CASE WHEN isfinite(weight_{n}) "
+        f"THEN weight_{n} END}}"
+        for n in names
+    )
+    con = duckdb.connect()
+    try:
+        con.register("_ev", frame.reset_index(drop=True))
+        out = con.execute(f"SELECT CAST(to_json({{{struct}}}) AS VARCHAR) FROM _ev").df()
+    finally:
+        con.close()
+    return pd.Series(out.iloc[:, 0].to_numpy(), index=pairs.index)
+
+
+def _queue(con: duckdb.DuckDBPyConnection, plan: _Plan, *, upload_id: int, at: datetime) -> int:
+    review = plan.review
+    if review.empty:
+        return 0
+    student = dict(zip(plan.assignment["record_key"], plan.assignment["target"], strict=True))
+    keys = sorted(set(review["l"]) | set(review["r"]))
+    known = con.execute(
+        "SELECT record_key, student_id FROM records WHERE active AND record_key IN "
+        "(SELECT unnest(?::VARCHAR[]))",
+        [keys],
+    ).fetchall()
+    student.update(dict(known))
+    same = review["l"].map(student) == review["r"].map(student)
+    review = review[~same]
+    open_items = set(
+        con.execute(
+            "SELECT record_key_l, record_key_r FROM worklist "
+            "WHERE status IN ('open', 'skipped', 'pending')"
+        ).fetchall()
+    )
+    review = review[[p not in open_items for p in zip(review["l"], review["r"], strict=True)]]
+    review = review.drop_duplicates(["l", "r"]).sort_values(["l", "r"])
+    if review.empty:
+        return 0
+    items = pd.DataFrame(
+        {
+            "l": review["l"].to_numpy(),
+            "r": review["r"].to_numpy(),
+            "match_weight": review["match_weight"].astype(float).to_numpy(),
+            "match_probability": review.get(
+                "match_probability", pd.Series(np.nan, index=review.index)
+            )
+            .astype(float)
+            .to_numpy(),
+            "reason": review["reason"].to_numpy(),
+            "evidence": evidence_json(review, plan.labels).to_numpy(),
+        }
+    )
+    first = next_id(con, "worklist", "item_id")
+    items.insert(0, "item_id", range(first, first + len(items)))
+    con.register("_items", items)
+    con.execute(
+        """INSERT INTO worklist SELECT item_id, l, r,
+               CASE WHEN isfinite(match_weight) THEN match_weight END, match_probability,
+               reason, evidence, 'open', ?, ?, NULL FROM _items""",
+        [at, upload_id],
+    )
+    con.unregister("_items")
+    return len(items)
