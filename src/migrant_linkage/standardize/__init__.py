@@ -133,8 +133,12 @@ def _derive(raw: pd.DataFrame, label: str, date_format: DateFormat, today: date 
     derived["state_student_id_std"] = codes.standardize_state_student_id(raw["state_student_id"])
     derived["msix_id_std"] = msix_std
     for column in names.columns:
-        if column != "name_flags":
-            derived[column] = names[column]
+        if column == "name_flags":
+            continue
+        values = names[column]
+        # One text dtype across the table ("str", NaN for missing), whatever names.py returns.
+        is_text = pd.api.types.is_string_dtype(values)
+        derived[column] = values.astype("str") if is_text else values
     for column in birth.columns:
         if column != "flags":
             derived[column] = birth[column]
@@ -144,7 +148,8 @@ def _derive(raw: pd.DataFrame, label: str, date_format: DateFormat, today: date 
         raw["birth_date_verification"]
     )
     city = fold_name(raw["birth_city"])
-    derived["birth_city_std"] = city.where(city != "", None).astype("str")
+    city = city.astype("str")
+    derived["birth_city_std"] = city.mask(city == "")
     derived["birth_state_std"] = birth_state_std
     derived["birth_country_std"] = birth_country_std
     derived["enrollment_date_std"] = enrolment["enrollment_date_std"]
