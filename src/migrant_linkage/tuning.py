@@ -1,0 +1,388 @@
+"""Threshold tuning helpers for notebooks.
+
+Two thresholds split the scored pairs into three zones: at or above the *match* weight a pair
+is merged automatically; at or above the *review* weight it goes to a data administrator's
+worklist (near match); below, it is a non-match. These helpers show what a choice of thresholds
+does, with or without labels:
+
+- `weight_histogram`: where the scored pairs fall, coloured by zone.
+- `threshold_sweep` / `sweep_chart` (no labels needed): pairs, records and *expected* true
+  matches (the sum of the model's match probabilities) at or above every candidate threshold.
+- `zone_counts`: pairs and records in each zone for one pair of thresholds.
+- `sample_near_threshold`: a few pairs just above and just below a threshold, to read.
+- `accuracy_by_threshold` / `accuracy_chart` (labels needed: reviewed pairs or synthetic
+  truth): precision, recall and F1 at every threshold, drawn with Splink's accuracy chart.
+- `waterfall`: how one pair's match weight adds up; `weights_chart`: the model's weights.
+
+Every function takes the scored pairs table of a run (`Result.pairs`, or `pairs.parquet` in a
+run folder) and works a column at a time; nothing loops over pairs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from migrant_linkage.report import charts, evidence
+from migrant_linkage.report.charts import Chart
+from migrant_linkage.schema import UNIQUE_ID_COLUMN
+
+LEFT, RIGHT = f"{UNIQUE_ID_COLUMN}_l", f"{UNIQUE_ID_COLUMN}_r"
+WEIGHT = "match_weight"
+PROBABILITY = "match_probability"
+ZONES = ("match", "near_match", "non_match")
+
+__all__ = [
+    "Chart",
+    "accuracy_by_threshold",
+    "accuracy_chart",
+    "labels_from_truth",
+    "sample_near_threshold",
+    "sweep_chart",
+    "threshold_sweep",
+    "waterfall",
+    "weight_bins",
+    "weight_histogram",
+    "weights_chart",
+    "zone_counts",
+    "zone_of",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Thresholds and zones
+# ---------------------------------------------------------------------------------------------
+
+
+def as_weights(thresholds: Any) -> tuple[float, float]:
+    """(match_weight, review_weight) from an engine Thresholds, a mapping or a pair."""
+    if hasattr(thresholds, "match_weight") and hasattr(thresholds, "review_weight"):
+        match, review = thresholds.match_weight, thresholds.review_weight
+    elif isinstance(thresholds, Mapping):
+        match, review = thresholds["match_weight"], thresholds["review_weight"]
+    else:
+        match, review = thresholds
+    match, review = float(match), float(review)
+    if review > match:
+        raise ValueError(
+            f"the review weight ({review:g}) must not be above the match weight ({match:g})"
+        )
+    return match, review
+
+
+def _marks(thresholds: Any) -> dict[str, float] | None:
+    if thresholds is None:
+        return None
+    return charts.threshold_marks(*as_weights(thresholds))
+
+
+def _require(pairs: pd.DataFrame, *columns: str) -> None:
+    missing = [c for c in columns if c not in pairs.columns]
+    if missing:
+        raise ValueError(f"the pairs table needs columns {missing}; it has {list(pairs.columns)}")
+
+
+def zone_of(weights: pd.Series, thresholds: Any) -> pd.Series:
+    """The zone each weight falls in under `thresholds` (before any guard demotes a pair)."""
+    match, review = as_weights(thresholds)
+    w = pd.to_numeric(weights).to_numpy(dtype=float)
+    zone = np.where(w >= match, "match", np.where(w >= review, "near_match", "non_match"))
+    return pd.Series(zone, index=weights.index, name="zone")
+
+
+def _zones(pairs: pd.DataFrame, thresholds: Any) -> pd.Series:
+    """Zones from thresholds when given, else the run's own `zone` column."""
+    if thresholds is not None:
+        return zone_of(pairs[WEIGHT], thresholds)
+    if "zone" in pairs.columns:
+        return pairs["zone"].astype(str)
+    raise ValueError("give thresholds, or pairs with a `zone` column")
+
+
+def zone_counts(
+    pairs: pd.DataFrame, thresholds: Any = None, *, n_records: int | None = None
+) -> pd.DataFrame:
+    """Pairs and records per zone: zone, pairs, records, expected_matches.
+
+    A record counts in the best zone any of its pairs reaches (so records are split, not
+    double-counted). With `n_records` (all standardized records) the records never compared
+    with anything are added to non_match. expected_matches is the sum of match probabilities."""
+    _require(pairs, LEFT, RIGHT, WEIGHT)
+    zone = _zones(pairs, thresholds)
+    rank = zone.map({z: i for i, z in enumerate(ZONES)}).to_numpy()
+    out = pd.DataFrame({"zone": list(ZONES)})
+    out["pairs"] = [int((zone == z).sum()) for z in ZONES]
+    both = pd.DataFrame(
+        {
+            "record": np.concatenate([pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()]),
+            "rank": np.concatenate([rank, rank]),
+        }
+    )
+    best = both.groupby("record")["rank"].min()
+    out["records"] = [int((best == i).sum()) for i in range(len(ZONES))]
+    if n_records is not None:
+        out.loc[out["zone"] == "non_match", "records"] += max(n_records - len(best), 0)
+    if PROBABILITY in pairs.columns:
+        p = pd.to_numeric(pairs[PROBABILITY])
+        out["expected_matches"] = [float(p[zone == z].sum()) for z in ZONES]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Without labels
+# ---------------------------------------------------------------------------------------------
+
+
+def weight_bins(
+    pairs: pd.DataFrame, thresholds: Any = None, *, bin_width: float = 0.5
+) -> pd.DataFrame:
+    """Pair counts per match-weight bin and zone: bin_low, bin_high, zone, pairs."""
+    _require(pairs, WEIGHT)
+    if bin_width <= 0:
+        raise ValueError("bin_width must be positive")
+    w = pd.to_numeric(pairs[WEIGHT]).astype(float)
+    low = np.floor(w / bin_width) * bin_width
+    table = (
+        pd.DataFrame({"bin_low": low, "zone": _zones(pairs, thresholds).to_numpy()})
+        .groupby(["bin_low", "zone"], as_index=False)
+        .size()
+        .rename(columns={"size": "pairs"})
+    )
+    table["bin_high"] = table["bin_low"] + bin_width
+    return table[["bin_low", "bin_high", "zone", "pairs"]]
+
+
+def weight_histogram(
+    pairs: pd.DataFrame, thresholds: Any = None, *, bin_width: float = 0.5, log_scale: bool = True
+) -> Chart:
+    """Histogram of the pairs' match weights, coloured by zone, thresholds drawn."""
+    bins = weight_bins(pairs, thresholds, bin_width=bin_width)
+    return charts.histogram_chart(bins, _marks(thresholds), log_scale=log_scale)
+
+
+def _grid(weights: np.ndarray, step: float) -> np.ndarray:
+    finite = weights[np.isfinite(weights)]
+    if finite.size == 0:
+        return np.array([0.0])
+    lo, hi = math.floor(finite.min()), math.ceil(finite.max())
+    return np.arange(lo, hi + step, step)
+
+
+def _count_at_or_above(sorted_values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    return sorted_values.size - np.searchsorted(sorted_values, grid, side="left")
+
+
+def threshold_sweep(
+    pairs: pd.DataFrame, grid: Sequence[float] | None = None, *, step: float = 0.25
+) -> pd.DataFrame:
+    """What each candidate threshold would take in, without labels.
+
+    One row per threshold: pairs at or above it, records with at least one such pair, and
+    the *expected* number of true and false matches among those pairs (sums of the model's
+    match probabilities, p and 1-p). Expected counts are only as good as the model's
+    calibration; with labels, prefer accuracy_by_threshold."""
+    _require(pairs, LEFT, RIGHT, WEIGHT)
+    w = pd.to_numeric(pairs[WEIGHT]).to_numpy(dtype=float)
+    grid_values = np.asarray(grid, dtype=float) if grid is not None else _grid(w, step)
+    order = np.argsort(w, kind="stable")
+    w_sorted = w[order]
+    pair_counts = _count_at_or_above(w_sorted, grid_values)
+
+    both = pd.DataFrame(
+        {
+            "record": np.concatenate([pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()]),
+            "w": np.concatenate([w, w]),
+        }
+    )
+    best = np.sort(both.groupby("record")["w"].max().to_numpy())
+    out = pd.DataFrame(
+        {
+            "threshold": grid_values,
+            "pairs": pair_counts,
+            "records": _count_at_or_above(best, grid_values),
+        }
+    )
+    if PROBABILITY in pairs.columns:
+        p = pd.to_numeric(pairs[PROBABILITY]).to_numpy(dtype=float)[order]
+        # Sum of p over the pairs at or above: a suffix sum read at each cut.
+        suffix = np.concatenate([np.cumsum(p[::-1])[::-1], [0.0]])
+        cut = np.searchsorted(w_sorted, grid_values, side="left")
+        out["expected_matches"] = suffix[cut]
+        out["expected_false_matches"] = out["pairs"] - out["expected_matches"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["expected_precision"] = out["expected_matches"] / out["pairs"]
+    return out
+
+
+def sweep_chart(pairs_or_sweep: pd.DataFrame, thresholds: Any = None) -> Chart:
+    """Chart of threshold_sweep (pass the pairs or a sweep table), thresholds drawn."""
+    sweep = pairs_or_sweep
+    if "threshold" not in sweep.columns:
+        sweep = threshold_sweep(pairs_or_sweep)
+    return charts.sweep_chart(sweep, _marks(thresholds))
+
+
+def sample_near_threshold(
+    pairs: pd.DataFrame, threshold: float, *, n: int = 5, window: float = 1.0, seed: int = 0
+) -> pd.DataFrame:
+    """Up to `n` pairs drawn at random from just above the threshold (weight in
+    [t, t + window)) and `n` from just below ([t - window, t)), with a `side` column, sorted by
+    weight. Reading them is the quickest way to see what moving the threshold changes."""
+    _require(pairs, WEIGHT)
+    w = pd.to_numeric(pairs[WEIGHT])
+    above = pairs[(w >= threshold) & (w < threshold + window)]
+    below = pairs[(w < threshold) & (w >= threshold - window)]
+    parts = []
+    for side, part in (("above", above), ("below", below)):
+        picked = part.sample(n=min(n, len(part)), random_state=seed)
+        parts.append(picked.assign(side=side))
+    out = pd.concat(parts) if parts else pairs.head(0).assign(side=pd.Series(dtype=str))
+    return out.sort_values(WEIGHT, ascending=False).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# With labels
+# ---------------------------------------------------------------------------------------------
+
+
+def labels_from_truth(pairs: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
+    """True where both records of a pair belong to the same child in `truth` (columns record_id
+    and true_student_id, e.g. the synthetic generator's output)."""
+    _require(pairs, LEFT, RIGHT)
+    student = truth.drop_duplicates(UNIQUE_ID_COLUMN).set_index(
+        truth[UNIQUE_ID_COLUMN].drop_duplicates().astype(str)
+    )["true_student_id"]
+    left = pairs[LEFT].astype(str).map(student)
+    right = pairs[RIGHT].astype(str).map(student)
+    return pd.Series((left == right) & left.notna(), index=pairs.index, name="is_match")
+
+
+def true_pair_count(truth: pd.DataFrame) -> int:
+    """Pairs of records of the same child in `truth` (whether compared or not)."""
+    sizes = truth.drop_duplicates(UNIQUE_ID_COLUMN)["true_student_id"].value_counts()
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def _labels_for_pairs(pairs: pd.DataFrame, labels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(weights, is_match) of the labelled pairs. Labels may name a pair in either order; a
+    labelled pair the run never scored counts as scored below every threshold."""
+    _require(labels, LEFT, RIGHT, "is_match")
+
+    def key(a: pd.Series, b: pd.Series) -> pd.Series:
+        a, b = a.astype(str), b.astype(str)
+        return a.where(a < b, b) + "\x1f" + b.where(a < b, a)
+
+    scored = pd.Series(
+        pd.to_numeric(pairs[WEIGHT]).to_numpy(dtype=float), index=key(pairs[LEFT], pairs[RIGHT])
+    )
+    scored = scored[~scored.index.duplicated()]
+    label_keys = key(labels[LEFT], labels[RIGHT])
+    weights = scored.reindex(label_keys).to_numpy(dtype=float)
+    weights = np.where(np.isnan(weights), -np.inf, weights)
+    return weights, labels["is_match"].astype(bool).to_numpy()
+
+
+def accuracy_by_threshold(
+    pairs: pd.DataFrame,
+    *,
+    labels: pd.DataFrame | None = None,
+    truth: pd.DataFrame | None = None,
+    total_true_pairs: int | None = None,
+    grid: Sequence[float] | None = None,
+    step: float = 0.25,
+) -> pd.DataFrame:
+    """Precision, recall and F1 of "merge at or above t" for every threshold t.
+
+    Give either `labels` (reviewed pairs: record_id_l, record_id_r, is_match; only those pairs
+    are scored) or `truth` (record_id, true_student_id for every record: every scored pair is
+    labelled, and true pairs the blocking never compared count as missed, so recall is honest
+    about blocking; pass total_true_pairs to override that count, e.g. for a link job).
+
+    Columns: threshold, match_probability, tp, fp, fn, tn, precision, recall, f1."""
+    _require(pairs, WEIGHT)
+    if (labels is None) == (truth is None):
+        raise ValueError("give either labels (reviewed pairs) or truth (true_student_id)")
+    if truth is not None:
+        is_match = labels_from_truth(pairs, truth).to_numpy()
+        w = pd.to_numeric(pairs[WEIGHT]).to_numpy(dtype=float)
+        positives = true_pair_count(truth) if total_true_pairs is None else total_true_pairs
+    else:
+        w, is_match = _labels_for_pairs(pairs, labels)
+        positives = int(is_match.sum()) if total_true_pairs is None else total_true_pairs
+    negatives = int((~is_match).sum())
+    grid_values = np.asarray(grid, dtype=float) if grid is not None else _grid(w, step)
+
+    order = np.argsort(w, kind="stable")
+    w_sorted, match_sorted = w[order], is_match[order]
+    # True matches at or above each cut: suffix sums of is_match in weight order.
+    suffix = np.concatenate([np.cumsum(match_sorted[::-1])[::-1], [0]])
+    cut = np.searchsorted(w_sorted, grid_values, side="left")
+    above = w_sorted.size - cut
+    tp = suffix[cut].astype(int)
+    fp = above - tp
+    fn = positives - tp
+    tn = negatives - fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(above > 0, tp / np.maximum(above, 1), np.nan)
+        recall = np.where(positives > 0, tp / max(positives, 1), np.nan)
+        f1 = 2 * precision * recall / (precision + recall)
+    return pd.DataFrame(
+        {
+            "threshold": grid_values,
+            "match_probability": 1.0 / (1.0 + np.power(2.0, -grid_values)),
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+            "tn": tn,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+        }
+    )
+
+
+def accuracy_chart(
+    pairs_or_table: pd.DataFrame,
+    thresholds: Any = None,
+    *,
+    labels: pd.DataFrame | None = None,
+    truth: pd.DataFrame | None = None,
+) -> Chart:
+    """Splink's accuracy chart (precision, recall, F1 against threshold), thresholds drawn.
+    Pass accuracy_by_threshold's table, or the pairs with labels or truth."""
+    table = pairs_or_table
+    if "precision" not in table.columns:
+        table = accuracy_by_threshold(pairs_or_table, labels=labels, truth=truth)
+    # Thresholds where nothing is merged have no precision; Splink's chart needs numbers.
+    table = table.dropna(subset=["precision", "recall"])
+    return charts.accuracy_chart(table, _marks(thresholds))
+
+
+# ---------------------------------------------------------------------------------------------
+# One pair, and the model
+# ---------------------------------------------------------------------------------------------
+
+
+def waterfall(pair: Mapping[str, Any] | pd.Series, model: Any, *, redact: bool = False) -> Chart:
+    """Splink's waterfall chart of one scored pair (a row of the pairs table, with its
+    gamma_<comparison> columns): the prior, then each comparison's weight, to the final score."""
+    if isinstance(pair, pd.DataFrame):
+        if len(pair) != 1:
+            raise ValueError(f"waterfall() draws one pair; got {len(pair)} rows")
+        pair = pair.iloc[0]
+    return charts.waterfall_chart(evidence.waterfall_records(pair, model, redact=redact))
+
+
+def pair_evidence(pairs: pd.DataFrame, model: Any, *, redact: bool = False) -> pd.DataFrame:
+    """One row per (pair, comparison): the level the pair fell into, its weight and the values
+    compared. See migrant_linkage.report.evidence."""
+    return evidence.pair_evidence(pairs, model, redact=redact)
+
+
+def weights_chart(model: Any) -> Chart:
+    """Splink's chart of the model's match weights, one bar per comparison level."""
+    return charts.model_weights_chart(evidence.settings_of(model))
