@@ -73,9 +73,7 @@ def _map_distinct(values: pd.Series, lookup: Callable[[str], object]) -> pd.Seri
     Blank or NA input gives NA without calling `lookup`."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     answers = [lookup(str(u)) if str(u).strip() else None for u in uniques]
-    table = np.empty(len(answers) + 1, dtype=object)  # last slot serves the NA sentinel (-1)
-    for i, answer in enumerate(answers):  # element-wise: numpy would unpack tuple answers
-        table[i] = answer
+    table = np.array([*answers, None], dtype=object)  # last slot serves the NA sentinel (-1)
     return pd.Series(table[codes], index=values.index, dtype=object)
 
 
@@ -120,6 +118,7 @@ def standardize_state(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return _text_result(mapped.where(~unrecognised, None)), unrecognised
 
 
+@cache
 def _birth_state_lookup(value: str) -> tuple[str | None, str | None]:
     """(subdivision code, country code) for one birth_state value. A country written in the
     state field (MEXICO, GUATEMALA) gives no subdivision but does give the country."""
@@ -143,9 +142,8 @@ def standardize_birth_place(
     non-blank value in either column that is not recognised stays null and is flagged.
     """
     countries = country_codes()
-    state_pairs = _map_distinct(birth_state, _birth_state_lookup)
-    state_std = state_pairs.map(lambda p: p[0] if isinstance(p, tuple) else None)
-    country_from_state = state_pairs.map(lambda p: p[1] if isinstance(p, tuple) else None)
+    state_std = _map_distinct(birth_state, lambda v: _birth_state_lookup(v)[0])
+    country_from_state = _map_distinct(birth_state, lambda v: _birth_state_lookup(v)[1])
     country_std = _map_distinct(birth_country, lambda v: countries.get(fold_code(v)))
 
     state_given = ~_is_blank(birth_state)
