@@ -88,7 +88,7 @@ VARIANT_GROUPS: list[list[str]] = [
 
 def _listed_names() -> list[str]:
     names: set[str] = set()
-    for f in ("given_names.csv", "surnames.csv"):
+    for f in ("known_given_names.csv", "known_surnames.csv"):
         with resources.files("migrant_linkage.data").joinpath(f).open(encoding="utf-8") as fh:
             names |= {r["name"] for r in csv.DictReader(fh)}
     in_groups = {n for g in VARIANT_GROUPS for n in g}

@@ -20,6 +20,8 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from migrant_linkage.schema import FLAG_SEPARATOR, QualityFlag
 
@@ -120,7 +122,7 @@ def _tables() -> _NameTables:
         )
 
     suffix_rows = _read_data_csv("name_suffixes.csv")
-    given = {r["name"] for r in _read_data_csv("given_names.csv")}
+    given = {r["name"] for r in _read_data_csv("known_given_names.csv")}
     # Every nickname and canonical form is a given name too.
     given |= set(nick) | set(nick.values())
     return _NameTables(
@@ -134,7 +136,7 @@ def _tables() -> _NameTables:
         suffix_forms={r["form"]: r["suffix"] for r in suffix_rows},
         suffix_in_name={r["form"]: r["suffix"] for r in suffix_rows if r["in_name_field"] == "yes"},
         given_names=frozenset(given),
-        surnames=frozenset(r["name"] for r in _read_data_csv("surnames.csv")),
+        surnames=frozenset(r["name"] for r in _read_data_csv("known_surnames.csv")),
     )
 
 
@@ -174,19 +176,28 @@ def _distinct_apply(values: pd.Series, func: Callable[[str], object]) -> np.ndar
     return mapped[codes]  # code -1 picks the trailing None
 
 
+def _arrow(values: np.ndarray) -> pa.Array:
+    return pa.array(values, type=pa.large_string(), from_pandas=True)
+
+
+def _text(values: np.ndarray | pa.Array, index: pd.Index) -> pd.Series:
+    """A pandas 'string' Series; built through Arrow, which is much faster than from objects."""
+    array = values if isinstance(values, pa.Array) else _arrow(values)
+    return pd.Series(pd.arrays.ArrowStringArray(array), index=index)
+
+
 def fold_name(s: pd.Series) -> pd.Series:
     """Upper case, accents folded (Ñ->N, Á->A, Ü->U), apostrophes removed (O'BRIEN->OBRIEN),
     hyphens, periods, commas and any other punctuation, emoji or control character turned into
     a space, whitespace collapsed. Digits are kept. Empty results become NA."""
-    return pd.Series(_distinct_apply(s, _fold_one), index=s.index, dtype="string")
+    return _text(_distinct_apply(s, _fold_one), s.index)
 
 
 def canonical_given_name(s: pd.Series) -> pd.Series:
     """Map one-word given names through the nickname table (LUPE -> GUADALUPE, JOHN -> JUAN).
     The input should already be folded; a name not in the table is its own canonical form."""
     nick = _tables().nicknames
-    folded = s.astype("string")
-    return folded.map(nick, na_action="ignore").astype("string").fillna(folded)
+    return _text(_distinct_apply(s, lambda v: nick.get(v, v)), s.index)
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,7 +249,7 @@ def phonetic_key(s: pd.Series) -> pd.Series:
     """Phonetic key of folded one-word names: the name re-spelt as it sounds in Mexican Spanish
     (Z/S, V/B/W, LL/Y, J/G/X before E/I, silent H, C/K/QU, I/Y, doubled letters). Vowels are
     kept, so MARIO and MARIA stay apart. Computed once per distinct value."""
-    return pd.Series(_distinct_apply(s, _phonetic_one), index=s.index, dtype="string")
+    return _text(_distinct_apply(s, _phonetic_one), s.index)
 
 
 # --------------------------------------------------------------------------------------------
@@ -403,10 +414,6 @@ def _combine_codes(*code_arrays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return combined, first_row
 
 
-def _string_series(values: np.ndarray, index: pd.Index) -> pd.Series:
-    return pd.Series(values, index=index, dtype="string")
-
-
 # --------------------------------------------------------------------------------------------
 # One column family at a time (each step works on whole columns)
 # --------------------------------------------------------------------------------------------
@@ -434,22 +441,25 @@ def _parsed(raw: pd.DataFrame, column: str, parse: Callable[[str], _FieldParse])
     return _ParsedColumn(codes, parsed)
 
 
-def _join_words(*columns: np.ndarray) -> np.ndarray:
-    """Join per-row strings with one space, skipping missing ones; all missing gives None."""
-    joined = pd.Series([""] * len(columns[0]), dtype="string")
-    for col in columns:
-        part = pd.Series(col, dtype="string").fillna("")
-        joined = (joined + " " + part).str.strip()
-    return joined.replace("", pd.NA).to_numpy(dtype=object, na_value=None)
+_SPACE = pa.scalar(" ", pa.large_string())
+
+
+def _join_words(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Join two per-row strings with one space, skipping a missing one; both missing -> None."""
+    # Nulls are filled rather than using null_handling="skip", which drops rows in pyarrow 26.
+    a_arr, b_arr = (pc.fill_null(_arrow(x), "") for x in (a, b))
+    joined = pc.utf8_trim_whitespace(pc.binary_join_element_wise(a_arr, b_arr, _SPACE))
+    joined = pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.large_string()), joined)
+    return joined.to_numpy(zero_copy_only=False)
 
 
 def _pair_key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Sorted distinct key of two non-missing units per row: 'A B', or 'A' when equal."""
-    a_s, b_s = pd.Series(a, dtype="string"), pd.Series(b, dtype="string")
-    a_first = (a_s <= b_s).fillna(False)
-    lo, hi = a_s.where(a_first, b_s), b_s.where(a_first, a_s)
-    differ = (a_s != b_s).fillna(True)
-    return (lo + " " + hi).where(differ, a_s).to_numpy(dtype=object, na_value=None)
+    """Sorted distinct key of two units per row: 'A B', or 'A' when equal (None if one missing)."""
+    a_arr, b_arr = _arrow(a), _arrow(b)
+    a_first = pc.less_equal(a_arr, b_arr)
+    lo, hi = pc.if_else(a_first, a_arr, b_arr), pc.if_else(a_first, b_arr, a_arr)
+    pair = pc.binary_join_element_wise(lo, hi, _SPACE)
+    return pc.if_else(pc.equal(a_arr, b_arr), a_arr, pair).to_numpy(zero_copy_only=False)
 
 
 def _own_key(p: _FieldParse) -> str | None:
@@ -565,8 +575,8 @@ def _parent_columns(raw: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _is_initial(values: np.ndarray) -> np.ndarray:
-    lengths = pd.Series(values, dtype="string").str.len().fillna(0).to_numpy()
-    return lengths == 1
+    one_letter = pc.equal(pc.utf8_length(_arrow(values)), 1)
+    return pc.fill_null(one_letter, False).to_numpy(zero_copy_only=False)
 
 
 def _flag_strings(flags: dict[QualityFlag, np.ndarray], n: int) -> np.ndarray:
@@ -633,7 +643,7 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
     index = raw.index
 
     def text(values: np.ndarray) -> pd.Series:
-        return pd.Series(values, index=index, dtype="string")
+        return _text(values, index)
 
     given_1_s, given_2_s = text(given_1), text(given_2)
     paternal_s, maternal_s = text(surnames["surname_paternal"]), text(surnames["surname_maternal"])
