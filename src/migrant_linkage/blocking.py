@@ -15,10 +15,14 @@ accepts, so the same rules run on DuckDB and Spark. What each rule is for:
   (paternal on one side = maternal on the other): catch nicknames missing from the table and
   swapped or dropped surnames;
 * transposed birth date (day and month swapped) + a shared surname unit;
-* birth year + given name + surname, and month + day + given name + surname: catch a slipped
-  digit in the day, month or year;
+* birth year + given name + phonetic surname, and month + day + given name + surname: catch a
+  slipped digit in the day, month or year (and, with the phonetic key, BENITEZ / VENITEZ);
 * given name + surname + both parents' given names: catches a missing or unparseable birth date;
-* phonetic given name + phonetic surname + birth date: catches recruiters' phonetic spellings.
+* phonetic given name + phonetic surname + birth date: catches recruiters' phonetic spellings;
+* when one birth date is missing: given name + both surnames, and given name + phonetic surname
+  + one parent's given name (the other parent is often missing too), and given name + both
+  parents' given names (the surname was mangled too);
+* birth year + given name + both parents' given names: a mangled surname and a slipped date.
 
 The training rules (`training_*`) are separate on purpose: they are chosen to keep families
 apart while the model learns (see model.py).
@@ -32,12 +36,20 @@ from splink.internals.blocking_rule_creator import BlockingRuleCreator
 BlockingRuleLike = BlockingRuleCreator | str
 
 
-def _cross(left: str, right: str, *also_equal: str) -> str:
-    """SQL for a rule where `left` on one record equals `right` on the other, either way round,
-    plus exact equality on `also_equal`. Plain `l.`/`r.` SQL, portable across Splink dialects."""
-    same = " AND ".join(f"l.{c} = r.{c}" for c in also_equal)
-    swapped = f"(l.{left} = r.{right} OR l.{right} = r.{left})"
-    return f"{swapped} AND {same}" if same else swapped
+def _cross(left: str, right: str, *also_equal: str) -> list[str]:
+    """Two rules: `left` on one record equals `right` on the other, each way round, plus exact
+    equality on `also_equal`. Two rules rather than one OR, because an OR cannot be a hash join
+    (the database would compare every pair). Plain `l.`/`r.` SQL, portable across dialects."""
+    same = "".join(f" AND l.{c} = r.{c}" for c in also_equal)
+    return [f"l.{left} = r.{right}{same}", f"l.{right} = r.{left}{same}"]
+
+
+def _when_a_birth_date_missing(rule: BlockingRuleCreator) -> str:
+    """The rule, restricted to pairs where at least one birth date is missing. Without a birth
+    date, name-only keys are the only way in; the restriction keeps those (larger) blocks from
+    adding pairs for the records that do have a date, which other rules already cover."""
+    sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
+    return f"({sql}) AND (l.birth_date_std IS NULL OR r.birth_date_std IS NULL)"
 
 
 def prediction_blocking_rules() -> list[BlockingRuleLike]:
@@ -49,13 +61,25 @@ def prediction_blocking_rules() -> list[BlockingRuleLike]:
         block_on("birth_date_std", "given_name_1_canonical"),
         block_on("birth_date_std", "surname_paternal"),
         block_on("birth_date_std", "surname_maternal"),
-        _cross("surname_paternal", "surname_maternal", "birth_date_std"),
-        _cross("birth_date_std", "birth_date_transposed", "surname_paternal"),
-        _cross("birth_date_std", "birth_date_transposed", "given_name_1_canonical"),
-        block_on("birth_year", "given_name_1_canonical", "surname_paternal"),
+        *_cross("surname_paternal", "surname_maternal", "birth_date_std"),
+        # Swapping day and month twice gives the date back, so one direction finds every pair.
+        "l.birth_date_std = r.birth_date_transposed AND l.surname_paternal = r.surname_paternal",
+        "l.birth_date_std = r.birth_date_transposed "
+        "AND l.given_name_1_canonical = r.given_name_1_canonical",
+        block_on("birth_year", "given_name_1_canonical", "surname_paternal_phonetic"),
         block_on("birth_month", "birth_day", "given_name_1_canonical", "surname_paternal"),
         block_on("given_name_1_canonical", "surname_paternal", "parent_given_a", "parent_given_b"),
         block_on("birth_date_std", "given_name_1_phonetic", "surname_paternal_phonetic"),
+        _when_a_birth_date_missing(
+            block_on("given_name_1_canonical", "surname_paternal", "surname_maternal")
+        ),
+        _when_a_birth_date_missing(
+            block_on("given_name_1_canonical", "surname_paternal_phonetic", "parent_given_a")
+        ),
+        _when_a_birth_date_missing(
+            block_on("given_name_1_canonical", "parent_given_a", "parent_given_b")
+        ),
+        block_on("birth_year", "given_name_1_canonical", "parent_given_a", "parent_given_b"),
     ]
 
 

@@ -291,10 +291,23 @@ def _level_label_sql(linker: Any) -> list[str]:
     return columns
 
 
-def _guard_sql() -> str:
+def _family_guard_sql() -> str:
+    """True for a pair that looks like two children of one family (comparisons.py)."""
     from migrant_linkage.comparisons import family_guard_sql
 
     return f"COALESCE(({family_guard_sql()}), FALSE)"
+
+
+def _birth_dates_differ_sql() -> str:
+    """True when the birth dates are both known and clearly different (the 'else' level)."""
+    from migrant_linkage.comparisons import gamma_value
+
+    return f"(gamma_birth_date = {gamma_value('birth_date', 'else')})"
+
+
+def _guarded_sql() -> str:
+    """A pair that must never be auto-merged nor held inside one proposed student."""
+    return f"({_family_guard_sql()} OR {_birth_dates_differ_sql()})"
 
 
 def _gamma_columns(linker: Any) -> list[str]:
@@ -510,14 +523,26 @@ def _zone_pairs(
         con,
         f"""
         CREATE OR REPLACE TABLE ml_pairs AS
+        WITH scored AS (
+            SELECT *,
+                {_family_guard_sql()} AS _family,
+                {_birth_dates_differ_sql()} AS _dates_differ
+            FROM {predict_table}
+        ), zoned AS (
+            SELECT *,
+                {t.zone_sql("match_weight", "_family", "_dates_differ")} AS zone
+            FROM scored
+        )
         SELECT
             record_id_l, record_id_r, match_weight, match_probability,
-            {t.zone_sql()} AS zone,
+            zone,
             {t.grade_sql()} AS grade,
-            {_guard_sql()} AS guarded,
+            (_family OR _dates_differ) AS guarded,
+            CASE WHEN _family THEN 'family' WHEN _dates_differ THEN 'birth_dates_differ'
+                 END AS guard_reason,
             CAST(match_key AS INTEGER) AS blocking_rule,
             {gammas}, {labels}
-        FROM {predict_table}
+        FROM zoned
         """,
     )
 
@@ -582,7 +607,7 @@ def _cluster(
         missing = linker.inference._score_missing_cluster_edges(big, predictions)
         conflict_sources.append(
             f"""SELECT record_id_l, record_id_r FROM {missing.physical_name}
-                WHERE {_guard_sql()} OR match_weight < {t.strong_disagreement_weight!r}"""
+                WHERE {_guarded_sql()} OR match_weight < {t.strong_disagreement_weight!r}"""
         )
     _exec(con, "CREATE OR REPLACE TABLE ml_conflicts AS " + " UNION ".join(conflict_sources))
     unclean = con.execute(
@@ -641,8 +666,9 @@ def _cluster(
 
 
 def _worklist(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Pairs a person should decide: near matches, and match-zone pairs the guard or a split
-    kept apart; minus pairs whose records ended in one student anyway. Both records side by
+    """Pairs a person should decide: near matches (including strong pairs whose birth dates
+    differ) and match-zone pairs a split kept apart; minus pairs whose records ended in one
+    student anyway. Both records side by
     side (raw contract columns and key standardized columns, suffixed _l and _r)."""
     shown = [c for c in (*INPUT_COLUMNS, *WORKLIST_STANDARDIZED_COLUMNS) if c != UNIQUE_ID_COLUMN]
     shown = list(dict.fromkeys(shown))
@@ -650,9 +676,11 @@ def _worklist(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         f"""
         SELECT p.record_id_l, p.record_id_r, p.match_weight, p.match_probability, p.zone, p.grade,
-               CASE WHEN p.zone = '{NEAR_MATCH_ZONE}' THEN 'near match'
-                    WHEN p.guarded THEN 'match kept apart by the family guard'
-                    ELSE 'match kept apart: strong disagreement within the student' END AS reason,
+               CASE WHEN p.zone = '{MATCH_ZONE}'
+                        THEN 'match kept apart: a strong disagreement within the student'
+                    WHEN p.guard_reason = 'birth_dates_differ'
+                        THEN 'strong match but the birth dates differ'
+                    ELSE 'near match' END AS reason,
                {side}
         FROM ml_pairs p
         JOIN ml_components a ON a.record_id = p.record_id_l

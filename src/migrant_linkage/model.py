@@ -107,7 +107,8 @@ def untrained_settings(comparisons: Sequence[Any] | None = None) -> dict[str, An
 
 
 def apply_priors(settings: dict[str, Any], priors: list[dict[str, str]]) -> None:
-    """Set and fix m-probabilities from `priors` (rows: comparison, level_label, m_probability).
+    """Set and fix m-probabilities from `priors` (rows: comparison, level_label, m_probability,
+    and u_probability where the u must be fixed too).
 
     Raises ValueError naming the comparison and the labels on offer when a prior row matches
     nothing, so a renamed comparison level cannot silently drop its prior."""
@@ -130,6 +131,9 @@ def apply_priors(settings: dict[str, Any], priors: list[dict[str, str]]) -> None
         for level in matching:
             level["m_probability"] = float(row["m_probability"])
             level["fix_m_probability"] = True
+            if row.get("u_probability"):
+                level["u_probability"] = float(row["u_probability"])
+                level["fix_u_probability"] = True
 
 
 def _short_label(level: dict[str, Any]) -> str:

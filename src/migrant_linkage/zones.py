@@ -9,6 +9,9 @@ is stable; a threshold on the evidence alone therefore keeps accuracy stable wit
 scores with even prior odds, so `match_weight` in the outputs is the evidence and
 `match_probability` = 2^w / (1 + 2^w) is the probability given even odds among compared pairs.
 
+Two guards refine the zones (see `Thresholds.zone_sql`): the family guard (twins and siblings are
+never merged nor sent to review) and different birth dates (never auto-merged; reviewed).
+
 Grades use the words of FHIR's patient-match grading: certain (match zone), probable (upper half
 of the near-match zone), possible (lower half).
 """
@@ -99,19 +102,35 @@ class Thresholds:
         """Near matches at or above this weight are graded probable, below it possible."""
         return (self.match_weight + self.review_weight) / 2
 
-    def zone_sql(self, weight_column: str = "match_weight") -> str:
-        """SQL CASE giving the zone of a pair (portable across DuckDB and Spark)."""
+    def zone_sql(
+        self,
+        weight_column: str = "match_weight",
+        family_guard: str = "FALSE",
+        birth_dates_differ: str = "FALSE",
+    ) -> str:
+        """SQL CASE giving the zone of a pair (portable across DuckDB and Spark).
+
+        The zone is the routing decision. By weight: match at or above match_weight, near match
+        at or above review_weight. Two refinements: a pair the family guard flags (two children
+        of one family) is never a match nor put on the worklist; a pair whose birth dates clearly
+        differ is never auto-merged, however strong the rest of the evidence (siblings share
+        surnames, parents and place, and a same-first-name sibling then scores like the same
+        child): it goes to the worklist, as the records-exchange guide asks staff to settle a
+        birth-date disagreement with the other state."""
         return (
-            f"CASE WHEN {weight_column} >= {self.match_weight!r} THEN '{MATCH_ZONE}' "
+            f"CASE WHEN {family_guard} THEN '{NON_MATCH_ZONE}' "
+            f"WHEN {weight_column} >= {self.match_weight!r} AND NOT {birth_dates_differ} "
+            f"THEN '{MATCH_ZONE}' "
             f"WHEN {weight_column} >= {self.review_weight!r} THEN '{NEAR_MATCH_ZONE}' "
             f"ELSE '{NON_MATCH_ZONE}' END"
         )
 
-    def grade_sql(self, weight_column: str = "match_weight") -> str:
-        """SQL CASE giving the FHIR-style grade (null for non-matches)."""
+    def grade_sql(self, zone_column: str = "zone", weight_column: str = "match_weight") -> str:
+        """SQL CASE giving the FHIR-style grade from the zone (null for non-matches)."""
         return (
-            f"CASE WHEN {weight_column} >= {self.match_weight!r} THEN '{GRADE_CERTAIN}' "
-            f"WHEN {weight_column} >= {self.probable_weight!r} THEN '{GRADE_PROBABLE}' "
-            f"WHEN {weight_column} >= {self.review_weight!r} THEN '{GRADE_POSSIBLE}' "
+            f"CASE WHEN {zone_column} = '{MATCH_ZONE}' THEN '{GRADE_CERTAIN}' "
+            f"WHEN {zone_column} = '{NEAR_MATCH_ZONE}' AND {weight_column} >= "
+            f"{self.probable_weight!r} THEN '{GRADE_PROBABLE}' "
+            f"WHEN {zone_column} = '{NEAR_MATCH_ZONE}' THEN '{GRADE_POSSIBLE}' "
             f"ELSE NULL END"
         )
