@@ -367,14 +367,19 @@ def accuracy_chart(
 # ---------------------------------------------------------------------------------------------
 
 
-def waterfall(pair: Mapping[str, Any] | pd.Series, model: Any, *, redact: bool = False) -> Chart:
+def waterfall(
+    pair: Mapping[str, Any] | pd.Series, model: Any, *, redact: bool = False, prior: float = 0.0
+) -> Chart:
     """Splink's waterfall chart of one scored pair (a row of the pairs table, with its
-    gamma_<comparison> columns): the prior, then each comparison's weight, to the final score."""
+    gamma_<comparison> columns): each comparison's weight, adding up to the pair's match weight.
+    The engine scores at even prior odds, so the prior bar is 0 unless `prior` is given."""
     if isinstance(pair, pd.DataFrame):
         if len(pair) != 1:
             raise ValueError(f"waterfall() draws one pair; got {len(pair)} rows")
         pair = pair.iloc[0]
-    return charts.waterfall_chart(evidence.waterfall_records(pair, model, redact=redact))
+    return charts.waterfall_chart(
+        evidence.waterfall_records(pair, model, redact=redact, prior=prior)
+    )
 
 
 def pair_evidence(pairs: pd.DataFrame, model: Any, *, redact: bool = False) -> pd.DataFrame:

@@ -160,14 +160,23 @@ def pair_evidence(pairs: pd.DataFrame, model: Any, *, redact: bool = False) -> p
     ].reset_index(drop=True)
 
 
-def waterfall_records(pair: Mapping[str, Any] | pd.Series, model: Any, *, redact: bool = False):
+def waterfall_records(
+    pair: Mapping[str, Any] | pd.Series,
+    model: Any,
+    *,
+    redact: bool = False,
+    prior: float = 0.0,
+) -> list[dict[str, Any]]:
     """Records for Splink's waterfall chart: the prior, one bar per comparison, a bar for any
-    remainder (term-frequency adjustments) and the final score."""
+    remainder (term-frequency adjustments) and the final score.
+
+    `prior` is the starting weight. The engine scores at even prior odds (see zones.py), so its
+    match_weight is the evidence alone and the prior is 0; pass prior_weight(model) for pairs
+    scored by Splink with the model's own prior."""
     row = pd.DataFrame([dict(pair)])
     evidence = pair_evidence(row, model, redact=redact)
-    prior = prior_weight(model)
     records: list[dict[str, Any]] = [
-        _bar("Prior match weight", "Starting match weight (prior)", prior, "", "")
+        _bar("Prior match weight", "Starting match weight (prior odds)", prior, "", "")
     ]
     for item in evidence.itertuples(index=False):  # one row per comparison, not per record
         records.append(
