@@ -329,6 +329,11 @@ def _given_name_share_conditions() -> dict[str, ComparisonLevelCreator]:
     }
 
 
+def _second_differs() -> ComparisonLevelCreator:
+    # Only reached once `exact` and `nickname` failed, i.e. when the second names conflict.
+    return _sql(f"{_G1}_l = {_G1}_r OR {_C1}_l = {_C1}_r")
+
+
 def _given_name_near_conditions() -> dict[str, ComparisonLevelCreator]:
     return {
         "fuzzy": JaroWinklerLevel(_G1, NAME_JARO_WINKLER),
@@ -368,7 +373,7 @@ def _given_name_levels(term_frequency: bool) -> list[_Level]:
             "second_differs",
             "same first given name but clearly different second ones "
             "(MARIA GUADALUPE vs MARIA FERNANDA: often sisters or twins)",
-            _sql(f"{_G1}_l = {_G1}_r OR {_C1}_l = {_C1}_r"),
+            _second_differs(),
         ),
         _Level(
             "fuzzy",
@@ -392,10 +397,15 @@ def _given_names_differ() -> ComparisonLevelCreator:
     """Both records have a given name and no related-name level of the given_name comparison
     applies (it would land in `second_differs` or `else`). Built from the same conditions as
     the given_name levels, so the two cannot drift apart."""
-    related = [*_given_name_share_conditions().values(), *_given_name_near_conditions().values()]
+    share = list(_given_name_share_conditions().values())
+    near = list(_given_name_near_conditions().values())
+    # Mirrors the level order: no sharing level applies, and then either the second_differs
+    # level takes the pair (same first name, so fuzzy/phonetic would also be true) or no
+    # near level does.
     return And(
         _sql(f"{_G1}_l IS NOT NULL AND {_G1}_r IS NOT NULL"),
-        Not(_TrueOnly(Or(*related))),
+        Not(_TrueOnly(Or(*share))),
+        Or(_TrueOnly(_second_differs()), Not(_TrueOnly(Or(*near)))),
     )
 
 
