@@ -291,13 +291,16 @@ def _render_birth_date(
 
 
 def _format_dates(dates: pd.Series, state: np.ndarray) -> np.ndarray:
+    """Each state's date format, formatted once per distinct (date, format)."""
     formats = tables.state_conventions()["birth_date_format"]
     fmt = formats.reindex(state).to_numpy()
+    days = dates.to_numpy(dtype="datetime64[D]")
     out = np.full(len(dates), None, dtype=object)
     for f in np.unique(fmt):
-        sel = fmt == f
-        out[sel] = dates[sel].dt.strftime(f).to_numpy(dtype=object)
-    out[pd.isna(dates).to_numpy()] = None
+        sel = (fmt == f) & ~np.isnat(days)
+        codes, uniques = pd.factorize(days[sel])
+        written = pd.DatetimeIndex(uniques).strftime(f).to_numpy(dtype=object)
+        out[sel] = written[codes]
     return out
 
 
@@ -314,9 +317,7 @@ def _apply_conventions(
     n = len(state)
     non_ascii = np.zeros(n, dtype=bool)
     for col in NAME_FIELDS:
-        non_ascii |= text.map_distinct(cols[col], lambda s: not s.isascii()).astype(bool) & (
-            cols[col] != None  # noqa: E711 (element-wise)
-        )
+        non_ascii |= text.map_distinct(cols[col], lambda s: not s.isascii()).astype(bool)
     eligible = (accents == "keep") & non_ascii
     moji = eligible & (rng.random(n) < rates.accent_mojibake)
     log.mark("accent_mojibake", moji, eligible)
@@ -329,17 +330,19 @@ def _apply_conventions(
 
         return apply
 
-    for drop in (False, True):
-        for title in (False, True):
-            for garble in (False, True):
-                sel = (
-                    ((accents == "drop") == drop) & ((case == "title") == title) & (moji == garble)
-                )
-                if not sel.any():
-                    continue
-                fn = transform(drop, title, garble)
-                for col in NAME_FIELDS:
-                    cols[col][sel] = text.map_distinct(cols[col][sel], fn)
+    combos = pd.factorize(pd.MultiIndex.from_arrays([accents == "drop", case == "title", moji]))
+    for col in NAME_FIELDS:
+        codes, uniques = pd.factorize(cols[col])  # once per field; NA is -1
+        result = np.empty(n, dtype=object)
+        result[codes < 0] = None
+        for c, (drop, title, garble) in enumerate(combos[1]):
+            fn = transform(drop, title, garble)
+            sel = (combos[0] == c) & (codes >= 0)
+            used = np.unique(codes[sel])
+            table = np.empty(len(uniques), dtype=object)
+            table[used] = [fn(u) for u in uniques[used]]
+            result[sel] = table[codes[sel]]
+        cols[col] = result
 
 
 def _state_ids(rec: pd.DataFrame, rates: ErrorRates, rng: np.random.Generator) -> tuple:
@@ -351,9 +354,7 @@ def _state_ids(rec: pd.DataFrame, rates: ErrorRates, rng: np.random.Generator) -
     id_key = pd.MultiIndex.from_arrays([rec["student"], rec["state"], epoch.to_numpy()])
     codes, uniques = id_key.factorize()
     number = rng.integers(100_000_000, 1_000_000_000, size=len(uniques))
-    ids = rec["state"].to_numpy(dtype=object) + pd.Series(number[codes]).astype(str).to_numpy(
-        dtype=object
-    )
+    ids = rec["state"].to_numpy(dtype=object) + text.digits(number[codes])
     return ids, repeat, new_id
 
 
@@ -389,7 +390,7 @@ def render_records(
     log.mark("new_state_id", rec["_new_id"].to_numpy(), rec["_repeat"].to_numpy())
     state = rec["state"].to_numpy(dtype=object)
     seq = rec.groupby("state", sort=False).cumcount().to_numpy() + 1
-    record_id = _join(state, "-", pd.Series(seq).astype(str).str.zfill(7).to_numpy(dtype=object))
+    record_id = _join(state, "-", text.digits(seq, 7))
 
     l1, l2, pim, middle_surname = _render_surnames(rec, rates, rng, log)
     first, middle = _render_given(rec, rates, rng, log, pim)
@@ -435,7 +436,7 @@ def render_records(
     log.mark("msix_id_absent", msix_absent)
     offset = seed % _MSIX_MODULUS
     msix_num = (rec["student"].to_numpy(np.int64) * _MSIX_STEP + offset) % _MSIX_MODULUS
-    msix = pd.Series(msix_num + 100_000_000_000).astype(str).to_numpy(dtype=object)
+    msix = text.digits(msix_num + 100_000_000_000)
     msix = np.where(msix_absent, None, msix).astype(object)
 
     rj = _bins(rng.random(n), rates, "reject")
@@ -473,4 +474,4 @@ def render_records(
 
 def _ids(prefix: str, numbers: np.ndarray) -> np.ndarray:
     width = max(7, len(str(int(numbers.max()) if len(numbers) else 0)))
-    return (prefix + pd.Series(numbers).astype(str).str.zfill(width)).to_numpy(dtype=object)
+    return prefix + text.digits(numbers, width)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,7 @@ for _r, _row in enumerate(_ROWS):
         KEY_NEIGHBOURS[_ch] = "".join(near)
 
 
+@lru_cache(maxsize=1 << 18)
 def strip_accents(name: str) -> str:
     decomposed = unicodedata.normalize("NFKD", name)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -91,9 +93,15 @@ def particle_parts(name: str) -> tuple[str, str] | None:
 
 def map_distinct(values: np.ndarray, func) -> np.ndarray:
     """Apply `func` once per distinct value; None stays None."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
     mapped = np.array([func(u) for u in uniques] + [None], dtype=object)
     return mapped[codes]
+
+
+def digits(numbers: np.ndarray, width: int = 0) -> np.ndarray:
+    """Integers as zero-padded text (an object array), without a per-record Python call."""
+    text = np.asarray(numbers).astype(np.int64).astype(str)
+    return (np.char.zfill(text, width) if width else text).astype(object)
 
 
 def map_distinct_keyed(values: np.ndarray, keys: np.ndarray, func) -> np.ndarray:
