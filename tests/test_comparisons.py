@@ -1,0 +1,239 @@
+"""The comparison creators: they render for every engine, their levels are in the documented
+order, Splink can predict with them, and the family guard keeps twins out of auto-merge."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import sqlglot
+from splink import DuckDBAPI, Linker, SettingsCreator
+
+from migrant_linkage.comparisons import (
+    COMPARISON_NAMES,
+    FAMILY_GUARD_COLUMNS,
+    comparison_levels,
+    family_guard_sql,
+    gamma_case_sql,
+    gamma_value,
+    migrant_comparisons,
+)
+from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES
+from migrant_linkage.standardize import standardize
+
+README = Path(__file__).resolve().parents[1] / "comparisons" / "README.md"
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "spark"])
+@pytest.mark.parametrize("creator", migrant_comparisons(), ids=COMPARISON_NAMES)
+def test_comparison_renders_and_parses_for_engine(creator, dialect: str) -> None:
+    comparison = creator.get_comparison(dialect)
+    for level in comparison.comparison_levels:
+        if level.sql_condition.strip().upper() == "ELSE":
+            continue
+        sqlglot.parse_one(level.sql_condition, read=dialect)  # raises on invalid SQL
+    assert comparison.output_column_name == creator.create_output_column_name()
+
+
+def test_spark_sql_uses_spark_string_functions() -> None:
+    # Splink's Spark similarity jar names, not DuckDB's: the comparisons are dialect-free.
+    sql = gamma_case_sql("surname", "spark")
+    assert "jaro_winkler(" in sql and "jaro_winkler_similarity" not in sql
+    assert "damerau_levenshtein(" in sql
+
+
+def test_comparisons_come_in_the_published_order() -> None:
+    names = tuple(c.create_output_column_name() for c in migrant_comparisons())
+    assert names == COMPARISON_NAMES
+
+
+def _readme_levels() -> dict[str, list[str]]:
+    table = {}
+    for line in README.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^\| (\w+) \| (`.*`) \|$", line)
+        if m:
+            table[m.group(1)] = re.findall(r"`(\w+)`", m.group(2))
+    return table
+
+
+@pytest.mark.parametrize("name", COMPARISON_NAMES)
+def test_levels_are_evaluated_in_the_documented_order(name: str) -> None:
+    creator = migrant_comparisons()[COMPARISON_NAMES.index(name)]
+    rendered = creator.get_comparison("duckdb").comparison_levels
+    labels_in_splink = [level.label_for_charts.split(":", 1)[0] for level in rendered]
+    assert labels_in_splink == [lv.label for lv in comparison_levels(name)]
+    assert labels_in_splink == _readme_levels()[name]
+
+
+@pytest.mark.parametrize("name", COMPARISON_NAMES)
+def test_gamma_value_is_the_number_splink_assigns(name: str) -> None:
+    rendered = migrant_comparisons()[COMPARISON_NAMES.index(name)].get_comparison("duckdb")
+    for level in rendered.comparison_levels:
+        label = level.label_for_charts.split(":", 1)[0]
+        assert gamma_value(name, label) == level.comparison_vector_value
+
+
+def test_unknown_level_label_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="no level 'identical'.*exact_set"):
+        gamma_value("surname", "identical")
+
+
+def test_comparisons_read_only_contract_columns() -> None:
+    cols = set()
+    for creator in migrant_comparisons():
+        for level in creator.get_comparison("duckdb").comparison_levels:
+            cols.update(c.input_name for c in level._input_columns_used_by_sql_condition)
+    assert cols <= set(STANDARDIZED_COLUMN_NAMES)
+    assert set(FAMILY_GUARD_COLUMNS) <= cols  # Splink retains them in the predict output
+
+
+def test_term_frequency_switch() -> None:
+    def tf_columns(term_frequency: bool) -> set[str]:
+        out = set()
+        for creator in migrant_comparisons(term_frequency=term_frequency):
+            comparison = creator.get_comparison("duckdb")
+            out.update(c.input_name for c in comparison._tf_adjustment_input_columns)
+        return out
+
+    assert tf_columns(True) == {"surname_paternal", "surname_units_key", "given_name_1"}
+    assert tf_columns(False) == set()
+
+
+# ------------------------------------------------------------------------------------------
+# The family guard, applied to real Splink predictions over standardized records
+# ------------------------------------------------------------------------------------------
+
+_FAMILY = dict(
+    last_name_1="GARCIA",
+    last_name_2="LOPEZ",
+    birth_date="2015-06-01",
+    parent1_first="JUAN",
+    parent1_last="GARCIA",
+    parent2_first="ROSA",
+    parent2_last="LOPEZ",
+    birth_country="MX",
+    birth_state="MICHOACAN",
+    birth_city="URUAPAN",
+)
+_RAMOS = dict(last_name_1="RAMOS", last_name_2="PEREZ", birth_date="2012-09-09", sex="M")
+_MENDEZ = dict(
+    last_name_1="MENDEZ",
+    last_name_2="TORRES",
+    parent1_first="LUIS",
+    parent2_first="ELENA",
+    birth_country="GT",
+)
+
+RECORDS = {
+    "twin_maria_guadalupe": dict(
+        _FAMILY, state="TX", first_name="MARIA GUADALUPE", sex="F", multiple_birth="Y"
+    ),
+    "twin_jose_luis": dict(
+        _FAMILY, state="TX", first_name="JOSE LUIS", sex="M", multiple_birth="Y"
+    ),
+    "twin_maria_fernanda": dict(
+        _FAMILY, state="TX", first_name="MARIA FERNANDA", sex="F", multiple_birth="Y"
+    ),
+    "same_child_as_lupe": dict(
+        _FAMILY, state="CA", first_name="LUPE", last_name_2="", sex="F", multiple_birth="Y"
+    ),
+    "twin_daniel": dict(
+        _FAMILY,
+        state="WA",
+        first_name="DANIEL",
+        last_name_1="HERNANDEZ",
+        sex="M",
+        birth_date="2014-02-02",
+    ),
+    "twin_daniela": dict(
+        _FAMILY,
+        state="WA",
+        first_name="DANIELA",
+        last_name_1="HERNANDEZ",
+        sex="F",
+        birth_date="2014-02-02",
+    ),
+    "alberto_tx": dict(_RAMOS, state="TX", first_name="ALBERTO", state_student_id="2001"),
+    "tito_tx_same_id": dict(_RAMOS, state="TX", first_name="TITO", state_student_id="2001"),
+    "tito_ca_no_id": dict(_RAMOS, state="CA", first_name="TITO"),
+    "sibling_ana_sofia": dict(_MENDEZ, state="FL", first_name="ANA SOFIA", birth_date="2011-03-03"),
+    "sibling_carlos": dict(_MENDEZ, state="FL", first_name="CARLOS", birth_date="2013-08-15"),
+    "cousin_pedro": dict(
+        state="FL",
+        first_name="PEDRO",
+        last_name_1="MENDEZ",
+        last_name_2="RAMOS",
+        birth_date="2012-11-30",
+        parent1_first="RAUL",
+        parent2_first="SILVIA",
+    ),
+}
+
+
+@cache
+def _guarded_pairs() -> dict[frozenset[str], bool]:
+    raw = pd.DataFrame(
+        [{**{c: "" for c in INPUT_COLUMNS}, **r, "record_id": k} for k, r in RECORDS.items()],
+        columns=list(INPUT_COLUMNS),
+    )
+    table = standardize(raw).standardized
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="record_id",
+        comparisons=migrant_comparisons(),
+        blocking_rules_to_generate_predictions=["1=1"],
+        retain_intermediate_calculation_columns=False,
+    )
+    con = duckdb.connect()
+    linker = Linker(DuckDBAPI(connection=con).register(table), settings, log_level="WARNING")
+    predictions = linker.inference.predict().as_pandas_dataframe()
+    con.register("predictions", predictions)
+    rows = con.execute(
+        f"SELECT record_id_l, record_id_r, {family_guard_sql()} AS guarded FROM predictions"
+    ).fetchall()
+    return {frozenset((left, right)): bool(guarded) for left, right, guarded in rows}
+
+
+def _guarded(a: str, b: str) -> bool:
+    return _guarded_pairs()[frozenset((a, b))]
+
+
+def test_twins_with_different_names_are_guarded() -> None:
+    assert _guarded("twin_maria_guadalupe", "twin_jose_luis")
+
+
+def test_twin_sisters_sharing_first_given_name_are_guarded() -> None:
+    assert _guarded("twin_maria_guadalupe", "twin_maria_fernanda")
+
+
+def test_opposite_sex_twins_with_close_names_are_guarded() -> None:
+    assert _guarded("twin_daniel", "twin_daniela")
+
+
+def test_same_child_under_a_known_nickname_is_not_guarded() -> None:
+    assert not _guarded("twin_maria_guadalupe", "same_child_as_lupe")
+
+
+def test_unknown_nickname_with_same_state_student_id_is_not_guarded() -> None:
+    assert not _guarded("alberto_tx", "tito_tx_same_id")
+
+
+def test_unknown_nickname_without_an_id_goes_to_review() -> None:
+    # The documented trade-off: indistinguishable from a twin, so guarded (review, not merge).
+    assert _guarded("alberto_tx", "tito_ca_no_id")
+
+
+def test_siblings_sharing_parents_are_guarded() -> None:
+    assert _guarded("sibling_ana_sofia", "sibling_carlos")
+
+
+def test_cousins_born_apart_are_left_to_the_weights() -> None:
+    assert not _guarded("sibling_ana_sofia", "cousin_pedro")
+
+
+def test_unrelated_children_are_not_guarded() -> None:
+    assert not _guarded("twin_jose_luis", "alberto_tx")
