@@ -166,7 +166,20 @@ def merge_students(
         "UPDATE students SET merged_into = ? WHERE student_id IN (SELECT unnest(?::VARCHAR[]))",
         [survivor, absorbed],
     )
+    resolve_items_within(con, survivor, at=at)
     return audit_id, survivor
+
+
+def resolve_items_within(con: duckdb.DuckDBPyConnection, student_id: str, *, at: datetime) -> None:
+    """Close undecided worklist items whose two records now belong to one student: the merge
+    settled them (status 'resolved')."""
+    con.execute(
+        """UPDATE worklist SET status = 'resolved', closed_at = ?
+           WHERE status IN ('open', 'skipped')
+             AND record_key_l IN (SELECT record_key FROM records WHERE active AND student_id = ?)
+             AND record_key_r IN (SELECT record_key FROM records WHERE active AND student_id = ?)""",
+        [at, student_id, student_id],
+    )
 
 
 def split_student(

@@ -35,7 +35,7 @@ def _settings(model: Model) -> dict[str, Any]:
     settings = model.trained_settings()
     settings["link_type"] = "dedupe_only"
     settings["probability_two_random_records_match"] = SCORING_PRIOR
-    settings["retain_intermediate_calculation_columns"] = True  # bf_ columns: the evidence
+    settings["retain_intermediate_calculation_columns"] = True  # mw_ columns: the evidence
     settings["blocking_rules_to_generate_predictions"] = [
         f"({to_blocking_rule_creator(r).get_blocking_rule('duckdb').blocking_rule_sql}) "
         f"AND (l.{SIDE} = 1 OR r.{SIDE} = 1)"
@@ -120,10 +120,10 @@ def score_upload(
             con.execute(f"SELECT * FROM {predictions.physical_name} LIMIT 0").df().columns
         )
         weights = []
-        for n in names:
-            factors = [f"bf_{n}"] + ([f"bf_tf_adj_{n}"] if f"bf_tf_adj_{n}" in available else [])
-            product = " * ".join(f"coalesce({f}, 1.0)" for f in factors)
-            weights.append(f"log2({product}) AS weight_{n}")
+        for n in names:  # Splink 5 writes per-comparison match weights (log2 Bayes factors)
+            parts = [f"mw_{n}"] + ([f"mw_tf_adj_{n}"] if f"mw_tf_adj_{n}" in available else [])
+            total = " + ".join(f"coalesce({p}, 0.0)" for p in parts)
+            weights.append(f"{total} AS weight_{n}")
         gammas = ", ".join(f"gamma_{n}" for n in names)
         pairs = con.execute(
             f"""SELECT record_id_l, record_id_r, match_weight, match_probability,

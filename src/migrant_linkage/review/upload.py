@@ -571,7 +571,10 @@ def _queue(con: duckdb.DuckDBPyConnection, plan: _Plan, *, upload_id: int, at: d
             "WHERE status IN ('open', 'skipped', 'pending')"
         ).fetchall()
     )
-    review = review[[p not in open_items for p in zip(review["l"], review["r"], strict=True)]]
+    fresh = np.array(
+        [p not in open_items for p in zip(review["l"], review["r"], strict=True)], dtype=bool
+    )
+    review = review[fresh]
     review = review.drop_duplicates(["l", "r"]).sort_values(["l", "r"])
     if review.empty:
         return 0

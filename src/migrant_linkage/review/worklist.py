@@ -1,8 +1,9 @@
 """The worklist: near matches a person decides, and the optional two-person rule.
 
 Item statuses: open (waiting), skipped (someone looked and passed; still to decide), pending
-(a merge proposed, waiting for a second reviewer), decided, superseded (a record changed in a
-later upload; the pair was scored again and queued afresh if still close).
+(a merge proposed, waiting for a second reviewer), decided, resolved (a merge put both records
+in one student), superseded (a record changed in a later upload; the pair was scored again and
+queued afresh if still close).
 
 Decisions are remembered: the latest "match" or "not_a_match" per pair is what an upload
 honours, so a pair decided "not a match" never returns to the worklist and is never merged

@@ -1,0 +1,347 @@
+"""`migrant-linkage index ...`: the master index and review workflow from the command line.
+
+`add_index_commands(subparsers)` registers the `index` group on the main parser (the main CLI
+calls it); `python -m migrant_linkage.review.cli index ...` runs the group on its own. Output
+names record keys (STATE:record_id), student IDs and counts; names and birth dates appear only
+in `index show` (the reviewer's screen) and in files written with --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+
+class IndexUsageError(Exception):
+    """Bad usage or input for an index command (exit code 2)."""
+
+
+def _index(args: argparse.Namespace):
+    from migrant_linkage.review import MasterIndex
+
+    return MasterIndex.open(args.index, lock_timeout=args.lock_timeout)
+
+
+def _print_frame(frame: pd.DataFrame, out: Path | None = None) -> None:
+    if out is not None:
+        from migrant_linkage.io import write_table
+
+        write_table(frame, out)
+        print(f"wrote {len(frame)} rows to {out}")
+        return
+    if frame.empty:
+        print("(none)")
+        return
+    with pd.option_context(
+        "display.max_rows", 500, "display.max_columns", 50, "display.width", 200
+    ):
+        print(frame.to_string(index=False))
+
+
+def _column_map(pairs: Sequence[str] | None) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    mapping = {}
+    for item in pairs:
+        if "=" not in item:
+            raise IndexUsageError(f"--column-map {item!r}: expected THEIR_COLUMN=CONTRACT_COLUMN")
+        theirs, ours = item.split("=", 1)
+        mapping[theirs.strip()] = ours.strip()
+    return mapping
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from migrant_linkage.review import MasterIndex
+
+    MasterIndex.create(
+        args.index,
+        two_person_rule=args.two_person_rule,
+        model=args.model,
+        lock_timeout=args.lock_timeout,
+    )
+    rule = "on" if args.two_person_rule else "off"
+    print(f"created index {args.index} (two-person rule {rule})")
+    return 0
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    if not Path(args.file).exists():
+        raise IndexUsageError(f"{args.file}: file not found")
+    thresholds = None
+    if args.match_weight is not None or args.review_weight is not None:
+        from migrant_linkage.zones import Thresholds
+
+        base = _index(args).thresholds()
+        thresholds = Thresholds(
+            match_weight=args.match_weight if args.match_weight is not None else base.match_weight,
+            review_weight=(
+                args.review_weight if args.review_weight is not None else base.review_weight
+            ),
+            strong_disagreement_weight=base.strong_disagreement_weight,
+        )
+    report = _index(args).upload(
+        args.file,
+        state=args.state,
+        reviewer=args.reviewer,
+        column_map=_column_map(args.column_map),
+        date_format=args.date_format,
+        encoding=args.encoding,
+        model=args.model,
+        thresholds=thresholds,
+    )
+    print(f"upload {report.upload_id}")
+    for key, value in report.counts.items():
+        print(f"{key:>24}: {value}")
+    return 0
+
+
+def cmd_worklist(args: argparse.Namespace) -> int:
+    status = tuple(s.strip() for s in args.status.split(",")) if args.status else None
+    kwargs = {"status": status} if status else {}
+    frame = _index(args).worklist(
+        state=args.state, older_than_days=args.older_than_days, limit=args.limit, **kwargs
+    )
+    _print_frame(frame, args.out)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    shown = _index(args).show(args.item)
+    item = shown["item"]
+    print(
+        f"item {item['item_id']}  status {item['status']}  weight {item['match_weight']}  "
+        f"reason: {item['reason']}"
+    )
+    _print_frame(shown["records"])
+    print()
+    _print_frame(shown["evidence"])
+    return 0
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    outcome = _index(args).decide(
+        args.item, args.decision, reviewer=args.reviewer, comment=args.comment
+    )
+    print(json.dumps(outcome, default=str))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    outcome = _index(args).validate(
+        args.pending, reviewer=args.reviewer, approve=not args.reject, comment=args.comment
+    )
+    print(json.dumps(outcome, default=str))
+    return 0
+
+
+def cmd_pending(args: argparse.Namespace) -> int:
+    _print_frame(_index(args).pending())
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    outcome = _index(args).merge(*args.students, reviewer=args.reviewer, reason=args.reason)
+    print(json.dumps(outcome, default=str))
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    outcome = _index(args).split(
+        args.student, args.records, reviewer=args.reviewer, reason=args.reason
+    )
+    print(json.dumps(outcome, default=str))
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    outcome = _index(args).undo(args.audit_id, reviewer=args.reviewer, reason=args.reason)
+    print(json.dumps(outcome, default=str))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    index = _index(args)
+    if args.entry is not None:
+        print(json.dumps(index.audit_entry(args.entry), indent=2, default=str))
+        return 0
+    if args.check:
+        ok = index.check_replay()
+        print("audit log replays to the current state" if ok else "audit log does NOT replay")
+        return 0 if ok else 1
+    _print_frame(index.audit(limit=args.limit))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    index = _index(args)
+    if args.report == "conflicts":
+        frame = index.birth_date_conflicts()
+        if args.out is None:  # birth dates only go to a file, not the terminal
+            frame = frame.drop(columns=["birth_dates"])
+        _print_frame(frame, args.out)
+    elif args.report == "duplicates":
+        _print_frame(index.duplicates_by_state(), args.out)
+        print(f"duplicate rate (all states): {index.duplicate_rate():.4%}")
+    else:
+        _print_frame(index.backlog(), args.out)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    path = _index(args).export(args.out, consolidated=args.consolidated)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from migrant_linkage.review import retrain_from_decisions
+
+    index = _index(args)
+    model = retrain_from_decisions(index)
+    model.save(args.out)
+    print(f"wrote {args.out}")
+    if args.use:
+        index.set_model(model, reviewer=args.reviewer, reason="retrained from decisions")
+        print("the index now scores uploads with this model")
+    return 0
+
+
+def add_index_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register `index` and its subcommands on the main parser's subparsers."""
+    index = subparsers.add_parser(
+        "index", help="master student index: uploads, worklist, merges, reports"
+    )
+    group = index.add_subparsers(dest="index_command", required=True, metavar="INDEX_COMMAND")
+
+    def sub(name: str, help_text: str, func) -> argparse.ArgumentParser:
+        p = group.add_parser(name, help=help_text)
+        p.add_argument("--index", required=True, type=Path, help="the index DuckDB file")
+        p.add_argument(
+            "--lock-timeout",
+            type=float,
+            default=120.0,
+            help="seconds to wait while another process uses the index",
+        )
+        p.set_defaults(func=_guarded(func))
+        return p
+
+    p = sub("init", "create an empty index", cmd_init)
+    p.add_argument(
+        "--two-person-rule",
+        action="store_true",
+        help="a merge takes effect only when a second reviewer validates it",
+    )
+    p.add_argument("--model", help="model JSON to score uploads with (default: shipped model)")
+
+    p = sub("upload", "standardize a state file and link it into the index", cmd_upload)
+    p.add_argument("file", help="CSV or Parquet file of contract columns")
+    p.add_argument("--state", help="submitting state (2 letters); default: each record's state")
+    p.add_argument("--reviewer", required=True, help="who runs the upload")
+    p.add_argument("--column-map", action="append", metavar="THEIRS=OURS")
+    p.add_argument("--date-format", help="declared birth-date format, e.g. %%d/%%m/%%Y")
+    p.add_argument("--encoding", help="declared file encoding")
+    p.add_argument("--model", help="model JSON for this upload (default: the index's model)")
+    p.add_argument("--match-weight", type=float, help="auto-merge at or above this weight")
+    p.add_argument("--review-weight", type=float, help="worklist at or above this weight")
+
+    p = sub("worklist", "list undecided near matches", cmd_worklist)
+    p.add_argument("--state", help="only items with a record from this state")
+    p.add_argument("--older-than-days", type=float, help="only items at least this old")
+    p.add_argument("--status", help="comma-separated statuses (default: open,skipped)")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--out", type=Path, help="write the list to a CSV/Parquet file")
+
+    p = sub("show", "show one item: both records side by side and the evidence", cmd_show)
+    p.add_argument("item", type=int)
+
+    p = sub("decide", "decide an item: match, not-a-match or skip", cmd_decide)
+    p.add_argument("item", type=int)
+    p.add_argument("decision", choices=["match", "not-a-match", "skip"])
+    p.add_argument("--reviewer", required=True)
+    p.add_argument("--comment")
+
+    p = sub("validate", "second reviewer: validate (or --reject) a pending merge", cmd_validate)
+    p.add_argument("pending", type=int)
+    p.add_argument("--reviewer", required=True)
+    p.add_argument("--reject", action="store_true")
+    p.add_argument("--comment")
+
+    sub("pending", "list merges waiting for a second reviewer", cmd_pending)
+
+    p = sub("merge", "merge students by hand (the oldest ID survives)", cmd_merge)
+    p.add_argument("students", nargs="+")
+    p.add_argument("--reviewer", required=True)
+    p.add_argument("--reason")
+
+    p = sub("split", "move records out of a student to a new student ID", cmd_split)
+    p.add_argument("student")
+    p.add_argument("--records", nargs="+", required=True, help="record keys STATE:record_id")
+    p.add_argument("--reviewer", required=True)
+    p.add_argument("--reason")
+
+    p = sub("undo", "undo a merge, by its audit entry", cmd_undo)
+    p.add_argument("audit_id", type=int)
+    p.add_argument("--reviewer", required=True)
+    p.add_argument("--reason")
+
+    p = sub("audit", "show the audit log (or --entry N, or --check the replay)", cmd_audit)
+    p.add_argument("--entry", type=int)
+    p.add_argument("--check", action="store_true")
+    p.add_argument("--limit", type=int, default=50)
+
+    p = sub("report", "conflicts | duplicates | backlog", cmd_report)
+    p.add_argument("report", choices=["conflicts", "duplicates", "backlog"])
+    p.add_argument("--out", type=Path)
+
+    p = sub("export", "write record_id, state, student_id (or --consolidated)", cmd_export)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--consolidated", action="store_true", help="one row per student")
+
+    p = sub("retrain", "re-estimate the model from reviewed decisions", cmd_retrain)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--use", action="store_true", help="score future uploads with it")
+    p.add_argument("--reviewer", default="retrain")
+    return index
+
+
+def _guarded(func):
+    """Turn the index's own errors into usage errors (exit 2) with their message."""
+
+    def run(args: argparse.Namespace) -> int:
+        from migrant_linkage.review import IndexBusyError, IndexNotFoundError, ReviewError
+
+        try:
+            return func(args)
+        except (ReviewError, IndexBusyError, IndexNotFoundError) as exc:
+            raise _usage_error()(str(exc)) from None
+
+    return run
+
+
+def _usage_error() -> type[Exception]:
+    try:
+        from migrant_linkage.cli import UsageError
+
+        return UsageError
+    except ImportError:  # pragma: no cover - the main CLI always defines it
+        return IndexUsageError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="migrant-linkage")
+    add_index_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (IndexUsageError, _usage_error()) as exc:
+        print(f"migrant-linkage: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
