@@ -12,10 +12,13 @@ from dataclasses import fields, replace
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from migrant_linkage import schema
 from migrant_linkage.synthetic import (
     ERROR_CODES,
+    EXCLUSIVE_GROUPS,
     ErrorRates,
     generate,
     generate_detailed,
@@ -87,6 +90,12 @@ def test_states_argument_restricts_the_moves():
     assert set(records["state"]) == {"TX", "MI"}
 
 
+def test_states_without_a_documented_circuit_still_get_families():
+    # TX-GA is not a documented circuit; GA must still appear, and a lone state stays home.
+    assert set(generate(300, seed=2, states=["tx", "ga"])["state"]) == {"TX", "GA"}
+    assert set(generate(50, seed=2, states=["MI"])["state"]) == {"MI"}
+
+
 def test_unknown_state_is_a_clear_error():
     with pytest.raises(ValueError, match="ZZ"):
         generate(10, seed=1, states=["TX", "ZZ"])
@@ -97,6 +106,31 @@ def test_rates_outside_zero_one_or_overfull_groups_are_refused():
         ErrorRates(dob_missing=1.5)
     with pytest.raises(ValueError, match="sex"):
         ErrorRates(sex_flipped=0.6, sex_missing=0.6)
+
+
+@st.composite
+def _any_rates(draw) -> ErrorRates:
+    """Any valid ErrorRates: independent rates in [0, 1], each exclusive group summing to <= 1."""
+    values = {f.name: draw(st.floats(0, 1)) for f in fields(ErrorRates)}
+    for names in EXCLUSIVE_GROUPS.values():
+        total = sum(values[n] for n in names)
+        if total > 1:
+            for n in names:
+                values[n] = values[n] / total * 0.999
+    values["reject_missing_record_id"] = 0.0  # record ids are checked below
+    return ErrorRates(**values)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(1, 40), seed=st.integers(0, 2**32 - 1), rates=_any_rates())
+def test_any_valid_rates_give_a_well_formed_file(n, seed, rates):
+    run = generate_detailed(n, seed=seed, rates=rates)
+    records = run.records
+    assert records["true_student_id"].nunique() == n
+    assert records["record_id"].notna().all() and records["record_id"].is_unique
+    assert (records.groupby("true_student_id")["true_family_id"].nunique() == 1).all()
+    for code, applied in run.applied.items():
+        assert applied <= run.eligible[code]
 
 
 # --- error processes -------------------------------------------------------------------------

@@ -43,13 +43,23 @@ def _circuits_for(states: Sequence[str] | None) -> pd.DataFrame:
         known = ", ".join(tables.state_conventions().index)
         raise ValueError(f"no synthetic conventions for states {unknown}; known: {known}")
     kept = frame[frame["home_state"].isin(wanted) & frame["work_state"].isin(wanted)]
-    if len(kept):
-        return kept[["home_state", "work_state", "weight"]]
-    # No documented circuit among these states: every ordered pair is equally likely.
-    pairs = [(a, b) for a in wanted for b in wanted if a != b] or [(wanted[0], wanted[0])]
-    return pd.DataFrame(
-        {"home_state": [a for a, _ in pairs], "work_state": [b for _, b in pairs], "weight": 1.0}
+    kept = kept[["home_state", "work_state", "weight"]]
+    covered = set(kept["home_state"]) | set(kept["work_state"])
+    # A requested state no documented circuit reaches still gets families: it is paired with
+    # every other requested state (a lone state keeps its families at home).
+    missing = [s for s in dict.fromkeys(wanted) if s not in covered]
+    pairs = [(a, b) for a in dict.fromkeys(wanted) for b in dict.fromkeys(wanted) if a != b]
+    pairs = [(a, b) for a, b in pairs if a in missing or b in missing]
+    if not pairs and missing:
+        pairs = [(missing[0], missing[0])]
+    extra = pd.DataFrame(
+        {
+            "home_state": [a for a, _ in pairs],
+            "work_state": [b for _, b in pairs],
+            "weight": float(frame["weight"].mean()),
+        }
     )
+    return pd.concat([kept, extra], ignore_index=True) if len(extra) else kept
 
 
 def build_population(
