@@ -56,6 +56,6 @@ def add_report_command(subparsers: argparse._SubParsersAction) -> argparse.Argum
         "(written to report-redacted.html unless --out is given)",
     )
     p.add_argument("--out", type=Path, help="write the report to this file instead")
-    p.add_argument("--top", type=int, default=20, help="near matches and conflicts listed")
+    p.add_argument("--top", type=int, default=10, help="near matches and conflicts listed")
     p.set_defaults(func=cmd_report)
     return p

@@ -209,7 +209,8 @@ def histogram_chart(
         "$schema": VEGA_LITE_SCHEMA,
         "title": {
             "text": "Match weights of the compared pairs",
-            "subtitle": "Each bar counts pairs; dashed lines are the thresholds",
+            "subtitle": "Each bar counts pairs, coloured by the zone the run gave them "
+            "(a guard can keep a pair out of a zone); dashed lines are the thresholds",
         },
         "width": 620,
         "height": 260,
@@ -368,10 +369,7 @@ def waterfall_chart(records: list[dict[str, Any]]) -> Chart:
 
 def model_weights_chart(settings: Mapping[str, Any]) -> Chart:
     """Splink's match-weights chart of a trained model (the settings JSON)."""
-    from splink import SettingsCreator
+    from migrant_linkage.report.evidence import _splink_settings
 
-    splink_settings = SettingsCreator.from_path_or_dict(copy.deepcopy(dict(settings))).get_settings(
-        "duckdb"
-    )
-    spec = splink_settings.match_weights_chart().chart_dict
+    spec = _splink_settings(settings).match_weights_chart().chart_dict
     return Chart(spec, title="model weights")

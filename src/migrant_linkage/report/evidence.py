@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import logging
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,7 +58,16 @@ def settings_of(model: Any) -> dict[str, Any]:
 def _splink_settings(settings: Mapping[str, Any]) -> Any:
     from splink import SettingsCreator
 
-    return SettingsCreator.from_path_or_dict(copy.deepcopy(dict(settings))).get_settings("duckdb")
+    # Reading a trained model, Splink re-validates it and warns about choices made at training
+    # time (e.g. a comparison without a null level); here they are noise.
+    validation_log = logging.getLogger("splink.internals.settings")
+    level = validation_log.level
+    validation_log.setLevel(logging.ERROR)
+    try:
+        creator = SettingsCreator.from_path_or_dict(copy.deepcopy(dict(settings)))
+        return creator.get_settings("duckdb")
+    finally:
+        validation_log.setLevel(level)
 
 
 def level_table(model: Any) -> pd.DataFrame:

@@ -16,7 +16,6 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from migrant_linkage.report import charts, evidence
@@ -218,7 +217,7 @@ def _zones(run: Run, chart_box: _Charts) -> str:
 
         marks = charts.threshold_marks(*thresholds) if thresholds else None
         bins = tuning.weight_bins(run.pairs)  # zones as the run assigned them
-        body += chart_box.add(charts.histogram_chart(bins, marks))
+        body += chart_box.add(charts.histogram_chart(bins, marks, log_scale=False))
         body += chart_box.add(charts.sweep_chart(tuning.threshold_sweep(run.pairs), marks))
     else:
         body += _missing("No scored pairs in the run folder: no histogram.")
@@ -243,7 +242,8 @@ def _weights(run: Run, chart_box: _Charts) -> str:
         "Model weights",
         body,
         "How much each comparison level counts for (right, green) or against (left, red) two "
-        "records being the same child.",
+        "records being the same child. The top bar is the prior the model learnt; the run's "
+        "match weights and thresholds leave it out (they weigh the evidence alone).",
     )
 
 
@@ -257,21 +257,22 @@ def _evidence_lookup(run: Run, pairs: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def _record_table(row: pd.Series, redact: bool) -> str:
-    heads, left, right = [], [], []
+    """The two records side by side; rows where they differ are highlighted (computed before
+    redaction: that a field differs identifies no one)."""
+    heads, left, right, differs = [], [], [], []
     for column, heading in RECORD_FIELDS:
-        lcol, rcol = f"{column}_l", f"{column}_r"
-        if lcol not in row.index and rcol not in row.index:
+        lv, rv = row.get(f"{column}_l"), row.get(f"{column}_r")
+        if _blank(lv) and _blank(rv):
             continue
-        lv, rv = row.get(lcol), row.get(rcol)
+        differs.append(not _same(lv, rv))
         if redact and column not in SHAREABLE_RECORD_FIELDS:
-            lv = evidence.REDACTED if not _blank(lv) else ""
-            rv = evidence.REDACTED if not _blank(rv) else ""
+            lv = "" if _blank(lv) else evidence.REDACTED
+            rv = "" if _blank(rv) else evidence.REDACTED
         heads.append(heading)
         left.append(lv)
         right.append(rv)
     if not heads:
         return ""
-    differs = [not _same(a, b) for a, b in zip(left, right, strict=True)]
     differs_attr = ' class="differs"'
     cells = "".join(
         f"<tr{differs_attr if d else ''}><th>{_e(h)}</th><td>{_e(a)}</td><td>{_e(b)}</td></tr>"
@@ -332,7 +333,7 @@ def _near_matches(run: Run, redact: bool, top_n: int) -> str:
                 & (ev["record_id_r"] == str(row.get("record_id_r")))
             ]
             if len(mine):
-                card += _evidence_table(mine)
+                card += _evidence_table(mine, _num(row.get("match_weight")))
         card += "</div></div>"
         cards.append(card)
     intro = (
@@ -351,16 +352,29 @@ def _num(value: Any) -> float | None:
         return None
 
 
-def _evidence_table(ev: pd.DataFrame) -> str:
+def _evidence_table(ev: pd.DataFrame, total: float | None) -> str:
+    """Comparison levels reached and their weights, plus the remainder of the pair's weight
+    (term-frequency adjustments: a rare name agreeing counts more than a common one)."""
+    items = list(zip(ev["comparison"], ev["level"], ev["match_weight"], strict=True))
+    if total is not None:
+        rest = total - float(ev["match_weight"].fillna(0).sum())
+        if abs(rest) >= 0.005:
+            items.append(
+                ("adjustments", "term-frequency adjustments (rare values count more)", rest)
+            )
     rows = []
-    for item in ev.itertuples(index=False):  # one row per comparison
-        w = item.match_weight
+    for comparison, level, w in items:  # one row per comparison
         cls = "pos" if w and w > 0 else "neg" if w and w < 0 else "zero"
         width = min(abs(w or 0) * 4, 60)
         bar = f'<span class="bar {cls}" style="width:{width:.0f}px"></span>'
         rows.append(
-            f"<tr><td>{_e(item.comparison)}</td><td>{_e(item.level)}</td>"
+            f"<tr><td>{_e(comparison)}</td><td>{_e(level)}</td>"
             f'<td class="num">{_e(_fmt(w, "weight"))}</td><td>{bar}</td></tr>'
+        )
+    if total is not None:
+        rows.append(
+            f'<tr class="total"><td>total</td><td>match weight</td>'
+            f'<td class="num">{_e(_fmt(total, "weight"))}</td><td></td></tr>'
         )
     return (
         '<table class="evidence"><thead><tr><th>comparison</th><th>level reached</th>'
@@ -422,22 +436,45 @@ def _birth_date_conflicts(run: Run, redact: bool, top_n: int) -> str:
     )
     listed = conflicts.sort_values("match_weight", ascending=False).head(top_n)
     listed = listed[["record_id_l", "record_id_r", "zone", "match_weight", "level"]].copy()
+    listed["level"] = listed["level"].str.split(":", n=1).str[0]
     listed["record_id_l"] = listed["record_id_l"].astype(str)
     listed["record_id_r"] = listed["record_id_r"].astype(str)
-    if run.worklist is not None and "birth_date_std_l" in run.worklist.columns:
-        dates = run.worklist[["record_id_l", "record_id_r", "birth_date_std_l", "birth_date_std_r"]]
-        dates = dates.astype(str)
-        listed = listed.merge(dates, on=["record_id_l", "record_id_r"], how="left")
-        if redact:
-            for col in ("birth_date_std_l", "birth_date_std_r"):
-                listed[col] = np.where(listed[col].notna(), evidence.REDACTED, "")
-        listed = listed.rename(
-            columns={"birth_date_std_l": "birth date (l)", "birth_date_std_r": "birth date (r)"}
-        )
+    dates = _birth_dates(run)
+    if dates is not None:
+        for side in ("l", "r"):
+            shown = listed[f"record_id_{side}"].map(dates)
+            if redact:
+                shown = shown.where(shown.isna(), evidence.REDACTED)
+            listed[f"birth date ({side})"] = shown
+        if listed[["birth date (l)", "birth date (r)"]].isna().all().all():
+            listed = listed.drop(columns=["birth date (l)", "birth date (r)"])
     body += f"<h3>The {len(listed)} strongest</h3>" + _table(
-        listed.rename(columns={"level": "birth-date level"}), {"match_weight": "weight"}
+        listed.rename(columns={"level": "birth dates", "match_weight": "weight"}),
+        {"weight": "weight"},
+        "list",
     )
     return _section("birth-dates", title, body, intro)
+
+
+def _birth_dates(run: Run) -> pd.Series | None:
+    """record_id -> standardized birth date, from the standardized table when the run has it,
+    else from the worklist (which holds both records of each pair it lists)."""
+    std = run.standardized
+    if std is not None and {"record_id", "birth_date_std"} <= set(std.columns):
+        return std.drop_duplicates("record_id").set_index(std["record_id"].astype(str).unique())[
+            "birth_date_std"
+        ]
+    wl = run.worklist
+    if wl is None or "birth_date_std_l" not in wl.columns:
+        return None
+    both = pd.concat(
+        [
+            pd.DataFrame({"id": wl["record_id_l"], "d": wl["birth_date_std_l"]}),
+            pd.DataFrame({"id": wl["record_id_r"], "d": wl["birth_date_std_r"]}),
+        ]
+    )
+    both["id"] = both["id"].astype(str)
+    return both.drop_duplicates("id").set_index("id")["d"]
 
 
 def _timings(run: Run, chart_box: _Charts) -> str:
@@ -461,7 +498,7 @@ def _template() -> Template:
     return Template(text)
 
 
-def render_report(run: Run, *, redact: bool = False, top_n: int = 20) -> str:
+def render_report(run: Run, *, redact: bool = False, top_n: int = 10) -> str:
     """The report of `run` as one HTML document (charts' JavaScript inline, nothing fetched)."""
     chart_box = _Charts()
     sections = [
@@ -504,7 +541,7 @@ def write_report(
     redact: bool = False,
     out_path: str | Path | None = None,
     standardized: pd.DataFrame | None = None,
-    top_n: int = 20,
+    top_n: int = 10,
 ) -> Path:
     """Write the HTML report of the run in `run_dir` to `out_path` (default
     RUN_DIR/report.html, or report-redacted.html with `redact`) and return its path.

@@ -69,8 +69,11 @@ def load_run(folder: str | Path, *, standardized: pd.DataFrame | None = None) ->
     run.clusters = _read_table(folder, "clusters")
     run.worklist = _read_table(folder, "worklist")
     run.rejects = _read_table(folder, "rejects")
-    if run.standardized is None and "quality_flags" not in summary:
-        run.standardized = _read_table(folder, "standardized", columns=["quality_flags"])
+    if run.standardized is None:
+        # Only what the report shows: flags, and birth dates for the conflicts list.
+        run.standardized = _read_table(
+            folder, "standardized", columns=["record_id", "birth_date_std", "quality_flags"]
+        )
     model_path = folder / MODEL_FILE
     if model_path.is_file():
         run.model_settings = json.loads(model_path.read_text(encoding="utf-8"))
