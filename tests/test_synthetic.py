@@ -20,6 +20,7 @@ from migrant_linkage.synthetic import (
     ERROR_CODES,
     EXCLUSIVE_GROUPS,
     ErrorRates,
+    PopulationParams,
     generate,
     generate_detailed,
     tables,
@@ -99,6 +100,19 @@ def test_states_without_a_documented_circuit_still_get_families():
 def test_unknown_state_is_a_clear_error():
     with pytest.raises(ValueError, match="ZZ"):
         generate(10, seed=1, states=["TX", "ZZ"])
+
+
+def test_population_parameters_are_checked():
+    with pytest.raises(ValueError, match="us_born"):
+        PopulationParams(us_born=2.0)
+    with pytest.raises(ValueError, match="children_per_family"):
+        PopulationParams(children_per_family=())
+
+
+def test_no_twins_when_multiple_births_are_switched_off():
+    run = generate_detailed(500, seed=4, population=PopulationParams(multiple_birth=0.0))
+    assert not run.children["multiple_birth"].any()
+    assert run.records["multiple_birth"].dropna().eq("N").all()
 
 
 def test_rates_outside_zero_one_or_overfull_groups_are_refused():

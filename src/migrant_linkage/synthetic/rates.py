@@ -126,3 +126,16 @@ class PopulationParams:
     # P(1..6 enrolments) per family: alternating home state and work state
     enrolments_per_family: tuple[float, ...] = (0.15, 0.35, 0.25, 0.13, 0.08, 0.04)
     reference_date: str = "2026-09-01"  # fixed "today" so output never depends on the clock
+
+    def __post_init__(self) -> None:
+        shares = ("multiple_birth", "multiple_same_sex", "cousin_families")
+        for name in (*shares, "cousins_travel_together", "us_born"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"PopulationParams.{name} must be in [0, 1]")
+        for name in ("children_per_family", "enrolments_per_family"):
+            probs = getattr(self, name)
+            if not probs or min(probs) < 0 or sum(probs) <= 0:
+                raise ValueError(
+                    f"PopulationParams.{name} must be non-negative weights for 1, 2, ... "
+                    "with a positive sum"
+                )
