@@ -15,8 +15,8 @@ deliberately *generic but careful*, so that the comparison with our engine is fa
   date equal, assumed recall 0.7), u by random sampling, m by EM on two blocks (first name +
   surname, then birth date) so every comparison is estimated once with its own column free;
 - clustering: connected components of the pairs at match probability >= 0.95 (Splink's usual
-  example threshold). Pairs in [0.50, 0.95) form the worklist, so that the generic model can be
-  scored on review load the same way as ours.
+  example threshold). Pairs in [0.50, 0.95) whose records did not end in one cluster form the
+  worklist (`generic_worklist`), so the generic model is scored on review load like ours.
 
 `run_generic(raw)` returns (pairs, clusters, timings) for the benchmarks.
 """
@@ -151,3 +151,13 @@ def run_generic(
     lap("collect")
     timings["total"] = sum(timings.values())
     return pairs, clusters, timings
+
+
+def generic_worklist(pairs: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFrame:
+    """Near-match pairs whose two records the auto-merge left in different clusters."""
+    cluster_of = clusters.set_index("record_id")["cluster_id"]
+    near = pairs[pairs["zone"] == "near_match"]
+    apart = near["record_id_l"].map(cluster_of).to_numpy() != (
+        near["record_id_r"].map(cluster_of).to_numpy()
+    )
+    return near[apart].reset_index(drop=True)

@@ -141,6 +141,20 @@ def test_evaluation_headline_figures_come_from_clusters_and_worklist():
     assert evaluate(truth, clusters).worklist is None
 
 
+def test_engine_worklist_replaces_the_near_match_zone():
+    # The engine drops near matches already merged through other records and adds match-zone
+    # pairs a split kept apart; the evaluation takes its list as given.
+    truth = make_truth([("a1", "a", "f"), ("a2", "a", "f"), ("b1", "b", "g")])
+    clusters = make_clusters([["a1"], ["a2"], ["b1"]])
+    pairs = make_pairs([("a1", "a2", "match"), ("a1", "b1", "near_match")])
+    worklist = pd.DataFrame({"record_id_l": ["a2"], "record_id_r": ["a1"]})
+    scores = score_worklist(truth, clusters, pairs, worklist=worklist)
+    assert scores.worklist_pairs == 1  # (a1, b1) was near match but is not on the engine's list
+    assert scores.missed_pairs_on_worklist == 1
+    assert scores.worklist_recall == 1.0
+    assert scores.true_pairs_scored == 1
+
+
 def test_empty_worklist_finds_nothing_missed():
     truth = make_truth([("a1", "a", "f"), ("a2", "a", "f")])
     clusters = make_clusters([["a1"], ["a2"]])

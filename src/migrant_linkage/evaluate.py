@@ -15,8 +15,9 @@ Pairs are never enumerated. A cluster of n records holds n*(n-1)/2 pairs, so eve
 from group sizes of a contingency table (cluster x student, cluster x family, ...). A cluster of a
 million records costs one row, not half a trillion pairs.
 
-The worklist is scored from the scored pairs: pairs in the near-match zone are what a data
-administrator reviews. It is useful when it holds the true pairs the auto-merge missed.
+The worklist is what a data administrator reviews: by default the scored pairs in the near-match
+zone, or the worklist exactly as the engine built it. It is useful when it holds the true pairs the
+auto-merge missed, and affordable when it stays small against the number of records.
 """
 
 from __future__ import annotations
@@ -161,28 +162,40 @@ def score_clusters(truth: pd.DataFrame, clusters: pd.DataFrame) -> ClusterScores
 def score_worklist(
     truth: pd.DataFrame,
     clusters: pd.DataFrame,
-    pairs: pd.DataFrame,
+    pairs: pd.DataFrame | None = None,
+    worklist: pd.DataFrame | None = None,
     near_match_zone: str = NEAR_MATCH_ZONE,
 ) -> WorklistScores:
-    """Score the worklist: the pairs of `pairs` (record_id_l, record_id_r, zone) whose zone is
-    `near_match_zone`, against the true pairs the `clusters` missed."""
+    """Score the worklist against the true pairs the `clusters` missed.
+
+    pairs: every scored pair (record_id_l, record_id_r, zone). Without `worklist`, the worklist
+        is the pairs whose zone is `near_match_zone`.
+    worklist: the worklist as the engine built it (record_id_l, record_id_r), when it is not
+        simply the near-match zone (e.g. minus pairs already merged through other records).
+    """
+    if pairs is None and worklist is None:
+        raise ValueError("score_worklist needs the scored pairs, the worklist, or both")
     codes = _TruthCodes.build(truth)
     cluster, _ = codes.cluster_codes(clusters)
-    return _score_worklist_codes(codes, cluster, pairs, near_match_zone)
+    return _score_worklist_codes(codes, cluster, pairs, worklist, near_match_zone)
 
 
 def evaluate(
     truth: pd.DataFrame,
     clusters: pd.DataFrame,
     pairs: pd.DataFrame | None = None,
+    worklist: pd.DataFrame | None = None,
     near_match_zone: str = NEAR_MATCH_ZONE,
 ) -> Evaluation:
-    """Score the clusters and, when scored `pairs` with a zone column are given, the worklist."""
+    """Score the clusters and, when scored `pairs` and/or a `worklist` are given, the worklist
+    (see score_worklist)."""
     codes = _TruthCodes.build(truth)
     cluster, not_clustered = codes.cluster_codes(clusters)
     cluster_scores = _score_cluster_codes(codes, cluster, not_clustered)
     worklist_scores = (
-        None if pairs is None else _score_worklist_codes(codes, cluster, pairs, near_match_zone)
+        None
+        if pairs is None and worklist is None
+        else _score_worklist_codes(codes, cluster, pairs, worklist, near_match_zone)
     )
     return Evaluation(clusters=cluster_scores, worklist=worklist_scores)
 
@@ -285,16 +298,32 @@ def _score_cluster_codes(
 
 
 def _score_worklist_codes(
-    codes: _TruthCodes, cluster: np.ndarray, pairs: pd.DataFrame, near_match_zone: str
+    codes: _TruthCodes,
+    cluster: np.ndarray,
+    pairs: pd.DataFrame | None,
+    worklist: pd.DataFrame | None,
+    near_match_zone: str,
 ) -> WorklistScores:
-    _require_columns(pairs, (PAIR_LEFT, PAIR_RIGHT, ZONE), "pairs")
-    left = codes.lookup(pairs[PAIR_LEFT], "pairs (record_id_l)")
-    right = codes.lookup(pairs[PAIR_RIGHT], "pairs (record_id_r)")
-    # The same two records may come out of two blocking rules or in either order: count once.
-    lo, hi = np.minimum(left, right), np.maximum(left, right)
-    scored = pd.DataFrame({"lo": lo, "hi": hi, "near": (pairs[ZONE] == near_match_zone).to_numpy()})
+    parts = []
+    if pairs is not None:
+        columns = (PAIR_LEFT, PAIR_RIGHT) if worklist is not None else (PAIR_LEFT, PAIR_RIGHT, ZONE)
+        _require_columns(pairs, columns, "pairs")
+        # With an explicit worklist, the pairs only tell which true pairs were scored at all.
+        on_list = (
+            np.zeros(len(pairs), dtype=bool)
+            if worklist is not None
+            else (pairs[ZONE] == near_match_zone).to_numpy()
+        )
+        parts.append(_coded_pairs(codes, pairs, on_list, "pairs"))
+    if worklist is not None:
+        _require_columns(worklist, (PAIR_LEFT, PAIR_RIGHT), "worklist")
+        parts.append(_coded_pairs(codes, worklist, np.ones(len(worklist), dtype=bool), "worklist"))
+    scored = pd.concat(parts, ignore_index=True)
+    # The same two records may come out of two blocking rules or in either order: count once,
+    # as a worklist pair if any copy is on the worklist.
     scored = scored[scored["lo"] != scored["hi"]]
-    scored = scored.sort_values("near", ascending=False).drop_duplicates(["lo", "hi"])
+    scored = scored.sort_values("near", ascending=False, kind="stable")
+    scored = scored.drop_duplicates(["lo", "hi"])
     lo, hi, near = scored["lo"].to_numpy(), scored["hi"].to_numpy(), scored["near"].to_numpy()
 
     same_student = codes.student[lo] == codes.student[hi]
@@ -322,6 +351,16 @@ def _score_worklist_codes(
         worklist_cluster_recall=_ratio(reachable, missed),
         true_pairs_scored=int(same_student.sum()),
         true_pairs=true,
+    )
+
+
+def _coded_pairs(
+    codes: _TruthCodes, pairs: pd.DataFrame, on_worklist: np.ndarray, what: str
+) -> pd.DataFrame:
+    left = codes.lookup(pairs[PAIR_LEFT], f"{what} (record_id_l)")
+    right = codes.lookup(pairs[PAIR_RIGHT], f"{what} (record_id_r)")
+    return pd.DataFrame(
+        {"lo": np.minimum(left, right), "hi": np.maximum(left, right), "near": on_worklist}
     )
 
 
