@@ -217,3 +217,15 @@ def test_write_leaves_no_temporary_files_and_replaces_the_old_file(tmp_path):
 def test_write_refuses_unknown_extension(tmp_path):
     with pytest.raises(RecordContractError):
         write_table(pd.DataFrame({"a": ["x"]}), tmp_path / "out.xlsx")
+
+
+def test_header_with_spaces_or_a_stray_byte_order_mark_still_matches(tmp_path):
+    data = "\ufeffrecord_id , state\nR1,TX\n".encode()
+    frame = read_records(write_bytes(tmp_path, "roster.csv", data), encoding="utf-8")
+    assert frame.loc[0, ["record_id", "state"]].tolist() == ["R1", "TX"]
+
+
+def test_two_columns_with_the_same_trimmed_name_is_an_error():
+    frame = pd.DataFrame([["R1", "TX", "TX"]], columns=["record_id", "state", "state "])
+    with pytest.raises(RecordContractError, match="twice"):
+        read_records(frame)

@@ -50,7 +50,7 @@ def read_records(
     """
     label = describe_source(source, table)
     frame = _read_raw(source, encoding=encoding, delimiter=delimiter, table=table, conn=connection)
-    frame = _as_text(frame)
+    frame = _as_text(frame, label)
     frame = _apply_column_map(frame, column_map or {}, label)
     for column in REQUIRED_INPUT_COLUMNS:
         if column not in frame.columns:
@@ -148,15 +148,22 @@ def _read_duckdb(conn: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
     return relation.select(*casts).df()
 
 
-def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every column as pandas text; empty strings become missing, nothing else does."""
+def _as_text(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Every column as pandas text; empty strings become missing, nothing else does. Header
+    names are trimmed (and a stray byte-order mark removed) so ' state' still matches."""
     columns = {}
-    for column in frame.columns:
-        values = frame[column]
+    for position, column in enumerate(frame.columns):
+        name = str(column).replace("\ufeff", "").strip()
+        if name in columns:
+            raise RecordContractError(
+                f"{label}: column '{name}' appears twice (after trimming spaces); "
+                "rename or drop one of them"
+            )
+        values = frame.iloc[:, position]
         if pd.api.types.is_datetime64_any_dtype(values):
             values = values.dt.strftime("%Y-%m-%d")
         text = values.astype("str")
-        columns[str(column).strip()] = text.mask(text == "")
+        columns[name] = text.mask(text == "")
     return pd.DataFrame(columns, index=frame.index)
 
 
