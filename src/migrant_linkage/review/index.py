@@ -91,8 +91,8 @@ class MasterIndex:
     def _read(self):
         return reading(self.path, timeout=self.lock_timeout)
 
-    def _write(self, work: Callable[[Any], Any]) -> Any:
-        return run_in_transaction(self.path, work, timeout=self.lock_timeout)
+    def _write(self, work: Callable[[Any], Any], name: str = "write") -> Any:
+        return run_in_transaction(self.path, work, timeout=self.lock_timeout, name=name)
 
     # ------------------------------------------------------------------------ settings
     @property
@@ -233,7 +233,7 @@ class MasterIndex:
                 records_in=records_in if records_in is not None else len(prepared) + len(rejects),
             )
 
-        return self._write(work)
+        return self._write(work, "upload")
 
     # ------------------------------------------------------------------------ worklist
     def worklist(
@@ -275,7 +275,7 @@ class MasterIndex:
                 two_person_rule=rule,
             )
 
-        return self._write(work)
+        return self._write(work, "decide")
 
     def validate(
         self, pending_id: int, *, reviewer: str, approve: bool = True, comment: str | None = None

@@ -269,15 +269,20 @@ def transaction(
         con.close()
 
 
-def run_in_transaction(path: Path, work, *, timeout: float = DEFAULT_LOCK_TIMEOUT):
+def run_in_transaction(
+    path: Path, work, *, timeout: float = DEFAULT_LOCK_TIMEOUT, name: str = "write"
+):
     """Call `work(con)` inside one transaction; retry the whole unit if the file was locked or
-    a concurrent writer in this process conflicted, until `timeout` runs out."""
+    a concurrent writer in this process conflicted, until `timeout` runs out. `name` labels the
+    unit for the crash test hook (`<name>:before_commit`)."""
     deadline = time.monotonic() + timeout
     delay = 0.02
     while True:
         try:
             with transaction(path, timeout=max(deadline - time.monotonic(), 0.0)) as con:
-                return work(con)
+                result = work(con)
+                crash_point(f"{name}:before_commit")
+                return result
         except duckdb.Error as exc:
             if not (_is_lock_error(exc) or _is_conflict(exc)) or time.monotonic() >= deadline:
                 raise

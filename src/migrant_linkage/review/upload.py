@@ -38,7 +38,6 @@ import pandas as pd
 from migrant_linkage.review.merge import mint_students
 from migrant_linkage.review.store import (
     ReviewError,
-    crash_point,
     first_row,
     next_id,
     record_columns,
@@ -277,7 +276,6 @@ def apply_upload(
             json.dumps(counts, sort_keys=True),
         ],
     )
-    crash_point("upload:before_commit")
     return UploadReport(upload_id=upload_id, counts=counts, audit_ids=audit_ids)
 
 
