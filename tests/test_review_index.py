@@ -494,3 +494,13 @@ def test_export_writes_every_record_with_its_student(index, tmp_path):
 def test_opening_a_missing_index_says_how_to_create_one(tmp_path):
     with pytest.raises(FileNotFoundError, match="index init"):
         MasterIndex.open(tmp_path / "nope.duckdb")
+
+
+def test_training_labels_are_within_student_pairs_and_rejected_pairs(index):
+    from migrant_linkage.review.training import decision_labels
+
+    items = index.worklist()
+    index.decide(int(items["item_id"].iloc[0]), "not-a-match", reviewer="ana")
+    labels = decision_labels(index)
+    got = {(r.record_id_l, r.record_id_r): bool(r.is_match) for r in labels.itertuples()}
+    assert got == {("TX:1", "TX:2"): True, ("TX:1", "TX:3"): False}
