@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import shlex
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -214,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("splink").setLevel(logging.ERROR)
 
     command = "python benchmarks/accuracy.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    print(f"Command: `{command}`\n")
+    commit = _git_commit()
+    print(f"Command: `{command}` (at commit {commit})\n")
 
     from migrant_linkage import synthetic
 
@@ -251,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = {
         "command": command,
+        "commit": commit,
         "students": args.students,
         "seed": args.seed,
         "records": len(records),
@@ -269,6 +272,21 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(_json_ready(report), indent=2, allow_nan=False))
     print(f"\nJSON: {path}")
     return 0
+
+
+def _git_commit() -> str:
+    """The commit measured, so a published figure can be traced to the code that made it."""
+    try:
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return done.stdout.strip()
 
 
 def _json_ready(value: object) -> object:
