@@ -227,6 +227,22 @@ def test_birth_date_conflicts_list_the_transposed_pair_and_not_the_exact_one(
     assert "TX-0000" not in section  # pair 0: exact birth date
 
 
+def test_birth_date_conflicts_show_the_dates_from_the_standardized_table(run_dir: Path) -> None:
+    # TX-0002 / TX-0003 is the transposed pair; give them dates the worklist does not hold.
+    standardized = pd.DataFrame(
+        {
+            "record_id": ["TX-0002", "TX-0003"],
+            "birth_date_std": ["2012-03-04", "2012-04-03"],
+            "quality_flags": ["", ""],
+        }
+    )
+    run = load_run(run_dir, standardized=standardized)
+    section = render_report(run, top_n=500).split('id="birth-dates"')[1].split('id="timings"')[0]
+    assert "2012-03-04" in section and "2012-04-03" in section
+    redacted = render_report(run, redact=True, top_n=500).split('id="birth-dates"')[1]
+    assert "2012-03-04" not in redacted.split('id="timings"')[0]
+
+
 def test_report_shows_timings_per_stage(run_dir: Path) -> None:
     text = render_report(load_run(run_dir))
     section = text[text.index('id="timings"') :]

@@ -309,3 +309,55 @@ def test_accuracy_chart_is_splinks_chart_with_f1_added() -> None:
     truth = pd.DataFrame({"record_id": ["a0", "b0", "a1", "b1"], "true_student_id": [1, 1, 2, 3]})
     chart = tuning.accuracy_chart(make_pairs([25.0, 10.0]), (20, 8), truth=truth)
     assert chart.spec["transform"][0]["fold"] == ["precision", "recall", "f1"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Suggested thresholds
+# ---------------------------------------------------------------------------------------------
+
+
+def _labelled(true_weights: list[float], false_weights: list[float]) -> tuple:
+    """Pairs of the same child scored true_weights, pairs of two different children (e.g.
+    siblings) scored false_weights, and the truth that says which is which."""
+    true_ids = [(f"t{i}a", f"t{i}b") for i in range(len(true_weights))]
+    false_ids = [(f"f{i}a", f"f{i}b") for i in range(len(false_weights))]
+    pairs = make_pairs(true_weights + false_weights, true_ids + false_ids)
+    rows = [(a, f"child-t{i}") for i, (a, _) in enumerate(true_ids)]
+    rows += [(b, f"child-t{i}") for i, (_, b) in enumerate(true_ids)]
+    rows += [(x, f"child-{x}") for pair in false_ids for x in pair]  # each its own child
+    truth = pd.DataFrame(rows, columns=["record_id", "true_student_id"])
+    return pairs, truth
+
+
+def test_suggested_match_threshold_is_the_lowest_that_stays_precise() -> None:
+    # 200 true pairs from 10 to 30; siblings (false pairs) from 5 to 14.
+    rng = np.random.default_rng(0)
+    pairs, truth = _labelled(
+        list(rng.uniform(10, 30, 200).round(2)), list(rng.uniform(5, 14, 40).round(2))
+    )
+    table = tuning.accuracy_by_threshold(pairs, truth=truth, step=0.25)
+    match, review = tuning.suggest_thresholds(table, match_precision=0.995)
+    merged = pairs[pairs["match_weight"] >= match]
+    assert tuning.labels_from_truth(merged, truth).mean() >= 0.995
+    # One step lower is no longer precise enough.
+    lower = pairs[pairs["match_weight"] >= match - 0.25]
+    assert tuning.labels_from_truth(lower, truth).mean() < 0.995
+    assert review <= match
+
+
+def test_suggested_review_threshold_stops_where_the_worklist_would_be_mostly_non_matches() -> None:
+    # True pairs only above 10; below 10 nothing but false pairs: review must not go below ~10.
+    rng = np.random.default_rng(1)
+    pairs, truth = _labelled(
+        list(rng.uniform(10, 30, 300).round(2)), list(rng.uniform(-10, 10, 300).round(2))
+    )
+    table = tuning.accuracy_by_threshold(pairs, truth=truth, step=0.25)
+    match, review = tuning.suggest_thresholds(table, review_precision=0.2, window=2.0)
+    assert 8.0 <= review <= 10.0 <= match
+
+
+def test_no_threshold_precise_enough_is_reported() -> None:
+    pairs, truth = _labelled([1.0], [5.0])
+    table = tuning.accuracy_by_threshold(pairs, truth=truth)
+    with pytest.raises(ValueError, match="precision"):
+        tuning.suggest_thresholds(table, match_precision=0.999)

@@ -42,6 +42,7 @@ __all__ = [
     "accuracy_chart",
     "labels_from_truth",
     "sample_near_threshold",
+    "suggest_thresholds",
     "sweep_chart",
     "threshold_sweep",
     "waterfall",
@@ -360,6 +361,48 @@ def accuracy_chart(
     # Thresholds where nothing is merged have no precision; Splink's chart needs numbers.
     table = table.dropna(subset=["precision", "recall"])
     return charts.accuracy_chart(table, _marks(thresholds))
+
+
+def suggest_thresholds(
+    table: pd.DataFrame,
+    *,
+    match_precision: float = 0.995,
+    review_precision: float = 0.2,
+    window: float = 2.0,
+) -> tuple[float, float]:
+    """(match_weight, review_weight) read off accuracy_by_threshold's table.
+
+    match_weight: the lowest threshold from which the pairs at or above it are at least
+    `match_precision` true matches (auto-merge must be very precise: an overlay of two children
+    is worse than a missed link). review_weight: going down from match_weight, the last
+    threshold t at which the pairs just above it (weights in [t, t + window)) are still at least
+    `review_precision` true matches, so a reviewer's time is not spent mostly on non-matches.
+    A starting point for judgment, not a rule: read samples near both before using them."""
+    t = table.sort_values("threshold").reset_index(drop=True)
+    grid = t["threshold"].to_numpy(dtype=float)
+    merged = (t["tp"] + t["fp"]).to_numpy()
+    tp = t["tp"].to_numpy()
+    precision = t["precision"].to_numpy(dtype=float)
+    failing = (merged > 0) & ~(precision >= match_precision)
+    last_fail = grid[failing].max() if failing.any() else -np.inf
+    candidates = grid[(merged > 0) & (grid > last_fail)]
+    if candidates.size == 0:
+        raise ValueError(f"precision does not stay at or above {match_precision} at any threshold")
+    match = float(candidates.min())
+
+    # Pairs in [g, g + window): counts at or above g minus counts at or above g + window.
+    upper = np.searchsorted(grid, grid + window, side="left")
+    inside = np.append(merged, 0)[upper]
+    band_pairs = merged - inside
+    band_tp = tp - np.append(tp, 0)[upper]
+    review = match
+    for i in np.flatnonzero(grid < match)[::-1]:  # one step per grid point, not per pair
+        if band_pairs[i] == 0:
+            continue
+        if band_tp[i] / band_pairs[i] < review_precision:
+            break
+        review = float(grid[i])
+    return match, review
 
 
 # ---------------------------------------------------------------------------------------------

@@ -461,9 +461,8 @@ def _birth_dates(run: Run) -> pd.Series | None:
     else from the worklist (which holds both records of each pair it lists)."""
     std = run.standardized
     if std is not None and {"record_id", "birth_date_std"} <= set(std.columns):
-        return std.drop_duplicates("record_id").set_index(std["record_id"].astype(str).unique())[
-            "birth_date_std"
-        ]
+        ids = std.assign(record_id=std["record_id"].astype(str))
+        return ids.drop_duplicates("record_id").set_index("record_id")["birth_date_std"]
     wl = run.worklist
     if wl is None or "birth_date_std_l" not in wl.columns:
         return None
