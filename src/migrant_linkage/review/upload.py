@@ -306,77 +306,66 @@ def _plan(
     if "guarded" not in pairs:
         pairs["guarded"] = False
     memory = _remembered(con, incoming_keys)
-    rejected = set(
-        zip(
-            memory.loc[memory["decision"] == "not_a_match", "l"],
-            memory.loc[memory["decision"] == "not_a_match", "r"],
-            strict=True,
-        )
-    )
-    decided = set(zip(memory["l"], memory["r"], strict=True))
-    pair_keys = list(zip(pairs["l"], pairs["r"], strict=True))
-    pairs["remembered"] = [p in decided for p in pair_keys]
-    pairs["not_a_match"] = [p in rejected for p in pair_keys]
+    pairs = pairs.merge(memory, on=["l", "r"], how="left")
+    pairs["remembered"] = pairs["decision"].notna()
+    pairs["not_a_match"] = pairs["decision"].eq("not_a_match")
 
     match_edges = pairs[
         (pairs["zone"] == "match") & ~pairs["guarded"].astype(bool) & ~pairs["not_a_match"]
     ][["l", "r", "match_weight"]]
     # Pairs a person decided were the same student, re-applied when a record is re-linked.
     yes = memory[memory["decision"] == "match"]
-    known = incoming_set | set(index_student.index)
-    yes = yes[yes["l"].isin(known) & yes["r"].isin(known)]
+    is_known = yes["l"].isin(incoming_set) | yes["l"].isin(index_student.index)
+    is_known &= yes["r"].isin(incoming_set) | yes["r"].isin(index_student.index)
     match_edges = pd.concat(
-        [match_edges, yes[["l", "r"]].assign(match_weight=REMEMBERED_MATCH_WEIGHT)],
+        [match_edges, yes.loc[is_known, ["l", "r"]].assign(match_weight=REMEMBERED_MATCH_WEIGHT)],
         ignore_index=True,
     ).drop_duplicates(["l", "r"])
 
-    def node(key: str) -> str:
-        return key if key in incoming_set else "@" + str(index_student[key])
+    def nodes(keys: pd.Series) -> pd.Series:
+        """Graph node of each record: itself if incoming, else "@" + its existing student."""
+        keys = keys.astype(object)
+        return keys.where(keys.isin(incoming_set), "@" + keys.map(index_student).astype(object))
 
-    edges = pd.DataFrame(
-        {"l": [node(k) for k in match_edges["l"]], "r": [node(k) for k in match_edges["r"]]}
-    )
+    edges = pd.DataFrame({"l": nodes(match_edges["l"]), "r": nodes(match_edges["r"])})
     edges = edges[edges["l"] != edges["r"]]
-    student_nodes = sorted({n for n in pd.concat([edges["l"], edges["r"]]) if n.startswith("@")})
+    ends = pd.concat([edges["l"], edges["r"]])
+    student_nodes = sorted(ends[ends.str.startswith("@")].unique())
     labels = connected_components(incoming_keys + student_nodes, edges)
 
     # Which components must not merge: two existing students, or a conflict inside.
-    comp_students = (
-        pd.Series(student_nodes, dtype=str)
-        .groupby(labels.reindex(student_nodes).to_numpy())
-        .nunique()
-        if student_nodes
-        else pd.Series(dtype=int)
-    )
-    bad = set(comp_students[comp_students >= 2].index)
+    student_labels = labels.reindex(student_nodes)
+    per_component = student_labels.value_counts()
+    bad = set(per_component[per_component >= 2].index)
     strong = getattr(thresholds, "strong_disagreement_weight", None)
     conflict = pairs["guarded"].astype(bool)
     if strong is not None:
         conflict = conflict | (pairs["match_weight"] < strong)
     conflict_pairs = pairs[conflict]
-    if len(conflict_pairs):
-        lab_l = [labels.get(node(k)) for k in conflict_pairs["l"]]
-        lab_r = [labels.get(node(k)) for k in conflict_pairs["r"]]
-        bad |= {a for a, b in zip(lab_l, lab_r, strict=True) if a is not None and a == b}
+    lab_l = nodes(conflict_pairs["l"]).map(labels)
+    lab_r = nodes(conflict_pairs["r"]).map(labels)
+    bad |= set(lab_l[lab_l.notna() & (lab_l == lab_r)])
 
-    incoming_label = labels.reindex(incoming_keys)
-    component_student = {labels[s]: s[1:] for s in student_nodes if labels[s] not in bad}
-    assignment = pd.DataFrame({"record_key": incoming_keys, "label": incoming_label.to_numpy()})
+    component_student = {
+        label: node[1:] for node, label in student_labels.items() if label not in bad
+    }
+    assignment = pd.DataFrame(
+        {"record_key": incoming_keys, "label": labels.reindex(incoming_keys).to_numpy()}
+    )
     in_bad = assignment["label"].isin(bad)
     assignment.loc[in_bad, "label"] = assignment.loc[in_bad, "record_key"]  # stay apart
     assignment["target"] = assignment["label"].map(component_student).astype(object)
     assignment["kind"] = np.where(assignment["target"].notna(), "join", "new")
 
-    # Evidence pairs for each join (the match edges of the component into that student).
-    join_pairs: dict[str, list[list[str]]] = {}
-    label_of = dict(zip(assignment["record_key"], assignment["label"], strict=True))
-    for l_key, r_key in zip(match_edges["l"], match_edges["r"], strict=True):
-        for key in (l_key, r_key):
-            if key in incoming_set:
-                student = component_student.get(label_of.get(key))
-                if student is not None:
-                    join_pairs.setdefault(student, []).append([l_key, r_key])
-                    break
+    # Evidence for each join: the match edges from the joining records into the student.
+    target_of = assignment.set_index("record_key")["target"]
+    incoming_end = match_edges["l"].where(match_edges["l"].isin(incoming_set), match_edges["r"])
+    evidence = match_edges.assign(student=incoming_end.map(target_of))
+    evidence = evidence[evidence["student"].notna()]
+    join_pairs = {
+        student: group[["l", "r"]].values.tolist()
+        for student, group in evidence.groupby("student", sort=True)
+    }
 
     # Review: near matches, and match-zone pairs that did not merge (guarded, or held back
     # above); pairs whose records ended in one student are dropped when queueing.
@@ -553,26 +542,25 @@ def _queue(con: duckdb.DuckDBPyConnection, plan: _Plan, *, upload_id: int, at: d
     review = plan.review
     if review.empty:
         return 0
-    student = dict(zip(plan.assignment["record_key"], plan.assignment["target"], strict=True))
-    keys = sorted(set(review["l"]) | set(review["r"]))
-    known = con.execute(
-        "SELECT record_key, student_id FROM records WHERE active AND record_key IN "
-        "(SELECT unnest(?::VARCHAR[]))",
-        [keys],
-    ).fetchall()
-    student.update(dict(known))
+    # Runs after the incoming records were written, so the records table knows every student.
+    keys = pd.unique(pd.concat([review["l"], review["r"]])).tolist()
+    student = (
+        con.execute(
+            "SELECT record_key, student_id FROM records WHERE active AND record_key IN "
+            "(SELECT unnest(?::VARCHAR[]))",
+            [keys],
+        )
+        .df()
+        .set_index("record_key")["student_id"]
+    )
     same = review["l"].map(student) == review["r"].map(student)
     review = review[~same]
-    open_items = set(
-        con.execute(
-            "SELECT record_key_l, record_key_r FROM worklist "
-            "WHERE status IN ('open', 'skipped', 'pending')"
-        ).fetchall()
-    )
-    fresh = np.array(
-        [p not in open_items for p in zip(review["l"], review["r"], strict=True)], dtype=bool
-    )
-    review = review[fresh]
+    open_items = con.execute(
+        "SELECT record_key_l AS l, record_key_r AS r, TRUE AS queued FROM worklist "
+        "WHERE status IN ('open', 'skipped', 'pending')"
+    ).df()
+    review = review.merge(open_items, on=["l", "r"], how="left")
+    review = review[review["queued"].isna()]
     review = review.drop_duplicates(["l", "r"]).sort_values(["l", "r"])
     if review.empty:
         return 0
