@@ -29,6 +29,7 @@ from migrant_linkage.model import Model, quiet_splink
 from migrant_linkage.schema import (
     INPUT_COLUMNS,
     REJECT_COLUMNS,
+    STANDARDIZED_COLUMNS,
     TRUTH_COLUMNS,
     UNIQUE_ID_COLUMN,
     RejectCode,
@@ -314,6 +315,22 @@ def _gamma_columns(linker: Any) -> list[str]:
     return [f"gamma_{c.output_column_name}" for c in linker._settings_obj.comparisons]
 
 
+def _load_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
+    """Copy a frame into a database table with the contract's column types. A column that is
+    empty in every row (no state sent birth cities) would otherwise arrive untyped and break
+    the string comparisons."""
+    types = {c.name: c.sql_type for c in STANDARDIZED_COLUMNS}
+    types.update({c: "VARCHAR" for c in (*INPUT_COLUMNS, *TRUTH_COLUMNS)})
+    select = ", ".join(
+        f'CAST("{c}" AS {types[c]}) AS "{c}"' if c in types else f'"{c}"' for c in frame.columns
+    )
+    con.register("_ml_frame", frame)
+    try:
+        _exec(con, f"CREATE OR REPLACE TABLE {name} AS SELECT {select} FROM _ml_frame")
+    finally:
+        con.unregister("_ml_frame")
+
+
 def _exec(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Run a statement and drain its result: Splink shares the connection, and DuckDB refuses
     new work while a result is unfinished."""
@@ -406,9 +423,7 @@ def _run(
     if len(records) == 0:
         return _empty_result(std, chosen, summary, stages, out)
 
-    con.register("_ml_records_frame", records)
-    _exec(con, "CREATE OR REPLACE TABLE ml_records AS SELECT * FROM _ml_records_frame")
-    con.unregister("_ml_records_frame")
+    _load_table(con, "ml_records", records)
     splink_records = db_api.register("ml_records", dataset_display_name="records")
     linker = Linker(
         splink_records, _scoring_settings(chosen, _rules_for(link_type)), log_level=None
@@ -800,21 +815,17 @@ def explain(
     if len(std.standardized) != 2:
         reasons = "; ".join(f"{r.record_id}: {r.reason}" for r in std.rejects.itertuples())
         raise ValueError(f"cannot explain: a record was rejected ({reasons})")
-    settings = _scoring_settings(chosen, [])
+    # Score the one pair through the ordinary predict path, with a rule that admits it.
+    settings = _scoring_settings(chosen, ["l.record_id <> r.record_id"])
     for comparison in settings["comparisons"]:
         for level in comparison["comparison_levels"]:
             level.pop("tf_adjustment_column", None)
             level.pop("tf_adjustment_weight", None)
     db_api, con = make_db_api("duckdb")
     frame = std.standardized.drop(columns=[c for c in TRUTH_COLUMNS if c in std.standardized])
-    linker = Linker(
-        db_api.register(frame, dataset_display_name="explain"), settings, log_level=None
-    )
-    left = frame.iloc[[0]]
-    right = frame.iloc[[1]]
-    scored = linker.inference.score_pair(
-        left.to_dict("records")[0], right.to_dict("records")[0]
-    ).as_pandas_dataframe()
+    _load_table(con, "explain_pair", frame)
+    linker = Linker(db_api.register("explain_pair"), settings, log_level=None)
+    scored = linker.inference.predict(warning_mode="never").as_pandas_dataframe()
     row = scored.iloc[0]
     rows = []
     for comparison in linker._settings_obj.comparisons:

@@ -223,7 +223,7 @@ class Model:
         *,
         labels: pd.DataFrame | None = None,
         seed: int = 42,
-        max_u_pairs: float = 2e6,
+        max_u_pairs: float = 1e6,
         deterministic_recall: float = 0.7,
         check: bool = True,
     ) -> Model:
@@ -240,6 +240,11 @@ class Model:
         frame = _training_columns(standardized)
         if len(frame) < 2:
             raise ValueError("train() needs at least two standardized records")
+        label_table = (
+            _label_table(labels, set(frame[UNIQUE_ID_COLUMN].astype(str)))
+            if labels is not None
+            else None
+        )
         settings = untrained_settings()
         if labels is not None:
             for comparison in settings["comparisons"]:
@@ -263,7 +268,6 @@ class Model:
                     rule, estimate_without_term_frequencies=True
                 )
         else:
-            label_table = _label_table(labels, set(frame[UNIQUE_ID_COLUMN].astype(str)))
             registered = db_api.register(label_table, dataset_display_name="training_labels")
             training.estimate_m_from_pairwise_labels(registered)
         trained = Model(linker.misc.save_model_to_json())

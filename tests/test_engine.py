@@ -1,0 +1,267 @@
+"""The linkage jobs end to end: twins stay apart, known errors still match, every record lands
+in exactly one proposed student, counts reconcile, results are deterministic."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from migrant_linkage import synthetic
+from migrant_linkage.clustering import split_component
+from migrant_linkage.engine import dedupe, explain, link
+from migrant_linkage.model import Model
+from migrant_linkage.zones import MATCH_ZONE, NEAR_MATCH_ZONE, Thresholds
+
+FAMILY = {
+    "last_name_1": "VILLALOBOS",
+    "last_name_2": "ARREOLA",
+    "parent1_first": "ROSALBA",
+    "parent1_last": "ARREOLA",
+    "parent2_first": "EUSEBIO",
+    "parent2_last": "VILLALOBOS",
+    "birth_country": "MX",
+    "birth_state": "MICHOACAN",
+}
+TWIN_A = {**FAMILY, "first_name": "JUAN PABLO", "sex": "M", "birth_date": "2013-05-09"}
+TWIN_B = {**FAMILY, "first_name": "EMILIANO", "sex": "M", "birth_date": "2013-05-09"}
+
+
+def _record(record_id: str, state: str, **fields: str | None) -> dict[str, str | None]:
+    return {"record_id": record_id, "state": state, "multiple_birth": "Y", **fields}
+
+
+#: Hand-made records of one family, each child sent by several states with a known error.
+FAMILY_RECORDS = pd.DataFrame(
+    [
+        _record("T-A1", "TX", **TWIN_A),
+        _record("T-A2", "CA", **{**TWIN_A, "last_name_2": None}),  # maternal surname dropped
+        _record("T-A3", "WA", **{**TWIN_A, "birth_date": "2013-09-05"}),  # day/month swapped
+        _record("T-B1", "TX", **TWIN_B),
+        _record("T-B2", "FL", **TWIN_B),
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def background() -> pd.DataFrame:
+    return synthetic.generate(300, seed=5)
+
+
+@pytest.fixture(scope="module")
+def model() -> Model:
+    return Model.default()
+
+
+@pytest.fixture(scope="module")
+def result(background, model):
+    population = pd.concat([background, FAMILY_RECORDS], ignore_index=True)
+    return dedupe(population, model=model, train=False)
+
+
+def _cluster_of(result) -> dict[str, str]:
+    return dict(zip(result.clusters["record_id"], result.clusters["cluster_id"], strict=True))
+
+
+def _pair(result, a: str, b: str) -> pd.Series:
+    pairs = result.pairs
+    hit = pairs[
+        ((pairs.record_id_l == a) & (pairs.record_id_r == b))
+        | ((pairs.record_id_l == b) & (pairs.record_id_r == a))
+    ]
+    assert len(hit) == 1, f"pair {a}, {b} was not scored"
+    return hit.iloc[0]
+
+
+def test_twins_are_never_auto_merged(result):
+    cluster = _cluster_of(result)
+    for a in ("T-A1", "T-A2", "T-A3"):
+        for b in ("T-B1", "T-B2"):
+            assert cluster[a] != cluster[b]
+    assert _pair(result, "T-A1", "T-B1")["zone"] != MATCH_ZONE
+
+
+def test_same_twin_sent_twice_is_merged(result):
+    cluster = _cluster_of(result)
+    assert cluster["T-B1"] == cluster["T-B2"]
+
+
+def test_maternal_surname_dropped_still_matches(result):
+    assert _pair(result, "T-A1", "T-A2")["zone"] in (MATCH_ZONE, NEAR_MATCH_ZONE)
+
+
+def test_day_month_transposed_birth_date_still_matches(result):
+    assert _pair(result, "T-A1", "T-A3")["zone"] in (MATCH_ZONE, NEAR_MATCH_ZONE)
+
+
+def test_every_standardized_record_is_in_exactly_one_cluster(result):
+    clusters = result.clusters
+    assert not clusters["record_id"].duplicated().any()
+    assert set(clusters["record_id"]) == set(result.standardized["record_id"])
+
+
+def test_cluster_id_is_the_smallest_record_id_of_the_cluster(result):
+    smallest = result.clusters.groupby("cluster_id")["record_id"].min()
+    assert (smallest.index == smallest.to_numpy()).all()
+
+
+def test_counts_reconcile(result, background):
+    summary = result.summary
+    assert summary["records_in"] == len(background) + len(FAMILY_RECORDS)
+    assert summary["records_in"] == summary["standardized"] + summary["rejected"]
+    assert summary["comparisons"] == len(result.pairs)
+    assert sum(summary["pairs_per_zone"].values()) == summary["comparisons"]
+    assert sum(r["comparisons"] for r in summary["comparisons_per_rule"]) == summary["comparisons"]
+
+
+def test_pairs_carry_zone_grade_guard_and_levels(result):
+    pairs = result.pairs
+    for column in ("match_weight", "match_probability", "zone", "grade", "guarded"):
+        assert column in pairs.columns
+    assert {"gamma_birth_date", "birth_date_level", "gamma_given_name"} <= set(pairs.columns)
+    assert set(pairs["zone"]) <= {"match", "near_match", "non_match"}
+    assert (pairs.loc[pairs.zone == MATCH_ZONE, "grade"] == "certain").all()
+    assert not pairs.loc[pairs.zone == MATCH_ZONE, "guarded"].any()
+
+
+def test_worklist_shows_both_records_side_by_side(result):
+    worklist = result.worklist
+    if worklist.empty:
+        pytest.skip("no near match in this small population")
+    for column in ("first_name_l", "first_name_r", "birth_date_std_l", "birth_date_std_r"):
+        assert column in worklist.columns
+    cluster = _cluster_of(result)
+    assert all(
+        cluster[a] != cluster[b]
+        for a, b in zip(worklist.record_id_l, worklist.record_id_r, strict=True)
+    )
+
+
+def test_same_input_and_model_give_identical_clusters(background, model, result):
+    population = pd.concat([background, FAMILY_RECORDS], ignore_index=True)
+    again = dedupe(population.sample(frac=1, random_state=3), model=model, train=False)
+    pd.testing.assert_frame_equal(
+        again.clusters[["record_id", "cluster_id"]].reset_index(drop=True),
+        result.clusters[["record_id", "cluster_id"]].reset_index(drop=True),
+    )
+
+
+def test_chain_through_a_record_without_birth_date_is_split(background, model):
+    """Two same-named brothers born years apart, linked through a record with no birth date:
+    each link alone is a match, but the brothers' birth dates clearly differ."""
+    brother = {**FAMILY, "first_name": "JOSE LUIS", "sex": "M", "multiple_birth": "N"}
+    records = pd.DataFrame(
+        [
+            {"record_id": "C-1", "state": "TX", **brother, "birth_date": "2010-02-14"},
+            {"record_id": "C-2", "state": "CA", **brother, "birth_date": None},
+            {"record_id": "C-3", "state": "WA", **brother, "birth_date": "2015-10-30"},
+        ]
+    )
+    outcome = dedupe(pd.concat([background, records]), model=model, train=False)
+    assert _pair(outcome, "C-1", "C-2")["zone"] == MATCH_ZONE
+    assert _pair(outcome, "C-2", "C-3")["zone"] == MATCH_ZONE
+    cluster = _cluster_of(outcome)
+    assert cluster["C-1"] != cluster["C-3"]
+    assert outcome.summary["components_split"] >= 1
+    kept_apart = outcome.worklist[outcome.worklist["reason"].str.startswith("match kept apart")]
+    assert len(kept_apart) >= 1
+
+
+def test_split_component_keeps_the_strongest_links():
+    groups = split_component(
+        ["a", "b", "c", "d"],
+        match_edges=[("a", "b", 30.0), ("b", "c", 21.0), ("c", "d", 28.0)],
+        conflicts=[("a", "d")],
+    )
+    assert groups == {"a": "a", "b": "a", "c": "c", "d": "c"}
+
+
+def test_duplicate_record_id_across_sources_is_rejected_naming_both():
+    first = FAMILY_RECORDS.iloc[:3]
+    second = FAMILY_RECORDS.iloc[[0, 3]]
+    outcome = dedupe(first, second, model=Model.default(), train=False)
+    rejects = outcome.rejects
+    assert list(rejects["reason"]) == ["DUPLICATE_RECORD_ID"]
+    message = rejects["message"].iloc[0]
+    assert "input1" in message and "input2" in message and "T-A1" in message
+    assert outcome.summary["records_in"] == 5
+    assert outcome.summary["standardized"] == 4
+
+
+def test_link_only_pairs_records_across_the_two_sources(background, model):
+    texas = background[background["state"] == background["state"].iloc[0]]
+    others = background[background["state"] != background["state"].iloc[0]]
+    outcome = link(texas, others, model=model, train=False)
+    side = dict(
+        zip(outcome.standardized["record_id"], outcome.standardized["source_name"], strict=True)
+    )
+    pairs = outcome.pairs
+    assert len(pairs) > 0
+    assert all(
+        side[a] != side[b] for a, b in zip(pairs.record_id_l, pairs.record_id_r, strict=True)
+    )
+
+
+def test_explain_returns_a_row_per_comparison_and_a_total(model):
+    table = explain(
+        {**TWIN_A, "record_id": "x", "state": "TX"},
+        {**TWIN_A, "record_id": "y", "state": "CA", "last_name_2": None},
+        model=model,
+    )
+    comparisons = table[table["comparison"] != "TOTAL"]
+    assert list(comparisons["comparison"]) == [
+        "surname",
+        "given_name",
+        "birth_date",
+        "sex",
+        "parents",
+        "birth_place",
+        "multiple_birth",
+        "state_student_id",
+    ]
+    total = table[table["comparison"] == "TOTAL"].iloc[0]
+    assert total["match_weight"] == pytest.approx(comparisons["match_weight"].sum(), abs=1e-6)
+    assert total["level"].startswith("match")
+
+
+def test_outputs_are_written_to_the_folder(background, model, tmp_path):
+    outcome = dedupe(background, model=model, train=False, out_dir=tmp_path)
+    for name in (
+        "pairs.parquet",
+        "pairs.csv",
+        "clusters.csv",
+        "clusters.parquet",
+        "worklist.csv",
+        "rejects.csv",
+        "model.json",
+        "summary.json",
+    ):
+        assert (tmp_path / name).is_file(), name
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["comparisons"] == len(pd.read_csv(tmp_path / "pairs.csv"))
+    assert set(summary["timings"]) >= {"standardize", "predict", "cluster", "write"}
+    assert len(outcome.pairs) == summary["comparisons"]  # loaded lazily from pairs.parquet
+
+
+def test_progress_is_reported_per_stage(background, model):
+    stages: list[str] = []
+    dedupe(background.iloc[:50], model=model, train=False, progress=stages.append)
+    assert stages[:2] == ["standardize", "predict"]
+    assert "cluster" in stages
+
+
+def test_spark_backend_is_named_as_not_available_yet(background):
+    with pytest.raises(NotImplementedError, match="spark"):
+        dedupe(background, backend="spark")
+
+
+def test_thresholds_reject_a_review_threshold_above_the_match_threshold():
+    with pytest.raises(ValueError, match="review_weight"):
+        Thresholds(match_weight=10, review_weight=12)
+
+
+def test_thresholds_from_probabilities_are_log_odds():
+    t = Thresholds.from_probabilities(0.999, 0.9)
+    assert t.match_weight == pytest.approx(9.96, abs=0.01)
+    assert t.review_weight == pytest.approx(3.17, abs=0.01)
