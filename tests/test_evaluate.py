@@ -14,7 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrant_linkage.evaluate import evaluate, score_clusters, score_worklist
+from migrant_linkage.evaluate import (
+    evaluate,
+    false_merge_clusters,
+    score_clusters,
+    score_worklist,
+)
 
 
 def make_truth(rows: list[tuple[str, str, str | None]]) -> pd.DataFrame:
@@ -89,6 +94,25 @@ def test_rejected_record_is_scored_as_a_singleton():
     assert scores.recall == 0.0
     assert math.isnan(scores.precision)  # nothing merged: precision is undefined, not perfect
     assert scores.f1 == 0.0
+
+
+def test_false_merge_clusters_lists_the_overlays_worst_first():
+    truth = make_truth(
+        [
+            ("ana-tx", "ana", "fam1"),
+            ("ana-ca", "ana", "fam1"),
+            ("beto-tx", "beto", "fam1"),
+            ("carla-tx", "carla", "fam2"),
+            ("dora-tx", "dora", "fam3"),
+        ]
+    )
+    clusters = make_clusters([["ana-tx", "ana-ca", "beto-tx"], ["carla-tx", "dora-tx"]])
+    report = false_merge_clusters(truth, clusters)
+    assert report["cluster_id"].tolist() == ["c0", "c1"]
+    assert report["records"].tolist() == [3, 2]
+    assert report["children"].tolist() == [2, 2]
+    assert report["twin_sibling_pairs"].tolist() == [2, 0]
+    assert report["other_pairs"].tolist() == [0, 1]
 
 
 def test_record_without_family_is_never_a_sibling():
@@ -219,6 +243,7 @@ def truth_for(students: list[int]) -> pd.DataFrame:
     )
 
 
+@settings(deadline=None)  # timing varies on a shared machine; this is not a speed test
 @given(population)
 def test_perfect_clusters_score_one(students):
     truth = truth_for(students)
@@ -229,6 +254,7 @@ def test_perfect_clusters_score_one(students):
         assert scores.precision == scores.recall == scores.f1 == 1.0
 
 
+@settings(deadline=None)
 @given(population)
 def test_all_singletons_have_zero_recall(students):
     truth = truth_for(students)
@@ -239,7 +265,7 @@ def test_all_singletons_have_zero_recall(students):
         assert scores.recall == 0.0
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(
         st.tuples(st.integers(0, 7), st.integers(0, 5)),  # (child, proposed cluster) per record

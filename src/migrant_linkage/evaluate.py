@@ -180,6 +180,46 @@ def score_worklist(
     return _score_worklist_codes(codes, cluster, pairs, worklist, near_match_zone)
 
 
+def false_merge_clusters(truth: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFrame:
+    """The proposed students holding more than one child, worst first: cluster_id, records,
+    children, families, twin_sibling_pairs, other_pairs (false-merge pairs in that cluster).
+    Record ids and counts only, so it is safe to print (FERPA)."""
+    codes = _TruthCodes.build(truth)
+    cluster, _ = codes.cluster_codes(clusters)
+    frame = pd.DataFrame({"cluster": cluster, "family": codes.family, "student": codes.student})
+
+    def pairs_by_cluster(keys: list[str]) -> pd.Series:
+        n = frame.groupby(keys).size().astype(np.int64)
+        return (n * (n - 1) // 2).groupby(level="cluster").sum()
+
+    per_cluster = pd.DataFrame(
+        {
+            "records": frame.groupby("cluster").size(),
+            "children": frame.groupby("cluster")["student"].nunique(),
+            "families": frame.groupby("cluster")["family"].nunique(),
+        }
+    )
+    predicted = pairs_by_cluster(["cluster"])
+    true_positive = pairs_by_cluster(["cluster", "student"])
+    same_family = pairs_by_cluster(["cluster", "family"]) - pairs_by_cluster(
+        ["cluster", "family", "student"]
+    )
+    per_cluster["twin_sibling_pairs"] = same_family
+    per_cluster["other_pairs"] = predicted - true_positive - same_family
+    per_cluster = per_cluster[per_cluster["children"] > 1]
+    # Report the caller's cluster ids (clustered records only; added singletons never merge).
+    given = pd.Series(
+        clusters[CLUSTER_ID].to_numpy(),
+        index=cluster[codes.lookup(clusters[UNIQUE_ID_COLUMN], "clusters")],
+    )
+    given = given[~given.index.duplicated()]
+    per_cluster.insert(0, CLUSTER_ID, given.reindex(per_cluster.index).to_numpy())
+    per_cluster = per_cluster.sort_values(
+        ["twin_sibling_pairs", "other_pairs"], ascending=False
+    ).reset_index(drop=True)
+    return per_cluster
+
+
 def evaluate(
     truth: pd.DataFrame,
     clusters: pd.DataFrame,
