@@ -298,3 +298,29 @@ def test_record_contract_doc_names_every_column_flag_and_reject_code():
     names += [flag.value for flag in QualityFlag] + [code.value for code in RejectCode]
     missing = [name for name in names if f"`{name}`" not in text]
     assert missing == []
+
+
+def test_duckdb_table_input_is_labelled_with_the_table_name():
+    import duckdb
+
+    with duckdb.connect() as con:
+        con.execute(
+            "CREATE TABLE kansas AS SELECT 'K1' AS record_id, 'KS' AS state, "
+            "'Ana' AS first_name, DATE '2012-03-14' AS birth_date"
+        )
+        result = standardize("kansas", connection=con, today=TODAY)
+    assert result.standardized.loc[0, "source_name"] == "kansas"
+    assert result.standardized.loc[0, "birth_date_std"] == "2012-03-14"
+
+
+def test_standardized_table_written_to_parquet_standardizes_to_the_same_values(tmp_path):
+    from migrant_linkage.io import write_table
+
+    with resources.as_file(SAMPLE) as path:
+        first = standardize(path, today=TODAY).standardized
+    written = write_table(first, tmp_path / "standardized.parquet")
+    again = standardize(written, source_name="sample_records.csv", today=TODAY)
+    assert again.counts["rejected"] == 0
+    pd.testing.assert_frame_equal(
+        again.standardized.drop(columns="source_row"), first.drop(columns="source_row")
+    )
