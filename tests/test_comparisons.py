@@ -120,6 +120,14 @@ _FAMILY = dict(
     birth_city="URUAPAN",
 )
 _RAMOS = dict(last_name_1="RAMOS", last_name_2="PEREZ", birth_date="2012-09-09", sex="M")
+_TORRES = dict(
+    last_name_1="TORRES",
+    last_name_2="SOTO",
+    birth_date="2013-04-21",
+    sex="M",
+    parent1_first="JAVIER",
+    parent2_first="ANA",
+)
 _MENDEZ = dict(
     last_name_1="MENDEZ",
     last_name_2="TORRES",
@@ -135,12 +143,18 @@ RECORDS = {
     "twin_jose_luis": dict(
         _FAMILY, state="TX", first_name="JOSE LUIS", sex="M", multiple_birth="Y"
     ),
+    "twin_jose_luis_again": dict(
+        _FAMILY, state="FL", first_name="JOSÉ", middle_name="LUIS", sex="M", multiple_birth="Y"
+    ),
     "twin_maria_fernanda": dict(
         _FAMILY, state="TX", first_name="MARIA FERNANDA", sex="F", multiple_birth="Y"
     ),
-    "same_child_as_lupe": dict(
+    "twin_maria_guadalupe_as_lupe": dict(
         _FAMILY, state="CA", first_name="LUPE", last_name_2="", sex="F", multiple_birth="Y"
     ),
+    "twin_jose": dict(_FAMILY, state="CA", first_name="JOSE", sex="M", multiple_birth="Y"),
+    "francisco_javier": dict(_TORRES, state="TX", first_name="FRANCISCO JAVIER"),
+    "same_child_as_paco": dict(_TORRES, state="WA", first_name="PACO", last_name_2=""),
     "twin_daniel": dict(
         _FAMILY,
         state="WA",
@@ -215,7 +229,22 @@ def test_opposite_sex_twins_with_close_names_are_guarded() -> None:
 
 
 def test_same_child_under_a_known_nickname_is_not_guarded() -> None:
-    assert not _guarded("twin_maria_guadalupe", "same_child_as_lupe")
+    assert not _guarded("francisco_javier", "same_child_as_paco")
+
+
+def test_twin_recorded_under_her_second_given_name_goes_to_review() -> None:
+    # MARIA GUADALUPE as LUPE is second_as_first; for a known twin that could be her sister
+    # GUADALUPE, so only a full name agreement may auto-merge twins.
+    assert _guarded("twin_maria_guadalupe", "twin_maria_guadalupe_as_lupe")
+
+
+def test_twins_jose_luis_and_jose_are_guarded() -> None:
+    # Indistinguishable from one JOSE LUIS recorded as JOSE, except for the twin flag.
+    assert _guarded("twin_jose_luis", "twin_jose")
+
+
+def test_known_twin_with_full_name_agreement_is_not_guarded() -> None:
+    assert not _guarded("twin_jose_luis", "twin_jose_luis_again")
 
 
 def test_unknown_nickname_with_same_state_student_id_is_not_guarded() -> None:

@@ -390,7 +390,6 @@ def _given_name_levels(term_frequency: bool) -> list[_Level]:
 #: Given-name labels that mean "the names share nothing": the family guard and the
 #: multiple-birth interaction treat these pairs as two children.
 _GIVEN_NAMES_DIFFER_LABELS = ("second_differs", "else")
-_GIVEN_NAMES_NEAR_LABELS = ("fuzzy", "phonetic")
 
 
 def _given_names_differ() -> ComparisonLevelCreator:
@@ -678,9 +677,9 @@ def _gamma_in(name: str, labels: tuple[str, ...]) -> str:
 
 
 #: Standardized columns the guard reads as ``<col>_l`` / ``<col>_r`` in Splink's predict output.
-#: Splink keeps them when ``retain_matching_columns`` is on (its default); otherwise add them to
-#: ``additional_columns_to_retain``.
-FAMILY_GUARD_COLUMNS: tuple[str, ...] = ("sex_std", "multiple_birth_std")
+#: All are comparison inputs, so Splink keeps them when ``retain_matching_columns`` is on (its
+#: default); otherwise add them to ``additional_columns_to_retain``.
+FAMILY_GUARD_COLUMNS: tuple[str, ...] = ("sex_std", "multiple_birth_std", "given_name_2")
 
 _FAMILY_SURNAME_LABELS = ("exact_set", "swapped", "subset", "maternal_differs", "paternal_equal")
 _CLOSE_BIRTH_DATE_LABELS = (
@@ -692,6 +691,9 @@ _CLOSE_BIRTH_DATE_LABELS = (
     "within_days",
 )
 _SHARED_PARENT_LABELS = ("both_given", "one_given")
+#: Given-name levels that say "same name" only partly: for a known twin they are not enough.
+_GIVEN_NAMES_WEAK_LABELS = ("second_as_first", "fuzzy", "phonetic")
+_GIVEN_NAMES_FULL_LABELS = ("exact", "nickname")
 
 
 def family_guard_sql() -> str:
@@ -699,21 +701,30 @@ def family_guard_sql() -> str:
     children of one family (twins, or siblings with near birth dates).
 
     The pair agrees on family evidence (a family surname level, and a close birth date or a
-    shared parent) while the given names share nothing (or are only fuzzy-close and the sexes
-    differ or both are flagged multiple birth: DANIEL / DANIELA). A pair with the same state
-    student ID in the same state is never guarded: that evidence outweighs an unknown nickname.
-    The engine keeps guarded pairs out of auto-merge and out of clustering; they go to review.
+    shared parent) and the given names do not clearly say "same child":
+
+    - they share nothing (given_name level `second_differs` or `else`); or
+    - they only partly agree (`second_as_first`, `fuzzy`, `phonetic`: GUADALUPE vs MARIA
+      GUADALUPE, DANIEL vs DANIELA) and the sexes differ or either record is flagged multiple
+      birth; or
+    - either record is flagged multiple birth and one gives a second given name the other
+      lacks (twins JOSE LUIS and JOSE are indistinguishable from one JOSE LUIS recorded as JOSE).
+
+    A pair with the same state student ID in the same state is never guarded: that evidence
+    outweighs an unknown nickname. Missing values never make a pair guarded on their own. The
+    engine keeps guarded pairs out of auto-merge and out of clustering; they go to review.
     """
-    given_differ = _gamma_in("given_name", _GIVEN_NAMES_DIFFER_LABELS)
-    given_near = _gamma_in("given_name", _GIVEN_NAMES_NEAR_LABELS)
-    twin_signal = (
-        "(sex_std_l <> sex_std_r OR (multiple_birth_std_l = 'Y' AND multiple_birth_std_r = 'Y'))"
-    )
+    twin_flag = "(coalesce(multiple_birth_std_l = 'Y', false) OR coalesce(multiple_birth_std_r = 'Y', false))"
+    sex_differs = "coalesce(sex_std_l <> sex_std_r, false)"
+    second_name_on_one_side = "((given_name_2_l IS NULL) <> (given_name_2_r IS NULL))"
     return (
         f"({_gamma_in('surname', _FAMILY_SURNAME_LABELS)}\n"
         f" AND ({_gamma_in('birth_date', _CLOSE_BIRTH_DATE_LABELS)}\n"
         f"      OR {_gamma_in('parents', _SHARED_PARENT_LABELS)})\n"
-        f" AND ({given_differ}\n"
-        f"      OR ({given_near} AND coalesce({twin_signal}, false)))\n"
+        f" AND ({_gamma_in('given_name', _GIVEN_NAMES_DIFFER_LABELS)}\n"
+        f"      OR ({_gamma_in('given_name', _GIVEN_NAMES_WEAK_LABELS)}\n"
+        f"          AND ({sex_differs} OR {twin_flag}))\n"
+        f"      OR ({_gamma_in('given_name', _GIVEN_NAMES_FULL_LABELS)}\n"
+        f"          AND {twin_flag} AND {second_name_on_one_side}))\n"
         f" AND gamma_state_student_id <> {gamma_value('state_student_id', 'same_id')})"
     )
