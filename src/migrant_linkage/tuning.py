@@ -352,15 +352,18 @@ def accuracy_chart(
     *,
     labels: pd.DataFrame | None = None,
     truth: pd.DataFrame | None = None,
+    min_recall: float = 0.5,
 ) -> Chart:
     """Splink's accuracy chart (precision, recall, F1 against threshold), thresholds drawn.
-    Pass accuracy_by_threshold's table, or the pairs with labels or truth."""
+    Pass accuracy_by_threshold's table, or the pairs with labels or truth. Thresholds that
+    keep less than `min_recall` of the true pairs are left off, to show the useful range."""
     table = pairs_or_table
     if "precision" not in table.columns:
         table = accuracy_by_threshold(pairs_or_table, labels=labels, truth=truth)
     # Thresholds where nothing is merged have no precision; Splink's chart needs numbers.
     table = table.dropna(subset=["precision", "recall"])
-    return charts.accuracy_chart(table, _marks(thresholds))
+    useful = table[table["recall"] >= min_recall]
+    return charts.accuracy_chart(useful if len(useful) else table, _marks(thresholds))
 
 
 def suggest_thresholds(

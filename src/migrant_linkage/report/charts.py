@@ -159,33 +159,40 @@ class Chart:
 
 
 def _threshold_rules(thresholds: Mapping[str, float] | None, *, axis: str = "x") -> list[dict]:
-    """Vertical (or horizontal) dashed rules with a label, one per named threshold."""
+    """Dashed rules with a label, one per named threshold; labels are staggered so two close
+    thresholds stay readable."""
     if not thresholds:
         return []
     values = [{"name": name, "value": float(v)} for name, v in thresholds.items()]
-    rule = {
-        "data": {"values": values},
-        "mark": {"type": "rule", "strokeDash": [6, 4], "strokeWidth": 2, "color": "#24292f"},
-        "encoding": {axis: {"field": "value", "type": "quantitative"}},
-    }
-    label = {
-        "data": {"values": values},
-        "mark": {
-            "type": "text",
-            "align": "left",
-            "baseline": "top",
-            "dx": 4,
-            "dy": 4,
-            "fontSize": 12,
-            "color": "#24292f",
-        },
-        "encoding": {
-            axis: {"field": "value", "type": "quantitative"},
-            "y" if axis == "x" else "x": {"value": 0},
-            "text": {"field": "name", "type": "nominal"},
-        },
-    }
-    return [rule, label]
+    layers: list[dict] = [
+        {
+            "data": {"values": values},
+            "mark": {"type": "rule", "strokeDash": [6, 4], "strokeWidth": 2, "color": "#24292f"},
+            "encoding": {axis: {"field": "value", "type": "quantitative"}},
+        }
+    ]
+    for i, value in enumerate(values):
+        layers.append(
+            {
+                "data": {"values": [value]},
+                "mark": {
+                    "type": "text",
+                    "align": "left",
+                    "baseline": "top",
+                    "dx": 4,
+                    "dy": 4 + 16 * i,
+                    "fontSize": 12,
+                    "fontWeight": "bold",
+                    "color": "#24292f",
+                },
+                "encoding": {
+                    axis: {"field": "value", "type": "quantitative"},
+                    "y" if axis == "x" else "x": {"value": 0},
+                    "text": {"field": "name", "type": "nominal"},
+                },
+            }
+        )
+    return layers
 
 
 def threshold_marks(match_weight: float, review_weight: float) -> dict[str, float]:
@@ -342,7 +349,7 @@ def accuracy_chart(
     metrics: Sequence[str] = ("f1",),
 ) -> Chart:
     """Splink's "link quality evaluation" chart (precision, recall and `metrics` against the
-    match-weight threshold), with our thresholds drawn on it.
+    match-weight threshold), with our thresholds drawn on it and every metric shown at first.
 
     `table` is tuning.accuracy_by_threshold's table."""
     from splink.internals.charts import AccuracyChart
@@ -352,6 +359,13 @@ def accuracy_chart(
     spec = splink_chart.chart_dict
     spec["title"]["text"] = "Precision, recall and F1 against the match-weight threshold"
     spec["title"]["fontSize"] = 16
+    spec["width"], spec["height"] = 620, 360
+    shown = [{"metric": m} for m in ("precision", "recall", *metrics)]
+    for layer in spec["layer"][0].get("layer", []):
+        for param in layer.get("params", []):
+            if param.get("bind") == "legend":
+                param["value"] = shown
+    spec["layer"][0]["encoding"]["y"]["scale"] = {"zero": False}
     spec["layer"].extend(_threshold_rules(thresholds))
     return Chart(spec, title="accuracy by threshold")
 
