@@ -277,6 +277,19 @@ def test_report_fetches_nothing_from_the_network(run_dir: Path) -> None:
     assert "vegaEmbed" in text
 
 
+def test_a_run_folder_with_csv_pairs_reports_the_same_evidence(run_dir: Path) -> None:
+    from_parquet = render_report(load_run(run_dir))
+    pairs = pd.read_parquet(run_dir / "pairs.parquet")
+    (run_dir / "pairs.parquet").unlink()
+    pairs.to_csv(run_dir / "pairs.csv", index=False)
+    from_csv = render_report(load_run(run_dir))
+
+    def section(text: str) -> str:
+        return text[text.index('id="near-matches"') : text.index('id="timings"')]
+
+    assert section(from_csv) == section(from_parquet)
+
+
 def test_partial_run_folder_still_reports_and_names_what_is_missing(run_dir: Path) -> None:
     (run_dir / "pairs.parquet").unlink()
     (run_dir / "model.json").unlink()

@@ -361,3 +361,24 @@ def test_no_threshold_precise_enough_is_reported() -> None:
     table = tuning.accuracy_by_threshold(pairs, truth=truth)
     with pytest.raises(ValueError, match="precision"):
         tuning.suggest_thresholds(table, match_precision=0.999)
+
+
+def test_waterfall_of_an_explanation_adds_up_to_its_total() -> None:
+    explanation = pd.DataFrame(
+        {
+            "comparison": ["surname", "given_name", "birth_date", "TOTAL"],
+            "level": ["exact_set: ...", "nickname: ...", "transposed: ...", "near_match"],
+            "match_weight": [8.5, 4.0, 3.25, 15.75],
+        }
+    )
+    chart = tuning.waterfall(explanation)
+    bars = chart.spec["data"]["values"]
+    assert [b["column_name"] for b in bars] == [
+        "Prior match weight",
+        "surname",
+        "given_name",
+        "birth_date",
+        "Final score",
+    ]
+    assert bars[-1]["log2_bayes_factor"] == pytest.approx(15.75)
+    assert sum(b["log2_bayes_factor"] for b in bars[:-1]) == pytest.approx(15.75)

@@ -414,15 +414,25 @@ def suggest_thresholds(
 
 
 def waterfall(
-    pair: Mapping[str, Any] | pd.Series, model: Any, *, redact: bool = False, prior: float = 0.0
+    pair: Mapping[str, Any] | pd.Series | pd.DataFrame,
+    model: Any = None,
+    *,
+    redact: bool = False,
+    prior: float = 0.0,
 ) -> Chart:
-    """Splink's waterfall chart of one scored pair (a row of the pairs table, with its
-    gamma_<comparison> columns): each comparison's weight, adding up to the pair's match weight.
-    The engine scores at even prior odds, so the prior bar is 0 unless `prior` is given."""
+    """Splink's waterfall chart of one pair's evidence, adding up to its match weight.
+
+    `pair` is either a row of the pairs table (with its gamma_<comparison> columns; give the
+    `model`), or the table engine.explain returns for two records (no model needed). The engine
+    scores at even prior odds, so the prior bar is 0 unless `prior` is given."""
+    if isinstance(pair, pd.DataFrame) and "comparison" in pair.columns:
+        return charts.waterfall_chart(evidence.waterfall_records_from_explanation(pair))
     if isinstance(pair, pd.DataFrame):
         if len(pair) != 1:
             raise ValueError(f"waterfall() draws one pair; got {len(pair)} rows")
         pair = pair.iloc[0]
+    if model is None:
+        raise ValueError("give the model that scored the pair (Model, settings dict or path)")
     return charts.waterfall_chart(
         evidence.waterfall_records(pair, model, redact=redact, prior=prior)
     )

@@ -206,6 +206,34 @@ def waterfall_records(
     return records
 
 
+def waterfall_records_from_explanation(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Records for Splink's waterfall chart from engine.explain's table (one row per comparison:
+    comparison, level, match_weight; then a TOTAL row)."""
+    missing = {"comparison", "level", "match_weight"} - set(table.columns)
+    if missing:
+        raise ValueError(f"expected engine.explain's table; missing columns {sorted(missing)}")
+    is_total = table["comparison"].astype(str).str.upper() == "TOTAL"
+    rows = table[~is_total]
+    records = [_bar("Prior match weight", "Starting match weight (prior odds)", 0.0, "", "")]
+    records += [
+        _bar(str(c), str(lv), float(w), "", "")
+        for c, lv, w in zip(rows["comparison"], rows["level"], rows["match_weight"], strict=True)
+    ]
+    total = (
+        float(table.loc[is_total, "match_weight"].iloc[0])
+        if is_total.any()
+        else float(rows["match_weight"].sum())
+    )
+    explained = float(rows["match_weight"].fillna(0).sum())
+    if abs(total - explained) > 1e-6:
+        records.append(_bar("adjustments", "Other adjustments", total - explained, "", ""))
+    records.append(_bar("Final score", "Final score", total, "", ""))
+    for i, record in enumerate(records):
+        record["bar_sort_order"] = i
+        record["record_number"] = 0
+    return records
+
+
 def _bar(column: str, label: str, weight: float, value_l: str, value_r: str) -> dict[str, Any]:
     weight = 0.0 if weight is None or (isinstance(weight, float) and math.isnan(weight)) else weight
     return {

@@ -49,6 +49,27 @@ def _read_table(folder: Path, stem: str, columns: list[str] | None = None) -> pd
     return None
 
 
+#: Pair columns the report reads; the level-label text columns are left on disk (they are the
+#: bulk of the file and the model gives the same labels).
+PAIR_COLUMNS = ("record_id_l", "record_id_r", "match_weight", "match_probability", "zone")
+
+
+def _read_pairs(folder: Path) -> pd.DataFrame | None:
+    parquet = folder / "pairs.parquet"
+    if parquet.is_file():
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(parquet).names
+        wanted = [c for c in names if c in PAIR_COLUMNS or c.startswith(("gamma_", "guard"))]
+        return pd.read_parquet(parquet, columns=wanted)
+    table = _read_table(folder, "pairs")
+    if table is not None:
+        for column in ("match_weight", "match_probability"):
+            if column in table.columns:
+                table[column] = pd.to_numeric(table[column])
+    return table
+
+
 def load_run(folder: str | Path, *, standardized: pd.DataFrame | None = None) -> Run:
     """Read the outputs in `folder`. `standardized` (e.g. Result.standardized) supplies the
     quality flags when neither the summary nor the folder holds them."""
@@ -65,7 +86,7 @@ def load_run(folder: str | Path, *, standardized: pd.DataFrame | None = None) ->
     except json.JSONDecodeError as err:
         raise ValueError(f"{summary_path}: not valid JSON ({err.msg}, line {err.lineno})") from None
     run = Run(folder=folder, summary=summary, standardized=standardized)
-    run.pairs = _read_table(folder, "pairs")
+    run.pairs = _read_pairs(folder)
     run.clusters = _read_table(folder, "clusters")
     run.worklist = _read_table(folder, "worklist")
     run.rejects = _read_table(folder, "rejects")
