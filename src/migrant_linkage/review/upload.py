@@ -282,7 +282,7 @@ def apply_upload(
 @dataclass
 class _Plan:
     assignment: pd.DataFrame  # record_key, target (existing student, or group label), kind
-    join_pairs: dict[str, list[list[str]]]  # existing student -> evidence pairs of the joins
+    join_evidence: pd.DataFrame  # student, l, r: the match pairs through which records joined
     review: pd.DataFrame  # l, r, match_weight, match_probability, reason, evidence columns
     pairs: pd.DataFrame
     labels: dict[str, dict[int, str]] | None = None
@@ -362,10 +362,7 @@ def _plan(
     incoming_end = match_edges["l"].where(match_edges["l"].isin(incoming_set), match_edges["r"])
     evidence = match_edges.assign(student=incoming_end.map(target_of))
     evidence = evidence[evidence["student"].notna()]
-    join_pairs = {
-        student: group[["l", "r"]].values.tolist()
-        for student, group in evidence.groupby("student", sort=True)
-    }
+    join_evidence = evidence[["student", "l", "r"]]
 
     # Review: near matches, and match-zone pairs that did not merge (guarded, or held back
     # above); pairs whose records ended in one student are dropped when queueing.
@@ -376,7 +373,7 @@ def _plan(
         ["near match", "match kept apart by the family guard"],
         default="match kept apart: it would merge existing students or holds a conflict",
     )
-    return _Plan(assignment=assignment, join_pairs=join_pairs, review=review, pairs=pairs)
+    return _Plan(assignment=assignment, join_evidence=join_evidence, review=review, pairs=pairs)
 
 
 def _write_upload(
@@ -435,21 +432,23 @@ def _write_upload(
     assignment["audit_id"] = upload_audit
     audit_ids = [upload_audit]
     joining = (assignment["kind"] == "join") & (assignment["old_student"] != assignment["target"])
-    for student in sorted(set(assignment.loc[joining, "target"])):  # one entry per student joined
-        entry = write_audit(
-            con,
-            actor=reviewer,
-            action="auto_merge",
-            reason=f"match zone in upload {upload_id}",
-            details={
-                "upload_id": upload_id,
-                "survivor": student,
-                "pairs": plan.join_pairs.get(student, []),
-            },
-            at=at,
+    joined_students = sorted(set(assignment.loc[joining, "target"]))
+    if joined_students:  # one auto_merge entry per student joined, written in one statement
+        first = next_id(con, "audit_log", "audit_id")
+        entry_of = pd.Series(range(first, first + len(joined_students)), index=joined_students)
+        evidence = plan.join_evidence[plan.join_evidence["student"].isin(entry_of.index)]
+        con.register("_joins", evidence.assign(audit_id=evidence["student"].map(entry_of)))
+        con.execute(
+            """INSERT INTO audit_log
+               SELECT audit_id, ?, ?, 'auto_merge', ?,
+                      CAST(to_json({'pairs': list([l, r] ORDER BY l, r),
+                                    'survivor': student, 'upload_id': ?}) AS VARCHAR)
+               FROM _joins GROUP BY audit_id, student ORDER BY audit_id""",
+            [at, reviewer, f"match zone in upload {upload_id}", upload_id],
         )
-        assignment.loc[joining & (assignment["target"] == student), "audit_id"] = entry
-        audit_ids.append(entry)
+        con.unregister("_joins")
+        assignment.loc[joining, "audit_id"] = assignment.loc[joining, "target"].map(entry_of)
+        audit_ids += entry_of.tolist()
     con.execute(
         "UPDATE students SET merged_into = NULL WHERE student_id IN (SELECT unnest(?::VARCHAR[]))",
         [sorted(set(assignment["target"]))],
