@@ -201,8 +201,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_retrain(args: argparse.Namespace) -> int:
     from migrant_linkage.review import retrain_from_decisions
 
+    from migrant_linkage.model import ModelCheckError
+
     index = _index(args)
-    model = retrain_from_decisions(index)
+    try:
+        model = retrain_from_decisions(index)
+    except ModelCheckError as exc:
+        raise IndexUsageError(f"the retrained model was refused: {exc}") from None
     model.save(args.out)
     print(f"wrote {args.out}")
     if args.use:
@@ -317,7 +322,7 @@ def _guarded(func):
 
         try:
             return func(args)
-        except (ReviewError, IndexBusyError, IndexNotFoundError) as exc:
+        except (ReviewError, IndexBusyError, IndexNotFoundError, IndexUsageError) as exc:
             raise _usage_error()(str(exc)) from None
 
     return run

@@ -257,7 +257,7 @@ def _merge_pair(
     l_student, r_student = student_of(con, pair[0]), student_of(con, pair[1])
     details = {"item_id": item_id, "pairs": [list(ordered_pair(*pair))]}
     if validated_by:
-        details["validated_by"] = validated_by
+        details.update(proposed_by=reviewer, validated_by=validated_by)
     if l_student == r_student:
         audit_id = write_audit(
             con,
