@@ -199,9 +199,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
-    from migrant_linkage.review import retrain_from_decisions
-
     from migrant_linkage.model import ModelCheckError
+    from migrant_linkage.review import retrain_from_decisions
 
     index = _index(args)
     try:
