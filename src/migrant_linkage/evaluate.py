@@ -120,6 +120,11 @@ class Evaluation:
         return self.clusters.twin_sibling_false_merges
 
     @property
+    def family_false_merges(self) -> int:
+        """Same as twin_sibling_false_merges: merged pairs of two children of one family."""
+        return self.clusters.twin_sibling_false_merges
+
+    @property
     def worklist_share_of_records(self) -> float:
         return self.worklist.worklist_share_of_records if self.worklist else math.nan
 
