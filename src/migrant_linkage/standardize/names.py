@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 
+import ftfy
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from migrant_linkage.schema import FLAG_SEPARATOR, QualityFlag
 
@@ -152,13 +152,23 @@ _SPECIAL_LETTERS = str.maketrans(
 )
 # Anything that is not a letter or digit (punctuation, hyphens, emoji, controls, underscores).
 _NOT_WORD = re.compile(r"[\W_]+")
+_ASCII_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # not TAB, LF, VT, FF, CR
 _DIGITS = re.compile(r"\d+")
 
 
 @lru_cache(maxsize=1_000_000)
 def _fold_one(value: str) -> str | None:
-    text = value.translate(_APOSTROPHES)
+    # Control bytes (NUL, ESC, DEL) are keying or export noise inside a word: delete them
+    # rather than let them split LO<DEL>PEZ into two surname units.
+    text = _ASCII_CONTROLS.sub("", value)
     if not text.isascii():  # most names are plain ASCII and skip the Unicode work
+        # Mojibake (JOSÃ‰, JosÃ©: UTF-8 read as cp1252 somewhere upstream) back to JOSÉ.
+        text = ftfy.fix_text(text, normalization="NFC")
+        # Invisible format characters (zero-width space, soft hyphen, right-to-left marks,
+        # BOM) and other controls are deleted, not turned into a space.
+        text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C")
+    text = text.translate(_APOSTROPHES)
+    if not text.isascii():
         text = unicodedata.normalize("NFKD", text.translate(_SPECIAL_LETTERS))
         # Drop accents and every other combining mark (Ñ -> N, Á -> A, Ü -> U).
         text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("M"))
@@ -166,14 +176,33 @@ def _fold_one(value: str) -> str | None:
     return text or None
 
 
+def _distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes per row (missing -> -1) and the distinct values as a plain object array."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    # Iterating an Arrow-backed array element by element is slow; convert it once.
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _distinct_map(values: pd.Series, func: Callable[[str], object]) -> tuple[np.ndarray, list]:
+    """`func` once per distinct non-missing value. Returns (codes, mapped) where mapped has one
+    extra trailing None that code -1 (missing) picks."""
+    codes, uniques = _distinct(values)
+    return codes, [func(str(v)) for v in uniques] + [None]
+
+
 def _distinct_apply(values: pd.Series, func: Callable[[str], object]) -> np.ndarray:
     """Apply `func` once per distinct non-missing value; missing values give None."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.empty(len(uniques) + 1, dtype=object)
-    for i, v in enumerate(uniques):
-        mapped[i] = func(str(v))
-    mapped[-1] = None
-    return mapped[codes]  # code -1 picks the trailing None
+    codes, mapped = _distinct_map(values, func)
+    out = np.empty(len(mapped), dtype=object)
+    out[:] = mapped
+    return out[codes]  # code -1 picks the trailing None
+
+
+def _distinct_text(values: pd.Series, func: Callable[[str], str | None]) -> pd.Series:
+    """A 'string' Series of `func` applied per distinct value, assembled with an Arrow take."""
+    codes, mapped = _distinct_map(values, func)
+    taken = _arrow(np.array(mapped, dtype=object)).take(pa.array(codes % len(mapped)))
+    return _text(taken, values.index)
 
 
 def _arrow(values: np.ndarray) -> pa.Array:
@@ -190,14 +219,14 @@ def fold_name(s: pd.Series) -> pd.Series:
     """Upper case, accents folded (Ñ->N, Á->A, Ü->U), apostrophes removed (O'BRIEN->OBRIEN),
     hyphens, periods, commas and any other punctuation, emoji or control character turned into
     a space, whitespace collapsed. Digits are kept. Empty results become NA."""
-    return _text(_distinct_apply(s, _fold_one), s.index)
+    return _distinct_text(s, _fold_one)
 
 
 def canonical_given_name(s: pd.Series) -> pd.Series:
     """Map one-word given names through the nickname table (LUPE -> GUADALUPE, JOHN -> JUAN).
     The input should already be folded; a name not in the table is its own canonical form."""
     nick = _tables().nicknames
-    return _text(_distinct_apply(s, lambda v: nick.get(v, v)), s.index)
+    return _distinct_text(s, lambda v: nick.get(v, v))
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,7 +278,7 @@ def phonetic_key(s: pd.Series) -> pd.Series:
     """Phonetic key of folded one-word names: the name re-spelt as it sounds in Mexican Spanish
     (Z/S, V/B/W, LL/Y, J/G/X before E/I, silent H, C/K/QU, I/Y, doubled letters). Vowels are
     kept, so MARIO and MARIA stay apart. Computed once per distinct value."""
-    return _text(_distinct_apply(s, _phonetic_one), s.index)
+    return _distinct_text(s, _phonetic_one)
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,6 +295,11 @@ class _FieldParse:
     suffix: str | None  # suffix found at the end of the field
     has_digits: bool
     hyphenated: bool
+
+    @property
+    def key(self) -> str | None:
+        """Sorted distinct units of this field alone."""
+        return " ".join(sorted(set(self.units))) or None
 
 
 _EMPTY = _FieldParse(None, (), None, False, False)
@@ -377,7 +411,7 @@ def _column(raw: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _factorize(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = _distinct(values)
     return codes, [str(v) for v in uniques]
 
 
@@ -392,9 +426,13 @@ def _parse_column(
 
 
 def _field(
-    parsed: list[_FieldParse], codes: np.ndarray, get: Callable[[_FieldParse], object]
+    parsed: list[_FieldParse],
+    codes: np.ndarray,
+    get: Callable[[_FieldParse], object],
+    dtype: type | np.dtype = object,
 ) -> np.ndarray:
-    out = np.empty(len(parsed), dtype=object)
+    # Numbers and booleans get a native dtype: taking them per row is much cheaper than objects.
+    out = np.empty(len(parsed), dtype=dtype)
     for i, p in enumerate(parsed):
         out[i] = get(p)
     return out[codes]
@@ -426,14 +464,27 @@ class _ParsedColumn:
     codes: np.ndarray
     parsed: list[_FieldParse]
 
-    def get(self, attribute: Callable[[_FieldParse], object]) -> np.ndarray:
-        return _field(self.parsed, self.codes, attribute)
+    def get(
+        self, attribute: Callable[[_FieldParse], object], dtype: type | np.dtype = object
+    ) -> np.ndarray:
+        return _field(self.parsed, self.codes, attribute, dtype)
+
+    def flag(self, test: Callable[[_FieldParse], bool]) -> np.ndarray:
+        return self.get(test, bool)
+
+    def unit_is_initial(self, i: int) -> np.ndarray:
+        return self.flag(lambda p: len(p.units) > i and len(p.units[i]) == 1)
+
+    def text(self, attribute: Callable[[_FieldParse], str | None], index: pd.Index) -> pd.Series:
+        """One string attribute as a 'string' Series, assembled with an Arrow take."""
+        distinct = np.array([attribute(p) for p in self.parsed], dtype=object)
+        return _text(_arrow(distinct).take(pa.array(self.codes)), index)
 
     def unit(self, i: int) -> np.ndarray:
         return self.get(lambda p: _unit(p.units, i))
 
     def count(self) -> np.ndarray:
-        return self.get(lambda p: len(p.units)).astype(np.int64)
+        return self.get(lambda p: len(p.units), np.int64)
 
 
 def _parsed(raw: pd.DataFrame, column: str, parse: Callable[[str], _FieldParse]) -> _ParsedColumn:
@@ -441,29 +492,40 @@ def _parsed(raw: pd.DataFrame, column: str, parse: Callable[[str], _FieldParse])
     return _ParsedColumn(codes, parsed)
 
 
-_SPACE = pa.scalar(" ", pa.large_string())
-
-
 def _join_words(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Join two per-row strings with one space, skipping a missing one; both missing -> None."""
-    # Nulls are filled rather than using null_handling="skip", which drops rows in pyarrow 26.
-    a_arr, b_arr = (pc.fill_null(_arrow(x), "") for x in (a, b))
-    joined = pc.utf8_trim_whitespace(pc.binary_join_element_wise(a_arr, b_arr, _SPACE))
-    joined = pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.large_string()), joined)
-    return joined.to_numpy(zero_copy_only=False)
+    na_a, na_b = pd.isna(a), pd.isna(b)
+    both = np.where(na_a, "", a) + " " + np.where(na_b, "", b)
+    return np.where(na_a, b, np.where(na_b, a, both))
 
 
 def _pair_key(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Sorted distinct key of two units per row: 'A B', or 'A' when equal (None if one missing)."""
-    a_arr, b_arr = _arrow(a), _arrow(b)
-    a_first = pc.less_equal(a_arr, b_arr)
-    lo, hi = pc.if_else(a_first, a_arr, b_arr), pc.if_else(a_first, b_arr, a_arr)
-    pair = pc.binary_join_element_wise(lo, hi, _SPACE)
-    return pc.if_else(pc.equal(a_arr, b_arr), a_arr, pair).to_numpy(zero_copy_only=False)
+    """Sorted distinct key of two non-missing units per row: 'A B', or 'A' when equal."""
+    a_first = a <= b
+    lo, hi = np.where(a_first, a, b), np.where(a_first, b, a)
+    return np.where(a == b, a, lo + " " + hi)
 
 
-def _own_key(p: _FieldParse) -> str | None:
-    return " ".join(sorted(set(p.units))) or None
+def _units_key(first: _ParsedColumn, second: _ParsedColumn) -> np.ndarray:
+    """Sorted distinct units of two surname fields. One field empty -> that field's own key;
+    one unit each -> vectorised pair; longer combinations -> once per distinct combination."""
+    n1, n2 = first.count(), second.count()
+    key = np.where(n2 == 0, first.get(lambda p: p.key), second.get(lambda p: p.key))
+    pair = np.flatnonzero((n1 == 1) & (n2 == 1))
+    key[pair] = _pair_key(first.unit(0)[pair], second.unit(0)[pair])
+    general = np.flatnonzero((n1 > 0) & (n2 > 0) & ((n1 > 1) | (n2 > 1)))
+    if len(general):
+        c1, c2 = first.codes[general], second.codes[general]
+        combo, first_row = _combine_codes(c1, c2)
+        keys = np.array(
+            [
+                " ".join(sorted(set(first.parsed[c1[r]].units + second.parsed[c2[r]].units)))
+                for r in first_row
+            ],
+            dtype=object,
+        )
+        key[general] = keys[combo]
+    return key
 
 
 def _surname_columns(
@@ -480,44 +542,30 @@ def _surname_columns(
     paternal = np.where(from_middle, middle_candidate, paternal)
     maternal = np.where(from_middle, l1_first, maternal)
 
-    # units key: sorted distinct units of both fields. One field empty -> that field's own key;
-    # one unit each -> vectorised pair; longer combinations -> once per distinct combination.
-    key = np.where(n2 == 0, l1.get(_own_key), l2.get(_own_key))
-    pair = (n1 == 1) & (n2 == 1)
-    key = np.where(pair, _pair_key(l1_first, l2.unit(0)), key)
-    key = np.where(from_middle, _pair_key(middle_candidate, l1_first), key)
-    general = np.flatnonzero((n1 > 0) & (n2 > 0) & ~pair)
-    if len(general):
-        combo, first_row = _combine_codes(l1.codes[general], l2.codes[general])
-        keys = np.array(
-            [
-                " ".join(
-                    sorted(
-                        set(
-                            l1.parsed[l1.codes[general[r]]].units
-                            + l2.parsed[l2.codes[general[r]]].units
-                        )
-                    )
-                )
-                for r in first_row
-            ],
-            dtype=object,
-        )
-        key[general] = keys[combo]
+    key = _units_key(l1, l2)
+    moved = np.flatnonzero(from_middle)
+    key[moved] = _pair_key(middle_candidate[moved], l1_first[moved])
 
-    hyphenated = l1.get(lambda p: p.hyphenated).astype(bool) | l2.get(
-        lambda p: p.hyphenated
-    ).astype(bool)
+    # One-letter units (NAME_TRUNCATED_OR_INITIAL), tracked along the same choices as above;
+    # a middle-name candidate is never one letter (the name lists hold none).
+    l1_first_initial = l1.unit_is_initial(0)
+    initial = np.where(from_middle, False, l1_first_initial) | np.where(
+        from_middle,
+        l1_first_initial,
+        np.where(n1 >= 2, l1.unit_is_initial(1), l2.unit_is_initial(0)),
+    )
+
+    hyphenated = l1.flag(lambda p: p.hyphenated) | l2.flag(lambda p: p.hyphenated)
     total = n1 + n2
     form = np.select(
         [from_middle, (n1 > 0) & (n2 > 0), total == 0, total == 1, hyphenated],
         ["FROM_MIDDLE", "SPLIT", "NONE", "SINGLE", "HYPHENATED"],
         default="COMBINED",
     ).astype(object)
-    full = np.where(
-        from_middle,
-        _join_words(middle_candidate, l1.get(lambda p: p.full)),
-        _join_words(l1.get(lambda p: p.full), l2.get(lambda p: p.full)),
+    l1_full = l1.get(lambda p: p.full)
+    full = _join_words(
+        np.where(from_middle, middle_candidate, l1_full),
+        np.where(from_middle, l1_full, l2.get(lambda p: p.full)),
     )
     return {
         "surname_full": full,
@@ -527,6 +575,7 @@ def _surname_columns(
         "surname_count": np.where(from_middle, 2, total),
         "surname_form": form,
         "from_middle": from_middle,
+        "initial": initial.astype(bool),
     }
 
 
@@ -550,48 +599,33 @@ def _suffix_column(
 
 
 def _parent_columns(raw: pd.DataFrame) -> dict[str, np.ndarray]:
-    pa = _parsed(raw, "parent1_first", _parse_given).unit(0)
-    pb = _parsed(raw, "parent2_first", _parse_given).unit(0)
-    # Order-free: a <= b alphabetically, a missing name last.
-    a_s, b_s = pd.Series(pa, dtype="string"), pd.Series(pb, dtype="string")
-    swap = (a_s.isna() & b_s.notna()) | (a_s > b_s).fillna(False)
-    swap = swap.to_numpy(dtype=bool)
+    given_1 = _parsed(raw, "parent1_first", _parse_given).unit(0)
+    given_2 = _parsed(raw, "parent2_first", _parse_given).unit(0)
+    # Order-free: a <= b alphabetically, a missing name last (it sorts after any name).
+    last = "\U0010ffff"
+    swap = np.where(pd.isna(given_2), last, given_2) < np.where(pd.isna(given_1), last, given_1)
     p1 = _parsed(raw, "parent1_last", _parse_surname)
     p2 = _parsed(raw, "parent2_last", _parse_surname)
-    combo, first_row = _combine_codes(p1.codes, p2.codes)
-    keys = np.array(
-        [
-            " ".join(sorted(set(p1.parsed[p1.codes[r]].units + p2.parsed[p2.codes[r]].units)))
-            or None
-            for r in first_row
-        ],
-        dtype=object,
-    )
     return {
-        "parent_given_a": np.where(swap, pb, pa),
-        "parent_given_b": np.where(swap, pa, pb),
-        "parent_surnames_key": keys[combo],
+        "parent_given_a": np.where(swap, given_2, given_1),
+        "parent_given_b": np.where(swap, given_1, given_2),
+        "parent_surnames_key": _units_key(p1, p2),
     }
 
 
-def _is_initial(values: np.ndarray) -> np.ndarray:
-    one_letter = pc.equal(pc.utf8_length(_arrow(values)), 1)
-    return pc.fill_null(one_letter, False).to_numpy(zero_copy_only=False)
-
-
-def _flag_strings(flags: dict[QualityFlag, np.ndarray], n: int) -> np.ndarray:
+def _flag_strings(flags: dict[QualityFlag, np.ndarray], n: int) -> pa.Array:
     """Sorted ';'-joined flag codes per row, built from a bit mask (at most 64 strings)."""
     bits = np.zeros(n, dtype=np.int64)
     for i, flag in enumerate(_FLAGS):
         bits |= np.asarray(flags[flag], dtype=bool).astype(np.int64) << i
-    strings = np.array(
+    strings = pa.array(
         [
             FLAG_SEPARATOR.join(str(f) for i, f in enumerate(_FLAGS) if mask >> i & 1)
             for mask in range(1 << len(_FLAGS))
         ],
-        dtype=object,
+        type=pa.large_string(),
     )
-    return strings[bits]
+    return strings.take(pa.array(bits))
 
 
 # --------------------------------------------------------------------------------------------
@@ -614,6 +648,7 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
 
     surnames = _surname_columns(l1, l2, _middle_candidates(raw))
     from_middle = surnames.pop("from_middle")
+    surname_initial = surnames.pop("initial")
 
     given_1 = first.unit(0)
     # Second given unit: rest of the first name, else the middle name unless it held a surname.
@@ -625,15 +660,13 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
 
     has_digits = np.zeros(len(raw), dtype=bool)
     for field in (first, middle, l1, l2):
-        has_digits |= field.get(lambda p: p.has_digits).astype(bool)
+        has_digits |= field.flag(lambda p: p.has_digits)
     flags = _flag_strings(
         {
             QualityFlag.GIVEN_NAME_MISSING: pd.isna(given_1),
             QualityFlag.SURNAME_MISSING: surnames["surname_count"] == 0,
             QualityFlag.NAME_HAS_DIGITS: has_digits,
-            QualityFlag.NAME_TRUNCATED_OR_INITIAL: _is_initial(given_1)
-            | _is_initial(surnames["surname_paternal"])
-            | _is_initial(surnames["surname_maternal"]),
+            QualityFlag.NAME_TRUNCATED_OR_INITIAL: first.unit_is_initial(0) | surname_initial,
             QualityFlag.SUFFIX_IN_NAME: suffix_in_name,
             QualityFlag.SURNAME_FROM_MIDDLE_NAME: from_middle,
         },
@@ -645,12 +678,12 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
     def text(values: np.ndarray) -> pd.Series:
         return _text(values, index)
 
-    given_1_s, given_2_s = text(given_1), text(given_2)
+    given_1_s, given_2_s = first.text(lambda p: _unit(p.units, 0), index), text(given_2)
     paternal_s, maternal_s = text(surnames["surname_paternal"]), text(surnames["surname_maternal"])
     parents = _parent_columns(raw)
     columns = {
-        "given_name_full": text(first.get(lambda p: p.full)),
-        "middle_name_std": text(middle.get(lambda p: p.full)),
+        "given_name_full": first.text(lambda p: p.full, index),
+        "middle_name_std": middle.text(lambda p: p.full, index),
         "given_name_1": given_1_s,
         "given_name_2": given_2_s,
         "given_name_1_canonical": canonical_given_name(given_1_s),
