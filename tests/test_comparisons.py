@@ -99,7 +99,12 @@ def test_term_frequency_switch() -> None:
             out.update(c.input_name for c in comparison._tf_adjustment_input_columns)
         return out
 
-    assert tf_columns(True) == {"surname_paternal", "surname_units_key", "given_name_1"}
+    assert tf_columns(True) == {
+        "surname_paternal",
+        "surname_units_key",
+        "given_name_1",
+        "birth_date_std",
+    }
     assert tf_columns(False) == set()
 
 

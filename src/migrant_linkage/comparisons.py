@@ -415,15 +415,20 @@ def _given_names_differ() -> ComparisonLevelCreator:
 _D, _T = "birth_date_std", "birth_date_transposed"
 
 
-def _birth_date_levels() -> list[_Level]:
+def _birth_date_levels(term_frequency: bool) -> list[_Level]:
     return [
         _Level("null", "a birth date is missing or unparseable", NullLevel(_D)),
         _Level(
             "default_equal",
-            "the same placeholder-looking date (1 January, 1900-01-01): weak evidence",
-            _sql(
-                f"{_D}_l = {_D}_r AND (coalesce(birth_date_is_default_l, false) "
-                f"OR coalesce(birth_date_is_default_r, false))"
+            "the same placeholder-looking date (1 January, 1900-01-01): weak evidence; "
+            "term-frequency adjusted, so a placeholder many records share weighs little",
+            _with_tf(
+                _sql(
+                    f"{_D}_l = {_D}_r AND (coalesce(birth_date_is_default_l, false) "
+                    f"OR coalesce(birth_date_is_default_r, false))"
+                ),
+                _D,
+                term_frequency=term_frequency,
             ),
         ),
         _Level("exact", "the same birth date", ExactMatchLevel(_D)),
@@ -596,7 +601,7 @@ def _levels(name: str, term_frequency: bool) -> list[_Level]:
     builders: dict[str, Callable[[], list[_Level]]] = {
         "surname": lambda: _surname_levels(term_frequency),
         "given_name": lambda: _given_name_levels(term_frequency),
-        "birth_date": _birth_date_levels,
+        "birth_date": lambda: _birth_date_levels(term_frequency),
         "sex": _sex_levels,
         "parents": _parents_levels,
         "birth_place": _birth_place_levels,
@@ -681,7 +686,11 @@ def _gamma_in(name: str, labels: tuple[str, ...]) -> str:
 #: default); otherwise add them to ``additional_columns_to_retain``.
 FAMILY_GUARD_COLUMNS: tuple[str, ...] = ("sex_std", "multiple_birth_std", "given_name_2")
 
-_FAMILY_SURNAME_LABELS = ("exact_set", "swapped", "subset", "maternal_differs", "paternal_equal")
+#: Any surname agreement counts as family evidence: with given names that share nothing, a
+#: pair only reaches the match zone on family evidence, however its surnames were garbled.
+_FAMILY_SURNAME_LABELS = tuple(
+    lv.label for lv in comparison_levels("surname") if lv.label not in ("null", "else")
+)
 _CLOSE_BIRTH_DATE_LABELS = (
     "default_equal",
     "exact",
