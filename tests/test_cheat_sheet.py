@@ -78,8 +78,12 @@ def _raw_record(fields: list[str], value: str, record_id: str) -> dict[str, str]
 
 
 @cache
-def _landed_levels() -> dict[str, str]:
-    """Standardize every row's two records in one call and score every pair in one query."""
+def _landed_levels() -> dict[tuple[str, str], str]:
+    """Standardize every row's two records in one call and score every pair in one query.
+
+    Keys are (row key, order): order "ab" puts record A on the left of the pair, "ba" on the
+    right, so the tests can check that a comparison does not depend on which record is which.
+    """
     fields = _fields()
     records = []
     for row in ROWS:
@@ -101,24 +105,27 @@ def _landed_levels() -> dict[str, str]:
     select_r = ", ".join(f'r."{c}" AS "{c}_r"' for c in columns)
     con.execute(
         f"""CREATE TABLE pairs AS
-        SELECT split_part(l.record_id, ':', 1) || ':' || split_part(l.record_id, ':', 2) AS key,
+        SELECT substr(l.record_id, 1, length(l.record_id) - 2) AS key,
+               right(l.record_id, 1) || right(r.record_id, 1) AS side_order,
                {select_l}, {select_r}
         FROM records l JOIN records r
-          ON l.record_id LIKE '%:a' AND r.record_id LIKE '%:b'
+          ON l.record_id <> r.record_id
          AND substr(l.record_id, 1, length(l.record_id) - 2)
            = substr(r.record_id, 1, length(r.record_id) - 2)"""
     )
     cases = ", ".join(gamma_case_sql(name, "duckdb") for name in COMPARISON_NAMES)
-    scored = con.execute(f"SELECT key, {cases} FROM pairs").df()
+    scored = con.execute(f"SELECT key, side_order, {cases} FROM pairs").df()
+    scored = scored.set_index(["key", "side_order"])
 
     landed = {}
     label_of = {name: _labels_by_gamma(name) for name in COMPARISON_NAMES}
     for row in ROWS:
-        if row.key in rejected:
-            landed[row.key] = rejected[row.key]
-            continue
-        gamma = scored.loc[scored["key"] == row.key, f"gamma_{row.comparison}"]
-        landed[row.key] = label_of[row.comparison][int(gamma.iloc[0])]
+        for order in ("ab", "ba"):
+            if row.key in rejected:
+                landed[row.key, order] = rejected[row.key]
+                continue
+            gamma = scored.loc[(row.key, order), f"gamma_{row.comparison}"]
+            landed[row.key, order] = label_of[row.comparison][int(gamma)]
     return landed
 
 
@@ -128,12 +135,22 @@ def _labels_by_gamma(name: str) -> dict[int, str]:
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.key for r in ROWS])
 def test_cheat_sheet_row_lands_in_expected_level(row: Row) -> None:
-    landed = _landed_levels()[row.key]
+    landed = _landed_levels()[row.key, "ab"]
     assert landed == row.expected_level, (
         f"comparisons/{row.comparison}.csv line {row.line} ({row.note}): "
         f"{row.value_a!r} vs {row.value_b!r} landed in {landed!r}, "
         f"expected {row.expected_level!r}"
     )
+
+
+def test_comparisons_do_not_depend_on_which_record_is_left() -> None:
+    landed = _landed_levels()
+    one_sided = [
+        f"{r.key} ({landed[r.key, 'ab']} vs {landed[r.key, 'ba']})"
+        for r in ROWS
+        if landed[r.key, "ab"] != landed[r.key, "ba"]
+    ]
+    assert not one_sided, f"rows whose level changes when A and B swap sides: {one_sided}"
 
 
 @pytest.mark.parametrize("name", COMPARISON_NAMES)
