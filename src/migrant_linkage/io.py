@@ -7,7 +7,9 @@ of missing values (a child can be named "NA" or "NULL"); only an empty cell beco
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -55,9 +57,9 @@ def read_records(
     for column in REQUIRED_INPUT_COLUMNS:
         if column not in frame.columns:
             raise RecordContractError(
-                f"{label}: required column '{column}' is missing (found: "
-                f"{', '.join(map(str, frame.columns)) or 'no columns'}). Rename the column in "
-                f"the file or pass column_map={{'<your column>': '{column}'}}."
+                f"{label}: required column '{column}' is missing ({_found(frame.columns)}). "
+                f"Rename the column in the file or pass column_map={{'<your column>': "
+                f"'{column}'}}."
             )
     for column in INPUT_COLUMNS:
         if column not in frame.columns:
@@ -110,29 +112,99 @@ def _read_raw(
     if suffix == ".parquet":
         return pd.read_parquet(path)
     if suffix in (".csv", ".txt", ".tsv", ""):
-        sep = delimiter or ("\t" if suffix == ".tsv" else ",")
-        return _read_csv(path, sep, encoding)
+        return _read_csv(path, delimiter or ("\t" if suffix == ".tsv" else None), encoding)
     raise RecordContractError(
         f"{path.name}: unknown file type '{suffix}'. Use .csv, .tsv, .txt, .parquet or a DuckDB "
         "database (.duckdb/.db) with table=..."
     )
 
 
-def _read_csv(path: Path, sep: str, encoding: str | None) -> pd.DataFrame:
+def _read_csv(path: Path, sep: str | None, encoding: str | None) -> pd.DataFrame:
+    if path.stat().st_size == 0:
+        raise RecordContractError(
+            f"{path.name}: the file is empty (not even a header row). Export the records with "
+            "a header row naming the columns"
+        )
+    sep = sep or _sniff_delimiter(path)
+    for candidate in (encoding,) if encoding is not None else FALLBACK_ENCODINGS:
+        try:
+            return _parse_csv(path, sep, candidate)
+        except UnicodeDecodeError:
+            if encoding is not None:
+                raise RecordContractError(
+                    f"{path.name}: cannot be decoded as {encoding}; leave the encoding out to "
+                    "let the reader try UTF-8, then cp1252"
+                ) from None
+    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+
+
+#: Delimiters recognised from the header row when none is given (Excel in many locales writes
+#: ';', database exports often write tabs or pipes).
+SNIFFED_DELIMITERS: tuple[str, ...] = (";", "\t", "|")
+
+
+def _sniff_delimiter(path: Path) -> str:
+    """',' unless the header row holds no comma but exactly one of ; TAB | (then that one)."""
+    with path.open("rb") as f:
+        header = f.readline(1_000_000).decode("latin-1")  # delimiters are ASCII
+    if "," in header:
+        return ","
+    found = [d for d in SNIFFED_DELIMITERS if d in header]
+    return found[0] if len(found) == 1 else ","
+
+
+def _parse_csv(path: Path, sep: str, encoding: str) -> pd.DataFrame:
+    """pandas.read_csv with every parser failure turned into a RecordContractError naming the
+    file and data row (row 1 is the first record after the header; never a cell value)."""
     options = {
         "sep": sep,
         "dtype": "str",
         "keep_default_na": False,  # "NA", "NULL", "None" are possible names, not missing values
         "na_values": [""],
+        "index_col": False,  # never turn extra fields into an index (that shifts every column)
+        "encoding": encoding,
     }
-    if encoding is not None:
-        return pd.read_csv(path, encoding=encoding, **options)
-    for candidate in FALLBACK_ENCODINGS:
-        try:
-            return pd.read_csv(path, encoding=candidate, **options)
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+    shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(sep, repr(sep))
+    try:
+        with warnings.catch_warnings():
+            # pandas only warns when the first record has more fields than the header, and
+            # then drops the extra fields: make that an error like any other ragged row.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, **options)
+            header = pd.read_csv(path, **{**options, "header": None, "nrows": 1})
+    except pd.errors.EmptyDataError:
+        raise RecordContractError(
+            f"{path.name}: no header row (the file holds only blank lines)"
+        ) from None
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as error:
+        raise RecordContractError(
+            f"{path.name}: not a valid {shown}-delimited CSV file: {_parser_problem(error)}. "
+            "Check for a quote that is never closed or a row with more fields than the header"
+        ) from None
+    names = [str(v).replace("\ufeff", "").strip() for v in header.iloc[0].tolist()]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        # pandas renames a repeated header to name.1, which would hide the second column.
+        raise RecordContractError(
+            f"{path.name}: column(s) {repeated} appear more than once in the header row; "
+            "rename or drop the extra column"
+        )
+    return frame
+
+
+def _parser_problem(error: Exception) -> str:
+    """The row number from a pandas parser message, without quoting any data."""
+    message = str(error)
+    line = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if line:
+        expected, number, saw = (int(g) for g in line.groups())
+        return f"data row {number - 1} has {saw} fields, the header has {expected}"
+    quote = re.search(r"EOF inside string starting at row (\d+)", message)
+    if quote:
+        return f"a quote opened in data row {int(quote.group(1))} is never closed"
+    if isinstance(error, pd.errors.ParserWarning):
+        return "data row 1 has more fields than the header"
+    return "the parser stopped (" + re.sub(r"['\"].*", "", message)[:80] + ")"
 
 
 def _read_duckdb(conn: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
@@ -174,7 +246,7 @@ def _apply_column_map(
     if absent:
         raise RecordContractError(
             f"{label}: column_map names column(s) {absent} that the input does not have "
-            f"(found: {', '.join(map(str, frame.columns))}). Fix the map's left-hand names."
+            f"({_found(frame.columns)}). Fix the map's left-hand names."
         )
     renamed = frame.rename(columns=dict(column_map))
     duplicated = sorted({c for c in renamed.columns if list(renamed.columns).count(c) > 1})
@@ -184,6 +256,23 @@ def _apply_column_map(
             "input column to each contract column, or drop the other."
         )
     return renamed
+
+
+def _found(columns: pd.Index) -> str:
+    """The header names for an error message, unless the "header" is really a record.
+
+    A file exported without its header row has a child's name and birth date where the column
+    names should be; echoing them would put student data into logs (FERPA). Names are shown
+    only when at least one of them is a record-contract column."""
+    names = [str(c) for c in columns]
+    if not names:
+        return "found no columns"
+    if any(n in INPUT_COLUMNS for n in names):
+        return "found: " + ", ".join(names)
+    return (
+        f"found {len(names)} column(s), none of them a record-contract column; names not shown "
+        "in case the header row is missing and the first row is a record"
+    )
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
