@@ -504,3 +504,35 @@ def test_training_labels_are_within_student_pairs_and_rejected_pairs(index):
     labels = decision_labels(index)
     got = {(r.record_id_l, r.record_id_r): bool(r.is_match) for r in labels.itertuples()}
     assert got == {("TX:1", "TX:2"): True, ("TX:1", "TX:3"): False}
+
+
+def test_changed_record_leaving_a_student_gets_a_new_id_and_the_student_keeps_its_own(index):
+    changed = [dict(r) for r in TX]
+    changed[1] = {"record_id": "2", "name": "ANA", "dob": "2013-05-05"}  # no longer matches TX:1
+    index.upload_standardized(records("TX", changed), state="TX", reviewer="loader")
+    s = students(index)
+    assert s["TX:1"] == "S000000001"
+    assert s["TX:2"] == "S000000004"
+    assert index.check_replay()
+
+
+def test_without_a_state_argument_each_record_is_keyed_by_its_own_state(tmp_path):
+    idx = new_index(tmp_path / "i.duckdb")
+    frame = pd.concat(
+        [
+            records("TX", TX[:1]),
+            records("CA", [{"record_id": "1", "name": "ANA", "dob": "2015-01-02"}]),
+        ]
+    )
+    idx.upload_standardized(frame, reviewer="loader")
+    assert sorted(idx.assignments()["record_key"]) == ["CA:1", "TX:1"]
+    assert idx.assignments()["student_id"].nunique() == 1
+
+
+def test_opening_a_duckdb_file_that_is_not_an_index_is_refused(tmp_path):
+    import duckdb
+
+    path = tmp_path / "other.duckdb"
+    duckdb.connect(str(path)).close()
+    with pytest.raises(ReviewError, match="not a master index"):
+        MasterIndex.open(path)

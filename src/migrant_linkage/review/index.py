@@ -82,10 +82,16 @@ class MasterIndex:
     @classmethod
     def open(cls, path: str | Path, **options: Any) -> MasterIndex:
         """Open an existing index (the file must exist)."""
+        import duckdb
+
         index = cls(path, **options)
         with index._read() as con:
-            if get_meta(con, "schema_version") is None:
-                raise ReviewError(f"{path} is not a master index")
+            try:
+                version = get_meta(con, "schema_version")
+            except duckdb.CatalogException:
+                version = None
+            if version is None:
+                raise ReviewError(f"{path} is a DuckDB file but not a master index")
         return index
 
     def _read(self):
