@@ -115,12 +115,15 @@ class Thresholds:
         of one family) is never a match nor put on the worklist; a pair whose birth dates clearly
         differ is never auto-merged, however strong the rest of the evidence (siblings share
         surnames, parents and place, and a same-first-name sibling then scores like the same
-        child): it goes to the worklist, as the records-exchange guide asks staff to settle a
-        birth-date disagreement with the other state."""
+        child). When the rest of the evidence reaches the match threshold it goes to the
+        worklist, as the records-exchange guide asks staff to settle a birth-date disagreement
+        with the other state; below it, a different birth date with moderate family evidence is
+        the sibling signature, and the pair is a non-match."""
         return (
             f"CASE WHEN {family_guard} THEN '{NON_MATCH_ZONE}' "
-            f"WHEN {weight_column} >= {self.match_weight!r} AND NOT {birth_dates_differ} "
-            f"THEN '{MATCH_ZONE}' "
+            f"WHEN {birth_dates_differ} THEN CASE WHEN {weight_column} >= {self.match_weight!r} "
+            f"THEN '{NEAR_MATCH_ZONE}' ELSE '{NON_MATCH_ZONE}' END "
+            f"WHEN {weight_column} >= {self.match_weight!r} THEN '{MATCH_ZONE}' "
             f"WHEN {weight_column} >= {self.review_weight!r} THEN '{NEAR_MATCH_ZONE}' "
             f"ELSE '{NON_MATCH_ZONE}' END"
         )
