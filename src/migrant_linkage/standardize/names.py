@@ -156,22 +156,26 @@ _ASCII_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # not TAB, LF, VT, FF
 _DIGITS = re.compile(r"\d+")
 
 
+# UTF-8 read as cp1252 turns every accented Latin letter into a sequence starting with one of
+# these (É -> Ã‰, á -> Ã¡, Ł -> Å\x81, ’ -> â€™); only such values are handed to ftfy.
+_MOJIBAKE_HINT = re.compile("[ÂÃÄÅâ]")
+
+
 @lru_cache(maxsize=1_000_000)
 def _fold_one(value: str) -> str | None:
     # Control bytes (NUL, ESC, DEL) are keying or export noise inside a word: delete them
     # rather than let them split LO<DEL>PEZ into two surname units.
     text = _ASCII_CONTROLS.sub("", value)
-    if not text.isascii():  # most names are plain ASCII and skip the Unicode work
+    if not text.isascii() and _MOJIBAKE_HINT.search(text):
         # Mojibake (JOSÃ‰, JosÃ©: UTF-8 read as cp1252 somewhere upstream) back to JOSÉ.
         text = ftfy.fix_text(text, normalization="NFC")
-        # Invisible format characters (zero-width space, soft hyphen, right-to-left marks,
-        # BOM) and other controls are deleted, not turned into a space.
-        text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C")
     text = text.translate(_APOSTROPHES)
-    if not text.isascii():
+    if not text.isascii():  # most names are plain ASCII and skip the Unicode work
         text = unicodedata.normalize("NFKD", text.translate(_SPECIAL_LETTERS))
-        # Drop accents and every other combining mark (Ñ -> N, Á -> A, Ü -> U).
-        text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("M"))
+        # One pass drops accents and other combining marks (Ñ -> N, Á -> A, Ü -> U) and deletes
+        # invisible format and control characters (zero-width space, soft hyphen, direction
+        # marks, BOM) rather than turning them into a space. Whitespace is kept.
+        text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] not in "CM")
     text = _NOT_WORD.sub(" ", text.upper()).strip()
     return text or None
 
