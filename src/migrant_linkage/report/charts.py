@@ -343,6 +343,13 @@ def timings_chart(timings: Mapping[str, float]) -> Chart:
 # ---------------------------------------------------------------------------------------------
 
 
+def _from_splink(spec: dict[str, Any], title: str) -> Chart:
+    """Splink's specs name a newer Vega-Lite schema than the runtime Splink bundles (5.2), and
+    vega-embed warns about it on every chart; they draw fine with 5.2, so name plain v5."""
+    spec["$schema"] = VEGA_LITE_SCHEMA
+    return Chart(spec, title=title)
+
+
 def accuracy_chart(
     table: pd.DataFrame,
     thresholds: Mapping[str, float] | None = None,
@@ -367,7 +374,7 @@ def accuracy_chart(
                 param["value"] = shown
     spec["layer"][0]["encoding"]["y"]["scale"] = {"zero": False}
     spec["layer"].extend(_threshold_rules(thresholds))
-    return Chart(spec, title="accuracy by threshold")
+    return _from_splink(spec, "accuracy by threshold")
 
 
 def waterfall_chart(records: list[dict[str, Any]]) -> Chart:
@@ -378,7 +385,7 @@ def waterfall_chart(records: list[dict[str, Any]]) -> Chart:
     spec = splink_chart.chart_dict
     # One pair per chart: the record-number slider would only confuse.
     spec["params"][0].pop("bind", None)
-    return Chart(spec, title="waterfall")
+    return _from_splink(spec, "waterfall")
 
 
 def model_weights_chart(settings: Mapping[str, Any]) -> Chart:
@@ -386,4 +393,4 @@ def model_weights_chart(settings: Mapping[str, Any]) -> Chart:
     from migrant_linkage.report.evidence import _splink_settings
 
     spec = _splink_settings(settings).match_weights_chart().chart_dict
-    return Chart(spec, title="model weights")
+    return _from_splink(spec, "model weights")
