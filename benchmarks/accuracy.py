@@ -62,6 +62,8 @@ class ModelRun:
     note: str = ""
     #: the proposed students holding more than one child, worst first (ids and counts only)
     overlays: pd.DataFrame | None = None
+    #: worklist pairs by the engine's reason and by what the pair truly is
+    worklist_mix: pd.DataFrame | None = None
 
 
 def run_ours(raw: pd.DataFrame, truth: pd.DataFrame) -> ModelRun:
@@ -75,7 +77,9 @@ def run_ours(raw: pd.DataFrame, truth: pd.DataFrame) -> ModelRun:
     timings = dict(result.summary.get("timings", {}))
     evaluation = evaluate(truth, result.clusters, result.pairs, worklist=result.worklist)
     overlays = false_merge_clusters(truth, result.clusters)
-    return ModelRun("ours", evaluation, seconds, timings, overlays=overlays)
+    run = ModelRun("ours", evaluation, seconds, timings, overlays=overlays)
+    run.worklist_mix = worklist_mix(truth, result.worklist)
+    return run
 
 
 def run_generic_model(raw: pd.DataFrame, truth: pd.DataFrame) -> ModelRun:
@@ -85,6 +89,29 @@ def run_generic_model(raw: pd.DataFrame, truth: pd.DataFrame) -> ModelRun:
     evaluation = evaluate(truth, clusters, pairs, worklist=generic_worklist(pairs, clusters))
     overlays = false_merge_clusters(truth, clusters)
     return ModelRun("generic", evaluation, seconds, timings, overlays=overlays)
+
+
+def worklist_mix(truth: pd.DataFrame, worklist: pd.DataFrame) -> pd.DataFrame:
+    """Worklist pairs counted by reason (when the engine gives one) and by truth: the same child,
+    two children of one family (twins, siblings), or unrelated children."""
+    ids = truth.set_index("record_id")
+    left, right = worklist["record_id_l"], worklist["record_id_r"]
+    same_child = left.map(ids["true_student_id"]).to_numpy() == (
+        right.map(ids["true_student_id"]).to_numpy()
+    )
+    same_family = left.map(ids["true_family_id"]).to_numpy() == (
+        right.map(ids["true_family_id"]).to_numpy()
+    )
+    truly = pd.Series("unrelated children", index=worklist.index)
+    truly[same_family] = "same family, different child"
+    truly[same_child] = "same child"
+    reason = worklist["reason"] if "reason" in worklist.columns else pd.Series("", worklist.index)
+    return (
+        pd.DataFrame({"reason": reason, "truly": truly})
+        .value_counts()
+        .rename("pairs")
+        .reset_index()
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,6 +234,14 @@ def quality_bar(ours: ModelRun, generic: ModelRun) -> list[dict[str, object]]:
     return checks
 
 
+def _markdown(frame: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += [
+        "| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)
+    ]
+    return "\n".join(lines)
+
+
 def bar_table(checks: list[dict[str, object]]) -> str:
     lines = ["| quality bar (issue 5) | result | measured |", "|---|---|---|"]
     lines += [f"| {c['check']} | **{c['status']}** | {c['measured']} |" for c in checks]
@@ -258,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if ours.note:
         print(f"Ours: {ours.note}")
+    if ours.worklist_mix is not None:
+        print("\nOur worklist by reason and by what the pair truly is:\n")
+        print(_markdown(ours.worklist_mix))
     print()
     print(bar_table(checks))
 
@@ -273,6 +311,11 @@ def main(argv: list[str] | None = None) -> int:
                 "wall_seconds": None if math.isnan(run.seconds) else run.seconds,
                 "timings": run.timings,
                 "note": run.note,
+                "worklist_mix": (
+                    run.worklist_mix.to_dict(orient="records")
+                    if run.worklist_mix is not None
+                    else None
+                ),
                 "worst_overlay_clusters": (
                     run.overlays.head(OVERLAYS_LISTED).to_dict(orient="records")
                     if run.overlays is not None
