@@ -331,6 +331,24 @@ def test_report_command_redacts(run_dir: Path) -> None:
     assert SECRET_SURNAME not in (run_dir / "share.html").read_text(encoding="utf-8")
 
 
+def test_report_option_of_a_job_writes_the_report_with_the_runs_flags(run_dir: Path) -> None:
+    from types import SimpleNamespace
+
+    from migrant_linkage.report import add_report_option, report_run
+
+    parser = argparse.ArgumentParser()
+    add_report_option(parser)
+    assert parser.parse_args(["--report"]).report is True
+    assert parser.parse_args([]).report is False
+    summary = json.loads((run_dir / "summary.json").read_text())
+    del summary["quality_flags"]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    result = SimpleNamespace(standardized=pd.DataFrame({"quality_flags": ["TWO_DIGIT_YEAR"]}))
+    path = report_run(result, run_dir)
+    assert path == run_dir / "report.html"
+    assert "TWO_DIGIT_YEAR" in path.read_text(encoding="utf-8")
+
+
 def test_report_command_on_a_wrong_folder_is_a_usage_error(tmp_path: Path) -> None:
     from migrant_linkage.cli import UsageError
 

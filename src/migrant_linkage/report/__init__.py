@@ -19,6 +19,8 @@ __all__ = [
     "NotARunFolderError",
     "Run",
     "add_report_command",
+    "add_report_option",
+    "report_run",
     "load_run",
     "render_report",
     "write_report",
@@ -59,3 +61,20 @@ def add_report_command(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("--top", type=int, default=10, help="near matches and conflicts listed")
     p.set_defaults(func=cmd_report)
     return p
+
+
+def add_report_option(parser: argparse.ArgumentParser) -> None:
+    """`--report` on a job subcommand (dedupe, link): after the run, also write the report.
+    Pair it with `report_run(result, args.out)` when `args.report` is set."""
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="also write OUT/report.html, the run report (see `migrant-linkage report`)",
+    )
+
+
+def report_run(result: object, out_dir: str | Path, *, redact: bool = False) -> Path:
+    """Write the report of a run that just finished into its out_dir, using the run's
+    standardized records (Result.standardized) for the quality flags and birth dates."""
+    standardized = getattr(result, "standardized", None)
+    return write_report(out_dir, redact=redact, standardized=standardized)
