@@ -592,3 +592,42 @@ def test_case_hyphen_space_and_accent_variants_give_the_same_units(pair, layout,
     reference = _std(first_name="ANA", last_name_1=pair[0], last_name_2=pair[1])
     for col in ("surname_paternal", "surname_maternal", "surname_units_key", "surname_count"):
         assert row[col] == reference[col]
+
+
+def _known(name: str) -> list[str]:
+    return [r["name"] for r in _data(name)]
+
+
+_realistic_surname = st.one_of(
+    st.sampled_from(_known("known_surnames.csv")),
+    st.sampled_from(
+        ["De la Cruz", "DEL RIO", "Delacruz", "de los Santos", "San Martín", "De la O"]
+    ),
+)
+_realistic_given = st.one_of(
+    st.sampled_from(_known("known_given_names.csv")),
+    st.sampled_from(["María de Jesús", "Juan de Dios", "Maria del Carmen", "José Luis", "Lupe"]),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    _realistic_given,
+    st.one_of(st.none(), _realistic_given),
+    _realistic_surname,
+    st.one_of(st.none(), _realistic_surname),
+)
+def test_feeding_derived_names_back_gives_the_same_units(first, middle, last_1, last_2):
+    row = _std(first_name=first, middle_name=middle, last_name_1=last_1, last_name_2=last_2)
+    again = _std(
+        first_name=row["given_name_full"],
+        middle_name=row["middle_name_std"],
+        last_name_1=row["surname_full"],
+    )
+    assert again["surname_units_key"] == row["surname_units_key"]
+    assert again["surname_count"] == row["surname_count"]
+    assert again["given_name_1"] == row["given_name_1"]
+    # The units key itself is a fixed point: its units parse back to themselves.
+    assert (
+        _std(last_name_1=row["surname_units_key"])["surname_units_key"] == row["surname_units_key"]
+    )
