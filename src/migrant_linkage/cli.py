@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from migrant_linkage.report import add_report_command, add_report_option, report_run
+
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
@@ -126,6 +128,7 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="duckdb", choices=["duckdb", "spark"])
     p.add_argument("--database", type=Path, help="on-disk DuckDB file (default: in memory)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_report_option(p)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,6 +196,8 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
         progress=_progress(args.quiet),
     )
     _print_summary(result.summary, args.out)
+    if args.report:
+        print(f"{'report':>14}: {report_run(result, args.out)}")
     return EXIT_OK
 
 
@@ -215,6 +220,8 @@ def cmd_link(args: argparse.Namespace) -> int:
         progress=_progress(args.quiet),
     )
     _print_summary(result.summary, args.out)
+    if args.report:
+        print(f"{'report':>14}: {report_run(result, args.out)}")
     return EXIT_OK
 
 
@@ -298,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("record_b", help="JSON object of contract columns, or a JSON file")
     p.add_argument("--model", help="model JSON (default: the shipped model)")
     p.set_defaults(func=cmd_explain)
+
+    add_report_command(sub)
     return parser
 
 
