@@ -32,8 +32,6 @@ from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 MATCH_THRESHOLD = 0.95
 NEAR_MATCH_THRESHOLD = 0.50
-#: pairs below this probability are dropped from the output; they are non-matches either way
-KEEP_PAIRS_ABOVE = 0.001
 U_SAMPLE_PAIRS = 1e7
 SEED = 42
 
@@ -99,12 +97,16 @@ def settings() -> SettingsCreator:
 
 
 def run_generic(
-    raw: pd.DataFrame, thresholds: GenericThresholds | None = None
+    raw: pd.DataFrame,
+    thresholds: GenericThresholds | None = None,
+    keep_pairs_above: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
     """Train the generic model on `raw` (no labels), score, zone and cluster.
 
     Returns pairs (record_id_l, record_id_r, match_weight, match_probability, zone, gamma_*),
     clusters (record_id, cluster_id; every record once) and wall-clock seconds per stage.
+    By default every blocked pair is returned, so a benchmark can tell pairs blocking never
+    generated from pairs scored low; `keep_pairs_above` drops low pairs on large inputs.
     """
     thresholds = thresholds or GenericThresholds()
     timings: dict[str, float] = {}
@@ -131,7 +133,7 @@ def run_generic(
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
     lap("train")
 
-    predictions = linker.inference.predict(threshold_match_probability=KEEP_PAIRS_ABOVE)
+    predictions = linker.inference.predict(threshold_match_probability=keep_pairs_above)
     lap("predict")
 
     clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
@@ -161,3 +163,20 @@ def generic_worklist(pairs: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFram
         near["record_id_r"].map(cluster_of).to_numpy()
     )
     return near[apart].reset_index(drop=True)
+
+
+def cluster_at(record_ids: pd.Series, pairs: pd.DataFrame, match_threshold: float) -> pd.DataFrame:
+    """Connected components of `pairs` at match probability >= `match_threshold` (Splink's own
+    clustering), every record once: to see how the generic model trades precision for recall."""
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    nodes = pd.DataFrame({"record_id": record_ids.astype("string")})
+    edges = pairs[["record_id_l", "record_id_r", "match_probability"]]
+    clustered = cluster_pairwise_predictions_at_threshold(
+        nodes,
+        edges,
+        DuckDBAPI(),
+        node_id_column_name="record_id",
+        threshold_match_probability=match_threshold,
+    )
+    return clustered.as_pandas_dataframe()[["record_id", "cluster_id"]]
