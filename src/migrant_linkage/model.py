@@ -283,6 +283,7 @@ class Model:
         Null levels (a value missing on either side) have no weight and are left out."""
         from splink import SettingsCreator
 
+        quiet_splink()
         settings = SettingsCreator.from_path_or_dict(self.trained_settings()).get_settings("duckdb")
         rows = []
         for comparison in settings.comparisons:
