@@ -536,3 +536,35 @@ def test_opening_a_duckdb_file_that_is_not_an_index_is_refused(tmp_path):
     duckdb.connect(str(path)).close()
     with pytest.raises(ReviewError, match="not a master index"):
         MasterIndex.open(path)
+
+
+def test_group_holding_twins_is_split_keeping_the_strongest_links(tmp_path):
+    idx = new_index(tmp_path / "i.duckdb")
+    idx.upload_standardized(
+        records(
+            "TX",
+            [
+                {"record_id": "1", "name": "ANA", "dob": "2015-01-02", "twin": True},
+                {"record_id": "2", "name": "ANA", "dob": "2015-01-02", "twin": True},
+                {"record_id": "3", "name": "ANA", "dob": "2015-01-02"},
+            ],
+        ),
+        state="TX",
+        reviewer="loader",
+    )
+    s = students(idx)
+    assert s["TX:1"] == s["TX:3"] != s["TX:2"]  # 1-2 guarded; 1-3 taken first (ties by id)
+    assert queued_pairs(idx.worklist()) == {("TX:1", "TX:2"), ("TX:2", "TX:3")}
+
+
+def test_auto_merge_evidence_names_only_pairs_into_the_joined_student(index):
+    index.upload_standardized(
+        records("CA", [{"record_id": "77", "name": "ANA", "dob": "2015-01-02"}]),
+        state="CA",
+        reviewer="loader",
+    )
+    audit = index.audit()
+    entry = audit[audit["action"] == "auto_merge"].iloc[0]
+    details = json.loads(entry["details_json"])
+    assert details["survivor"] == "S000000001"
+    assert sorted(map(tuple, details["pairs"])) == [("CA:77", "TX:1"), ("CA:77", "TX:2")]

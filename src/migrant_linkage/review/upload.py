@@ -13,9 +13,12 @@ An upload is one transaction. Its steps:
    * a component touching one existing student joins it: the student keeps its ID;
    * a component touching none becomes a new student (a changed record whose old student would
      otherwise be left empty gives the new student that old ID back, so IDs stay stable);
-   * a component that would merge two existing students, or holds a guarded or strongly
-     disagreeing pair, is not merged automatically (an overlay is the worst error): its match
-     pairs go to the worklist and its incoming records stay apart.
+   * an upload never merges two existing students (an overlay is the worst error; a person
+     decides that from the worklist), and a record matching two existing students joins
+     neither by itself;
+   * a component holding a conflict (a guarded or strongly disagreeing pair, or two existing
+     students) is split as the engine splits it (migrant_linkage.clustering: strongest links
+     first, never joining a conflicting pair); the pairs left apart go to the worklist.
 
 4. Queue near matches (and the held-back match pairs) on the worklist, unless the pair was
    decided before or its records ended in one student.
@@ -35,6 +38,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from migrant_linkage.clustering import split_unclean_components
 from migrant_linkage.review.merge import mint_students
 from migrant_linkage.review.store import (
     ReviewError,
@@ -327,41 +331,93 @@ def _plan(
         keys = keys.astype(object)
         return keys.where(keys.isin(incoming_set), "@" + keys.map(index_student).astype(object))
 
-    edges = pd.DataFrame({"l": nodes(match_edges["l"]), "r": nodes(match_edges["r"])})
-    edges = edges[edges["l"] != edges["r"]]
-    ends = pd.concat([edges["l"], edges["r"]])
+    edges = pd.DataFrame(
+        {
+            "record_id_l": nodes(match_edges["l"]),
+            "record_id_r": nodes(match_edges["r"]),
+            "match_weight": match_edges["match_weight"].astype(float),
+        }
+    )
+    edges = edges[edges["record_id_l"] != edges["record_id_r"]]
+    # A record matching two existing students is ambiguous: it joins neither by itself (its
+    # pairs go to the worklist), though another incoming record may still carry it to one.
+    to_student = edges[edges["record_id_r"].str.startswith("@")]
+    to_student = pd.concat(
+        [
+            to_student,
+            edges[edges["record_id_l"].str.startswith("@")].rename(
+                columns={"record_id_l": "record_id_r", "record_id_r": "record_id_l"}
+            ),
+        ]
+    )
+    fan_out = to_student.groupby("record_id_l")["record_id_r"].nunique()
+    ambiguous = set(fan_out[fan_out >= 2].index)
+    touches_student = edges["record_id_l"].str.startswith("@") | edges[
+        "record_id_r"
+    ].str.startswith("@")
+    from_ambiguous = edges["record_id_l"].isin(ambiguous) | edges["record_id_r"].isin(ambiguous)
+    edges = edges[~(touches_student & from_ambiguous)]
+    ends = pd.concat([edges["record_id_l"], edges["record_id_r"]])
     student_nodes = sorted(ends[ends.str.startswith("@")].unique())
-    labels = connected_components(incoming_keys + student_nodes, edges)
+    labels = connected_components(
+        incoming_keys + student_nodes,
+        edges.rename(columns={"record_id_l": "l", "record_id_r": "r"}),
+    )
 
-    # Which components must not merge: two existing students, or a conflict inside.
-    student_labels = labels.reindex(student_nodes)
-    per_component = student_labels.value_counts()
-    bad = set(per_component[per_component >= 2].index)
+    # Conflicts: guarded or strongly disagreeing pairs, and any two existing students (an
+    # upload never merges existing students; a person does that from the worklist).
     strong = getattr(thresholds, "strong_disagreement_weight", None)
     conflict = pairs["guarded"].astype(bool)
     if strong is not None:
         conflict = conflict | (pairs["match_weight"] < strong)
-    conflict_pairs = pairs[conflict]
-    lab_l = nodes(conflict_pairs["l"]).map(labels)
-    lab_r = nodes(conflict_pairs["r"]).map(labels)
-    bad |= set(lab_l[lab_l.notna() & (lab_l == lab_r)])
+    conflicts = pd.DataFrame(
+        {
+            "record_id_l": nodes(pairs.loc[conflict, "l"]),
+            "record_id_r": nodes(pairs.loc[conflict, "r"]),
+        }
+    )
+    student_labels = labels.reindex(student_nodes)
+    shared = student_labels.to_frame("label").reset_index(names="node")
+    shared = shared.merge(shared, on="label", suffixes=("_l", "_r"))
+    shared = shared[shared["node_l"] < shared["node_r"]]
+    conflicts = pd.concat(
+        [
+            conflicts,
+            shared.rename(columns={"node_l": "record_id_l", "node_r": "record_id_r"})[
+                ["record_id_l", "record_id_r"]
+            ],
+        ],
+        ignore_index=True,
+    )
+    lab_l = conflicts["record_id_l"].map(labels)
+    lab_r = conflicts["record_id_r"].map(labels)
+    inside = lab_l.notna() & (lab_l == lab_r)
+    unclean = set(lab_l[inside])
+    if unclean:  # split those components as the engine does (strongest links first)
+        members = labels[labels.isin(unclean)]
+        resplit = split_unclean_components(
+            pd.DataFrame({"record_id": members.index, "cluster_id": members.to_numpy()}),
+            edges,
+            conflicts[inside],
+        )
+        labels = labels.copy()
+        labels[resplit["record_id"].to_numpy()] = resplit["cluster_id"].to_numpy()
+        student_labels = labels.reindex(student_nodes)
 
-    component_student = {
-        label: node[1:] for node, label in student_labels.items() if label not in bad
-    }
+    component_student = {label: node[1:] for node, label in student_labels.items()}
     assignment = pd.DataFrame(
         {"record_key": incoming_keys, "label": labels.reindex(incoming_keys).to_numpy()}
     )
-    in_bad = assignment["label"].isin(bad)
-    assignment.loc[in_bad, "label"] = assignment.loc[in_bad, "record_key"]  # stay apart
     assignment["target"] = assignment["label"].map(component_student).astype(object)
     assignment["kind"] = np.where(assignment["target"].notna(), "join", "new")
 
     # Evidence for each join: the match edges from the joining records into the student.
     target_of = assignment.set_index("record_key")["target"]
     incoming_end = match_edges["l"].where(match_edges["l"].isin(incoming_set), match_edges["r"])
+    other_end = match_edges["r"].where(match_edges["l"].isin(incoming_set), match_edges["l"])
+    other_student = other_end.map(target_of).fillna(other_end.map(index_student))
     evidence = match_edges.assign(student=incoming_end.map(target_of))
-    evidence = evidence[evidence["student"].notna()]
+    evidence = evidence[evidence["student"].notna() & (evidence["student"] == other_student)]
     join_evidence = evidence[["student", "l", "r"]]
 
     # Review: near matches, and match-zone pairs that did not merge (guarded, or held back
