@@ -67,6 +67,8 @@ class ModelRun:
     overlays: pd.DataFrame | None = None
     #: worklist pairs by the engine's reason and by what the pair truly is
     worklist_mix: pd.DataFrame | None = None
+    #: ours only: where the missed true pairs went (zone, on the worklist or not)
+    missed_by_zone: pd.DataFrame | None = None
     #: generic only: auto-merge scored at several probability thresholds
     threshold_sweep: pd.DataFrame | None = None
 
@@ -84,6 +86,13 @@ def run_ours(raw: pd.DataFrame, truth: pd.DataFrame) -> ModelRun:
     overlays = false_merge_clusters(truth, result.clusters)
     run = ModelRun("ours", evaluation, seconds, timings, overlays=overlays)
     run.worklist_mix = worklist_mix(truth, result.worklist)
+    run.missed_by_zone = missed_pairs_by_zone(
+        truth,
+        result.clusters,
+        result.pairs,
+        result.worklist,
+        evaluation.clusters.missed_true_pairs,
+    )
     return run
 
 
@@ -117,6 +126,47 @@ def generic_threshold_sweep(
             }
         )
     return pd.DataFrame(rows)
+
+
+def missed_pairs_by_zone(
+    truth: pd.DataFrame,
+    clusters: pd.DataFrame,
+    pairs: pd.DataFrame,
+    worklist: pd.DataFrame,
+    missed_total: int,
+) -> pd.DataFrame:
+    """Where the true pairs the auto-merge split apart went: the zone they were scored in and
+    whether the worklist lists them; the rest were never compared (blocking)."""
+    student = truth.set_index("record_id")["true_student_id"]
+    cluster = clusters.set_index("record_id")["cluster_id"]
+    left, right = pairs["record_id_l"], pairs["record_id_r"]
+    missed = (left.map(student).to_numpy() == right.map(student).to_numpy()) & (
+        left.map(cluster).to_numpy() != right.map(cluster).to_numpy()
+    )
+    scored = pairs.loc[missed, ["record_id_l", "record_id_r", "zone"]]
+    key = (
+        scored[["record_id_l", "record_id_r"]].min(axis=1)
+        + "|"
+        + (scored[["record_id_l", "record_id_r"]].max(axis=1))
+    )
+    listed_keys = set(
+        worklist[["record_id_l", "record_id_r"]].min(axis=1)
+        + "|"
+        + worklist[["record_id_l", "record_id_r"]].max(axis=1)
+    )
+    scored = scored.assign(on_worklist=key.isin(listed_keys).to_numpy(), key=key.to_numpy())
+    scored = scored.drop_duplicates("key")
+    table = scored.groupby(["zone", "on_worklist"]).size().rename("missed pairs").reset_index()
+    never = pd.DataFrame(
+        [
+            {
+                "zone": "never compared",
+                "on_worklist": False,
+                "missed pairs": missed_total - len(scored),
+            }
+        ]
+    )
+    return pd.concat([table, never], ignore_index=True)
 
 
 def worklist_mix(truth: pd.DataFrame, worklist: pd.DataFrame) -> pd.DataFrame:
@@ -327,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     if ours.worklist_mix is not None:
         print("\nOur worklist by reason and by what the pair truly is:\n")
         print(_markdown(ours.worklist_mix))
+    if ours.missed_by_zone is not None:
+        print("\nTrue pairs our auto-merge split apart, by the zone they were scored in:\n")
+        print(_markdown(ours.missed_by_zone))
     print()
     print(bar_table(checks))
 
@@ -345,6 +398,11 @@ def main(argv: list[str] | None = None) -> int:
                 "threshold_sweep": (
                     run.threshold_sweep.to_dict(orient="records")
                     if run.threshold_sweep is not None
+                    else None
+                ),
+                "missed_pairs_by_zone": (
+                    run.missed_by_zone.to_dict(orient="records")
+                    if run.missed_by_zone is not None
                     else None
                 ),
                 "worklist_mix": (
