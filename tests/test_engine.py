@@ -203,6 +203,16 @@ def test_link_only_pairs_records_across_the_two_sources(background, model):
     )
 
 
+def test_link_and_dedupe_also_pairs_records_within_a_side(background, model):
+    texas = background[background["state"] == background["state"].iloc[0]]
+    others = background[background["state"] != background["state"].iloc[0]]
+    both = link(texas, others, model=model, train=False, link_type="link_and_dedupe")
+    side = dict(zip(both.standardized["record_id"], both.standardized["source_name"], strict=True))
+    pairs = both.pairs
+    within = [side[a] == side[b] for a, b in zip(pairs.record_id_l, pairs.record_id_r, strict=True)]
+    assert any(within) and not all(within)
+
+
 def test_explain_returns_a_row_per_comparison_and_a_total(model):
     table = explain(
         {**TWIN_A, "record_id": "x", "state": "TX"},

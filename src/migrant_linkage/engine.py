@@ -492,8 +492,7 @@ def _run(
     summary["timings"] = dict(stages.timings)
     if out is not None:  # rewrite summary with the write timing included
         _atomic_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
-    if database is None:
-        con.close()
+    con.close()  # an on-disk database keeps its tables (ml_records, ml_pairs, ...) for inspection
     return result
 
 
