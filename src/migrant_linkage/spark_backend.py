@@ -1,0 +1,222 @@
+"""The Spark path of a linkage job: blocking and scoring on Splink's SparkAPI.
+
+Why only those stages. Blocking and scoring are the heavy part of a job (every candidate pair of
+a national population is built and scored there); what follows (zones, family guard, clustering,
+the worklist) reads only the scored pairs, a few per record. So a Spark job
+
+1. writes the standardized records to Parquet in `work_dir` and reads them into Spark;
+2. runs Splink's predict on Spark (same model, same blocking rules, the comparisons rendered for
+   Spark from the same dialect-free creators in comparisons.py);
+3. writes the scored pairs to Parquet and hands them back to the DuckDB connection of the job,
+   where the engine's own SQL zones, guards and clusters them exactly as on the DuckDB path.
+
+On a cluster `work_dir` must be a path both the driver's DuckDB and the Spark executors see
+(on Databricks a /dbfs/... path, on a YARN/Kubernetes cluster a shared mount); see docs/scale.md.
+
+Spark needs Java 17+ and the `spark` extra (`pip install 'migrant-linkage[spark]'`). Splink's
+string-similarity functions (jaro_winkler, damerau_levenshtein) are Scala UDFs in a jar shipped
+with Splink: `spark_session()` puts it on the classpath; a session you build yourself needs
+`spark.jars` set to `splink.backends.spark.similarity_jar_location()` (Databricks: Splink
+registers it itself).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import shutil
+import tempfile
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "SparkUnavailableError",
+    "predict_on_spark",
+    "spark_available",
+    "spark_scoring_settings",
+    "spark_session",
+]
+
+#: Shuffle partitions for a local session: Spark's default of 200 is for clusters; on a few
+#: cores it spends more time scheduling empty tasks than working.
+LOCAL_SHUFFLE_PARTITIONS = 8
+
+
+class SparkUnavailableError(RuntimeError):
+    """pyspark or Java is missing, so backend='spark' cannot run."""
+
+
+def spark_available() -> str | None:
+    """None when a Spark job can run here, else the reason it cannot (for skips and errors)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (pip install 'migrant-linkage[spark]')"
+    java_home = _java_home()
+    if java_home is None:
+        return "Java is not installed (Debian: apt-get install -y openjdk-17-jre-headless)"
+    return None
+
+
+def _java_home() -> str | None:
+    import os
+
+    home = os.environ.get("JAVA_HOME")
+    if home and Path(home, "bin", "java").exists():
+        return home
+    java = shutil.which("java")
+    return str(Path(java).resolve().parent.parent) if java else None
+
+
+def spark_session(
+    master: str = "local[*]",
+    app_name: str = "migrant-linkage",
+    config: Mapping[str, str] | None = None,
+) -> Any:
+    """A SparkSession with Splink's similarity UDF jar on the classpath.
+
+    Returns the active session when one exists (Spark allows one per process; options that can
+    only be set at start-up, such as driver memory, are then the existing session's). `config`
+    adds or overrides Spark settings, e.g. {"spark.driver.memory": "8g"}."""
+    reason = spark_available()
+    if reason is not None:
+        raise SparkUnavailableError(f"backend='spark' cannot run: {reason}")
+    from pyspark.sql import SparkSession
+    from splink.backends.spark import similarity_jar_location
+
+    settings = {
+        "spark.jars": similarity_jar_location(),
+        "spark.sql.shuffle.partitions": str(LOCAL_SHUFFLE_PARTITIONS),
+        "spark.default.parallelism": str(LOCAL_SHUFFLE_PARTITIONS),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.driver.memory": "4g",
+        **(config or {}),
+    }
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def spark_scoring_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The model's scoring settings with every SQL condition rendered for Spark.
+
+    A saved model holds DuckDB SQL (Splink saves rendered settings). Each level whose SQL is
+    what a creator in comparisons.py renders for DuckDB takes that creator's Spark rendering (so
+    DuckDB's jaro_winkler_similarity becomes the Spark UDF jaro_winkler); any other level (a
+    model saved by an older version) is translated by sqlglot, as Splink translates a
+    CustomLevel, with the similarity functions renamed to Splink's Spark UDFs. The trained
+    parameters (m, u, term-frequency columns) stay the model's own. Plain-SQL blocking rules are
+    translated by Splink (CustomRule with sql_dialect='duckdb')."""
+    from splink.blocking_rule_library import CustomRule
+
+    out = copy.deepcopy(dict(settings))
+    known = _duckdb_to_spark_levels()
+    for comparison in out["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            sql = level["sql_condition"]
+            level["sql_condition"] = known.get(sql) or _translate_condition(sql)
+    out["blocking_rules_to_generate_predictions"] = [
+        CustomRule(rule, sql_dialect="duckdb") if isinstance(rule, str) else rule
+        for rule in out["blocking_rules_to_generate_predictions"]
+    ]
+    out.pop("sql_dialect", None)
+    return out
+
+
+def _duckdb_to_spark_levels() -> dict[str, str]:
+    """DuckDB SQL -> Spark SQL of every level of this package's comparisons (both spellings of
+    the term-frequency option)."""
+    from migrant_linkage.comparisons import migrant_comparisons
+
+    mapping: dict[str, str] = {}
+    for term_frequency in (True, False):
+        for creator in migrant_comparisons(term_frequency=term_frequency):
+            duck = creator.create_comparison_dict("duckdb")["comparison_levels"]
+            spark = creator.create_comparison_dict("spark")["comparison_levels"]
+            for d, s in zip(duck, spark, strict=True):
+                mapping[d["sql_condition"]] = s["sql_condition"]
+    return mapping
+
+
+#: DuckDB function -> Spark function where sqlglot's Spark spelling is not Splink's UDF.
+_SPARK_FUNCTIONS = {
+    "JAROWINKLER_SIMILARITY": "jaro_winkler",
+    "JARO_WINKLER_SIMILARITY": "jaro_winkler",
+    "JARO_SIMILARITY": "jaro_sim",
+}
+
+
+def _translate_condition(sql: str) -> str:
+    import re
+
+    from splink.internals.comparison_level_library import _translate_sql_string
+
+    if sql.strip().upper() == "ELSE":
+        return sql
+    spark_sql = _translate_sql_string(sql, "spark", "duckdb")
+    for duck, spark in _SPARK_FUNCTIONS.items():
+        spark_sql = re.sub(rf"\b{duck}\(", f"{spark}(", spark_sql, flags=re.IGNORECASE)
+    return spark_sql
+
+
+def predict_on_spark(
+    con: duckdb.DuckDBPyConnection,
+    db_api: Any,
+    records_table: str,
+    settings: Mapping[str, Any],
+    *,
+    spark: Any = None,
+    work_dir: str | Path | None = None,
+    output_table: str = "ml_spark_predictions",
+) -> Any:
+    """Score the records of DuckDB table `records_table` on Spark; return the scored pairs as a
+    Splink table of `db_api` (the job's DuckDB), named `output_table`.
+
+    settings: the scoring settings in DuckDB SQL (as the engine builds them).
+    spark: a SparkSession (default: `spark_session()`).
+    work_dir: where records and pairs pass as Parquet (default: a temporary directory, removed
+        afterwards); on a cluster, a path the driver and the executors share."""
+    from splink import Linker, SparkAPI
+
+    spark = spark if spark is not None else spark_session()
+    owns_dir = work_dir is None
+    base = Path(tempfile.mkdtemp(prefix="ml-spark-")) if owns_dir else Path(work_dir)
+    run_dir = base / f"run-{uuid.uuid4().hex[:12]}"
+    run_dir.mkdir(parents=True)
+    try:
+        records_path = run_dir / "records.parquet"
+        con.execute(f"COPY {records_table} TO '{records_path}' (FORMAT PARQUET)").fetchall()
+        spark_api = SparkAPI(spark_session=spark, break_lineage_method="persist")
+        frame = spark.read.parquet(str(records_path))
+        linker = Linker(spark_api.register(frame), spark_scoring_settings(settings), log_level=None)
+        predictions = linker.inference.predict(warning_mode="never")
+        pairs_path = run_dir / "pairs"
+        predictions.as_spark_dataframe().write.mode("overwrite").parquet(str(pairs_path))
+        con.execute(
+            f"CREATE OR REPLACE TABLE {output_table} AS "
+            f"SELECT * FROM read_parquet('{pairs_path}/*.parquet')"
+        ).fetchall()
+        _drop_spark_tables(spark_api, linker)
+    finally:
+        shutil.rmtree(run_dir if not owns_dir else base, ignore_errors=True)
+    return db_api.register(output_table, dataset_display_name="predictions")
+
+
+def _drop_spark_tables(spark_api: Any, linker: Any) -> None:
+    """Unpersist what Splink cached for this job, so a long-lived session does not fill up."""
+    try:
+        linker.table_management.invalidate_cache()
+    except Exception:  # best effort: the session may already be stopping
+        logger.debug("could not drop Splink's cached Spark tables", exc_info=True)
+    spark_api.spark.catalog.clearCache()
