@@ -464,3 +464,101 @@ def test_dedupe_on_hostile_records_reconciles_and_clusters_each_record_once(
     assert set(clustered) == set(standardized_ids)
     for name in OUTPUT_CSVS:
         assert _formula_cells(out_dir / name) == [], name
+
+
+# ------------------------------------------------------------------------ bad options and files
+GOOD_CSV = HEADER + "1,TX,ANA,RUIZ,2010-05-06\n2,TX,EVA,DIAZ,2011-06-07\n"
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--encoding", "no-such-encoding"], "unknown encoding"),
+        (["--encoding", "utf-16"], "cannot be decoded as utf-16"),
+        (["--date-format", "%Q"], "not a day-month-year format"),
+        (["--date-format", "YYYY"], "not a day-month-year format"),
+    ],
+)
+def test_bad_reading_options_exit_2_with_what_to_do(options, expected, tmp_path, capsys):
+    path = _write(tmp_path, "state.csv", GOOD_CSV.encode())
+    code, out, err = _run_cli(capsys, "validate", str(path), *options)
+    assert code == EXIT_BAD_INPUT, err
+    assert expected in err
+
+
+def test_corrupt_parquet_file_exits_2_naming_the_file(tmp_path, capsys, hostile_cases):
+    hostile_cases["fixed file (CLI)"] += 1
+    path = _write(tmp_path, "state.parquet", b"PAR1 this is not parquet PAR1")
+    code, out, err = _run_cli(capsys, "validate", str(path))
+    assert code == EXIT_BAD_INPUT, err
+    assert "state.parquet" in err and "Parquet" in err
+
+
+def test_parquet_with_typed_and_binary_columns_is_read_as_text(tmp_path, hostile_cases):
+    """Vendors' Parquet: integer ids, timestamps for dates, bytes for names."""
+    hostile_cases["fixed file (API)"] += 1
+    frame = pd.DataFrame(
+        {
+            "record_id": [1, 2, 3],
+            "state": ["TX", "TX", None],
+            "first_name": ["ANA", None, "EVA"],
+            "last_name_1": [b"RUIZ", None, b"DIAZ"],
+            "birth_date": pd.to_datetime(["2010-05-06", None, "2012-02-02"]),
+        }
+    )
+    path = tmp_path / "typed.parquet"
+    frame.to_parquet(path)
+    result = standardize(path)
+    _reconciles(result)
+    row = _standardized_row(result, "1")
+    assert (row["birth_date_std"], row["surname_full"]) == ("2010-05-06", "RUIZ")
+    assert list(result.rejects["reason"]) == [
+        RejectCode.MISSING_NAME.value,  # record 2 has no name at all
+        RejectCode.MISSING_STATE.value,  # record 3 has no state
+    ]
+
+
+# CLI options the engine refuses: usage errors that the CLI reports as internal errors (exit 1).
+# cli.py's _input_error_types lists only RecordContractError, FileNotFoundError and
+# IsADirectoryError, so the engine's and model's ValueErrors fall through to exit 1.
+_CLI_USAGE_BUGS = [
+    (["--model", "{input}"], "a --model file that is not a model"),
+    (["--match-weight", "nan"], "a NaN threshold"),
+    (["--review-weight", "30"], "a review weight above the match weight"),
+]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli.py _run/_input_error_types: Model.load's and Thresholds' ValueError (bad "
+    "--model file, NaN or inverted thresholds) exit 1 'internal error' instead of 2",
+)
+@pytest.mark.parametrize(("options", "what"), _CLI_USAGE_BUGS, ids=[w for _, w in _CLI_USAGE_BUGS])
+def test_bad_job_options_exit_2_not_internal_error(options, what, tmp_path, capsys):
+    path = _write(tmp_path, "state.csv", GOOD_CSV.encode())
+    argv = [o.replace("{input}", str(path)) for o in options]
+    code, out, err = _run_cli(
+        capsys, "dedupe", str(path), "--out", str(tmp_path / "out"), "--quiet", *argv
+    )
+    assert code == EXIT_BAD_INPUT, err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli.py cmd_dedupe: --out naming an existing file raises FileExistsError from "
+    "mkdir, reported as exit 1 'internal error' instead of exit 2",
+)
+def test_out_folder_that_is_a_file_exits_2(tmp_path, capsys):
+    path = _write(tmp_path, "state.csv", GOOD_CSV.encode())
+    code, out, err = _run_cli(capsys, "dedupe", str(path), "--out", str(path), "--quiet")
+    assert code == EXIT_BAD_INPUT, err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli.py cmd_explain / engine.explain: a record that standardization rejects raises "
+    "ValueError, reported as exit 1 'internal error' instead of exit 2",
+)
+def test_explain_with_unusable_records_exits_2(capsys):
+    code, out, err = _run_cli(capsys, "explain", "{}", "{}")
+    assert code == EXIT_BAD_INPUT, err

@@ -6,6 +6,7 @@ of missing values (a child can be named "NA" or "NULL"); only an empty cell beco
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import tempfile
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from migrant_linkage.schema import INPUT_COLUMNS, REQUIRED_INPUT_COLUMNS
 
@@ -110,7 +112,14 @@ def _read_raw(
     if not path.exists():
         raise RecordContractError(f"{path.name}: file not found ({path})")
     if suffix == ".parquet":
-        return pd.read_parquet(path)
+        try:
+            return pd.read_parquet(path)
+        except (pa.ArrowException, OSError) as error:
+            # Arrow's message describes the file's structure, never cell values.
+            raise RecordContractError(
+                f"{path.name}: not a readable Parquet file ({type(error).__name__}: "
+                f"{str(error)[:120]}). Re-export it, or send CSV"
+            ) from None
     if suffix in (".csv", ".txt", ".tsv", ""):
         return _read_csv(path, delimiter or ("\t" if suffix == ".tsv" else None), encoding)
     raise RecordContractError(
@@ -126,10 +135,18 @@ def _read_csv(path: Path, sep: str | None, encoding: str | None) -> pd.DataFrame
             "a header row naming the columns"
         )
     sep = sep or _sniff_delimiter(path)
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise RecordContractError(
+                f"{path.name}: unknown encoding {encoding!r}; use e.g. utf-8, cp1252 or latin-1, "
+                "or leave it out to let the reader try UTF-8, then cp1252"
+            ) from None
     for candidate in (encoding,) if encoding is not None else FALLBACK_ENCODINGS:
         try:
             return _parse_csv(path, sep, candidate)
-        except UnicodeDecodeError:
+        except UnicodeError:  # UnicodeDecodeError, and UTF-16's "no byte-order mark"
             if encoding is not None:
                 raise RecordContractError(
                     f"{path.name}: cannot be decoded as {encoding}; leave the encoding out to "

@@ -33,6 +33,7 @@ from datetime import date, datetime
 import pandas as pd
 from dateutil import parser as dateutil_parser
 
+from migrant_linkage.io import RecordContractError
 from migrant_linkage.schema import FLAG_SEPARATOR, QualityFlag
 from migrant_linkage.standardize.codes import placeholder_birth_dates
 
@@ -44,6 +45,7 @@ _COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _NUMBERS_FIRST = re.compile(r"(\d{1,2})[-./](\d{1,2})[-./](\d{4}|\d{2})")
 _LONG_YEAR = re.compile(r"\d{3,4}")
 _FORMAT_TOKENS = re.compile(r"YYYY|YY|MM|DD|M|D")
+_DATE_DIRECTIVES = {"%Y", "%y", "%m", "%b", "%B", "%d", "%%"}
 _TOKEN_TO_STRPTIME = {"YYYY": "%Y", "YY": "%y", "MM": "%m", "DD": "%d", "M": "%m", "D": "%d"}
 
 
@@ -63,8 +65,20 @@ def normalise_format(date_format: str) -> str:
     """Accept strptime formats ("%d/%m/%Y") and the spelled form data specialists write
     ("DD/MM/YYYY", "M/D/YY")."""
     if "%" in date_format:
-        return date_format
-    return _FORMAT_TOKENS.sub(lambda m: _TOKEN_TO_STRPTIME[m.group(0)], date_format.upper())
+        converted = date_format
+    else:
+        converted = _FORMAT_TOKENS.sub(
+            lambda m: _TOKEN_TO_STRPTIME[m.group(0)], date_format.upper()
+        )
+    directives = set(re.findall(r"%.", converted))
+    has_parts = {"%Y", "%y"} & directives and {"%m", "%b", "%B"} & directives and "%d" in directives
+    if not has_parts or not directives <= _DATE_DIRECTIVES:
+        # A typo here would silently flag every birth date unparseable: refuse it instead.
+        raise RecordContractError(
+            f"date format {date_format!r} is not a day-month-year format: write it like "
+            "DD/MM/YYYY or MM-DD-YY, or as strptime codes like %d/%m/%Y"
+        )
+    return converted
 
 
 def expand_two_digit_year(yy: int, today: date) -> int:
