@@ -13,6 +13,7 @@ from migrant_linkage import privacy, synthetic
 from migrant_linkage.evaluate import truth_from_records
 from migrant_linkage.schema import INPUT_COLUMNS, TRUTH_COLUMNS
 from migrant_linkage.standardize import standardize
+from test_hostile_input import hostile_frames  # the shared hostile-record strategy
 
 SECRET = "shared-secret-agreed-by-TX-and-CA-2026"
 OTHER_SECRET = "a-different-secret-of-another-pair"
@@ -227,3 +228,20 @@ def test_dedupe_encoded_clusters_every_record_once_and_writes_no_names(
         if path.suffix in (".csv", ".json"):
             text = path.read_text(encoding="utf-8").upper()
             assert not [n for n in names if n in text], path.name
+
+
+@settings(max_examples=60, deadline=None)
+@given(frame=hostile_frames())
+def test_encode_handles_hostile_records_and_keeps_equality(frame, hostile_cases):
+    """Whatever standardization lets through encodes: one row per record, equal values (and
+    only equal values) share a hash, missing stays missing."""
+    hostile_cases["generated frame (encode)"] += 1
+    standardized = standardize(frame).standardized
+    encoded = privacy.encode(standardized, SECRET)
+    assert list(encoded["record_id"]) == list(standardized["record_id"].astype(str))
+    for column in ("given_name_1", "surname_units_key", "birth_date_std"):
+        plain = standardized[column].reset_index(drop=True)
+        hashed = encoded[column]
+        assert (plain.isna() == hashed.isna()).all()
+        pairs = pd.DataFrame({"plain": plain, "hashed": hashed}).dropna().drop_duplicates()
+        assert pairs["plain"].is_unique and pairs["hashed"].is_unique
