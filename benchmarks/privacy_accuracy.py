@@ -82,16 +82,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(raw):,} records of {args.students:,} synthetic children "
         f"(seed {args.seed}); encoding took {encode_seconds:.1f} s\n"
     )
-    print(table.to_markdown(index=False) if _has_tabulate() else table.to_string(index=False))
+    print(_markdown(table))
     return 0
 
 
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _markdown(table: pd.DataFrame) -> str:
+    """A Markdown table (without the optional 'tabulate' dependency of DataFrame.to_markdown)."""
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += [
+        "| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
