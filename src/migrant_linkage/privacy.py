@@ -770,13 +770,17 @@ def _run_encoded(
             db_api=db_api,
             node_id_column_name=UNIQUE_ID_COLUMN,
         )
+        con.execute(
+            f"""CREATE TABLE encoded_components AS
+            SELECT record_id, min(record_id) OVER (PARTITION BY cluster_id) AS cluster_id
+            FROM {components.physical_name}"""
+        ).fetchall()
+        _split_unclean(con, db_api, linker, predictions, thresholds, family, differ)
         clusters = con.execute(
-            f"""WITH c AS (
-                SELECT record_id, min(record_id) OVER (PARTITION BY cluster_id) AS cluster_id
-                FROM {components.physical_name})
-            SELECT c.record_id, c.cluster_id, count(*) OVER (PARTITION BY c.cluster_id)
-                   AS cluster_size, r.state_std, r.source_name
-            FROM c JOIN encoded_records r USING (record_id)
+            """SELECT c.record_id, c.cluster_id,
+                   count(*) OVER (PARTITION BY c.cluster_id) AS cluster_size,
+                   r.state_std, r.source_name
+            FROM encoded_components c JOIN encoded_records r USING (record_id)
             ORDER BY c.cluster_id, c.record_id"""
         ).df()
         pairs = con.execute(
@@ -785,7 +789,8 @@ def _run_encoded(
     finally:
         con.close()
     cluster_of = clusters.set_index(UNIQUE_ID_COLUMN)["cluster_id"]
-    near = pairs["zone"].eq(NEAR_MATCH_ZONE) | (pairs["zone"].eq(MATCH_ZONE) & pairs["guarded"])
+    # Near matches, and match-zone pairs a guard or a split kept apart.
+    near = pairs["zone"].isin([NEAR_MATCH_ZONE, MATCH_ZONE])
     apart = (
         pairs["record_id_l"].map(cluster_of).to_numpy()
         != pairs["record_id_r"].map(cluster_of).to_numpy()
@@ -821,6 +826,66 @@ def _run_encoded(
     if out_dir is not None:
         result.write(out_dir)
     return result
+
+
+def _split_unclean(
+    con: Any, db_api: Any, linker: Any, predictions: Any, thresholds: Any, family: str, differ: str
+) -> None:
+    """The plain engine's second pass (clustering.py): a proposed student holding a guarded or
+    strongly negative pair is split, keeping the strongest links. Pairs within a component of
+    three or more that blocking never scored are scored first, so A-B-C chains where A and C
+    are twins are found too. Updates encoded_components in place."""
+    from migrant_linkage.clustering import split_unclean_components
+
+    strong = float(thresholds.strong_disagreement_weight)
+    conflict_sources = [
+        f"""SELECT p.record_id_l, p.record_id_r FROM encoded_pairs p
+        JOIN encoded_components a ON a.record_id = p.record_id_l
+        JOIN encoded_components b ON b.record_id = p.record_id_r
+        WHERE a.cluster_id = b.cluster_id AND (p.guarded OR p.match_weight < {strong!r})"""
+    ]
+    con.execute(
+        """CREATE TABLE encoded_big AS SELECT record_id, cluster_id FROM encoded_components
+        WHERE cluster_id IN (
+            SELECT cluster_id FROM encoded_components GROUP BY 1 HAVING count(*) >= 3)"""
+    ).fetchall()
+    if con.execute("SELECT count(*) FROM encoded_big").fetchall()[0][0]:
+        big = db_api.register("encoded_big", dataset_display_name="encoded_big")
+        # Splink's own scorer for within-cluster pairs (the plain engine uses it the same way).
+        missing = linker.inference._score_missing_cluster_edges(big, predictions)
+        conflict_sources.append(
+            f"""SELECT record_id_l, record_id_r FROM {missing.physical_name}
+            WHERE ({family}) OR ({differ}) OR match_weight < {strong!r}"""
+        )
+    conflicts = con.execute(" UNION ".join(conflict_sources)).df()
+    if conflicts.empty:
+        return
+    con.register("encoded_conflicts", conflicts)
+    unclean = con.execute(
+        """SELECT record_id, cluster_id FROM encoded_components WHERE cluster_id IN (
+            SELECT a.cluster_id FROM encoded_conflicts k
+            JOIN encoded_components a ON a.record_id = k.record_id_l)
+        ORDER BY cluster_id, record_id"""
+    ).df()
+    edges = con.execute(
+        """SELECT e.record_id_l, e.record_id_r, e.match_weight FROM encoded_edges e
+        JOIN encoded_components a ON a.record_id = e.record_id_l
+        JOIN encoded_components b ON b.record_id = e.record_id_r
+        WHERE a.cluster_id = b.cluster_id"""
+    ).df()
+    con.unregister("encoded_conflicts")
+    ids = set(unclean["record_id"])
+    resplit = split_unclean_components(
+        unclean,
+        edges.loc[edges["record_id_l"].isin(ids) & edges["record_id_r"].isin(ids)],
+        conflicts.loc[conflicts["record_id_l"].isin(ids)],
+    )
+    con.register("encoded_resplit", resplit)
+    con.execute(
+        """UPDATE encoded_components SET cluster_id = r.cluster_id
+        FROM encoded_resplit r WHERE encoded_components.record_id = r.record_id"""
+    ).fetchall()
+    con.unregister("encoded_resplit")
 
 
 def dedupe_encoded(
