@@ -4,8 +4,9 @@ Splink, and small standardized frames.
 The fake scorer pairs records that share a birth date: same given name too -> match zone (weight
 25), different given name -> near match (weight 10). Records both flagged multiple birth are
 "guarded" (twins), as the family guard would. Records whose `sex_std` differ score -5 (strong
-disagreement). It pairs incoming records with the index and with each other, never index with
-index, exactly as the real scorer."""
+disagreement); pairs scored inside a cluster with different birth dates score -10. It pairs
+incoming records with the index and with each other, never index with index, exactly as the real
+scorer."""
 
 from __future__ import annotations
 
@@ -15,33 +16,68 @@ from migrant_linkage.review import MasterIndex
 from migrant_linkage.zones import Thresholds
 
 
-def fake_scorer(incoming, existing, *, model, thresholds):
-    both = pd.concat([existing.assign(_in=0), incoming.assign(_in=1)], ignore_index=True)
-    m = both.merge(both, on="birth_date_std", suffixes=("_l", "_r"))
-    m = m[(m["record_id_l"] < m["record_id_r"]) & ((m["_in_l"] == 1) | (m["_in_r"] == 1))]
-    same_name = m["given_name_full_l"] == m["given_name_full_r"]
-    sex_differs = (
-        m["sex_std_l"].notna() & m["sex_std_r"].notna() & (m["sex_std_l"] != m["sex_std_r"])
-    )
-    weight = same_name.map({True: 25.0, False: 10.0}).where(~sex_differs, -5.0)
-    out = pd.DataFrame(
-        {
-            "record_id_l": m["record_id_l"],
-            "record_id_r": m["record_id_r"],
-            "match_weight": weight,
-            "match_probability": 1 / (1 + 2 ** (-weight)),
-        }
-    )
-    out["zone"] = pd.cut(
-        out["match_weight"],
-        [-1e9, thresholds.review_weight, thresholds.match_weight, 1e9],
-        right=False,
-        labels=["non_match", "near_match", "match"],
-    ).astype(str)
-    out["guarded"] = (m["multiple_birth_std_l"] == "Y") & (m["multiple_birth_std_r"] == "Y")
-    out["gamma_given_name"] = same_name.astype(int)
-    out["weight_given_name"] = same_name.map({True: 8.0, False: -6.0})
-    return out.reset_index(drop=True)
+class FakeScorer:
+    """Same protocol as review.scoring.SplinkScorer: `score`, `score_within`, `close`.
+    "Blocking" is on the birth date; `score_within` scores the other pairs inside clusters."""
+
+    def __init__(self, *, model, thresholds):
+        self.thresholds = thresholds
+        self.both = None
+        self.scored: set[tuple[str, str]] = set()
+
+    def score(self, incoming, existing):
+        self.both = pd.concat([existing.assign(_in=0), incoming.assign(_in=1)], ignore_index=True)
+        m = self.both.merge(self.both, on="birth_date_std", suffixes=("_l", "_r"))
+        m = m[(m["record_id_l"] < m["record_id_r"]) & ((m["_in_l"] == 1) | (m["_in_r"] == 1))]
+        m = m.rename(columns={"birth_date_std": "birth_date_std_l"}).assign(
+            birth_date_std_r=m["birth_date_std"]
+        )
+        out = self._pairs(m)
+        self.scored = set(zip(out["record_id_l"], out["record_id_r"], strict=True))
+        return out
+
+    def score_within(self, clusters):
+        rows = clusters.merge(self.both, on="record_id")
+        m = rows.merge(rows, on="cluster_id", suffixes=("_l", "_r"))
+        m = m[m["record_id_l"] < m["record_id_r"]]
+        done = [
+            (a, b) in self.scored for a, b in zip(m["record_id_l"], m["record_id_r"], strict=True)
+        ]
+        return self._pairs(m[~pd.Series(done, index=m.index, dtype=bool)])
+
+    def close(self):
+        self.both = None
+
+    def _pairs(self, m):
+        same_name = m["given_name_full_l"] == m["given_name_full_r"]
+        same_dob = m["birth_date_std_l"] == m["birth_date_std_r"]
+        sex_differs = (
+            m["sex_std_l"].notna() & m["sex_std_r"].notna() & (m["sex_std_l"] != m["sex_std_r"])
+        )
+        weight = same_name.map({True: 25.0, False: 10.0}).where(~sex_differs, -5.0)
+        weight = weight.where(same_dob, -10.0)
+        out = pd.DataFrame(
+            {
+                "record_id_l": m["record_id_l"],
+                "record_id_r": m["record_id_r"],
+                "match_weight": weight.astype(float),
+                "match_probability": 1 / (1 + 2 ** (-weight.astype(float))),
+            }
+        )
+        t = self.thresholds
+        out["zone"] = pd.cut(
+            out["match_weight"],
+            [-1e9, t.review_weight, t.match_weight, 1e9],
+            right=False,
+            labels=["non_match", "near_match", "match"],
+        ).astype(str)
+        out["guarded"] = (m["multiple_birth_std_l"] == "Y") & (m["multiple_birth_std_r"] == "Y")
+        out["gamma_given_name"] = same_name.astype(int)
+        out["weight_given_name"] = same_name.map({True: 8.0, False: -6.0})
+        return out.reset_index(drop=True)
+
+
+fake_scorer = FakeScorer
 
 
 def records(state: str, rows: list[dict]) -> pd.DataFrame:

@@ -568,3 +568,17 @@ def test_auto_merge_evidence_names_only_pairs_into_the_joined_student(index):
     details = json.loads(entry["details_json"])
     assert details["survivor"] == "S000000001"
     assert sorted(map(tuple, details["pairs"])) == [("CA:77", "TX:1"), ("CA:77", "TX:2")]
+
+
+def test_record_strongly_disagreeing_with_an_unblocked_record_of_the_student_does_not_join(index):
+    # ANA (TX:1, TX:2) and JOSE (TX:4) merged by hand; blocking on the birth date never pairs a
+    # new ANA with JOSE's record, so the upload scores that pair inside the proposed student.
+    index.merge("S000000001", "S000000003", reviewer="ana", reason="checked with the family")
+    index.upload_standardized(
+        records("CA", [{"record_id": "9", "name": "ANA", "dob": "2015-01-02"}]),
+        state="CA",
+        reviewer="loader",
+    )
+    s = students(index)
+    assert s["CA:9"] != s["TX:1"]
+    assert {("CA:9", "TX:1"), ("CA:9", "TX:2")} <= queued_pairs(index.worklist())

@@ -44,7 +44,7 @@ class MasterIndex:
         self,
         path: str | Path,
         *,
-        scorer: Callable[..., pd.DataFrame] | None = None,
+        scorer: Callable[..., Any] | None = None,
         clock: Callable[[], datetime] = utc_now,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ):
@@ -210,14 +210,14 @@ class MasterIndex:
         labels = None
         model_json = None
         if scorer is None:
-            from migrant_linkage.review.scoring import level_labels, score_upload
+            from migrant_linkage.review.scoring import SplinkScorer
 
-            scorer = score_upload
+            scorer = SplinkScorer
         if model is not None or self.scorer is None:
-            model = _as_model(model) if model is not None else self.model()
-            model_json = json.dumps(model.trained_settings())
             from migrant_linkage.review.scoring import level_labels
 
+            model = _as_model(model) if model is not None else self.model()
+            model_json = json.dumps(model.trained_settings())
             labels = level_labels(model)
         thresholds = thresholds if thresholds is not None else self.thresholds()
         at = self.clock()

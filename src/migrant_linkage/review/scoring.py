@@ -67,75 +67,116 @@ def level_labels(model: Model) -> dict[str, dict[int, str]]:
     return out
 
 
-def score_upload(
-    incoming: pd.DataFrame,
-    existing: pd.DataFrame,
-    *,
-    model: Model,
-    thresholds: Thresholds,
-) -> pd.DataFrame:
-    """Pairs (incoming, index) and (incoming, incoming) with match_weight, match_probability,
-    zone, guarded, and per comparison `gamma_<name>` and `weight_<name>` (log2 Bayes factor,
-    term-frequency adjustment included). Both frames carry `record_id` (unique across both) and
-    the standardized columns."""
-    from splink import Linker
+class SplinkScorer:
+    """Scores one upload with Splink, keeping the Splink session open so the upload can ask,
+    after clustering, for the pairs inside each proposed student that blocking did not produce
+    (`score_within`, as the engine does before it splits a component).
 
-    from migrant_linkage.comparisons import family_guard_sql
-    from migrant_linkage.engine import make_db_api
+    Build with `SplinkScorer(model=..., thresholds=...)`; `score` once, `score_within` as needed,
+    then `close`. Pairs carry record_id_l, record_id_r, match_weight, match_probability, zone,
+    guarded, and per comparison `gamma_<name>` and `weight_<name>` (log2 Bayes factor, term
+    frequency adjustment included)."""
 
-    quiet_splink()
-    columns = [UNIQUE_ID_COLUMN, *[c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN]]
-    frames = []
-    for frame, side in ((existing, 0), (incoming, 1)):
-        part = frame.reindex(columns=columns).copy()
-        part[UNIQUE_ID_COLUMN] = part[UNIQUE_ID_COLUMN].astype(str)
-        part[SIDE] = side
-        frames.append(part)
-    both = pd.concat(frames, ignore_index=True)
-    names = comparison_names(model)
-    empty = pd.DataFrame(
-        {
-            "record_id_l": pd.Series(dtype=str),
-            "record_id_r": pd.Series(dtype=str),
-            "match_weight": pd.Series(dtype=float),
-            "match_probability": pd.Series(dtype=float),
-            "zone": pd.Series(dtype=str),
-            "guarded": pd.Series(dtype=bool),
-            **{f"gamma_{n}": pd.Series(dtype="int64") for n in names},
-            **{f"weight_{n}": pd.Series(dtype=float) for n in names},
-        }
-    )
-    if len(incoming) == 0 or len(both) < 2:
-        return empty
+    def __init__(self, *, model: Model, thresholds: Thresholds):
+        self.model = model
+        self.thresholds = thresholds
+        self.names = comparison_names(model)
+        self._con = None
+        self._linker = None
+        self._predictions = None
 
-    db_api, con = make_db_api("duckdb")
-    try:
-        con.register("_both_frame", both)
-        con.execute("CREATE TABLE ml_review_records AS SELECT * FROM _both_frame")
-        con.unregister("_both_frame")
-        records = db_api.register("ml_review_records", dataset_display_name="review_records")
-        linker = Linker(records, _settings(model), log_level=None)
-        predictions = linker.inference.predict(warning_mode="never")
-        available = set(
-            con.execute(f"SELECT * FROM {predictions.physical_name} LIMIT 0").df().columns
+    def empty(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "record_id_l": pd.Series(dtype=str),
+                "record_id_r": pd.Series(dtype=str),
+                "match_weight": pd.Series(dtype=float),
+                "match_probability": pd.Series(dtype=float),
+                "zone": pd.Series(dtype=str),
+                "guarded": pd.Series(dtype=bool),
+                **{f"gamma_{n}": pd.Series(dtype="int64") for n in self.names},
+                **{f"weight_{n}": pd.Series(dtype=float) for n in self.names},
+            }
         )
+
+    def score(self, incoming: pd.DataFrame, existing: pd.DataFrame) -> pd.DataFrame:
+        """Pairs (incoming, index) and (incoming, incoming). Both frames carry `record_id`
+        (unique across both) and the standardized columns."""
+        from splink import Linker
+
+        from migrant_linkage.engine import make_db_api
+
+        quiet_splink()
+        columns = [
+            UNIQUE_ID_COLUMN,
+            *[c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN],
+        ]
+        frames = []
+        for frame, side in ((existing, 0), (incoming, 1)):
+            part = frame.reindex(columns=columns).copy()
+            part[UNIQUE_ID_COLUMN] = part[UNIQUE_ID_COLUMN].astype(str)
+            part[SIDE] = side
+            frames.append(part)
+        both = pd.concat(frames, ignore_index=True)
+        if len(incoming) == 0 or len(both) < 2:
+            return self.empty()
+        self.db_api, self._con = make_db_api("duckdb")
+        self._con.register("_both_frame", both)
+        self._con.execute("CREATE TABLE ml_review_records AS SELECT * FROM _both_frame")
+        self._con.unregister("_both_frame")
+        records = self.db_api.register("ml_review_records", dataset_display_name="review_records")
+        self._linker = Linker(records, _settings(self.model), log_level=None)
+        self._predictions = self._linker.inference.predict(warning_mode="never")
+        return self._pairs(self._predictions.physical_name)
+
+    def score_within(self, clusters: pd.DataFrame) -> pd.DataFrame:
+        """Score every pair inside each cluster (record_id, cluster_id) that `score` did not."""
+        if self._linker is None or clusters.empty:
+            return self.empty()
+        self._con.register("_clusters_frame", clusters[["record_id", "cluster_id"]])
+        self._con.execute(
+            "CREATE OR REPLACE TABLE ml_review_clusters AS SELECT * FROM _clusters_frame"
+        )
+        self._con.unregister("_clusters_frame")
+        table = self.db_api.register("ml_review_clusters", dataset_display_name="clusters")
+        missing = self._linker.inference._score_missing_cluster_edges(table, self._predictions)
+        return self._pairs(missing.physical_name)
+
+    def _pairs(self, table: str) -> pd.DataFrame:
+        from migrant_linkage.comparisons import family_guard_sql
+
+        available = set(self._con.execute(f"SELECT * FROM {table} LIMIT 0").df().columns)
         weights = []
-        for n in names:  # Splink 5 writes per-comparison match weights (log2 Bayes factors)
+        for n in self.names:  # Splink 5 writes per-comparison match weights (log2 factors)
             parts = [f"mw_{n}"] + ([f"mw_tf_adj_{n}"] if f"mw_tf_adj_{n}" in available else [])
             total = " + ".join(f"coalesce({p}, 0.0)" for p in parts)
             weights.append(f"{total} AS weight_{n}")
-        gammas = ", ".join(f"gamma_{n}" for n in names)
-        pairs = con.execute(
+        gammas = ", ".join(f"gamma_{n}" for n in self.names)
+        pairs = self._con.execute(
             f"""SELECT record_id_l, record_id_r, match_weight, match_probability,
-                       {thresholds.zone_sql()} AS zone,
+                       {self.thresholds.zone_sql()} AS zone,
                        COALESCE(({family_guard_sql()}), FALSE) AS guarded,
                        {gammas}, {", ".join(weights)}
-                FROM {predictions.physical_name}
+                FROM {table}
                 ORDER BY record_id_l, record_id_r"""
         ).df()
+        return pairs if len(pairs) else self.empty()
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+        self._con = self._linker = self._predictions = None
+
+
+def score_upload(
+    incoming: pd.DataFrame, existing: pd.DataFrame, *, model: Model, thresholds: Thresholds
+) -> pd.DataFrame:
+    """One-shot scoring of an upload against the index (see SplinkScorer.score)."""
+    scorer = SplinkScorer(model=model, thresholds=thresholds)
+    try:
+        return scorer.score(incoming, existing)
     finally:
-        con.close()
-    return pairs if len(pairs) else empty
+        scorer.close()
 
 
 def is_review_zone(zone: pd.Series, guarded: pd.Series) -> pd.Series:

@@ -49,7 +49,10 @@ from migrant_linkage.review.store import (
 )
 from migrant_linkage.schema import INPUT_COLUMNS, UNIQUE_ID_COLUMN
 
-Scorer = Callable[..., pd.DataFrame]
+#: Builds a scorer for one upload: `scorer(model=..., thresholds=...)` returns an object with
+#: `score(incoming, existing) -> pairs`, optionally `score_within(clusters) -> pairs` and
+#: `close()` (see scoring.SplinkScorer).
+Scorer = Callable[..., Any]
 
 #: Weight given to a pair remembered as "match" (a person decided it; no score needed).
 REMEMBERED_MATCH_WEIGHT = float("inf")
@@ -220,18 +223,28 @@ def apply_upload(
             [changed_keys],
         ).df()
         index_student = existing.set_index("record_key")["student_id"]
-        pairs = scorer(
-            incoming.assign(**{UNIQUE_ID_COLUMN: incoming["record_key"]}),
-            existing.assign(**{UNIQUE_ID_COLUMN: existing["record_key"]}),
-            model=model,
-            thresholds=thresholds,
-        )
-        counts["pairs_scored"] = len(pairs)
-        counts["pairs_match_zone"] = int((pairs["zone"] == "match").sum()) if len(pairs) else 0
-        counts["pairs_near_match_zone"] = (
-            int((pairs["zone"] == "near_match").sum()) if len(pairs) else 0
-        )
-        plan = _plan(con, pairs, incoming_status, index_student, thresholds, is_review_zone)
+        scoring = scorer(model=model, thresholds=thresholds)
+        try:
+            pairs = scoring.score(
+                incoming.assign(**{UNIQUE_ID_COLUMN: incoming["record_key"]}),
+                existing.assign(**{UNIQUE_ID_COLUMN: existing["record_key"]}),
+            )
+            counts["pairs_scored"] = len(pairs)
+            counts["pairs_match_zone"] = int((pairs["zone"] == "match").sum())
+            counts["pairs_near_match_zone"] = int((pairs["zone"] == "near_match").sum())
+            plan = _plan(
+                con,
+                pairs,
+                incoming_status,
+                index_student,
+                thresholds,
+                is_review_zone,
+                score_within=getattr(scoring, "score_within", None),
+            )
+        finally:
+            close = getattr(scoring, "close", None)
+            if close is not None:
+                close()
         plan.labels = labels
         audit_ids = _write_upload(
             con,
@@ -283,6 +296,44 @@ def apply_upload(
     return UploadReport(upload_id=upload_id, counts=counts, audit_ids=audit_ids)
 
 
+def _split(labels: pd.Series, edges: pd.DataFrame, conflicts: pd.DataFrame) -> pd.Series:
+    """Split every component holding a conflict (the engine's constrained single linkage:
+    strongest links first, never joining a conflicting pair). Labels are node -> component."""
+    lab_l = conflicts["record_id_l"].map(labels)
+    lab_r = conflicts["record_id_r"].map(labels)
+    inside = lab_l.notna() & (lab_l == lab_r)
+    if not inside.any():
+        return labels
+    members = labels[labels.isin(set(lab_l[inside]))]
+    resplit = split_unclean_components(
+        pd.DataFrame({"record_id": members.index, "cluster_id": members.to_numpy()}),
+        edges,
+        conflicts[inside],
+    )
+    out = labels.copy()
+    out[resplit["record_id"].to_numpy()] = resplit["cluster_id"].to_numpy()
+    return out
+
+
+def _clusters_to_check(
+    labels: pd.Series, incoming_keys: list[str], student_nodes: list[str], index_student: pd.Series
+) -> pd.DataFrame:
+    """record_id, cluster_id of every proposed student with incoming records and at least two
+    records: its incoming records plus all records of the existing student it joins."""
+    incoming = pd.DataFrame(
+        {"record_id": incoming_keys, "cluster_id": labels.reindex(incoming_keys).to_numpy()}
+    )
+    joined = labels.reindex(student_nodes)
+    joined.index = joined.index.str[1:]
+    existing = index_student[index_student.isin(joined.index)]
+    existing = pd.DataFrame(
+        {"record_id": existing.index, "cluster_id": existing.map(joined).to_numpy()}
+    )
+    clusters = pd.concat([incoming, existing], ignore_index=True)
+    size = clusters.groupby("cluster_id")["record_id"].transform("size")
+    return clusters[size >= 2].reset_index(drop=True)
+
+
 @dataclass
 class _Plan:
     assignment: pd.DataFrame  # record_key, target (existing student, or group label), kind
@@ -299,6 +350,7 @@ def _plan(
     index_student: pd.Series,
     thresholds: Any,
     is_review_zone: Callable[[pd.Series, pd.Series], pd.Series],
+    score_within: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> _Plan:
     incoming_keys = incoming_status["record_key"].tolist()
     incoming_set = set(incoming_keys)
@@ -367,42 +419,41 @@ def _plan(
     # Conflicts: guarded or strongly disagreeing pairs, and any two existing students (an
     # upload never merges existing students; a person does that from the worklist).
     strong = getattr(thresholds, "strong_disagreement_weight", None)
-    conflict = pairs["guarded"].astype(bool)
-    if strong is not None:
-        conflict = conflict | (pairs["match_weight"] < strong)
-    conflicts = pd.DataFrame(
-        {
-            "record_id_l": nodes(pairs.loc[conflict, "l"]),
-            "record_id_r": nodes(pairs.loc[conflict, "r"]),
-        }
-    )
-    student_labels = labels.reindex(student_nodes)
-    shared = student_labels.to_frame("label").reset_index(names="node")
+
+    def conflicts_of(scored: pd.DataFrame) -> pd.DataFrame:
+        hit = scored["guarded"].astype(bool)
+        if strong is not None:
+            hit = hit | (scored["match_weight"] < strong)
+        return pd.DataFrame(
+            {"record_id_l": nodes(scored.loc[hit, "l"]), "record_id_r": nodes(scored.loc[hit, "r"])}
+        )
+
+    shared = labels.reindex(student_nodes).to_frame("label").reset_index(names="node")
     shared = shared.merge(shared, on="label", suffixes=("_l", "_r"))
-    shared = shared[shared["node_l"] < shared["node_r"]]
+    shared = shared.loc[shared["node_l"] < shared["node_r"], ["node_l", "node_r"]]
     conflicts = pd.concat(
-        [
-            conflicts,
-            shared.rename(columns={"node_l": "record_id_l", "node_r": "record_id_r"})[
-                ["record_id_l", "record_id_r"]
-            ],
-        ],
+        [conflicts_of(pairs), shared.set_axis(["record_id_l", "record_id_r"], axis=1)],
         ignore_index=True,
     )
-    lab_l = conflicts["record_id_l"].map(labels)
-    lab_r = conflicts["record_id_r"].map(labels)
-    inside = lab_l.notna() & (lab_l == lab_r)
-    unclean = set(lab_l[inside])
-    if unclean:  # split those components as the engine does (strongest links first)
-        members = labels[labels.isin(unclean)]
-        resplit = split_unclean_components(
-            pd.DataFrame({"record_id": members.index, "cluster_id": members.to_numpy()}),
-            edges,
-            conflicts[inside],
-        )
-        labels = labels.copy()
-        labels[resplit["record_id"].to_numpy()] = resplit["cluster_id"].to_numpy()
-        student_labels = labels.reindex(student_nodes)
+    final = _split(labels, edges, conflicts)
+
+    # Pairs inside a proposed student that blocking never produced are scored now (as the
+    # engine does); a conflict among them splits the student again.
+    if score_within is not None:
+        clusters = _clusters_to_check(final, incoming_keys, student_nodes, index_student)
+        missing = _ordered(score_within(clusters)) if len(clusters) else pairs.iloc[:0]
+        missing = missing[missing["l"].isin(incoming_set) | missing["r"].isin(incoming_set)]
+        if len(missing):
+            missing = missing.merge(memory, on=["l", "r"], how="left")
+            missing["remembered"] = missing["decision"].notna()
+            missing["not_a_match"] = missing["decision"].eq("not_a_match")
+            extra = conflicts_of(missing)
+            if len(extra):
+                conflicts = pd.concat([conflicts, extra], ignore_index=True)
+                final = _split(labels, edges, conflicts)
+            pairs = pd.concat([pairs, missing], ignore_index=True)
+    labels = final
+    student_labels = labels.reindex(student_nodes)
 
     component_student = {label: node[1:] for node, label in student_labels.items()}
     assignment = pd.DataFrame(
