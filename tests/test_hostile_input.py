@@ -10,6 +10,7 @@ cases tried; the count is printed at the end of the pytest run.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -398,42 +399,91 @@ def test_standardize_never_crashes_and_accounts_for_every_record(frame, hostile_
     assert list(result.rejects.columns) == list(REJECT_COLUMNS)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    frame=hostile_frames(max_rows=6),
-    delimiter=st.sampled_from([",", ";", "\t", "|"]),
-    row_encodings=st.lists(st.sampled_from(["utf-8", "cp1252", "latin-1"]), min_size=7),
-    bom=st.booleans(),
-    quote_all=st.booleans(),
-    line_end=st.sampled_from(["\n", "\r\n"]),
+csv_layouts = st.fixed_dictionaries(
+    {
+        "delimiter": st.sampled_from([",", ";", "\t", "|"]),
+        "row_encodings": st.lists(st.sampled_from(["utf-8", "cp1252", "latin-1"]), min_size=7),
+        "bom": st.booleans(),
+        "quote_all": st.booleans(),
+        "line_end": st.sampled_from(["\n", "\r\n"]),
+    }
 )
-def test_cli_validate_reads_any_hostile_csv_or_exits_2_naming_the_file(
-    tmp_path_factory, frame, delimiter, row_encodings, bom, quote_all, line_end, hostile_cases
-):
-    """Any bytes a vendor may send: mixed encodings row by row, BOMs, odd delimiters and line
-    endings. The CLI either processes every record or says exit 2 naming the file."""
-    hostile_cases["generated CSV file (CLI validate)"] += 1
-    tmp_path = tmp_path_factory.mktemp("csv")
-    quoting = csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
+
+
+def _hostile_csv_bytes(frame: pd.DataFrame, layout: dict) -> bytes:
+    """The frame as a vendor might export it: each row in its own encoding (mixed files), an
+    optional BOM, any of four delimiters, either line ending, minimal or full quoting."""
+    quoting = csv.QUOTE_ALL if layout["quote_all"] else csv.QUOTE_MINIMAL
     lines = []
     for index, record in enumerate([list(frame.columns), *frame.itertuples(index=False)]):
         buffer = io.StringIO()
         cells = ["" if value is None else value for value in record]
-        csv.writer(buffer, delimiter=delimiter, quoting=quoting, lineterminator=line_end).writerow(
-            cells
+        writer = csv.writer(
+            buffer,
+            delimiter=layout["delimiter"],
+            quoting=quoting,
+            lineterminator=layout["line_end"],
         )
-        encoding = row_encodings[index % len(row_encodings)]
+        writer.writerow(cells)
+        encoding = layout["row_encodings"][index % len(layout["row_encodings"])]
         lines.append(buffer.getvalue().encode(encoding, errors="replace"))
-    data = (b"\xef\xbb\xbf" if bom else b"") + b"".join(lines)
-    path = _write(tmp_path, "state_file.csv", data)
-    code = main(["validate", str(path), "--out", str(tmp_path / "out")])
-    assert code in (EXIT_OK, EXIT_BAD_INPUT)
-    if code == EXIT_OK:
-        standardized = pd.read_parquet(tmp_path / "out" / "standardized.parquet")
-        rejects = pd.read_csv(tmp_path / "out" / "rejects.csv")
-        assert _formula_cells(tmp_path / "out" / "rejects.csv") == []
-        if quote_all:  # every field quoted: the records read back are exactly the ones written
-            assert len(standardized) + len(rejects) == len(frame)
+    return (b"\xef\xbb\xbf" if layout["bom"] else b"") + b"".join(lines)
+
+
+def _main_capturing_stderr(argv: list[str]) -> tuple[int, str]:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(argv)
+    return code, err.getvalue()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=hostile_frames(max_rows=6), layout=csv_layouts)
+def test_cli_validate_reads_any_hostile_csv_or_exits_2_naming_the_file(
+    tmp_path_factory, frame, layout, hostile_cases
+):
+    """Any bytes a vendor may send. The CLI either accounts for every record or says exit 2
+    naming the file."""
+    hostile_cases["generated CSV file (CLI validate)"] += 1
+    tmp_path = tmp_path_factory.mktemp("csv")
+    path = _write(tmp_path, "state_file.csv", _hostile_csv_bytes(frame, layout))
+    code, err = _main_capturing_stderr(["validate", str(path), "--out", str(tmp_path / "out")])
+    assert code in (EXIT_OK, EXIT_BAD_INPUT), err
+    if code == EXIT_BAD_INPUT:
+        assert "state_file.csv" in err
+        return
+    standardized = pd.read_parquet(tmp_path / "out" / "standardized.parquet")
+    rejects = pd.read_csv(tmp_path / "out" / "rejects.csv")
+    assert _formula_cells(tmp_path / "out" / "rejects.csv") == []
+    if layout["quote_all"]:  # every field quoted: exactly the records written are read back
+        assert len(standardized) + len(rejects) == len(frame)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=hostile_frames(max_rows=6), layout=csv_layouts, seed=st.integers(0, 10_000))
+def test_cli_dedupe_on_hostile_csv_reconciles_or_exits_2(
+    tmp_path_factory, frame, layout, seed, hostile_cases
+):
+    """The CLI end to end (about 3 s per example, hence 10) on a hostile file beside a clean
+    one: exit 0 with every record accounted for and clustered once, or exit 2 naming the file."""
+    hostile_cases["generated CSV file (CLI dedupe)"] += 1
+    tmp_path = tmp_path_factory.mktemp("dedupe")
+    clean = tmp_path / "clean.csv"
+    synthetic.write(synthetic.generate(3, seed=seed)[list(INPUT_COLUMNS)], clean)
+    frame = frame.assign(record_id=[f"x{i}" for i in range(len(frame))])  # ids unique vs clean
+    hostile = _write(tmp_path, "hostile.csv", _hostile_csv_bytes(frame, layout))
+    out = tmp_path / "out"
+    code, err = _main_capturing_stderr(["dedupe", str(clean), str(hostile), "--out", str(out)])
+    assert code in (EXIT_OK, EXIT_BAD_INPUT), err
+    if code == EXIT_BAD_INPUT:
+        assert "hostile.csv" in err
+        return
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["records_in"] == summary["standardized"] + summary["rejected"]
+    clusters = pd.read_parquet(out / "clusters.parquet")
+    assert clusters["record_id"].is_unique and len(clusters) == summary["standardized"]
+    for name in OUTPUT_CSVS:
+        assert _formula_cells(out / name) == [], name
 
 
 def _engine_frame(seed: int, hostile: pd.DataFrame) -> pd.DataFrame:
@@ -562,3 +612,24 @@ def test_out_folder_that_is_a_file_exits_2(tmp_path, capsys):
 def test_explain_with_unusable_records_exits_2(capsys):
     code, out, err = _run_cli(capsys, "explain", "{}", "{}")
     assert code == EXIT_BAD_INPUT, err
+
+
+def test_record_id_used_in_two_files_is_rejected_in_the_second_naming_both(
+    tmp_path, capsys, hostile_cases
+):
+    hostile_cases["fixed file (CLI)"] += 1
+    first = _write(tmp_path, "tx.csv", (HEADER + "7,TX,ANA,RUIZ,2010-05-06\n").encode())
+    second = _write(
+        tmp_path,
+        "ca.csv",
+        (HEADER + "7,CA,ANA,RUIZ,2010-05-06\n8,CA,EVA,DIAZ,2011-01-02\n").encode(),
+    )
+    out = tmp_path / "out"
+    code, _, err = _run_cli(capsys, "link", str(first), str(second), "--out", str(out), "--quiet")
+    assert code == EXIT_OK, err
+    rejects = pd.read_csv(out / "rejects.csv", dtype=str)
+    assert list(rejects["reason"]) == [RejectCode.DUPLICATE_RECORD_ID.value]
+    assert rejects["source_name"].iloc[0] == "ca.csv"
+    assert "tx.csv" in rejects["message"].iloc[0]
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["records_in"], summary["standardized"], summary["rejected"]) == (3, 2, 1)
