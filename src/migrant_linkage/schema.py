@@ -51,6 +51,7 @@ class RejectCode(StrEnum):
     """Why a record could not enter the standardized table. Only records that cannot be
     identified or addressed are rejected; everything else is kept with quality flags."""
 
+    HEADER_ROW = "HEADER_ROW"  # the row repeats the header (exports concatenated with headers)
     MISSING_RECORD_ID = "MISSING_RECORD_ID"
     DUPLICATE_RECORD_ID = "DUPLICATE_RECORD_ID"
     MISSING_STATE = "MISSING_STATE"
@@ -103,7 +104,9 @@ STANDARDIZED_COLUMNS: tuple[StandardizedColumn, ...] = (
     # Given names
     StandardizedColumn("given_name_full", "VARCHAR", "whole first-name field, folded"),
     StandardizedColumn("middle_name_std", "VARCHAR", "whole middle-name field, folded"),
-    StandardizedColumn("given_name_1", "VARCHAR", "first given-name unit (MARIA of MARIA GUADALUPE)"),
+    StandardizedColumn(
+        "given_name_1", "VARCHAR", "first given-name unit (MARIA of MARIA GUADALUPE)"
+    ),
     StandardizedColumn(
         "given_name_2", "VARCHAR", "second given-name unit: rest of first name, else middle name"
     ),
