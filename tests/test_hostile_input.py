@@ -633,3 +633,27 @@ def test_record_id_used_in_two_files_is_rejected_in_the_second_naming_both(
     assert "tx.csv" in rejects["message"].iloc[0]
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["records_in"], summary["standardized"], summary["rejected"]) == (3, 2, 1)
+
+
+def test_header_row_repeated_mid_file_is_rejected_not_a_child(tmp_path, hostile_cases):
+    """Two exports concatenated with their headers: the second header is not a child called
+    FIRST NAME LAST NAME."""
+    hostile_cases["fixed file (API)"] += 1
+    text = HEADER + "1,TX,ANA,RUIZ,2010-05-06\n" + HEADER.upper() + "2,TX,EVA,DIAZ,2011-05-06\n"
+    result = standardize(_write(tmp_path, "concatenated.csv", text.encode()))
+    _reconciles(result)
+    assert list(result.standardized["record_id"]) == ["1", "2"]
+    assert list(result.rejects["reason"]) == [RejectCode.HEADER_ROW.value]
+    assert list(result.rejects["source_row"]) == [2]
+
+
+def test_repeated_header_is_recognised_under_a_column_map(tmp_path, hostile_cases):
+    hostile_cases["fixed file (API)"] += 1
+    header = "StudentKey,SubmittingState,first_name,last_name_1\n"
+    text = header + "1,TX,ANA,RUIZ\n" + header + "2,TX,EVA,DIAZ\n"
+    result = standardize(
+        _write(tmp_path, "mapped.csv", text.encode()),
+        column_map={"StudentKey": "record_id", "SubmittingState": "state"},
+    )
+    _reconciles(result)
+    assert list(result.rejects["reason"]) == [RejectCode.HEADER_ROW.value]

@@ -77,7 +77,8 @@ def standardize(
     label = source_name or describe_source(source, table)
 
     derived = _derive(raw, label, date_format, today)
-    reasons, rejects = find_rejects(raw, derived, label)
+    header_names = {ours: theirs for theirs, ours in (column_map or {}).items()}
+    reasons, rejects = find_rejects(raw, derived, label, header_names)
     kept = reasons.isna().to_numpy()
 
     extras = [c for c in raw.columns if c not in INPUT_COLUMNS]

@@ -8,6 +8,8 @@ child's name or birth date (FERPA).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -18,15 +20,32 @@ def _blank(values: pd.Series) -> pd.Series:
     return (values.isna() | (values.astype("str").str.strip() == "")).astype(bool)
 
 
+def _repeats_header(raw: pd.DataFrame, header_names: Mapping[str, str]) -> pd.Series:
+    """Rows whose record_id and state cells hold those columns' own header names: a header
+    row in the middle of the data, left by concatenating exports (otherwise it would become a
+    child called FIRST NAME LAST NAME)."""
+    repeats = pd.Series(True, index=raw.index)
+    for column in ("record_id", "state"):
+        own_name = header_names.get(column, column).strip().lower()
+        cells = raw[column].astype("str").str.strip().str.lower()
+        repeats &= (cells == own_name).fillna(False).astype(bool)
+    return repeats
+
+
 def find_rejects(
-    raw: pd.DataFrame, names: pd.DataFrame, source_name: str
+    raw: pd.DataFrame,
+    names: pd.DataFrame,
+    source_name: str,
+    header_names: Mapping[str, str] | None = None,
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Decide which rows are rejected.
 
     `raw` holds the contract columns on a 0-based RangeIndex (row i is source_row i+1);
-    `names` is the output of standardize_names on the same index. Returns (reason per row, None
-    where the row is kept; the rejects table with schema.REJECT_COLUMNS). When several reasons
-    apply, the first in RejectCode order is reported.
+    `names` is the output of standardize_names on the same index. `header_names` gives the
+    input's own name of a contract column where a column map renamed it ({contract: theirs}).
+    Returns (reason per row, None where the row is kept; the rejects table with
+    schema.REJECT_COLUMNS). When several reasons apply, the first in RejectCode order is
+    reported.
     """
     source_row = pd.Series(np.arange(1, len(raw) + 1), index=raw.index)
     id_key = raw["record_id"].astype("str").str.strip()
@@ -37,9 +56,16 @@ def find_rejects(
         index=id_key[~id_repeated & ~id_blank].to_numpy(),
     )
     no_name = names["given_name_full"].isna() & names["surname_full"].isna()
+    header_row = _repeats_header(raw, header_names or {})
 
     # (reason, rows it applies to, message: one text for all rows, or one per applying row)
     checks: list[tuple[RejectCode, pd.Series, str | pd.Series]] = [
+        (
+            RejectCode.HEADER_ROW,
+            header_row,
+            "the row repeats the header row (record_id and state hold the column names): "
+            "exports were concatenated with their headers; remove the row",
+        ),
         (
             RejectCode.MISSING_RECORD_ID,
             id_blank,
