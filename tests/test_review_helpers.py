@@ -3,13 +3,14 @@ Splink, and small standardized frames.
 
 The fake scorer pairs records that share a birth date: same given name too -> match zone (weight
 25), different given name -> near match (weight 10). Records both flagged multiple birth are
-"guarded" (twins), as the family guard would. Records whose `sex_std` differ score -5 (strong
+"guarded" (twins), as the family guard would, and zoned non-match as the engine zones them. Records whose `sex_std` differ score -5 (strong
 disagreement); pairs scored inside a cluster with different birth dates score -10. It pairs
 incoming records with the index and with each other, never index with index, exactly as the real
 scorer."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from migrant_linkage.review import MasterIndex
@@ -72,6 +73,8 @@ class FakeScorer:
             labels=["non_match", "near_match", "match"],
         ).astype(str)
         out["guarded"] = (m["multiple_birth_std_l"] == "Y") & (m["multiple_birth_std_r"] == "Y")
+        out.loc[out["guarded"].to_numpy(), "zone"] = "non_match"  # as zones.zone_sql routes it
+        out["guard_reason"] = np.where(out["guarded"], "family", None)
         out["gamma_given_name"] = same_name.astype(int)
         out["weight_given_name"] = same_name.map({True: 8.0, False: -6.0})
         return out.reset_index(drop=True)

@@ -7,20 +7,20 @@ Splink dedupe over index + upload with every blocking rule narrowed to "at least
 incoming" (the same trick the engine uses for link-only). Term frequencies are therefore computed
 over index and upload together, the population the pairs come from.
 
-It uses the model's settings, the shipped blocking rules, the family guard SQL and the engine's
-scoring prior (even odds, so match_weight is the evidence; see zones.py).
+It uses the model's settings, the shipped blocking rules, the engine's guards and zones (family
+guard, birth dates that differ; zones.Thresholds.zone_sql) and the engine's scoring prior (even
+odds, so match_weight is the evidence; see zones.py).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
 
 from migrant_linkage.model import Model, quiet_splink
 from migrant_linkage.schema import STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
-from migrant_linkage.zones import MATCH_ZONE, NEAR_MATCH_ZONE, Thresholds
+from migrant_linkage.zones import Thresholds
 
 #: Column marking incoming records (1) against index records (0) in the scoring table.
 SIDE = "_incoming"
@@ -143,8 +143,6 @@ class SplinkScorer:
         return self._pairs(missing.physical_name)
 
     def _pairs(self, table: str) -> pd.DataFrame:
-        from migrant_linkage.comparisons import family_guard_sql
-
         available = set(self._con.execute(f"SELECT * FROM {table} LIMIT 0").df().columns)
         weights = []
         for n in self.names:  # Splink 5 writes per-comparison match weights (log2 factors)
@@ -152,12 +150,20 @@ class SplinkScorer:
             total = " + ".join(f"coalesce({p}, 0.0)" for p in parts)
             weights.append(f"{total} AS weight_{n}")
         gammas = ", ".join(f"gamma_{n}" for n in self.names)
+        family, dates_differ = guard_sql()
         pairs = self._con.execute(
-            f"""SELECT record_id_l, record_id_r, match_weight, match_probability,
-                       {self.thresholds.zone_sql()} AS zone,
-                       COALESCE(({family_guard_sql()}), FALSE) AS guarded,
+            f"""WITH s AS (
+                    SELECT *, COALESCE(({family}), FALSE) AS _family,
+                              COALESCE(({dates_differ}), FALSE) AS _dates_differ
+                    FROM {table})
+                SELECT record_id_l, record_id_r, match_weight, match_probability,
+                       {self.thresholds.zone_sql("match_weight", "_family", "_dates_differ")}
+                           AS zone,
+                       (_family OR _dates_differ) AS guarded,
+                       CASE WHEN _family THEN 'family'
+                            WHEN _dates_differ THEN 'birth_dates_differ' END AS guard_reason,
                        {gammas}, {", ".join(weights)}
-                FROM {table}
+                FROM s
                 ORDER BY record_id_l, record_id_r"""
         ).df()
         return pairs if len(pairs) else self.empty()
@@ -179,10 +185,11 @@ def score_upload(
         scorer.close()
 
 
-def is_review_zone(zone: pd.Series, guarded: pd.Series) -> pd.Series:
-    """A person decides near matches, and match-zone pairs the family guard held back."""
-    return (zone == NEAR_MATCH_ZONE) | ((zone == MATCH_ZONE) & guarded.astype(bool))
+def guard_sql() -> tuple[str, str]:
+    """(family guard, birth dates differ): the two pair-level guards, over Splink's predict
+    output. The same rules as the engine's routing (zones.Thresholds.zone_sql): a family-guarded
+    pair is never merged nor queued; a pair whose birth dates clearly differ (the 'else' level)
+    is never auto-merged and goes to the worklist when the rest of the evidence is strong."""
+    from migrant_linkage.comparisons import family_guard_sql, gamma_value
 
-
-def finite(value: float) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
+    return family_guard_sql(), f"(gamma_birth_date = {gamma_value('birth_date', 'else')})"

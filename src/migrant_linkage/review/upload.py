@@ -6,9 +6,10 @@ An upload is one transaction. Its steps:
    upload is idempotent: a record seen before with the same hash is left alone; a changed hash
    makes a new version of the record, which is linked again from scratch.
 2. Score the new and changed records against the index and against each other (scoring.py).
-3. Build students from the match-zone pairs (minus family-guarded pairs and pairs remembered as
-   "not a match"; plus pairs remembered as "match"). Connected components are taken over the
-   incoming records and the existing students they touch:
+3. Build students from the match-zone pairs (zoned as the engine zones them: a family-guarded
+   pair is never a match, a pair whose birth dates differ at most a near match), minus pairs
+   remembered as "not a match", plus pairs remembered as "match". Connected components are
+   taken over the incoming records and the existing students they touch:
 
    * a component touching one existing student joins it: the student keeps its ID;
    * a component touching none becomes a new student (a changed record whose old student would
@@ -189,8 +190,6 @@ def apply_upload(
     records_in: int,
 ) -> UploadReport:
     """Apply one prepared upload inside the caller's transaction."""
-    from migrant_linkage.review.scoring import is_review_zone
-
     upload_id = next_id(con, "uploads", "upload_id")
     con.register("_up", prepared[["record_key", "content_hash"]])
     current = con.execute(
@@ -238,7 +237,6 @@ def apply_upload(
                 incoming_status,
                 index_student,
                 thresholds,
-                is_review_zone,
                 score_within=getattr(scoring, "score_within", None),
             )
         finally:
@@ -349,7 +347,6 @@ def _plan(
     incoming_status: pd.DataFrame,
     index_student: pd.Series,
     thresholds: Any,
-    is_review_zone: Callable[[pd.Series, pd.Series], pd.Series],
     score_within: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> _Plan:
     incoming_keys = incoming_status["record_key"].tolist()
@@ -471,14 +468,17 @@ def _plan(
     evidence = evidence[evidence["student"].notna() & (evidence["student"] == other_student)]
     join_evidence = evidence[["student", "l", "r"]]
 
-    # Review: near matches, and match-zone pairs that did not merge (guarded, or held back
-    # above); pairs whose records ended in one student are dropped when queueing.
-    review_mask = is_review_zone(pairs["zone"], pairs["guarded"].astype(bool))
-    review = pairs[(review_mask | (pairs["zone"] == "match")) & ~pairs["remembered"]].copy()
+    # Review: near matches, and match-zone pairs that did not merge (held back above); pairs
+    # whose records ended in one student are dropped when queueing.
+    review = pairs[pairs["zone"].isin(["match", "near_match"]) & ~pairs["remembered"]].copy()
+    reason = review["guard_reason"] if "guard_reason" in review else pd.Series(index=review.index)
     review["reason"] = np.select(
-        [review["zone"] == "near_match", review["guarded"].astype(bool)],
-        ["near match", "match kept apart by the family guard"],
-        default="match kept apart: it would merge existing students or holds a conflict",
+        [review["zone"] == "match", reason.eq("birth_dates_differ").fillna(False).astype(bool)],
+        [
+            "match kept apart: it would merge existing students or holds a conflict",
+            "strong match but the birth dates differ",
+        ],
+        default="near match",
     )
     return _Plan(assignment=assignment, join_evidence=join_evidence, review=review, pairs=pairs)
 
