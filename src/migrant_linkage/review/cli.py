@@ -13,8 +13,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by the commands, not when the parser is built
+    import pandas as pd
 
 
 class IndexUsageError(Exception):
@@ -28,6 +30,8 @@ def _index(args: argparse.Namespace):
 
 
 def _print_frame(frame: pd.DataFrame, out: Path | None = None) -> None:
+    import pandas as pd
+
     if out is not None:
         from migrant_linkage.io import write_table
 
