@@ -73,18 +73,42 @@ def _parse_column_map(pairs: Sequence[str] | None) -> dict[str, str] | None:
 def _thresholds(args: argparse.Namespace):
     from migrant_linkage.engine import Thresholds
 
-    if args.match_probability is not None or args.review_probability is not None:
-        if args.match_probability is None or args.review_probability is None:
-            raise UsageError("give both --match-probability and --review-probability, or neither")
-        return Thresholds.from_probabilities(args.match_probability, args.review_probability)
-    defaults = Thresholds()
-    return Thresholds(
-        match_weight=args.match_weight if args.match_weight is not None else defaults.match_weight,
-        review_weight=(
-            args.review_weight if args.review_weight is not None else defaults.review_weight
-        ),
-        strong_disagreement_weight=defaults.strong_disagreement_weight,
-    )
+    try:
+        if args.match_probability is not None or args.review_probability is not None:
+            if args.match_probability is None or args.review_probability is None:
+                raise UsageError(
+                    "give both --match-probability and --review-probability, or neither"
+                )
+            return Thresholds.from_probabilities(args.match_probability, args.review_probability)
+        defaults = Thresholds()
+        return Thresholds(
+            match_weight=(
+                args.match_weight if args.match_weight is not None else defaults.match_weight
+            ),
+            review_weight=(
+                args.review_weight if args.review_weight is not None else defaults.review_weight
+            ),
+            strong_disagreement_weight=defaults.strong_disagreement_weight,
+        )
+    except ValueError as exc:  # NaN, out of range or inverted thresholds
+        raise UsageError(f"thresholds: {exc}") from None
+
+
+def _model(path: str | None):
+    """Load --model up front so a bad file is a usage error, not a failure mid-run."""
+    if path is None:
+        return None
+    from migrant_linkage.model import Model
+
+    try:
+        return Model.load(path)
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"--model {path}: {exc}") from None
+
+
+def _check_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder; name a folder for the outputs")
 
 
 def _check_inputs(paths: Sequence[str]) -> None:
@@ -180,14 +204,17 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_dedupe(args: argparse.Namespace) -> int:
     _check_inputs(args.inputs)
+    _check_out_dir(args.out)
+    model = _model(args.model)
+    thresholds = _thresholds(args)
 
     from migrant_linkage.engine import dedupe
 
     result = dedupe(
         *args.inputs,
-        model=args.model,
+        model=model,
         train=args.train or None,
-        thresholds=_thresholds(args),
+        thresholds=thresholds,
         column_map=_parse_column_map(args.column_map),
         date_format=args.date_format,
         backend=args.backend,
@@ -203,15 +230,18 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
 
 def cmd_link(args: argparse.Namespace) -> int:
     _check_inputs([args.left, args.right])
+    _check_out_dir(args.out)
+    model = _model(args.model)
+    thresholds = _thresholds(args)
 
     from migrant_linkage.engine import link
 
     result = link(
         args.left,
         args.right,
-        model=args.model,
+        model=model,
         train=args.train or None,
-        thresholds=_thresholds(args),
+        thresholds=thresholds,
         column_map=_parse_column_map(args.column_map),
         date_format=args.date_format,
         backend=args.backend,
@@ -240,10 +270,14 @@ def _load_record(text: str) -> dict[str, Any]:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     record_a, record_b = _load_record(args.record_a), _load_record(args.record_b)
+    model = _model(args.model)
 
     from migrant_linkage.engine import explain
 
-    table = explain(record_a, record_b, model=args.model)
+    try:
+        table = explain(record_a, record_b, model=model)
+    except ValueError as exc:  # a record the contract rejects; the message holds reasons only
+        raise UsageError(str(exc)) from None
     print(table.to_string(index=False))
     return EXIT_OK
 
