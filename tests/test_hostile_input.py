@@ -697,3 +697,18 @@ def test_out_folder_with_an_apostrophe_works(tmp_path, capsys):
     code, _, err = _run_cli(capsys, "dedupe", str(path), "--out", str(out), "--quiet")
     assert code == EXIT_OK, err
     assert (out / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"n_students": 2.5}, "n_students must be a whole number"),
+        ({"n_students": 5, "seed": -1}, "seed must be a whole number >= 0"),
+        ({"n_students": 5, "states": []}, "states must name at least one state"),
+        ({"n_students": 5, "states": ["ZZ"]}, "no synthetic conventions for states ['ZZ']"),
+    ],
+)
+def test_synthetic_generator_refuses_bad_arguments_by_name(kwargs, expected):
+    with pytest.raises(ValueError) as error:
+        synthetic.generate(**kwargs)
+    assert expected in str(error.value)

@@ -55,8 +55,15 @@ def generate_detailed(
     population: PopulationParams | None = None,
 ) -> SyntheticResult:
     """Like `generate`, also returning the true population and per-error counts."""
+    # Checked here so a bad argument gets a message about the argument, not numpy's.
+    if isinstance(n_students, bool) or not isinstance(n_students, int | np.integer):
+        raise ValueError(f"n_students must be a whole number, got {n_students!r}")
     if n_students < 1:
         raise ValueError(f"n_students must be at least 1, got {n_students}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+    if states is not None and len(states) == 0:
+        raise ValueError("states must name at least one state (or be None for all of them)")
     rng = np.random.default_rng(seed)
     children, enrolments = build_population(
         n_students, rng, population or PopulationParams(), states
