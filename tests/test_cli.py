@@ -8,7 +8,7 @@ import pytest
 
 from migrant_linkage.cli import EXIT_BAD_INPUT, EXIT_OK, build_parser, main
 
-SUBCOMMANDS = ["demo", "validate", "synth", "dedupe", "link", "explain", "report"]
+SUBCOMMANDS = ["demo", "validate", "synth", "dedupe", "link", "explain", "report", "index"]
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from migrant_linkage.report import add_report_command, add_report_option, report_run
+from migrant_linkage.review.cli import add_index_commands
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -341,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_explain)
 
     add_report_command(sub)
+    add_index_commands(sub)
     return parser
 
 
