@@ -50,11 +50,12 @@ def run_demo(out_dir: Path, students: int = 2000, seed: int = 7, quiet: bool = F
     records[["record_id", *TRUTH_COLUMNS]].to_csv(truth_path, index=False)
 
     result = dedupe(*inputs, train=True, out_dir=out_dir / "run", progress=progress)
-    scores = evaluate(
+    evaluation = evaluate(
         truth=records[["record_id", *TRUTH_COLUMNS]],
         clusters=result.clusters,
-        pairs=result.pairs,
+        worklist=result.worklist,
     )
+    scores, review = evaluation.clusters, evaluation.worklist
 
     summary = result.summary
     zones = summary.get("pairs_per_zone", {})
@@ -73,11 +74,14 @@ def run_demo(out_dir: Path, students: int = 2000, seed: int = 7, quiet: bool = F
     print(f"  true students      : {records['true_student_id'].nunique()}")
     print("  accuracy of auto-merge against the synthetic truth (pairwise):")
     print(f"    precision {scores.precision:.4f}   recall {scores.recall:.4f}   F1 {scores.f1:.4f}")
-    print(f"    twin/sibling pairs wrongly merged: {scores.family_false_merges}")
     print(
-        f"  worklist           : {len(result.worklist)} near matches "
-        f"({scores.worklist_share_of_records:.1%} of records), holding "
-        f"{scores.worklist_recall:.0%} of the true pairs auto-merge missed"
+        f"    twin/sibling pairs wrongly merged: {scores.twin_sibling_false_merges}, "
+        f"other wrong merges: {scores.other_false_merges}"
+    )
+    print(
+        f"  worklist           : {len(result.worklist)} pairs for review "
+        f"({review.worklist_share_of_records:.1%} of records), holding "
+        f"{review.worklist_recall:.0%} of the true pairs auto-merge missed"
     )
     print(f"  outputs            : {out_dir / 'run'}  (truth: {truth_path})")
     print(f"  time               : {time.perf_counter() - started:.1f}s")
