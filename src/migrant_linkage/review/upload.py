@@ -48,7 +48,7 @@ from migrant_linkage.review.store import (
     record_columns,
     write_audit,
 )
-from migrant_linkage.schema import INPUT_COLUMNS, UNIQUE_ID_COLUMN
+from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
 
 #: Builds a scorer for one upload: `scorer(model=..., thresholds=...)` returns an object with
 #: `score(incoming, existing) -> pairs`, optionally `score_within(clusters) -> pairs` and
@@ -216,9 +216,11 @@ def apply_upload(
 
     if incoming_keys:
         incoming = prepared[prepared["record_key"].isin(set(incoming_keys))]
+        # Only what scoring reads (the standardized columns), not the raw ones.
+        wanted = ["record_key", "student_id", *STANDARDIZED_COLUMN_NAMES]
         existing = con.execute(
-            "SELECT * FROM records WHERE active AND record_key NOT IN "
-            "(SELECT unnest(?::VARCHAR[]))",
+            f"SELECT {', '.join(dict.fromkeys(wanted))} FROM records WHERE active "
+            "AND record_key NOT IN (SELECT unnest(?::VARCHAR[]))",
             [changed_keys],
         ).df()
         index_student = existing.set_index("record_key")["student_id"]
