@@ -19,10 +19,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from migrant_linkage.review import audit, reports, survivorship, worklist
-from migrant_linkage.review.merge import merge_students, split_student, undo_merge
+from migrant_linkage.review.merge import (
+    active_records_of,
+    merge_students,
+    split_student,
+    student_of,
+    undo_merge,
+)
 from migrant_linkage.review.store import (
     DEFAULT_LOCK_TIMEOUT,
     ReviewError,
@@ -33,6 +40,7 @@ from migrant_linkage.review.store import (
     set_meta,
     transaction,
     utc_now,
+    write_audit,
 )
 from migrant_linkage.review.upload import UploadReport, apply_upload, prepare
 
@@ -82,8 +90,6 @@ class MasterIndex:
     @classmethod
     def open(cls, path: str | Path, **options: Any) -> MasterIndex:
         """Open an existing index (the file must exist)."""
-        import duckdb
-
         index = cls(path, **options)
         with index._read() as con:
             try:
@@ -109,8 +115,6 @@ class MasterIndex:
     def set_two_person_rule(self, on: bool, *, reviewer: str) -> None:
         def work(con):
             set_meta(con, "two_person_rule", "true" if on else "false")
-            from migrant_linkage.review.store import write_audit
-
             write_audit(
                 con,
                 actor=reviewer,
@@ -135,8 +139,6 @@ class MasterIndex:
 
         def work(con):
             set_meta(con, "model_json", json.dumps(settings))
-            from migrant_linkage.review.store import write_audit
-
             write_audit(
                 con, actor=reviewer, action="set_model", reason=reason, details={}, at=self.clock()
             )
@@ -309,8 +311,6 @@ class MasterIndex:
             raise ReviewError("a reviewer id is required")
 
         def work(con):
-            from migrant_linkage.review.merge import active_records_of
-
             reps = []
             for sid in sorted(set(student_ids)):
                 members = active_records_of(con, sid)
@@ -397,8 +397,6 @@ class MasterIndex:
             ).df()
 
     def student_of(self, record_key: str) -> str:
-        from migrant_linkage.review.merge import student_of
-
         with self._read() as con:
             return student_of(con, record_key)
 
