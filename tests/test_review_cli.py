@@ -93,6 +93,31 @@ def test_index_commands_from_init_to_export(workspace, capsys):
     assert pd.read_csv(folder / "c.csv", dtype=str)["student_id"].is_unique
 
 
+def test_retrain_writes_a_model_and_use_makes_uploads_score_with_it(workspace, capsys):
+    folder, _ = workspace
+    db = folder / "retrain.duckdb"
+    run(capsys, "init", "--index", db, "--model", folder / "model.json")
+    for state in ("CA", "FL"):
+        run(capsys, "upload", folder / f"{state}.csv", "--index", db, "--reviewer", "loader")
+    code, out, _ = run(
+        capsys,
+        "retrain",
+        "--index",
+        db,
+        "--out",
+        folder / "retrained.json",
+        "--use",
+        "--reviewer",
+        "ana",
+    )
+    assert code == 0 and "now scores uploads" in out
+    from migrant_linkage.review import MasterIndex
+
+    retrained = Model.load(folder / "retrained.json")
+    assert MasterIndex.open(db).model().settings == retrained.settings
+    assert MasterIndex.open(db).audit()["action"].iloc[0] == "set_model"
+
+
 def test_index_errors_exit_2_with_a_message(workspace, capsys):
     folder, _ = workspace
     db = folder / "errors.duckdb"
