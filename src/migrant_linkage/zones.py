@@ -32,7 +32,7 @@ GRADE_POSSIBLE = "possible"
 
 #: Defaults, in log2 Bayes factor. docs/usage.md gives the reasoning and the measurements.
 DEFAULT_MATCH_WEIGHT = 20.0
-DEFAULT_REVIEW_WEIGHT = 8.0
+DEFAULT_REVIEW_WEIGHT = 12.0
 DEFAULT_STRONG_DISAGREEMENT_WEIGHT = 0.0
 
 
