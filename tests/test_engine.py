@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -187,6 +188,16 @@ def test_duplicate_record_id_across_sources_is_rejected_naming_both():
     assert "input1" in message and "input2" in message and "T-A1" in message
     assert outcome.summary["records_in"] == 5
     assert outcome.summary["standardized"] == 4
+
+
+def test_a_table_in_a_duckdb_file_is_a_source(background, model, tmp_path):
+    database = tmp_path / "state.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.register("frame", background)
+        con.execute("CREATE TABLE enrolments AS SELECT * FROM frame")
+    outcome = dedupe((database, "enrolments"), model=model, train=False)
+    assert outcome.summary["standardized"] == len(background)
+    assert list(outcome.summary["sources"]) == ["state.duckdb:enrolments"]
 
 
 def test_link_only_pairs_records_across_the_two_sources(background, model):

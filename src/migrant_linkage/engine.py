@@ -166,13 +166,28 @@ class _Stages:
             )
 
 
+def _unpack_source(source: Source) -> tuple[Any, str | None]:
+    """A source as standardize takes it: a DuckDB relation becomes a DataFrame; a
+    (database path, table name) pair becomes the path plus table=."""
+    if isinstance(source, duckdb.DuckDBPyRelation):
+        return source.df(), None
+    if isinstance(source, tuple) and len(source) == 2:
+        return source[0], str(source[1])
+    return source, None
+
+
 def _source_names(sources: Sequence[Source]) -> list[str]:
     """A distinct readable label per source: the file name, or input1, input2, ..."""
     from migrant_linkage.io import describe_source
 
     names: list[str] = []
     for index, source in enumerate(sources, start=1):
-        name = f"input{index}" if isinstance(source, pd.DataFrame) else describe_source(source)
+        if isinstance(source, pd.DataFrame | duckdb.DuckDBPyRelation):
+            name = f"input{index}"
+        elif isinstance(source, tuple) and len(source) == 2:
+            name = describe_source(source[0], str(source[1]))
+        else:
+            name = describe_source(source)
         base, n = name, 2
         while name in names:
             name, n = f"{base}#{n}", n + 1
@@ -199,8 +214,9 @@ def _standardize_all(
 
     frames, rejects, records_in, per_source = [], [], 0, {}
     for source, name in zip(sources, names, strict=True):
+        source, table = _unpack_source(source)
         result = standardize(
-            source, column_map=column_map, date_format=date_format, source_name=name
+            source, column_map=column_map, date_format=date_format, source_name=name, table=table
         )
         n_in = len(result.standardized) + len(result.rejects)
         records_in += n_in
@@ -722,7 +738,8 @@ def dedupe(
 ) -> Result:
     """Find records of the same child in one or more inputs, treated as one population.
 
-    sources: DataFrames, CSV/Parquet paths or DuckDB tables (anything `standardize` accepts).
+    sources: pandas DataFrames, CSV/Parquet paths, DuckDB relations, or (database path, table)
+        pairs for a table in a DuckDB file.
     model: a Model, a model JSON path, or None. With None and `train` None, the model is trained
         on the data when there are at least MIN_RECORDS_TO_TRAIN records, else the shipped
         default model is used. train=False always scores with the given or default model.
