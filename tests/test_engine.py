@@ -265,6 +265,13 @@ def test_outputs_are_written_to_the_folder(background, model, tmp_path):
     assert len(outcome.pairs) == summary["comparisons"]  # loaded lazily from pairs.parquet
 
 
+def test_an_in_memory_result_can_be_written_later(result, tmp_path):
+    result.write(tmp_path / "later")
+    written = pd.read_csv(tmp_path / "later" / "clusters.csv", dtype=str)
+    assert len(written) == len(result.clusters)
+    assert len(pd.read_parquet(tmp_path / "later" / "pairs.parquet")) == len(result.pairs)
+
+
 def test_progress_is_reported_per_stage(background, model):
     stages: list[str] = []
     dedupe(background.iloc[:50], model=model, train=False, progress=stages.append)
