@@ -86,7 +86,16 @@ def _job_ours(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.work) / f"ours_{args.size}"
     database = Path(args.work) / f"ours_{args.size}.duckdb"
     database.unlink(missing_ok=True)
-    result = dedupe(raw, train=True, out_dir=out, database=database if args.on_disk else None)
+    memory = _StageMemory()
+    _limit_duckdb(args.duckdb_memory_limit)
+    result = dedupe(
+        raw,
+        train=True,
+        out_dir=out,
+        database=database if args.on_disk else None,
+        progress=memory.stage,
+    )
+    memory.stage("done")
     wall = time.perf_counter() - started
     del raw
     scores = score_clusters(truth, result.clusters[["record_id", "cluster_id"]])
@@ -104,6 +113,8 @@ def _job_ours(args: argparse.Namespace) -> dict[str, Any]:
         "wall_seconds": round(wall, 1),
         "comparisons": summary["comparisons"],
         "comparisons_per_record": summary["comparisons_per_record"],
+        "comparisons_per_rule": [r["comparisons"] for r in summary["comparisons_per_rule"]],
+        "peak_rss_gb_by_stage": memory.peaks,
         "pairs_per_zone": summary["pairs_per_zone"],
         "worklist_pairs": summary["worklist_pairs"],
         "clusters": summary["clusters"],
@@ -112,6 +123,41 @@ def _job_ours(args: argparse.Namespace) -> dict[str, Any]:
         "f1": scores.f1,
         "twin_sibling_false_merges": scores.twin_sibling_false_merges,
     }
+
+
+def _limit_duckdb(limit: str | None) -> None:
+    """Cap every DuckDB connection the engine opens (the job's and training's) at `limit`,
+    spilling to a temporary directory beyond it."""
+    if not limit:
+        return
+    import tempfile
+
+    import migrant_linkage.engine as engine
+
+    build = engine.make_db_api
+
+    def capped(backend: str = "duckdb", database: Any = None) -> Any:
+        db_api, con = build(backend, database)
+        spill = tempfile.mkdtemp(prefix="ml-duckdb-spill-")
+        con.execute(f"SET memory_limit = '{limit}'")
+        con.execute(f"SET temp_directory = '{spill}'")
+        return db_api, con
+
+    engine.make_db_api = capped
+
+
+class _StageMemory:
+    """Peak RSS reached by the end of each engine stage (VmHWM read at the next stage's start),
+    to tell which stage holds the memory."""
+
+    def __init__(self) -> None:
+        self.current = "before"
+        self.peaks: dict[str, float] = {}
+
+    def stage(self, name: str) -> None:
+        self.peaks[self.current] = round(_proc_status_bytes(os.getpid(), "VmHWM:") / GB, 2)
+        print(f"[scale]   {name} (peak so far {self.peaks[self.current]} GB)", file=sys.stderr)
+        self.current = name
 
 
 def _job_generic(args: argparse.Namespace) -> dict[str, Any]:
@@ -249,10 +295,14 @@ def _child_main(args: argparse.Namespace) -> None:
 
 # ------------------------------------------------------------------------------ the parent
 def _rss_bytes(pid: int) -> int:
+    return _proc_status_bytes(pid, "VmRSS:")
+
+
+def _proc_status_bytes(pid: int, field: str) -> int:
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1]) * KB
     except OSError:
         pass
@@ -421,6 +471,7 @@ def main() -> None:
     parser.add_argument("--generic-cap-gb", type=float, default=12.0)
     parser.add_argument("--incremental", action="store_true")
     parser.add_argument("--on-disk", action="store_true", help="DuckDB database file, not memory")
+    parser.add_argument("--duckdb-memory-limit", help="e.g. 4GB: DuckDB spills beyond it")
     parser.add_argument("--data", default="/tmp/ml-scale", help="cache of generated records")
     parser.add_argument("--out", default="benchmarks/out/scale")
     # child-process arguments
@@ -468,6 +519,7 @@ def main() -> None:
             "ours",
             None,
             on_disk=args.on_disk,
+            duckdb_memory_limit=args.duckdb_memory_limit,
             keep_population=args.incremental and size == largest,
             **common,
         )
