@@ -712,3 +712,18 @@ def test_synthetic_generator_refuses_bad_arguments_by_name(kwargs, expected):
     with pytest.raises(ValueError) as error:
         synthetic.generate(**kwargs)
     assert expected in str(error.value)
+
+
+def test_bom_on_a_file_with_cp1252_rows_does_not_hide_the_first_column(tmp_path, hostile_cases):
+    """Saved as 'CSV UTF-8' (with a BOM), then rows appended by a cp1252 program: the file is
+    no longer UTF-8, and the BOM must not stick to 'record_id' as 'ï»¿'."""
+    hostile_cases["fixed file (API)"] += 1
+    data = (
+        b"\xef\xbb\xbf"
+        + '"record_id","state","first_name","last_name_1"\n"1","TX","JOSÉ","PEÑA"\n'.encode()
+        + '"2","TX","JOSÉ","PEÑA"\n'.encode("cp1252")
+    )
+    result = standardize(_write(tmp_path, "bom_then_cp1252.csv", data))
+    _reconciles(result)
+    assert list(result.standardized["record_id"]) == ["1", "2"]
+    assert set(result.standardized["surname_full"]) == {"PENA"}

@@ -187,8 +187,8 @@ def _parse_csv(path: Path, sep: str, encoding: str) -> pd.DataFrame:
             # pandas only warns when the first record has more fields than the header, and
             # then drops the extra fields: make that an error like any other ragged row.
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(path, **options)
-            header = pd.read_csv(path, **{**options, "header": None, "nrows": 1})
+            frame = _read_csv_after_bom(path, options)
+            header = _read_csv_after_bom(path, {**options, "header": None, "nrows": 1})
     except pd.errors.EmptyDataError:
         raise RecordContractError(
             f"{path.name}: no header row (the file holds only blank lines)"
@@ -207,6 +207,19 @@ def _parse_csv(path: Path, sep: str, encoding: str) -> pd.DataFrame:
             "rename or drop the extra column"
         )
     return frame
+
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _read_csv_after_bom(path: Path, options: dict) -> pd.DataFrame:
+    """read_csv from just after a UTF-8 byte-order mark, whatever the encoding tried. A file
+    that starts with a BOM but holds cp1252 rows further down (edited in two programs) is read
+    as cp1252, which would turn the BOM into 'ï»¿' glued to the first column name."""
+    with path.open("rb") as handle:
+        if handle.read(len(_UTF8_BOM)) != _UTF8_BOM:
+            handle.seek(0)
+        return pd.read_csv(handle, **options)
 
 
 def _parser_problem(error: Exception) -> str:
