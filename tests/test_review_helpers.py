@@ -27,6 +27,8 @@ class FakeScorer:
         self.scored: set[tuple[str, str]] = set()
 
     def score(self, incoming, existing):
+        if hasattr(existing, "read_pandas"):  # the index arrives as an Arrow stream
+            existing = existing.read_pandas()
         self.both = pd.concat([existing.assign(_in=0), incoming.assign(_in=1)], ignore_index=True)
         m = self.both.merge(self.both, on="birth_date_std", suffixes=("_l", "_r"))
         m = m[(m["record_id_l"] < m["record_id_r"]) & ((m["_in_l"] == 1) | (m["_in_r"] == 1))]

@@ -99,9 +99,10 @@ class SplinkScorer:
             }
         )
 
-    def score(self, incoming: pd.DataFrame, existing: pd.DataFrame) -> pd.DataFrame:
-        """Pairs (incoming, index) and (incoming, incoming). Both frames carry `record_id`
-        (unique across both) and the standardized columns."""
+    def score(self, incoming: pd.DataFrame, existing: Any) -> pd.DataFrame:
+        """Pairs (incoming, index) and (incoming, incoming). `incoming` is a frame, `existing`
+        a frame or an Arrow record-batch stream (the index, read without a pandas copy); both
+        carry `record_id` (unique across both) and the standardized columns."""
         from splink import Linker
 
         from migrant_linkage.engine import make_db_api
@@ -111,19 +112,22 @@ class SplinkScorer:
             UNIQUE_ID_COLUMN,
             *[c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN],
         ]
-        frames = []
-        for frame, side in ((existing, 0), (incoming, 1)):
-            part = frame.reindex(columns=columns).copy()
-            part[UNIQUE_ID_COLUMN] = part[UNIQUE_ID_COLUMN].astype(str)
-            part[SIDE] = side
-            frames.append(part)
-        both = pd.concat(frames, ignore_index=True)
-        if len(incoming) == 0 or len(both) < 2:
+        if len(incoming) == 0:
             return self.empty()
         self.db_api, self._con = make_db_api("duckdb")
-        self._con.register("_both_frame", both)
-        self._con.execute("CREATE TABLE ml_review_records AS SELECT * FROM _both_frame")
-        self._con.unregister("_both_frame")
+        con = self._con
+        selected = ", ".join(columns)
+        con.register("_existing", existing)
+        con.execute(
+            f"CREATE TABLE ml_review_records AS SELECT {selected}, 0 AS {SIDE} FROM _existing"
+        )
+        con.unregister("_existing")
+        con.register("_incoming", incoming.reindex(columns=columns))
+        con.execute(f"INSERT INTO ml_review_records SELECT {selected}, 1 FROM _incoming")
+        con.unregister("_incoming")
+        (n,) = con.execute("SELECT count(*) FROM ml_review_records").fetchall()[0]
+        if n < 2:
+            return self.empty()
         records = self.db_api.register("ml_review_records", dataset_display_name="review_records")
         self._linker = Linker(records, _settings(self.model), log_level=None)
         self._predictions = self._linker.inference.predict(warning_mode="never")

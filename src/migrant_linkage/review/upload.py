@@ -216,20 +216,29 @@ def apply_upload(
 
     if incoming_keys:
         incoming = prepared[prepared["record_key"].isin(set(incoming_keys))]
-        # Only what scoring reads (the standardized columns), not the raw ones.
-        wanted = ["record_key", "student_id", *STANDARDIZED_COLUMN_NAMES]
-        existing = con.execute(
-            f"SELECT {', '.join(dict.fromkeys(wanted))} FROM records WHERE active "
-            "AND record_key NOT IN (SELECT unnest(?::VARCHAR[]))",
-            [changed_keys],
-        ).df()
-        index_student = existing.set_index("record_key")["student_id"]
+        others = "active AND record_key NOT IN (SELECT unnest(?::VARCHAR[]))"
+        index_student = (
+            con.execute(
+                f"SELECT record_key, student_id FROM records WHERE {others}", [changed_keys]
+            )
+            .df()
+            .set_index("record_key")["student_id"]
+        )
+        # The index side streams to the scorer as Arrow batches (never one pandas frame), and
+        # only the standardized columns scoring reads.
+        columns = ", ".join(c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN)
         scoring = scorer(model=model, thresholds=thresholds)
         try:
-            pairs = scoring.score(
-                incoming.assign(**{UNIQUE_ID_COLUMN: incoming["record_key"]}),
-                existing.assign(**{UNIQUE_ID_COLUMN: existing["record_key"]}),
-            )
+            existing = con.sql(
+                f"SELECT record_key AS {UNIQUE_ID_COLUMN}, {columns} FROM records WHERE {others}",
+                params=[changed_keys],
+            ).to_arrow_reader()
+            try:
+                pairs = scoring.score(
+                    incoming.assign(**{UNIQUE_ID_COLUMN: incoming["record_key"]}), existing
+                )
+            finally:
+                existing.close()  # the connection is busy until the stream is closed
             counts["pairs_scored"] = len(pairs)
             counts["pairs_match_zone"] = int((pairs["zone"] == "match").sum())
             counts["pairs_near_match_zone"] = int((pairs["zone"] == "near_match").sum())
