@@ -245,3 +245,20 @@ def test_encode_handles_hostile_records_and_keeps_equality(frame, hostile_cases)
         assert (plain.isna() == hashed.isna()).all()
         pairs = pd.DataFrame({"plain": plain, "hashed": hashed}).dropna().drop_duplicates()
         assert pairs["plain"].is_unique and pairs["hashed"].is_unique
+
+
+def test_a_birth_year_stored_as_float_hashes_like_the_integer_year():
+    """States exchange standardized tables through CSV or Parquet; a year column that went
+    through a float (2010.0, because of a missing value) must still meet 2010."""
+    standardized = standardize(
+        pd.DataFrame(
+            [
+                _record("a", "TX", "ANA", "RUIZ", "", "2010-05-06"),
+                _record("b", "TX", "EVA", "RUIZ", "", ""),
+            ]
+        )
+    ).standardized
+    as_float = standardized.assign(birth_year=standardized["birth_year"].astype("float64"))
+    plain, floated = privacy.encode(standardized, SECRET), privacy.encode(as_float, SECRET)
+    assert floated["birth_year"].iloc[0] == plain["birth_year"].iloc[0]
+    assert pd.isna(floated["birth_year"].iloc[1])

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -199,31 +199,45 @@ def _bloom_one(key: bytes, value: str) -> tuple[int, ...]:
     return (*words, bits.bit_count())
 
 
-def _per_distinct(values: pd.Series, func) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, mapped uniques): `func` runs once per distinct non-missing value."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+def _per_distinct(values: pd.Series, func: Callable[[str], Any]) -> tuple[np.ndarray, list[Any]]:
+    """(codes, mapped uniques): `func` runs once per distinct non-missing value; code -1 marks
+    a missing value."""
+    codes, uniques = pd.factorize(_canonical_text(values), use_na_sentinel=True)
     return codes, [func(str(v)) for v in uniques]
 
 
+def _canonical_text(values: pd.Series) -> pd.Series:
+    """The text that is hashed. Whole numbers are written without a decimal part, so a birth
+    year that went through a float column on one side (2010.0) hashes like 2010 on the other."""
+    if pd.api.types.is_float_dtype(values):
+        whole = values.dropna()
+        if (whole == whole.round()).all():
+            values = values.astype("Int64")
+    return values.astype("str").where(values.notna())
+
+
 def _hash_column(values: pd.Series, key: bytes, unit_keyed: bool) -> pd.Series:
-    text = values.astype("str").where(values.notna())
     func = (lambda v: _hash_units(key, v)) if unit_keyed else (lambda v: _hash_one(key, v))
-    codes, mapped = _per_distinct(text, func)
+    codes, mapped = _per_distinct(values, func)
     out = np.array([*mapped, None], dtype=object)[codes]  # code -1 picks the trailing None
     return pd.Series(out, index=values.index, dtype="str")
 
 
 def _bloom_columns(values: pd.Series, column: str, key: bytes) -> pd.DataFrame:
+    """BLOOM_WORDS + 1 nullable BIGINT columns: the filter's words, then its set-bit count."""
     codes, mapped = _per_distinct(values, lambda v: _bloom_one(key, v))
-    table = np.array(mapped, dtype=np.int64).reshape(len(mapped), BLOOM_WORDS + 1)
-    names = [f"{column}_bf{w}" for w in range(BLOOM_WORDS)] + [f"{column}_bf_bits"]
-    frame = pd.DataFrame(index=values.index)
+    # One all-zero row appended for missing values (code -1 picks it), masked to NA below.
+    table = np.array([*mapped, (0,) * (BLOOM_WORDS + 1)], dtype=np.int64)
+    rows = table[codes]
     missing = codes < 0
-    for position, name in enumerate(names):
-        column_values = table[np.where(missing, 0, codes), position] if len(table) else codes * 0
-        frame[name] = pd.array(column_values, dtype="Int64")
-        frame.loc[missing, name] = pd.NA
-    return frame
+    names = [f"{column}_bf{w}" for w in range(BLOOM_WORDS)] + [f"{column}_bf_bits"]
+    return pd.DataFrame(
+        {
+            name: pd.arrays.IntegerArray(rows[:, position], missing.copy())
+            for position, name in enumerate(names)
+        },
+        index=values.index,
+    )
 
 
 # ------------------------------------------------------------------------------------ encode
