@@ -42,11 +42,14 @@ from migrant_linkage.schema import REJECT_COLUMNS, UNIQUE_ID_COLUMN
 
 __all__ = [
     "BLOOM_BITS",
+    "BLOOM_COLUMNS",
     "BLOOM_HASHES",
     "CLEAR_COLUMNS",
+    "DROPPED_COLUMNS",
     "ENCODING_VERSION",
+    "FUZZY_DICE",
     "HASHED_COLUMNS",
-    "BLOOM_COLUMNS",
+    "EncodingError",
     "bloom_dice_sql",
     "dedupe_encoded",
     "encode",
