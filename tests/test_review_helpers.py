@@ -18,7 +18,7 @@ from migrant_linkage.zones import Thresholds
 
 
 class FakeScorer:
-    """Same protocol as review.scoring.SplinkScorer: `score`, `score_within`, `close`.
+    """Same protocol as review.scoring.SplinkScorer: `load`, `predict`, `score_within`, `close`.
     "Blocking" is on the birth date; `score_within` scores the other pairs inside clusters."""
 
     def __init__(self, *, model, thresholds):
@@ -26,10 +26,12 @@ class FakeScorer:
         self.both = None
         self.scored: set[tuple[str, str]] = set()
 
-    def score(self, incoming, existing):
+    def load(self, incoming, existing):
         if hasattr(existing, "read_pandas"):  # the index arrives as an Arrow stream
             existing = existing.read_pandas()
         self.both = pd.concat([existing.assign(_in=0), incoming.assign(_in=1)], ignore_index=True)
+
+    def predict(self):
         m = self.both.merge(self.both, on="birth_date_std", suffixes=("_l", "_r"))
         m = m[(m["record_id_l"] < m["record_id_r"]) & ((m["_in_l"] == 1) | (m["_in_r"] == 1))]
         m = m.rename(columns={"birth_date_std": "birth_date_std_l"}).assign(

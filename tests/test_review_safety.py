@@ -20,7 +20,7 @@ import pytest
 
 from migrant_linkage.review import MasterIndex
 from migrant_linkage.review.store import CRASH_ENV
-from test_review_helpers import fake_scorer, new_index, records, snapshot
+from test_review_helpers import FakeScorer, fake_scorer, new_index, records, snapshot
 
 TESTS_DIR = Path(__file__).parent
 
@@ -202,3 +202,49 @@ def test_a_busy_index_gives_a_clear_error_after_the_lock_timeout(tmp_path):
         holder.kill()
         holder.wait()
     assert MasterIndex.open(path).worklist().empty  # free again once the holder is gone
+
+
+class _DecideWhileScoring(FakeScorer):
+    """A stand-in scorer that, while it scores, has another process decide a worklist item
+    (once), as a reviewer working during a long upload would."""
+
+    calls = 0
+    path = ""
+    item = 0
+
+    def predict(self):
+        type(self).calls += 1
+        if type(self).calls == 1:
+            code = f"""
+                from migrant_linkage.review import MasterIndex
+                MasterIndex.open({type(self).path!r}, lock_timeout=5).decide(
+                    {type(self).item}, "not-a-match", reviewer="ana")
+            """
+            done = run_python(code)
+            assert done.returncode == 0, done.stderr[-2000:]
+        return super().predict()
+
+
+def test_reviewers_keep_deciding_while_an_upload_is_scored(tmp_path):
+    path = tmp_path / "index.duckdb"
+    index = new_index(path)
+    index.upload_standardized(records("TX", TX), state="TX", reviewer="loader")
+    item = int(index.worklist()["item_id"].iloc[0])
+    _DecideWhileScoring.calls, _DecideWhileScoring.path, _DecideWhileScoring.item = (
+        0,
+        str(path),
+        item,
+    )
+
+    uploading = MasterIndex.open(path, scorer=_DecideWhileScoring, lock_timeout=5)
+    report = uploading.upload_standardized(records("CA", CA), state="CA", reviewer="loader")
+
+    # The reviewer's decision went through mid-upload (the index was not held while scoring);
+    # the upload saw the index change, scored again, and applied on top of the decision.
+    assert _DecideWhileScoring.calls == 2
+    decisions = index.decisions()
+    assert decisions["item_id"].tolist() == [item]
+    assert report.counts["new"] == len(CA)
+    keys = index.assignments()["record_key"]
+    assert keys.is_unique and len(keys) == len(TX) + len(CA)
+    assert index.check_replay()

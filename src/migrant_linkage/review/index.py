@@ -42,7 +42,18 @@ from migrant_linkage.review.store import (
     utc_now,
     write_audit,
 )
-from migrant_linkage.review.upload import UploadReport, apply_upload, prepare
+from migrant_linkage.review.upload import (
+    Snapshot,
+    StaleSnapshotError,
+    UploadReport,
+    prepare,
+    read_snapshot,
+    write_upload,
+)
+
+#: Times an upload scores on a snapshot and finds the index changed before it holds the index
+#: for the whole upload (see upload_standardized).
+OPTIMISTIC_ATTEMPTS = 3
 
 
 class MasterIndex:
@@ -224,24 +235,55 @@ class MasterIndex:
         thresholds = thresholds if thresholds is not None else self.thresholds()
         at = self.clock()
 
-        def work(con):
-            return apply_upload(
+        options = {
+            "source": source,
+            "state": state.upper() if state else None,
+            "reviewer": str(reviewer),
+            "at": at,
+            "rejects": rejects,
+            "thresholds": thresholds,
+            "model_json": model_json,
+            "labels": labels,
+        }
+        n_in = records_in if records_in is not None else len(prepared) + len(rejects)
+
+        def snapshot(con) -> Snapshot:
+            return read_snapshot(
                 con,
                 prepared,
-                rejects=rejects,
                 scorer=scorer,
                 model=model,
                 thresholds=thresholds,
-                model_json=model_json,
-                labels=labels,
-                source=source,
-                state=state.upper() if state else None,
-                reviewer=str(reviewer),
-                at=at,
-                records_in=records_in if records_in is not None else len(prepared) + len(rejects),
+                records_in=n_in,
+                n_rejects=len(rejects),
             )
 
-        return self._write(work, "upload")
+        # Score without holding the index (reviewers keep working), then write if nothing
+        # changed meanwhile; after OPTIMISTIC_ATTEMPTS changed snapshots, hold it throughout.
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            with self._read() as con:
+                taken = snapshot(con)
+            try:
+                taken.score()
+                return self._write(
+                    lambda con, s=taken: write_upload(
+                        con, s, prepared, check_revision=True, **options
+                    ),
+                    "upload",
+                )
+            except StaleSnapshotError:
+                continue
+            finally:
+                taken.close()
+
+        def locked(con):
+            held = snapshot(con)
+            try:
+                return write_upload(con, held, prepared, check_revision=False, **options)
+            finally:
+                held.close()
+
+        return self._write(locked, "upload")
 
     # ------------------------------------------------------------------------ worklist
     def worklist(

@@ -99,12 +99,10 @@ class SplinkScorer:
             }
         )
 
-    def score(self, incoming: pd.DataFrame, existing: Any) -> pd.DataFrame:
-        """Pairs (incoming, index) and (incoming, incoming). `incoming` is a frame, `existing`
-        a frame or an Arrow record-batch stream (the index, read without a pandas copy); both
-        carry `record_id` (unique across both) and the standardized columns."""
-        from splink import Linker
-
+    def load(self, incoming: pd.DataFrame, existing: Any) -> None:
+        """Copy the records to score into this session: `incoming` a frame, `existing` a frame
+        or an Arrow record-batch stream (the index); both carry `record_id` (unique across both)
+        and the standardized columns. After this the index is no longer needed."""
         from migrant_linkage.engine import make_db_api
 
         quiet_splink()
@@ -112,8 +110,6 @@ class SplinkScorer:
             UNIQUE_ID_COLUMN,
             *[c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN],
         ]
-        if len(incoming) == 0:
-            return self.empty()
         self.db_api, self._con = make_db_api("duckdb")
         con = self._con
         selected = ", ".join(columns)
@@ -125,13 +121,27 @@ class SplinkScorer:
         con.register("_incoming", incoming.reindex(columns=columns))
         con.execute(f"INSERT INTO ml_review_records SELECT {selected}, 1 FROM _incoming")
         con.unregister("_incoming")
-        (n,) = con.execute("SELECT count(*) FROM ml_review_records").fetchall()[0]
-        if n < 2:
+
+    def predict(self) -> pd.DataFrame:
+        """Pairs (incoming, index) and (incoming, incoming) of the loaded records."""
+        from splink import Linker
+
+        if self._con is None:
+            raise RuntimeError("load() the records before predict()")
+        (n_incoming, n_all) = self._con.execute(
+            f"SELECT count(*) FILTER (WHERE {SIDE} = 1), count(*) FROM ml_review_records"
+        ).fetchall()[0]
+        if n_incoming == 0 or n_all < 2:
             return self.empty()
         records = self.db_api.register("ml_review_records", dataset_display_name="review_records")
         self._linker = Linker(records, _settings(self.model), log_level=None)
         self._predictions = self._linker.inference.predict(warning_mode="never")
         return self._pairs(self._predictions.physical_name)
+
+    def score(self, incoming: pd.DataFrame, existing: Any) -> pd.DataFrame:
+        """load + predict in one call."""
+        self.load(incoming, existing)
+        return self.predict()
 
     def score_within(self, clusters: pd.DataFrame) -> pd.DataFrame:
         """Score every pair inside each cluster (record_id, cluster_id) that `score` did not."""

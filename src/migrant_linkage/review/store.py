@@ -211,7 +211,12 @@ def _ddl() -> list[str]:
 def create_schema(con: duckdb.DuckDBPyConnection, settings: dict[str, str]) -> None:
     for statement in _ddl():
         con.execute(statement)
-    values = {"schema_version": SCHEMA_VERSION, "next_student_seq": "1", **settings}
+    values = {
+        "schema_version": SCHEMA_VERSION,
+        "next_student_seq": "1",
+        "revision": "0",
+        **settings,
+    }
     con.executemany("INSERT INTO meta VALUES (?, ?)", list(values.items()))
 
 
@@ -281,6 +286,7 @@ def run_in_transaction(
         try:
             with transaction(path, timeout=max(deadline - time.monotonic(), 0.0)) as con:
                 result = work(con)
+                bump_revision(con)
                 crash_point(f"{name}:before_commit")
                 return result
         except duckdb.Error as exc:
@@ -317,6 +323,12 @@ def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
         "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [key, value],
     )
+
+
+def bump_revision(con: duckdb.DuckDBPyConnection) -> None:
+    """Every write transaction advances the index revision, so an upload scored on a snapshot
+    can tell whether the index changed before it writes."""
+    set_meta(con, "revision", str(int(get_meta(con, "revision", "0") or "0") + 1))
 
 
 def next_id(con: duckdb.DuckDBPyConnection, table: str, column: str) -> int:

@@ -1,6 +1,8 @@
 """One upload into the master index: standardize, compare with what is there, link, queue.
 
-An upload is one transaction. Its steps:
+An upload's result is written in one transaction. Its steps (1-2 run on a snapshot of the index
+without holding it, so reviewers keep working while an upload scores; the write checks that the
+index revision did not change meanwhile, and the upload scores again if it did):
 
 1. Key every record by submitting state + record_id and hash its raw contract columns, so an
    upload is idempotent: a record seen before with the same hash is left alone; a changed hash
@@ -44,6 +46,7 @@ from migrant_linkage.review.merge import mint_students
 from migrant_linkage.review.store import (
     ReviewError,
     first_row,
+    get_meta,
     next_id,
     record_columns,
     write_audit,
@@ -51,8 +54,8 @@ from migrant_linkage.review.store import (
 from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
 
 #: Builds a scorer for one upload: `scorer(model=..., thresholds=...)` returns an object with
-#: `score(incoming, existing) -> pairs`, optionally `score_within(clusters) -> pairs` and
-#: `close()` (see scoring.SplinkScorer).
+#: `load(incoming, existing)` (existing: an Arrow record-batch stream of the index), `predict()
+#: -> pairs`, `score_within(clusters) -> pairs` and `close()` (see scoring.SplinkScorer).
 Scorer = Callable[..., Any]
 
 #: Weight given to a pair remembered as "match" (a person decided it; no score needed).
@@ -173,24 +176,49 @@ def _ordered(pairs: pd.DataFrame) -> pd.DataFrame:
     return pairs[pairs["l"] != pairs["r"]]
 
 
-def apply_upload(
+class StaleSnapshotError(RuntimeError):
+    """The index changed between reading an upload's snapshot and writing its result."""
+
+
+@dataclass
+class Snapshot:
+    """What an upload read from the index, and its scoring session. Scoring (the slow part)
+    runs on the snapshot without holding the index; the write then checks that the index
+    revision is unchanged, and the upload starts over if it is not."""
+
+    revision: str
+    counts: dict[str, int]
+    incoming_status: pd.DataFrame  # record_key, content_hash, old_hash, old_student, old_version
+    changed_keys: list[str]
+    index_student: pd.Series | None = None
+    scoring: Any = None
+    pairs: pd.DataFrame | None = None
+
+    def score(self) -> None:
+        """Score the loaded records (no index connection needed)."""
+        if self.scoring is not None and self.pairs is None:
+            self.pairs = self.scoring.predict()
+
+    def close(self) -> None:
+        close = getattr(self.scoring, "close", None)
+        if close is not None:
+            close()
+
+
+def read_snapshot(
     con: duckdb.DuckDBPyConnection,
     prepared: pd.DataFrame,
     *,
-    rejects: pd.DataFrame,
     scorer: Scorer,
     model: Any,
     thresholds: Any,
-    model_json: str | None,
-    labels: dict[str, dict[int, str]] | None,
-    source: str,
-    state: str | None,
-    reviewer: str,
-    at: datetime,
     records_in: int,
-) -> UploadReport:
-    """Apply one prepared upload inside the caller's transaction."""
-    upload_id = next_id(con, "uploads", "upload_id")
+    n_rejects: int,
+) -> Snapshot:
+    """Classify the upload's records (new / changed / unchanged) and load the records to score
+    into a scoring session: the incoming ones, and the index's other active records streamed
+    as Arrow batches (standardized columns only, never one pandas frame)."""
+    revision = get_meta(con, "revision", "0") or "0"
     con.register("_up", prepared[["record_key", "content_hash"]])
     current = con.execute(
         """SELECT u.record_key, r.content_hash AS old_hash, r.student_id AS old_student,
@@ -204,61 +232,82 @@ def apply_upload(
     counts: dict[str, int] = {
         "records_in": records_in,
         "standardized": len(prepared),
-        "rejected": len(rejects),
+        "rejected": n_rejects,
         "new": int(is_new.sum()),
         "changed": int(is_changed.sum()),
         "unchanged": int((~is_new & ~is_changed).sum()),
     }
     incoming_status = status[is_new | is_changed].reset_index(drop=True)
-    incoming_keys = incoming_status["record_key"].tolist()
     changed_keys = incoming_status.loc[incoming_status["old_hash"].notna(), "record_key"].tolist()
-    audit_ids: list[int] = []
-
-    if incoming_keys:
-        incoming = prepared[prepared["record_key"].isin(set(incoming_keys))]
-        others = "active AND record_key NOT IN (SELECT unnest(?::VARCHAR[]))"
-        index_student = (
-            con.execute(
-                f"SELECT record_key, student_id FROM records WHERE {others}", [changed_keys]
-            )
-            .df()
-            .set_index("record_key")["student_id"]
+    snapshot = Snapshot(revision, counts, incoming_status, changed_keys)
+    if incoming_status.empty:
+        return snapshot
+    incoming = prepared[prepared["record_key"].isin(set(incoming_status["record_key"]))]
+    others = "active AND record_key NOT IN (SELECT unnest(?::VARCHAR[]))"
+    snapshot.index_student = (
+        con.execute(f"SELECT record_key, student_id FROM records WHERE {others}", [changed_keys])
+        .df()
+        .set_index("record_key")["student_id"]
+    )
+    columns = ", ".join(c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN)
+    snapshot.scoring = scorer(model=model, thresholds=thresholds)
+    existing = con.sql(
+        f"SELECT record_key AS {UNIQUE_ID_COLUMN}, {columns} FROM records WHERE {others}",
+        params=[changed_keys],
+    ).to_arrow_reader()
+    try:
+        snapshot.scoring.load(
+            incoming.assign(**{UNIQUE_ID_COLUMN: incoming["record_key"]}), existing
         )
-        # The index side streams to the scorer as Arrow batches (never one pandas frame), and
-        # only the standardized columns scoring reads.
-        columns = ", ".join(c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN)
-        scoring = scorer(model=model, thresholds=thresholds)
-        try:
-            existing = con.sql(
-                f"SELECT record_key AS {UNIQUE_ID_COLUMN}, {columns} FROM records WHERE {others}",
-                params=[changed_keys],
-            ).to_arrow_reader()
-            try:
-                pairs = scoring.score(
-                    incoming.assign(**{UNIQUE_ID_COLUMN: incoming["record_key"]}), existing
-                )
-            finally:
-                existing.close()  # the connection is busy until the stream is closed
-            counts["pairs_scored"] = len(pairs)
-            counts["pairs_match_zone"] = int((pairs["zone"] == "match").sum())
-            counts["pairs_near_match_zone"] = int((pairs["zone"] == "near_match").sum())
-            plan = _plan(
-                con,
-                pairs,
-                incoming_status,
-                index_student,
-                thresholds,
-                score_within=getattr(scoring, "score_within", None),
-            )
-        finally:
-            close = getattr(scoring, "close", None)
-            if close is not None:
-                close()
+    except BaseException:
+        snapshot.close()
+        raise
+    finally:
+        existing.close()  # the connection is busy until the stream is closed
+    return snapshot
+
+
+def write_upload(
+    con: duckdb.DuckDBPyConnection,
+    snapshot: Snapshot,
+    prepared: pd.DataFrame,
+    *,
+    rejects: pd.DataFrame,
+    thresholds: Any,
+    model_json: str | None,
+    labels: dict[str, dict[int, str]] | None,
+    source: str,
+    state: str | None,
+    reviewer: str,
+    at: datetime,
+    check_revision: bool,
+) -> UploadReport:
+    """Write a scored snapshot inside the caller's transaction. With `check_revision`, raise
+    StaleSnapshotError if the index changed since the snapshot was read."""
+    if check_revision and (get_meta(con, "revision", "0") or "0") != snapshot.revision:
+        raise StaleSnapshotError("the index changed while the upload was being scored")
+    upload_id = next_id(con, "uploads", "upload_id")
+    counts = dict(snapshot.counts)
+    audit_ids: list[int] = []
+    if snapshot.scoring is not None:
+        snapshot.score()
+        pairs = snapshot.pairs
+        counts["pairs_scored"] = len(pairs)
+        counts["pairs_match_zone"] = int((pairs["zone"] == "match").sum())
+        counts["pairs_near_match_zone"] = int((pairs["zone"] == "near_match").sum())
+        plan = _plan(
+            con,
+            pairs,
+            snapshot.incoming_status,
+            snapshot.index_student,
+            thresholds,
+            score_within=getattr(snapshot.scoring, "score_within", None),
+        )
         plan.labels = labels
         audit_ids = _write_upload(
             con,
             prepared=prepared,
-            incoming_status=incoming_status,
+            incoming_status=snapshot.incoming_status,
             plan=plan,
             upload_id=upload_id,
             reviewer=reviewer,
