@@ -572,22 +572,17 @@ def test_parquet_with_typed_and_binary_columns_is_read_as_text(tmp_path, hostile
     ]
 
 
-# CLI options the engine refuses: usage errors that the CLI reports as internal errors (exit 1).
-# cli.py's _input_error_types lists only RecordContractError, FileNotFoundError and
-# IsADirectoryError, so the engine's and model's ValueErrors fall through to exit 1.
-_CLI_USAGE_BUGS = [
+# Options the engine or model refuses are usage errors (exit 2), not internal errors.
+_BAD_JOB_OPTIONS = [
     (["--model", "{input}"], "a --model file that is not a model"),
     (["--match-weight", "nan"], "a NaN threshold"),
     (["--review-weight", "30"], "a review weight above the match weight"),
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py _run/_input_error_types: Model.load's and Thresholds' ValueError (bad "
-    "--model file, NaN or inverted thresholds) exit 1 'internal error' instead of 2",
+@pytest.mark.parametrize(
+    ("options", "what"), _BAD_JOB_OPTIONS, ids=[w for _, w in _BAD_JOB_OPTIONS]
 )
-@pytest.mark.parametrize(("options", "what"), _CLI_USAGE_BUGS, ids=[w for _, w in _CLI_USAGE_BUGS])
 def test_bad_job_options_exit_2_not_internal_error(options, what, tmp_path, capsys):
     path = _write(tmp_path, "state.csv", GOOD_CSV.encode())
     argv = [o.replace("{input}", str(path)) for o in options]
@@ -597,22 +592,12 @@ def test_bad_job_options_exit_2_not_internal_error(options, what, tmp_path, caps
     assert code == EXIT_BAD_INPUT, err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py cmd_dedupe: --out naming an existing file raises FileExistsError from "
-    "mkdir, reported as exit 1 'internal error' instead of exit 2",
-)
 def test_out_folder_that_is_a_file_exits_2(tmp_path, capsys):
     path = _write(tmp_path, "state.csv", GOOD_CSV.encode())
     code, out, err = _run_cli(capsys, "dedupe", str(path), "--out", str(path), "--quiet")
     assert code == EXIT_BAD_INPUT, err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py cmd_explain / engine.explain: a record that standardization rejects raises "
-    "ValueError, reported as exit 1 'internal error' instead of exit 2",
-)
 def test_explain_with_unusable_records_exits_2(capsys):
     code, out, err = _run_cli(capsys, "explain", "{}", "{}")
     assert code == EXIT_BAD_INPUT, err
