@@ -75,18 +75,23 @@ def make_db_api(backend: str = "duckdb", database: str | Path | None = None):
     """The one place that builds a Splink database API. Returns (db_api, connection).
 
     DuckDB runs in memory, or in an on-disk database file when `database` is given (useful
-    when the data does not fit in memory: DuckDB spills to the file)."""
-    if backend == "duckdb":
-        from splink import DuckDBAPI
+    when the data does not fit in memory: DuckDB spills to the file).
 
-        connection = duckdb.connect(str(database) if database is not None else ":memory:")
-        return DuckDBAPI(connection=connection), connection
+    backend="spark": blocking and scoring run on Spark (spark_backend.py, the active
+    SparkSession or a local one); the DuckDB API returned here is where the scored pairs land
+    and where zones, guards and clustering run, as on the DuckDB path."""
+    if backend not in ("duckdb", "spark"):
+        raise ValueError(f"unknown backend {backend!r}: use 'duckdb' or 'spark'")
     if backend == "spark":
-        raise NotImplementedError(
-            "backend='spark' is not available yet (tracked in its own issue); use "
-            "backend='duckdb', optionally with database='path/to/file.duckdb' for large inputs"
-        )
-    raise ValueError(f"unknown backend {backend!r}: use 'duckdb'")
+        from migrant_linkage.spark_backend import SparkUnavailableError, spark_available
+
+        reason = spark_available()
+        if reason is not None:
+            raise SparkUnavailableError(f"backend='spark' cannot run: {reason}")
+    from splink import DuckDBAPI
+
+    connection = duckdb.connect(str(database) if database is not None else ":memory:")
+    return DuckDBAPI(connection=connection), connection
 
 
 # ------------------------------------------------------------------------------- result
@@ -441,11 +446,20 @@ def _run(
 
     _load_table(con, "ml_records", records)
     splink_records = db_api.register("ml_records", dataset_display_name="records")
-    linker = Linker(
-        splink_records, _scoring_settings(chosen, _rules_for(link_type)), log_level=None
-    )
+    scoring_settings = _scoring_settings(chosen, _rules_for(link_type))
+    linker = Linker(splink_records, scoring_settings, log_level=None)
 
-    predictions = stages.run("predict", lambda: linker.inference.predict(warning_mode="never"))
+    if backend == "spark":
+        from migrant_linkage.spark_backend import predict_on_spark
+
+        def predict() -> Any:
+            return predict_on_spark(con, db_api, "ml_records", scoring_settings)
+    else:
+
+        def predict() -> Any:
+            return linker.inference.predict(warning_mode="never")
+
+    predictions = stages.run("predict", predict)
     stages.run("zone", lambda: _zone_pairs(con, linker, predictions.physical_name, thresholds))
     summary["comparisons"] = int(con.execute("SELECT count(*) FROM ml_pairs").fetchall()[0][0])
     summary["comparisons_per_rule"] = _comparisons_per_rule(con)
