@@ -279,9 +279,9 @@ def test_progress_is_reported_per_stage(background, model):
     assert "cluster" in stages
 
 
-def test_spark_backend_is_named_as_not_available_yet(background):
-    with pytest.raises(NotImplementedError, match="spark"):
-        dedupe(background, backend="spark")
+def test_unknown_backend_is_refused_naming_the_choices(background):
+    with pytest.raises(ValueError, match="'duckdb' or 'spark'"):
+        dedupe(background, backend="postgres")
 
 
 def test_thresholds_reject_a_review_threshold_above_the_match_threshold():
