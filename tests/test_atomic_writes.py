@@ -88,23 +88,7 @@ def reference(inputs, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.parametrize(
-    "kill_at",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="model.py Model.save writes a visible, fixed-name 'model.json.tmp' (not a "
-                "hidden mkstemp file like io.write_table): a kill leaves a half-written "
-                "model.json.tmp among the outputs, and two writers share one temporary name",
-            ),
-        )
-        if name == "model.json"
-        else name
-        for name in OUTPUTS
-    ],
-)
+@pytest.mark.parametrize("kill_at", OUTPUTS)
 def test_run_killed_while_writing_leaves_only_complete_files_and_no_summary(
     kill_at, inputs, reference, tmp_path
 ):

@@ -129,11 +129,6 @@ def test_trained_model_gives_identical_scores_and_students_across_runs(trained_r
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model.py Model.train keeps Splink's random 'linker_uid' in the saved model JSON, "
-    "so model.json differs between identical training runs (scores do not)",
-)
 def test_trained_model_json_is_byte_identical_across_runs(trained_runs):
     first, second = trained_runs
     assert (first / "model.json").read_bytes() == (second / "model.json").read_bytes()

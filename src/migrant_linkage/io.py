@@ -321,6 +321,22 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write a text file (JSON, HTML) atomically, with a hidden temporary name in the same
+    folder: a killed writer leaves the previous file or none, never half of one."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
 def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write CSV or Parquet (by extension) atomically: a temporary file in the same folder is
     renamed over the target, so readers never see a half-written file. CSV output is

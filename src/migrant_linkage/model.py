@@ -198,11 +198,10 @@ class Model:
         return cls(settings)
 
     def save(self, path: str | Path) -> None:
-        """Write the model as Splink JSON (atomically: a temporary file, then a rename)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.trained_settings(), indent=2), encoding="utf-8")
-        tmp.replace(path)
+        """Write the model as Splink JSON (atomically: a hidden temporary file, then a rename)."""
+        from migrant_linkage.io import write_text_atomic
+
+        write_text_atomic(path, json.dumps(self.trained_settings(), indent=2))
 
     @property
     def is_trained(self) -> bool:
@@ -272,6 +271,9 @@ class Model:
             training.estimate_m_from_pairwise_labels(registered)
         trained = Model(linker.misc.save_model_to_json())
         trained.settings["link_type"] = "dedupe_only"
+        # Splink's random cache id would make identical trainings save different JSON; without
+        # it each linker that loads the model draws its own, so nothing is shared by accident.
+        trained.settings.pop("linker_uid", None)
         _floor_m_probabilities(trained.settings)
         if check:
             check_weights(trained)
