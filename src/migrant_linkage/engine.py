@@ -91,7 +91,28 @@ def make_db_api(backend: str = "duckdb", database: str | Path | None = None):
     from splink import DuckDBAPI
 
     connection = duckdb.connect(str(database) if database is not None else ":memory:")
+    _limit_duckdb_memory(connection)
     return DuckDBAPI(connection=connection), connection
+
+
+#: Environment variables that bound DuckDB's memory on every connection the engine opens (the
+#: job's and training's). DuckDB's own default is 80% of RAM per connection, which an in-memory
+#: 1M-record job uses (about 20 GB); with a limit DuckDB spills to disk instead (docs/scale.md).
+MEMORY_LIMIT_ENV = "MIGRANT_LINKAGE_DUCKDB_MEMORY_LIMIT"  # e.g. "4GB"
+TEMP_DIRECTORY_ENV = "MIGRANT_LINKAGE_DUCKDB_TEMP_DIRECTORY"  # default: a new temporary dir
+
+
+def _limit_duckdb_memory(connection: duckdb.DuckDBPyConnection) -> None:
+    import re
+
+    limit = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if not limit:
+        return
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", limit, re.IGNORECASE):
+        raise ValueError(f"{MEMORY_LIMIT_ENV}={limit!r}: give a size such as 4GB or 500MB")
+    spill = os.environ.get(TEMP_DIRECTORY_ENV) or tempfile.mkdtemp(prefix="migrant-linkage-duckdb-")
+    _exec(connection, f"SET memory_limit = '{limit}'")
+    _exec(connection, f"SET temp_directory = '{spill.replace(chr(39), chr(39) * 2)}'")
 
 
 # ------------------------------------------------------------------------------- result
