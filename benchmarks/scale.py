@@ -1,7 +1,7 @@
 """Scale benchmark (issue 6): end-to-end dedupe at national sizes, beside generic Splink 5.
 
     flock /tmp/heavy.lock python3 benchmarks/scale.py --sizes 100000 1000000 \\
-        --generic --incremental --out benchmarks/out/scale
+        --generic --incremental --duckdb-memory-limit 4GB --out benchmarks/out/scale
 
 For each size N (records in the population):
 
@@ -126,24 +126,12 @@ def _job_ours(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _limit_duckdb(limit: str | None) -> None:
-    """Cap every DuckDB connection the engine opens (the job's and training's) at `limit`,
-    spilling to a temporary directory beyond it."""
-    if not limit:
-        return
-    import tempfile
+    """Cap every DuckDB connection the engine opens (the job's and training's) at `limit`; the
+    engine then spills to a temporary directory beyond it."""
+    if limit:
+        from migrant_linkage.engine import MEMORY_LIMIT_ENV
 
-    import migrant_linkage.engine as engine
-
-    build = engine.make_db_api
-
-    def capped(backend: str = "duckdb", database: Any = None) -> Any:
-        db_api, con = build(backend, database)
-        spill = tempfile.mkdtemp(prefix="ml-duckdb-spill-")
-        con.execute(f"SET memory_limit = '{limit}'")
-        con.execute(f"SET temp_directory = '{spill}'")
-        return db_api, con
-
-    engine.make_db_api = capped
+        os.environ[MEMORY_LIMIT_ENV] = limit
 
 
 class _StageMemory:
@@ -471,7 +459,10 @@ def main() -> None:
     parser.add_argument("--generic-cap-gb", type=float, default=12.0)
     parser.add_argument("--incremental", action="store_true")
     parser.add_argument("--on-disk", action="store_true", help="DuckDB database file, not memory")
-    parser.add_argument("--duckdb-memory-limit", help="e.g. 4GB: DuckDB spills beyond it")
+    parser.add_argument(
+        "--duckdb-memory-limit",
+        help="e.g. 4GB: sets MIGRANT_LINKAGE_DUCKDB_MEMORY_LIMIT for our job (DuckDB spills beyond it)",
+    )
     parser.add_argument("--data", default="/tmp/ml-scale", help="cache of generated records")
     parser.add_argument("--out", default="benchmarks/out/scale")
     # child-process arguments
