@@ -348,6 +348,13 @@ def _birth_dates_differ_sql() -> str:
     return f"(gamma_birth_date = {gamma_value('birth_date', 'else')})"
 
 
+def _family_review_sql() -> str:
+    """True for a guarded pair a person should still see (comparisons.py)."""
+    from migrant_linkage.comparisons import family_review_sql
+
+    return f"COALESCE(({family_review_sql()}), FALSE)"
+
+
 def _guarded_sql() -> str:
     """A pair that must never be auto-merged nor held inside one proposed student."""
     return f"({_family_guard_sql()} OR {_birth_dates_differ_sql()})"
@@ -591,11 +598,12 @@ def _zone_pairs(
         WITH scored AS (
             SELECT *,
                 {_family_guard_sql()} AS _family,
-                {_birth_dates_differ_sql()} AS _dates_differ
+                {_birth_dates_differ_sql()} AS _dates_differ,
+                {_family_review_sql()} AS _family_review
             FROM {predict_table}
         ), zoned AS (
             SELECT *,
-                {t.zone_sql("match_weight", "_family", "_dates_differ")} AS zone
+                {t.zone_sql("match_weight", "_family", "_dates_differ", "_family_review")} AS zone
             FROM scored
         )
         SELECT
@@ -745,6 +753,8 @@ def _worklist(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                         THEN 'match kept apart: a strong disagreement within the student'
                     WHEN p.guard_reason = 'birth_dates_differ'
                         THEN 'strong match but the birth dates differ'
+                    WHEN p.guard_reason = 'family'
+                        THEN 'given names share nothing but a record says not a multiple birth'
                     ELSE 'near match' END AS reason,
                {side}
         FROM ml_pairs p
