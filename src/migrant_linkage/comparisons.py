@@ -44,6 +44,7 @@ __all__ = [
     "LevelInfo",
     "comparison_levels",
     "family_guard_sql",
+    "family_review_sql",
     "gamma_case_sql",
     "gamma_value",
     "migrant_comparisons",
@@ -736,4 +737,39 @@ def family_guard_sql() -> str:
         f"      OR ({_gamma_in('given_name', _GIVEN_NAMES_FULL_LABELS)}\n"
         f"          AND {twin_flag} AND {second_name_on_one_side}))\n"
         f" AND gamma_state_student_id <> {gamma_value('state_student_id', 'same_id')})"
+    )
+
+
+def family_review_sql() -> str:
+    """Boolean SQL over Splink's predict output: among the pairs the family guard flags, those
+    a person should still look at (the engine lists them on the worklist when their weight
+    reaches the review threshold; they are never auto-merged).
+
+    The guard flags every pair whose given names do not clearly say "same child". Many are the
+    same child under a name the comparisons cannot relate: the first name on one record and
+    the second on the other (JUAN CARLOS entered as JUAN, then as CARLOS), an English form or
+    a nickname missing from the table, a badly garbled short name. Twins look the same, except
+    for the multiple-birth flag. A pair is reviewed when:
+
+    - at least one record says explicitly it is NOT from a multiple birth (N), and neither
+      says it is (Y): two children of one family with the same or a transposed birth date are
+      twins, and a record of a twin says Y or nothing;
+    - the birth dates are not clearly different (`else`): siblings born apart stay out;
+    - the given names are not `second_differs` (JOSE LUIS vs JOSE ANTONIO: brothers' names).
+
+    Pure twins (flag Y or unknown on both sides) stay off the worklist: reviewing them costs
+    staff time and they are never the same child.
+    """
+    explicit_no = (
+        "(coalesce(multiple_birth_std_l = 'N', false) "
+        "OR coalesce(multiple_birth_std_r = 'N', false))"
+    )
+    no_yes = (
+        "NOT (coalesce(multiple_birth_std_l = 'Y', false) "
+        "OR coalesce(multiple_birth_std_r = 'Y', false))"
+    )
+    return (
+        f"({explicit_no} AND {no_yes}\n"
+        f" AND gamma_birth_date <> {gamma_value('birth_date', 'else')}\n"
+        f" AND gamma_given_name <> {gamma_value('given_name', 'second_differs')})"
     )

@@ -10,7 +10,8 @@ scores with even prior odds, so `match_weight` in the outputs is the evidence an
 `match_probability` = 2^w / (1 + 2^w) is the probability given even odds among compared pairs.
 
 Two guards refine the zones (see `Thresholds.zone_sql`): the family guard (twins and siblings are
-never merged nor sent to review) and different birth dates (never auto-merged; reviewed).
+never merged, and sent to review only when a record says it is not a multiple birth) and
+different birth dates (never auto-merged; reviewed).
 
 Grades use the words of FHIR's patient-match grading: certain (match zone), probable (upper half
 of the near-match zone), possible (lower half).
@@ -107,6 +108,7 @@ class Thresholds:
         weight_column: str = "match_weight",
         family_guard: str = "FALSE",
         birth_dates_differ: str = "FALSE",
+        family_review: str = "FALSE",
     ) -> str:
         """SQL CASE giving the zone of a pair (portable across DuckDB and Spark).
 
@@ -118,9 +120,15 @@ class Thresholds:
         child). When the rest of the evidence reaches the match threshold it goes to the
         worklist, as the records-exchange guide asks staff to settle a birth-date disagreement
         with the other state; below it, a different birth date with moderate family evidence is
-        the sibling signature, and the pair is a non-match."""
+        the sibling signature, and the pair is a non-match.
+
+        `family_review` marks guarded pairs a person should still see (comparisons.py,
+        `family_review_sql`: a record says "not a multiple birth", so the pair is not twins):
+        at or above review_weight they go to the worklist, never to auto-merge."""
         return (
-            f"CASE WHEN {family_guard} THEN '{NON_MATCH_ZONE}' "
+            f"CASE WHEN {family_guard} THEN CASE WHEN {family_review} "
+            f"AND {weight_column} >= {self.review_weight!r} THEN '{NEAR_MATCH_ZONE}' "
+            f"ELSE '{NON_MATCH_ZONE}' END "
             f"WHEN {birth_dates_differ} THEN CASE WHEN {weight_column} >= {self.match_weight!r} "
             f"THEN '{NEAR_MATCH_ZONE}' ELSE '{NON_MATCH_ZONE}' END "
             f"WHEN {weight_column} >= {self.match_weight!r} THEN '{MATCH_ZONE}' "
