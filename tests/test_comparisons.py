@@ -18,6 +18,7 @@ from migrant_linkage.comparisons import (
     FAMILY_GUARD_COLUMNS,
     comparison_levels,
     family_guard_sql,
+    family_review_sql,
     gamma_case_sql,
     gamma_value,
     migrant_comparisons,
@@ -140,6 +141,15 @@ _MENDEZ = dict(
     parent2_first="ELENA",
     birth_country="GT",
 )
+_SOTO = dict(
+    last_name_1="SOTO",
+    last_name_2="VEGA",
+    birth_date="2012-05-17",
+    sex="M",
+    parent1_first="RAMON",
+    parent2_first="LETICIA",
+    birth_country="MX",
+)
 
 RECORDS = {
     "twin_maria_guadalupe": dict(
@@ -181,6 +191,14 @@ RECORDS = {
     "tito_ca_no_id": dict(_RAMOS, state="CA", first_name="TITO"),
     "sibling_ana_sofia": dict(_MENDEZ, state="FL", first_name="ANA SOFIA", birth_date="2011-03-03"),
     "sibling_carlos": dict(_MENDEZ, state="FL", first_name="CARLOS", birth_date="2013-08-15"),
+    # One JUAN CARLOS entered by his first name in TX and by his second in CA; TX says he is
+    # not a multiple birth. Without that flag the same pair would be twins JUAN and CARLOS.
+    "juan_not_multiple": dict(_SOTO, state="TX", first_name="JUAN", multiple_birth="N"),
+    "carlos_flag_unknown": dict(_SOTO, state="CA", first_name="CARLOS"),
+    "twin_pablo_flag_unknown": dict(_SOTO, state="CA", first_name="PABLO"),
+    "brother_miguel_not_multiple": dict(
+        _SOTO, state="TX", first_name="MIGUEL", birth_date="2009-10-02", multiple_birth="N"
+    ),
     "cousin_pedro": dict(
         state="FL",
         first_name="PEDRO",
@@ -212,13 +230,22 @@ def _guarded_pairs() -> dict[frozenset[str], bool]:
     predictions = linker.inference.predict().as_pandas_dataframe()
     con.register("predictions", predictions)
     rows = con.execute(
-        f"SELECT record_id_l, record_id_r, {family_guard_sql()} AS guarded FROM predictions"
+        f"SELECT record_id_l, record_id_r, {family_guard_sql()} AS guarded, "
+        f"{family_review_sql()} AS reviewed FROM predictions"
     ).fetchall()
-    return {frozenset((left, right)): bool(guarded) for left, right, guarded in rows}
+    return {
+        frozenset((left, right)): (bool(guarded), bool(reviewed))
+        for left, right, guarded, reviewed in rows
+    }
 
 
 def _guarded(a: str, b: str) -> bool:
-    return _guarded_pairs()[frozenset((a, b))]
+    return _guarded_pairs()[frozenset((a, b))][0]
+
+
+def _guarded_but_reviewed(a: str, b: str) -> bool:
+    guarded, reviewed = _guarded_pairs()[frozenset((a, b))]
+    return guarded and reviewed
 
 
 def test_twins_with_different_names_are_guarded() -> None:
@@ -267,6 +294,26 @@ def test_siblings_sharing_parents_are_guarded() -> None:
 
 def test_cousins_born_apart_are_left_to_the_weights() -> None:
     assert not _guarded("sibling_ana_sofia", "cousin_pedro")
+
+
+def test_compound_name_split_across_states_is_guarded_but_reviewed_when_not_multiple() -> None:
+    # JUAN / CARLOS share nothing, so the guard holds them from auto-merge; TX's explicit
+    # "not a multiple birth" rules out twins, so a person sees the pair.
+    assert _guarded_but_reviewed("juan_not_multiple", "carlos_flag_unknown")
+
+
+def test_twins_with_unknown_flags_stay_off_the_worklist() -> None:
+    assert _guarded("carlos_flag_unknown", "twin_pablo_flag_unknown")
+    assert not _guarded_but_reviewed("carlos_flag_unknown", "twin_pablo_flag_unknown")
+
+
+def test_flagged_twins_are_never_reviewed() -> None:
+    assert not _guarded_but_reviewed("twin_maria_guadalupe", "twin_jose_luis")
+
+
+def test_brother_born_apart_is_not_reviewed_despite_the_flag() -> None:
+    assert _guarded("juan_not_multiple", "brother_miguel_not_multiple")
+    assert not _guarded_but_reviewed("juan_not_multiple", "brother_miguel_not_multiple")
 
 
 def test_unrelated_children_are_not_guarded() -> None:

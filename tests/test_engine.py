@@ -293,3 +293,21 @@ def test_thresholds_from_probabilities_are_log_odds():
     t = Thresholds.from_probabilities(0.999, 0.9)
     assert t.match_weight == pytest.approx(9.96, abs=0.01)
     assert t.review_weight == pytest.approx(3.17, abs=0.01)
+
+
+def test_guarded_pair_a_record_says_is_not_a_twin_goes_to_review_not_merge() -> None:
+    t = Thresholds()
+    zone = t.zone_sql("w", "guarded", "FALSE", "reviewed")
+    rows = duckdb.sql(
+        f"""SELECT guarded, reviewed, w, {zone} AS zone FROM (VALUES
+            (true, true, {t.match_weight + 10}), (true, true, {t.review_weight}),
+            (true, true, {t.review_weight - 1}), (true, false, {t.match_weight + 10}),
+            (false, false, {t.match_weight})) v(guarded, reviewed, w)"""
+    ).fetchall()
+    assert [r[3] for r in rows] == [
+        NEAR_MATCH_ZONE,  # strong evidence, not twins by the flag: a person decides
+        NEAR_MATCH_ZONE,
+        "non_match",  # too weak to bother a reviewer
+        "non_match",  # twins: never merged, never reviewed
+        MATCH_ZONE,
+    ]
