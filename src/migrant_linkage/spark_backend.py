@@ -58,8 +58,9 @@ def spark_available() -> str | None:
     """None when a Spark job can run here, else the reason it cannot (for skips and errors)."""
     import importlib.util
 
-    if importlib.util.find_spec("pyspark") is None:
-        return "pyspark is not installed (pip install 'migrant-linkage[spark]')"
+    for package in ("pyspark", "rapidfuzz"):
+        if importlib.util.find_spec(package) is None:
+            return f"{package} is not installed (pip install 'migrant-linkage[spark]')"
     java_home = _java_home()
     if java_home is None:
         return "Java is not installed (Debian: apt-get install -y openjdk-17-jre-headless)"
