@@ -186,7 +186,10 @@ RECORDS = {
         sex="F",
         birth_date="2014-02-02",
     ),
-    "alberto_tx": dict(_RAMOS, state="TX", first_name="ALBERTO", state_student_id="2001"),
+    "alberto_tx": dict(
+        _RAMOS, state="TX", first_name="ALBERTO", state_student_id="2001", msix_id="300100200300"
+    ),
+    "tito_fl_same_msix": dict(_RAMOS, state="FL", first_name="TITO", msix_id="3001-0020-0300"),
     "tito_tx_same_id": dict(_RAMOS, state="TX", first_name="TITO", state_student_id="2001"),
     "tito_ca_no_id": dict(_RAMOS, state="CA", first_name="TITO"),
     "sibling_ana_sofia": dict(_MENDEZ, state="FL", first_name="ANA SOFIA", birth_date="2011-03-03"),
@@ -281,6 +284,10 @@ def test_known_twin_with_full_name_agreement_is_not_guarded() -> None:
 
 def test_unknown_nickname_with_same_state_student_id_is_not_guarded() -> None:
     assert not _guarded("alberto_tx", "tito_tx_same_id")
+
+
+def test_unknown_nickname_with_the_same_msix_id_from_another_state_is_not_guarded() -> None:
+    assert not _guarded("alberto_tx", "tito_fl_same_msix")
 
 
 def test_unknown_nickname_without_an_id_goes_to_review() -> None:

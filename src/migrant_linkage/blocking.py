@@ -22,7 +22,9 @@ accepts, so the same rules run on DuckDB and Spark. What each rule is for:
 * when one birth date is missing: given name + both surnames, and given name + phonetic surname
   + one parent's given name (the other parent is often missing too), and given name + both
   parents' given names (the surname was mangled too);
-* birth year + given name + both parents' given names: a mangled surname and a slipped date.
+* birth year + given name + both parents' given names: a mangled surname and a slipped date;
+* the same MSIX ID (the national migrant student ID): whatever else disagrees. A block holds
+  the records of one child, so it stays small at any population.
 
 The training rules (`training_*`) are separate on purpose: they are chosen to keep families
 apart while the model learns (see model.py).
@@ -80,6 +82,7 @@ def prediction_blocking_rules() -> list[BlockingRuleLike]:
             block_on("given_name_1_canonical", "parent_given_a", "parent_given_b")
         ),
         block_on("birth_year", "given_name_1_canonical", "parent_given_a", "parent_given_b"),
+        block_on("msix_id_std"),
     ]
 
 

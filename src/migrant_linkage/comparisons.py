@@ -558,14 +558,24 @@ def _multiple_birth_levels() -> list[_Level]:
 
 
 def _state_student_id_levels() -> list[_Level]:
+    """The identifier comparison: MSIX ID and state student ID in one comparison, because they
+    are the same kind of evidence (an ID an agency gave the child) and usually agree together;
+    two comparisons would count one enrolment's paperwork twice. A different MSIX ID is not
+    counted against: MSIX itself merges children who were given two IDs."""
     not_comparable = (
         "state_student_id_std_l IS NULL OR state_student_id_std_r IS NULL "
         "OR state_std_l IS NULL OR state_std_r IS NULL OR state_std_l <> state_std_r"
     )
     return [
         _Level(
+            "same_msix",
+            "same MSIX ID (the national migrant student ID), from any states: near-certain",
+            _sql("msix_id_std_l = msix_id_std_r"),
+        ),
+        _Level(
             "null",
-            "an ID is missing, or the records come from different states (IDs not comparable)",
+            "no shared MSIX ID, and a state ID is missing or the records come from different "
+            "states (state IDs not comparable)",
             _sql(not_comparable).configure(is_null_level=True),
         ),
         _Level(
@@ -594,7 +604,7 @@ _DESCRIPTIONS: dict[str, str] = {
     "parents": "Parents' given names (order-free) and surnames",
     "birth_place": "Country, state and city of birth",
     "multiple_birth": "Multiple-birth flag, with the twin signature",
-    "state_student_id": "State student ID within the same state",
+    "state_student_id": "Identifiers: MSIX ID, and state student ID within the same state",
 }
 
 
@@ -706,6 +716,15 @@ _GIVEN_NAMES_WEAK_LABELS = ("second_as_first", "fuzzy", "phonetic")
 _GIVEN_NAMES_FULL_LABELS = ("exact", "nickname")
 
 
+#: Identifier levels that outweigh the family guard: an agency's ID for the child.
+_SAME_IDENTIFIER_LABELS = ("same_msix", "same_id")
+
+
+def _gamma_not_in(name: str, labels: tuple[str, ...]) -> str:
+    values = ", ".join(str(gamma_value(name, label)) for label in labels)
+    return f"gamma_{name} NOT IN ({values})"
+
+
 def family_guard_sql() -> str:
     """Boolean SQL over Splink's predict output: true for a pair that looks like two different
     children of one family (twins, or siblings with near birth dates).
@@ -720,8 +739,8 @@ def family_guard_sql() -> str:
     - either record is flagged multiple birth and one gives a second given name the other
       lacks (twins JOSE LUIS and JOSE are indistinguishable from one JOSE LUIS recorded as JOSE).
 
-    A pair with the same state student ID in the same state is never guarded: that evidence
-    outweighs an unknown nickname. Missing values never make a pair guarded on their own. The
+    A pair with the same MSIX ID, or the same state student ID in the same state, is never
+    guarded: that evidence outweighs an unknown nickname. Missing values never make a pair guarded on their own. The
     engine keeps guarded pairs out of auto-merge and out of clustering; they go to review.
     """
     twin_flag = "(coalesce(multiple_birth_std_l = 'Y', false) OR coalesce(multiple_birth_std_r = 'Y', false))"
@@ -736,7 +755,7 @@ def family_guard_sql() -> str:
         f"          AND ({sex_differs} OR {twin_flag}))\n"
         f"      OR ({_gamma_in('given_name', _GIVEN_NAMES_FULL_LABELS)}\n"
         f"          AND {twin_flag} AND {second_name_on_one_side}))\n"
-        f" AND gamma_state_student_id <> {gamma_value('state_student_id', 'same_id')})"
+        f" AND {_gamma_not_in('state_student_id', _SAME_IDENTIFIER_LABELS)})"
     )
 
 
