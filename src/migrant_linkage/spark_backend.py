@@ -211,7 +211,7 @@ def predict_on_spark(
             f"CREATE OR REPLACE TABLE {output_table} AS "
             f"SELECT * FROM read_parquet('{pairs_path}/*.parquet')"
         ).fetchall()
-        _drop_spark_tables(spark_api, linker)
+        _drop_spark_tables(spark)
     finally:
         shutil.rmtree(run_dir if not owns_dir else base, ignore_errors=True)
     return db_api.register(output_table, dataset_display_name="predictions")
@@ -261,10 +261,11 @@ def _pairwise(metric: str, method: str) -> Any:
     return score
 
 
-def _drop_spark_tables(spark_api: Any, linker: Any) -> None:
-    """Unpersist what Splink cached for this job, so a long-lived session does not fill up."""
-    try:
-        linker.table_management.invalidate_cache()
-    except Exception:  # best effort: the session may already be stopping
-        logger.debug("could not drop Splink's cached Spark tables", exc_info=True)
-    spark_api.spark.catalog.clearCache()
+def _drop_spark_tables(spark: Any) -> None:
+    """Unpersist and drop the temporary views Splink made (names start with __splink__), so a
+    long-lived session does not fill up; the caller's own cached tables are left alone. Run one
+    Splink job per session at a time: a concurrent one would lose its views too."""
+    for table in spark.catalog.listTables():
+        if table.isTemporary and table.name.startswith("__splink__"):
+            spark.table(table.name).unpersist()
+            spark.catalog.dropTempView(table.name)
