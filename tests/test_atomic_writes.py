@@ -110,12 +110,6 @@ def test_run_killed_while_writing_leaves_only_complete_files_and_no_summary(
     assert "summary.json" not in survivors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.py _run: re-running into an existing --out folder does not remove the old "
-    "summary.json (or write an in-progress marker) before writing, so a run killed half way "
-    "leaves last run's summary.json beside this run's pairs: the folder claims a finished run",
-)
 def test_rerun_killed_in_a_used_folder_does_not_claim_to_have_finished(inputs, tmp_path):
     out = tmp_path / "weekly"
     done = _run(["dedupe", str(inputs["week1"]), "--out", str(out), "--quiet"], None)

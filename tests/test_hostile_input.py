@@ -674,12 +674,6 @@ def test_html_in_names_and_ids_is_escaped_in_the_run_report(tmp_path, capsys, ho
         assert raw not in page
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.py _copy_atomic builds \"COPY (...) TO '<path>'\" with the temporary path in "
-    "single quotes unescaped: an --out folder with an apostrophe (O'Brien) fails with a DuckDB "
-    "ParserException, exit 1",
-)
 def test_out_folder_with_an_apostrophe_works(tmp_path, capsys):
     path = _write(tmp_path, "state.csv", GOOD_CSV.encode())
     out = tmp_path / "o'brien's runs" / "week 1"

@@ -399,7 +399,9 @@ def _copy_atomic(con: duckdb.DuckDBPyConnection, select_sql: str, target: Path, 
     os.close(handle)
     options = "FORMAT PARQUET" if fmt == "parquet" else "FORMAT CSV, HEADER"
     try:
-        _exec(con, f"COPY ({select_sql}) TO '{temporary}' ({options})")
+        # The path is a SQL string literal: double any quote (an out folder like O'Brien).
+        quoted_path = temporary.replace("'", "''")
+        _exec(con, f"COPY ({select_sql}) TO '{quoted_path}' ({options})")
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -468,6 +470,9 @@ def _run(
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+        # summary.json is written last and marks a finished run: a re-run into a used folder
+        # must not leave the previous run's marker beside half of this run's files.
+        (out / "summary.json").unlink(missing_ok=True)
 
     if len(records) == 0:
         return _empty_result(std, chosen, summary, stages, out)
