@@ -68,3 +68,16 @@ def test_parser_lists_all_subcommands():
     for command in SUBCOMMANDS:
         assert command in help_text
     assert EXIT_OK == 0
+
+
+def test_spark_backend_without_pyspark_or_java_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    from migrant_linkage import spark_backend
+
+    monkeypatch.setattr(spark_backend, "spark_available", lambda: "Java 17 is not installed")
+    data = tmp_path / "in.csv"
+    data.write_text("record_id,state,first_name,last_name_1\n1,TX,ANA,RUIZ\n", encoding="utf-8")
+    code = main(
+        ["dedupe", str(data), "--out", str(tmp_path / "out"), "--backend", "spark", "--quiet"]
+    )
+    assert code == EXIT_BAD_INPUT
+    assert "spark" in capsys.readouterr().err.lower()

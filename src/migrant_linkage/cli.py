@@ -349,8 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _input_error_types() -> tuple[type[BaseException], ...]:
     """Errors that mean "fix your input" (exit 2), as opposed to our bugs (exit 1)."""
     from migrant_linkage.io import RecordContractError
+    from migrant_linkage.spark_backend import SparkUnavailableError
 
-    return (RecordContractError, FileNotFoundError, IsADirectoryError)
+    return (RecordContractError, SparkUnavailableError, FileNotFoundError, IsADirectoryError)
 
 
 def _run(args: argparse.Namespace) -> int:
