@@ -122,13 +122,13 @@ def _print_summary(summary: dict[str, Any], out_dir: Path | None) -> None:
     keys = ("records_in", "standardized", "rejected", "comparisons", "clusters")
     for key in keys:
         if key in summary:
-            print(f"{key:>14}: {summary[key]}")
+            print(f"{key:>16}: {summary[key]}")
     zones = summary.get("pairs_per_zone") or summary.get("zones")
     if isinstance(zones, dict):
         for zone, count in zones.items():
-            print(f"{'pairs ' + zone:>14}: {count}")
+            print(f"{'pairs ' + zone:>16}: {count}")
     if out_dir is not None:
-        print(f"{'outputs':>14}: {out_dir}")
+        print(f"{'outputs':>16}: {out_dir}")
 
 
 def _add_job_options(p: argparse.ArgumentParser) -> None:
@@ -203,20 +203,23 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_dedupe(args: argparse.Namespace) -> int:
-    _check_inputs(args.inputs)
+def _run_job(args: argparse.Namespace, job_name: str, inputs: list[str]) -> int:
+    """dedupe and link share every option; only the engine function and its inputs differ."""
+    _check_inputs(inputs)
     _check_out_dir(args.out)
     model = _model(args.model)
     thresholds = _thresholds(args)
+    column_map = _parse_column_map(args.column_map)
 
-    from migrant_linkage.engine import dedupe
+    from migrant_linkage import engine
 
-    result = dedupe(
-        *args.inputs,
+    job = getattr(engine, job_name)
+    result = job(
+        *inputs,
         model=model,
         train=args.train or None,
         thresholds=thresholds,
-        column_map=_parse_column_map(args.column_map),
+        column_map=column_map,
         date_format=args.date_format,
         backend=args.backend,
         database=args.database,
@@ -225,35 +228,16 @@ def cmd_dedupe(args: argparse.Namespace) -> int:
     )
     _print_summary(result.summary, args.out)
     if args.report:
-        print(f"{'report':>14}: {report_run(result, args.out)}")
+        print(f"{'report':>16}: {report_run(result, args.out)}")
     return EXIT_OK
+
+
+def cmd_dedupe(args: argparse.Namespace) -> int:
+    return _run_job(args, "dedupe", list(args.inputs))
 
 
 def cmd_link(args: argparse.Namespace) -> int:
-    _check_inputs([args.left, args.right])
-    _check_out_dir(args.out)
-    model = _model(args.model)
-    thresholds = _thresholds(args)
-
-    from migrant_linkage.engine import link
-
-    result = link(
-        args.left,
-        args.right,
-        model=model,
-        train=args.train or None,
-        thresholds=thresholds,
-        column_map=_parse_column_map(args.column_map),
-        date_format=args.date_format,
-        backend=args.backend,
-        database=args.database,
-        out_dir=args.out,
-        progress=_progress(args.quiet),
-    )
-    _print_summary(result.summary, args.out)
-    if args.report:
-        print(f"{'report':>14}: {report_run(result, args.out)}")
-    return EXIT_OK
+    return _run_job(args, "link", [args.left, args.right])
 
 
 def _load_record(text: str) -> dict[str, Any]:
