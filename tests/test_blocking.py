@@ -63,11 +63,37 @@ def _pairs_found(frame: pd.DataFrame) -> set[tuple[str, str]]:
             "nickname and surname dropped",
             {"first_name": "LUPE", "last_name_1": "LOPEZ", "last_name_2": None},
         ),
+        (
+            "second given name only and birth year keyed wrong",
+            {"first_name": "GUADALUPE", "birth_date": "2013-03-07"},
+        ),
+        (
+            "second given name only and birth date missing",
+            {"first_name": "GUADALUPE", "birth_date": None},
+        ),
     ],
 )
 def test_a_duplicate_with_a_known_error_is_a_candidate_pair(case, variant):
     frame = _standardized([{}, variant])
     assert ("r0", "r1") in _pairs_found(frame), case
+
+
+def test_the_same_msix_id_is_a_candidate_pair_whatever_else_changed():
+    frame = _standardized(
+        [
+            {"msix_id": "123456789012"},
+            {
+                "msix_id": "1234-5678-9012",
+                "first_name": "LUPE",
+                "last_name_1": "LOPES",
+                "last_name_2": None,
+                "birth_date": "2011-12-30",
+                "parent1_first": None,
+                "parent2_first": None,
+            },
+        ]
+    )
+    assert ("r0", "r1") in _pairs_found(frame)
 
 
 def test_unrelated_children_with_the_same_common_surname_are_not_compared():

@@ -23,6 +23,9 @@ accepts, so the same rules run on DuckDB and Spark. What each rule is for:
   + one parent's given name (the other parent is often missing too), and given name + both
   parents' given names (the surname was mangled too);
 * birth year + given name + both parents' given names: a mangled surname and a slipped date;
+* phonetic paternal surname + both parents' given names, when a birth date is missing or with
+  the same birth month: the same child when the given name went wrong too (a nickname, the
+  other half of a compound name) and the year or day slipped;
 * the same MSIX ID (the national migrant student ID): whatever else disagrees. A block holds
   the records of one child, so it stays small at any population.
 
@@ -82,6 +85,10 @@ def prediction_blocking_rules() -> list[BlockingRuleLike]:
             block_on("given_name_1_canonical", "parent_given_a", "parent_given_b")
         ),
         block_on("birth_year", "given_name_1_canonical", "parent_given_a", "parent_given_b"),
+        _when_a_birth_date_missing(
+            block_on("surname_paternal_phonetic", "parent_given_a", "parent_given_b")
+        ),
+        block_on("surname_paternal_phonetic", "parent_given_a", "parent_given_b", "birth_month"),
         block_on("msix_id_std"),
     ]
 

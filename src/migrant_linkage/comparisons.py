@@ -759,6 +759,10 @@ def family_guard_sql() -> str:
     )
 
 
+#: Birth-date levels that say "born the same day" (a keying slip of the same date included).
+_TWIN_BIRTH_DATE_LABELS = ("exact", "default_equal", "transposed")
+
+
 def family_review_sql() -> str:
     """Boolean SQL over Splink's predict output: among the pairs the family guard flags, those
     a person should still look at (the engine lists them on the worklist when their weight
@@ -773,7 +777,9 @@ def family_review_sql() -> str:
     - at least one record says explicitly it is NOT from a multiple birth (N), and neither
       says it is (Y): two children of one family with the same or a transposed birth date are
       twins, and a record of a twin says Y or nothing;
-    - the birth dates are not clearly different (`else`): siblings born apart stay out;
+    - the birth dates say "born the same day" (`exact`, `default_equal`, `transposed`): the
+      twin signature, which the flag rules out. Siblings born apart, whose dates can still look
+      close (one digit apart: 2010-05-03 / 2012-05-03) or be missing, stay out;
     - the given names are not `second_differs` (JOSE LUIS vs JOSE ANTONIO: brothers' names).
 
     Pure twins (flag Y or unknown on both sides) stay off the worklist: reviewing them costs
@@ -789,6 +795,6 @@ def family_review_sql() -> str:
     )
     return (
         f"({explicit_no} AND {no_yes}\n"
-        f" AND gamma_birth_date <> {gamma_value('birth_date', 'else')}\n"
+        f" AND {_gamma_in('birth_date', _TWIN_BIRTH_DATE_LABELS)}\n"
         f" AND gamma_given_name <> {gamma_value('given_name', 'second_differs')})"
     )
