@@ -1,7 +1,10 @@
 """Scale benchmark (issue 6): end-to-end dedupe at national sizes, beside generic Splink 5.
 
     flock /tmp/heavy.lock python3 benchmarks/scale.py --sizes 100000 1000000 \\
-        --generic --incremental --duckdb-memory-limit 4GB --out benchmarks/out/scale
+        --generic --incremental --out benchmarks/out/scale
+
+Our job runs with the engine's default DuckDB memory limit (a sixth of the machine's RAM,
+engine.DEFAULT_MEMORY_SHARE); --duckdb-memory-limit sets another.
 
 For each size N (records in the population):
 
@@ -183,7 +186,14 @@ def _job_incremental(args: argparse.Namespace) -> dict[str, Any]:
     from splink import Linker
 
     from migrant_linkage import blocking
-    from migrant_linkage.engine import SCORING_PRIOR, _load_table, _zone_pairs, make_db_api
+    from migrant_linkage.engine import (
+        SCORING_PRIOR,
+        _load_table,
+        _zone_pairs,
+        gamma_columns_kept,
+        lean_output_settings,
+        make_db_api,
+    )
     from migrant_linkage.model import Model, quiet_splink
     from migrant_linkage.standardize import standardize
     from migrant_linkage.zones import MATCH_ZONE, Thresholds
@@ -216,6 +226,7 @@ def _job_incremental(args: argparse.Namespace) -> dict[str, Any]:
     settings = model.trained_settings()
     settings["probability_two_random_records_match"] = SCORING_PRIOR
     settings["blocking_rules_to_generate_predictions"] = blocking.prediction_blocking_rules()
+    settings.update(lean_output_settings())  # as the engine scores: no matching columns
     population = db_api.register("population", dataset_display_name="population")
     linker = Linker(population, settings, log_level=None)
     tf_columns = sorted(
@@ -231,8 +242,9 @@ def _job_incremental(args: argparse.Namespace) -> dict[str, Any]:
     lap("term frequencies (precomputable)")
 
     new = db_api.register("upload", dataset_display_name="upload")
-    between = linker.inference.predict_between(new, population, warning_mode="never")
-    within = linker.inference.predict_within(new, warning_mode="never")
+    with gamma_columns_kept():
+        between = linker.inference.predict_between(new, population, warning_mode="never")
+        within = linker.inference.predict_within(new, warning_mode="never")
     con.execute(
         f"CREATE TABLE incremental_predictions AS SELECT * FROM {between.physical_name} "
         f"UNION ALL BY NAME SELECT * FROM {within.physical_name}"
