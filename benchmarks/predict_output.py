@@ -1,0 +1,101 @@
+"""Predict stage A/B (issue 6): Splink's scored pairs with every compared column of both records
+(Splink's default, `retain_matching_columns=True`) against the engine's lean output (ids,
+weights, match_key, gamma_* and the family-guard columns: engine.lean_output_settings).
+
+    flock /tmp/heavy.lock python3 benchmarks/predict_output.py \\
+        --population /tmp/ml-scale/population_1000000.parquet \\
+        --model /tmp/ml-scale/model_1000000.json
+
+The population and model are what `benchmarks/scale.py --incremental` keeps for its largest
+size (standardized records, trained model). Each variant runs in its own process, one after the
+other, on the engine's DuckDB connection (default memory limit); the table gives predict seconds
+(blocking + scoring, the predictions materialised as a DuckDB table), comparisons per second per
+core (os.cpu_count() cores) and the process's peak RSS. Counts only in the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+VARIANTS = ("full", "lean")
+
+
+def _child(variant: str, population: str, model_path: str) -> dict[str, Any]:
+    from splink import Linker
+
+    from migrant_linkage import blocking
+    from migrant_linkage.engine import (
+        SCORING_PRIOR,
+        gamma_columns_kept,
+        lean_output_settings,
+        make_db_api,
+    )
+    from migrant_linkage.model import Model, quiet_splink
+
+    quiet_splink()
+    db_api, con = make_db_api("duckdb")
+    quoted = population.replace("'", "''")
+    con.execute(f"CREATE TABLE ml_records AS SELECT * FROM read_parquet('{quoted}')").fetchall()
+    records = con.execute("SELECT count(*) FROM ml_records").fetchall()[0][0]
+    settings = Model.load(model_path).trained_settings()
+    settings["link_type"] = "dedupe_only"
+    settings["probability_two_random_records_match"] = SCORING_PRIOR
+    settings["blocking_rules_to_generate_predictions"] = blocking.prediction_blocking_rules()
+    if variant == "lean":
+        settings.update(lean_output_settings())
+    linker = Linker(db_api.register("ml_records"), settings, log_level=None)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    started = time.perf_counter()
+    with gamma_columns_kept():
+        predictions = linker.inference.predict(warning_mode="never")
+    seconds = time.perf_counter() - started
+    comparisons = con.execute(f"SELECT count(*) FROM {predictions.physical_name}").fetchall()[0][0]
+    columns = len(con.execute(f"SELECT * FROM {predictions.physical_name} LIMIT 0").description)
+    return {
+        "variant": variant,
+        "records": records,
+        "comparisons": comparisons,
+        "columns": columns,
+        "predict_seconds": round(seconds, 1),
+        "peak_rss_gb_before_predict": round(rss_before, 2),
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--population", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child, args.population, args.model)))
+        return
+    cores = os.cpu_count() or 1
+    rows = []
+    for variant in VARIANTS:
+        command = [sys.executable, __file__, "--child", variant]
+        command += ["--population", args.population, "--model", args.model]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        rows.append(json.loads(output.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]), file=sys.stderr)
+    print(f"Command: `python3 {' '.join(sys.argv)}`, {cores} cores\n")
+    print("| output | columns | comparisons | predict (s) | comparisons/s/core | peak RSS (GB) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        rate = r["comparisons"] / r["predict_seconds"] / cores
+        print(
+            f"| {r['variant']} | {r['columns']} | {r['comparisons']:,} | {r['predict_seconds']} "
+            f"| {rate:,.0f} | {r['peak_rss_gb']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
