@@ -164,15 +164,21 @@ class SplinkScorer:
             total = " + ".join(f"coalesce({p}, 0.0)" for p in parts)
             weights.append(f"{total} AS weight_{n}")
         gammas = ", ".join(f"gamma_{n}" for n in self.names)
+        from migrant_linkage.comparisons import family_review_sql
+
         family, dates_differ = guard_sql()
+        # The same routing as the engine, including guarded pairs a person should still see.
+        zone = self.thresholds.zone_sql(
+            "match_weight", "_family", "_dates_differ", "_family_review"
+        )
         pairs = self._con.execute(
             f"""WITH s AS (
                     SELECT *, COALESCE(({family}), FALSE) AS _family,
-                              COALESCE(({dates_differ}), FALSE) AS _dates_differ
+                              COALESCE(({dates_differ}), FALSE) AS _dates_differ,
+                              COALESCE(({family_review_sql()}), FALSE) AS _family_review
                     FROM {table})
                 SELECT record_id_l, record_id_r, match_weight, match_probability,
-                       {self.thresholds.zone_sql("match_weight", "_family", "_dates_differ")}
-                           AS zone,
+                       {zone} AS zone,
                        (_family OR _dates_differ) AS guarded,
                        CASE WHEN _family THEN 'family'
                             WHEN _dates_differ THEN 'birth_dates_differ' END AS guard_reason,
