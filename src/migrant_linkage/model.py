@@ -275,6 +275,7 @@ class Model:
         # it each linker that loads the model draws its own, so nothing is shared by accident.
         trained.settings.pop("linker_uid", None)
         _floor_m_probabilities(trained.settings)
+        _round_probabilities(trained.settings)
         if check:
             check_weights(trained)
         return trained
@@ -327,6 +328,27 @@ def _floor_m_probabilities(settings: dict[str, Any]) -> None:
             m = level.get("m_probability")
             if isinstance(m, int | float) and m < M_PROBABILITY_FLOOR:
                 level["m_probability"] = M_PROBABILITY_FLOOR
+
+
+#: Significant digits kept of each trained probability. DuckDB sums in parallel, so EM's last
+#: bits vary between identical runs; rounding far below any meaningful precision makes the same
+#: data train the same model, byte for byte (and so the same scores and students).
+PROBABILITY_SIGNIFICANT_DIGITS = 9
+
+
+def _round_probabilities(settings: dict[str, Any]) -> None:
+    def rounded(value: float) -> float:
+        return float(f"{value:.{PROBABILITY_SIGNIFICANT_DIGITS}g}")
+
+    for comparison in settings["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            for key in ("m_probability", "u_probability"):
+                value = level.get(key)
+                if isinstance(value, float):
+                    level[key] = rounded(value)
+    prior = settings.get("probability_two_random_records_match")
+    if isinstance(prior, float):
+        settings["probability_two_random_records_match"] = rounded(prior)
 
 
 def _label_table(labels: pd.DataFrame, known_ids: set[str]) -> pd.DataFrame:
