@@ -523,7 +523,9 @@ def _plan(
     target_of = assignment.set_index("record_key")["target"]
     incoming_end = match_edges["l"].where(match_edges["l"].isin(incoming_set), match_edges["r"])
     other_end = match_edges["r"].where(match_edges["l"].isin(incoming_set), match_edges["l"])
-    other_student = other_end.map(target_of).fillna(other_end.map(index_student))
+    # object dtype: when no edge end has a target the map is all-NaN float, and filling a float
+    # column with student ids is deprecated in pandas.
+    other_student = other_end.map(target_of).astype(object).fillna(other_end.map(index_student))
     evidence = match_edges.assign(student=incoming_end.map(target_of))
     evidence = evidence[evidence["student"].notna() & (evidence["student"] == other_student)]
     join_evidence = evidence[["student", "l", "r"]]
