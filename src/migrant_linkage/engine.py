@@ -26,6 +26,7 @@ import pandas as pd
 
 from migrant_linkage import blocking
 from migrant_linkage.clustering import split_unclean_components
+from migrant_linkage.io import describe_source, write_table, write_text_atomic
 from migrant_linkage.model import Model, quiet_splink
 from migrant_linkage.schema import (
     INPUT_COLUMNS,
@@ -184,8 +185,6 @@ class Result:
     def write(self, out_dir: str | Path) -> None:
         """Write every output to `out_dir` (atomic writes): pairs.parquet, pairs.csv,
         clusters.csv, clusters.parquet, worklist.csv, rejects.csv, model.json, summary.json."""
-        from migrant_linkage.io import write_table
-
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         if (
@@ -198,21 +197,12 @@ class Result:
 
 
 def _write_small_outputs(result: Result, out: Path) -> None:
-    from migrant_linkage.io import write_table
-
     write_table(result.clusters, out / "clusters.csv")
     write_table(result.clusters, out / "clusters.parquet")
     write_table(result.worklist, out / "worklist.csv")
     write_table(result.rejects, out / "rejects.csv")
     result.model.save(out / "model.json")
-    _atomic_text(out / "summary.json", json.dumps(result.summary, indent=2, default=str))
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(temporary, path)
+    write_text_atomic(out / "summary.json", json.dumps(result.summary, indent=2, default=str))
 
 
 # ------------------------------------------------------------------------------- stages
@@ -247,8 +237,6 @@ def _unpack_source(source: Source) -> tuple[Any, str | None]:
 
 def _source_names(sources: Sequence[Source]) -> list[str]:
     """A distinct readable label per source: the file name, or input1, input2, ..."""
-    from migrant_linkage.io import describe_source
-
     names: list[str] = []
     for index, source in enumerate(sources, start=1):
         if isinstance(source, pd.DataFrame | duckdb.DuckDBPyRelation):
@@ -663,7 +651,7 @@ def _run(
         result._pairs_path = out / "pairs.parquet"
     summary["timings"] = dict(stages.timings)
     if out is not None:  # rewrite summary with the write timing included
-        _atomic_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
+        write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str))
     con.close()  # an on-disk database keeps its tables (ml_records, ml_pairs, ...) for inspection
     return result
 
