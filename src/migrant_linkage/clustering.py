@@ -75,17 +75,15 @@ def split_unclean_components(
     """
     if components.empty:
         return pd.DataFrame({RECORD_ID: pd.Series(dtype=str), CLUSTER_ID: pd.Series(dtype=str)})
-    cluster_of = dict(zip(components[RECORD_ID], components[CLUSTER_ID], strict=True))
-    edges_by_cluster: dict[str, list[tuple[str, str, float]]] = {}
-    for a, b, w in match_edges[["record_id_l", "record_id_r", "match_weight"]].itertuples(
-        index=False
-    ):
-        if a in cluster_of and cluster_of[a] == cluster_of.get(b):
-            edges_by_cluster.setdefault(cluster_of[a], []).append((a, b, float(w)))
-    conflicts_by_cluster: dict[str, list[tuple[str, str]]] = {}
-    for a, b in conflicts[["record_id_l", "record_id_r"]].itertuples(index=False):
-        if a in cluster_of and cluster_of[a] == cluster_of.get(b):
-            conflicts_by_cluster.setdefault(cluster_of[a], []).append((a, b))
+    cluster_of = components.set_index(RECORD_ID)[CLUSTER_ID]
+    edges_by_cluster = _pairs_within_clusters(
+        match_edges.assign(match_weight=match_edges["match_weight"].astype(float)),
+        cluster_of,
+        ["record_id_l", "record_id_r", "match_weight"],
+    )
+    conflicts_by_cluster = _pairs_within_clusters(
+        conflicts, cluster_of, ["record_id_l", "record_id_r"]
+    )
     out: dict[str, str] = {}
     for cluster_id, group in components.groupby(CLUSTER_ID, sort=True):
         out.update(
@@ -96,3 +94,14 @@ def split_unclean_components(
             )
         )
     return pd.DataFrame({RECORD_ID: list(out), CLUSTER_ID: list(out.values())})
+
+
+def _pairs_within_clusters(
+    pairs: pd.DataFrame, cluster_of: pd.Series, columns: list[str]
+) -> dict[str, list[tuple]]:
+    """The pairs whose two records sit in the same component, as tuples grouped by component
+    (a column-wise filter; only the few unclean components' pairs become Python tuples)."""
+    left = pairs["record_id_l"].map(cluster_of)
+    inside = pairs.loc[left.notna() & (left == pairs["record_id_r"].map(cluster_of)), columns]
+    groups = inside.groupby(left[inside.index], sort=False)
+    return {key: list(group.itertuples(index=False, name=None)) for key, group in groups}
