@@ -106,6 +106,30 @@ def test_unrelated_children_with_the_same_common_surname_are_not_compared():
     assert _pairs_found(frame) == set()
 
 
+def test_namesakes_born_the_same_day_with_nothing_else_in_common_are_not_compared():
+    """A national file holds some 150 children per birth date, many named JOSE: the birth date
+    and given name bring them together, the corroboration checks keep them from being scored
+    when no surname, parent or other given name agrees."""
+    frame = _standardized(
+        [
+            {},
+            {
+                "last_name_1": "TZUL",
+                "last_name_2": "XIQUIN",
+                "parent1_first": "PEDRO",
+                "parent2_first": "ELENA",
+            },
+        ]
+    )
+    assert _pairs_found(frame) == set()
+
+
+def test_a_namesake_born_the_same_day_is_compared_when_a_parent_agrees():
+    """The same child after a surname change (a stepfather's surname): the mother remains."""
+    frame = _standardized([{}, {"last_name_1": "TZUL", "last_name_2": "XIQUIN"}])
+    assert ("r0", "r1") in _pairs_found(frame)
+
+
 def test_no_rule_is_an_or_join():
     """An OR in the join keys cannot be a hash join: the database would compare every pair."""
     api = DuckDBAPI()
