@@ -275,7 +275,7 @@ def test_an_in_memory_result_can_be_written_later(result, tmp_path):
 def test_progress_is_reported_per_stage(background, model):
     stages: list[str] = []
     dedupe(background.iloc[:50], model=model, train=False, progress=stages.append)
-    assert stages[:2] == ["standardize", "predict"]
+    assert stages[:3] == ["standardize", "block", "predict"]
     assert "cluster" in stages
 
 
