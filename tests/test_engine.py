@@ -200,6 +200,25 @@ def test_a_table_in_a_duckdb_file_is_a_source(background, model, tmp_path):
     assert list(outcome.summary["sources"]) == ["state.duckdb:enrolments"]
 
 
+def test_splink_scores_through_a_view_of_the_compared_columns_only(background, model, tmp_path):
+    """Splink copies its input for the records in the candidate pairs: it is given only what the
+    model compares and the family guard reads, not the raw input columns or blocking keys."""
+    database = tmp_path / "run.duckdb"
+    dedupe(background, model=model, train=False, database=database)
+    with duckdb.connect(str(database)) as con:
+        columns = {r[0] for r in con.execute("DESCRIBE ml_scoring_records").fetchall()}
+        records = con.execute("SELECT count(*) FROM ml_scoring_records").fetchall()[0][0]
+    assert records == len(background)
+    assert {
+        "record_id",
+        "surname_units_key",
+        "birth_date_std",
+        "sex_std",
+        "given_name_2",
+    } <= columns
+    assert not columns & {"first_name", "last_name_1", "birth_date", "enrollment_date_std"}
+
+
 def test_link_only_pairs_records_across_the_two_sources(background, model):
     texas = background[background["state"] == background["state"].iloc[0]]
     others = background[background["state"] != background["state"].iloc[0]]

@@ -337,6 +337,27 @@ def _scoring_settings(model: Model, rules: Sequence[Any]) -> dict[str, Any]:
     return settings
 
 
+def _scoring_linker(con: duckdb.DuckDBPyConnection, db_api: Any, settings: dict[str, Any]) -> Any:
+    """The Linker that scores ml_records, reading them through a view of only the columns the
+    model's comparisons and the family guard read. Splink copies its input table for the
+    records in the candidate pairs and joins that copy to every pair, so the raw input columns
+    and blocking keys cost time there and are never used (at 1M records predict 5.7 -> 4.6 s).
+    The columns come from the model's own settings (a model file may compare other columns
+    than the shipped one), parsed by Splink."""
+    from splink import Linker
+
+    from migrant_linkage.comparisons import FAMILY_GUARD_COLUMNS
+
+    probe = Linker(db_api.register("ml_records"), settings, log_level=None)
+    compared = [c.unquote().name for c in probe._settings_obj._columns_used_by_comparisons]
+    table_columns = {r[0] for r in con.execute("DESCRIBE ml_records").fetchall()}
+    wanted = dict.fromkeys([UNIQUE_ID_COLUMN, *compared, *FAMILY_GUARD_COLUMNS, "_link_side"])
+    columns = ", ".join(f'"{c}"' for c in wanted if c in table_columns)
+    _exec(con, f"CREATE OR REPLACE VIEW ml_scoring_records AS SELECT {columns} FROM ml_records")
+    records = db_api.register("ml_scoring_records", dataset_display_name="records")
+    return Linker(records, settings, log_level=None)
+
+
 def lean_output_settings() -> dict[str, Any]:
     """Splink settings that keep only what the engine reads from the scored pairs: ids, weight,
     probability, match_key, gamma_* (always kept) and the columns the family guard reads as
@@ -520,7 +541,6 @@ def _run(
     out_dir: str | Path | None,
     progress: Progress | None,
 ) -> Result:
-    from splink import Linker
 
     quiet_splink()
     thresholds = thresholds or Thresholds()
@@ -573,10 +593,9 @@ def _run(
         return _empty_result(std, chosen, summary, stages, out)
 
     _load_table(con, "ml_records", records)
-    splink_records = db_api.register("ml_records", dataset_display_name="records")
     rules = _rules_for(link_type)
     scoring_settings = _scoring_settings(chosen, rules)
-    linker = Linker(splink_records, scoring_settings, log_level=None)
+    linker = _scoring_linker(con, db_api, scoring_settings)
 
     if backend == "spark":
         from migrant_linkage.spark_backend import predict_on_spark
