@@ -81,3 +81,42 @@ def test_spark_backend_without_pyspark_or_java_is_a_usage_error(tmp_path, capsys
     )
     assert code == EXIT_BAD_INPUT
     assert "spark" in capsys.readouterr().err.lower()
+
+
+def _small_input(tmp_path):
+    from migrant_linkage import synthetic
+
+    data = tmp_path / "in.csv"
+    synthetic.write(synthetic.generate(40, seed=3), data)
+    return data
+
+
+def test_no_pairs_csv_writes_the_pairs_as_parquet_only_and_drops_a_stale_csv(tmp_path):
+    import pandas as pd
+
+    data, out = _small_input(tmp_path), tmp_path / "out"
+    assert main(["dedupe", str(data), "--out", str(out), "--quiet"]) == EXIT_OK
+    assert (out / "pairs.csv").is_file()
+    assert main(["dedupe", str(data), "--out", str(out), "--quiet", "--no-pairs-csv"]) == EXIT_OK
+    assert not (out / "pairs.csv").exists()  # the first run's CSV would not match this run
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert len(pd.read_parquet(out / "pairs.parquet")) == summary["comparisons"] > 0
+
+
+def test_memory_limit_is_checked_and_handed_to_duckdb(tmp_path, capsys, monkeypatch):
+    import os
+
+    from migrant_linkage.engine import MEMORY_LIMIT_ENV, make_db_api
+
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "")  # restored after the test; the CLI overwrites it
+    data, out = _small_input(tmp_path), tmp_path / "out"
+    code = main(["dedupe", str(data), "--out", str(out), "--quiet", "--memory-limit", "lots"])
+    assert code == EXIT_BAD_INPUT
+    assert "--memory-limit" in capsys.readouterr().err
+    code = main(["dedupe", str(data), "--out", str(out), "--quiet", "--memory-limit", "1500MB"])
+    assert code == EXIT_OK
+    assert os.environ[MEMORY_LIMIT_ENV] == "1500MB"
+    _, con = make_db_api("duckdb")  # what every connection of the job was given
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    con.close()
+    assert limit.startswith("1.3 GiB") or limit.startswith("1.4 GiB"), limit

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -152,6 +153,17 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--date-format", help="declared birth-date format, e.g. %%d/%%m/%%Y")
     p.add_argument("--backend", default="duckdb", choices=["duckdb", "spark"])
     p.add_argument("--database", type=Path, help="on-disk DuckDB file (default: in memory)")
+    p.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="DuckDB memory limit, e.g. 8GB (default: a sixth of RAM; beyond it DuckDB spills)",
+    )
+    p.add_argument(
+        "--no-pairs-csv",
+        dest="pairs_csv",
+        action="store_false",
+        help="write the scored pairs as pairs.parquet only (the CSV is the largest output)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_report_option(p)
 
@@ -213,6 +225,13 @@ def _run_job(args: argparse.Namespace, job_name: str, inputs: list[str]) -> int:
 
     from migrant_linkage import engine
 
+    if args.memory_limit is not None:
+        if not engine.is_memory_size(args.memory_limit.strip()):
+            raise UsageError(
+                f"--memory-limit {args.memory_limit!r}: give a size such as 4GB or 500MB"
+            )
+        # Every DuckDB connection the job opens (its own, training's) reads the variable.
+        os.environ[engine.MEMORY_LIMIT_ENV] = args.memory_limit.strip()
     job = getattr(engine, job_name)
     result = job(
         *inputs,
@@ -225,6 +244,7 @@ def _run_job(args: argparse.Namespace, job_name: str, inputs: list[str]) -> int:
         database=args.database,
         out_dir=args.out,
         progress=_progress(args.quiet),
+        pairs_csv=args.pairs_csv,
     )
     _print_summary(result.summary, args.out)
     if args.report:

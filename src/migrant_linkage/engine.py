@@ -143,13 +143,16 @@ def _spill_dir() -> str:
     return _spill_directory
 
 
-def _limit_duckdb_memory(connection: duckdb.DuckDBPyConnection) -> None:
+def is_memory_size(text: str) -> bool:
+    """Whether `text` is a size DuckDB's memory_limit accepts, such as 4GB or 500MB."""
     import re
 
+    return bool(re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text, re.I))
+
+
+def _limit_duckdb_memory(connection: duckdb.DuckDBPyConnection) -> None:
     limit = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
-    if limit and not re.fullmatch(
-        r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", limit, re.IGNORECASE
-    ):
+    if limit and not is_memory_size(limit):
         raise ValueError(f"{MEMORY_LIMIT_ENV}={limit!r}: give a size such as 4GB or 500MB")
     limit = limit or default_memory_limit()
     if limit is None:
@@ -182,9 +185,10 @@ class Result:
             self._pairs = pd.read_parquet(self._pairs_path)
         return self._pairs
 
-    def write(self, out_dir: str | Path) -> None:
-        """Write every output to `out_dir` (atomic writes): pairs.parquet, pairs.csv,
-        clusters.csv, clusters.parquet, worklist.csv, rejects.csv, model.json, summary.json."""
+    def write(self, out_dir: str | Path, *, pairs_csv: bool = True) -> None:
+        """Write every output to `out_dir` (atomic writes): pairs.parquet, pairs.csv (unless
+        pairs_csv=False), clusters.csv, clusters.parquet, worklist.csv, rejects.csv, model.json,
+        summary.json."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         if (
@@ -192,7 +196,10 @@ class Result:
             or self._pairs_path.resolve() != (out / "pairs.parquet").resolve()
         ):
             write_table(self.pairs, out / "pairs.parquet")
-            write_table(self.pairs, out / "pairs.csv")
+            if pairs_csv:
+                write_table(self.pairs, out / "pairs.csv")
+        if not pairs_csv:
+            (out / "pairs.csv").unlink(missing_ok=True)
         _write_small_outputs(self, out)
 
 
@@ -540,6 +547,7 @@ def _run(
     database: str | Path | None,
     out_dir: str | Path | None,
     progress: Progress | None,
+    pairs_csv: bool,
 ) -> Result:
 
     quiet_splink()
@@ -677,7 +685,10 @@ def _run(
                 f"SELECT {', '.join(_csv_safe(c) for c in text_cols)}, {', '.join(others)} "
                 "FROM ml_pairs ORDER BY record_id_l, record_id_r"
             )
-            _copy_atomic(con, csv_select, out / "pairs.csv", "csv")
+            if pairs_csv:
+                _copy_atomic(con, csv_select, out / "pairs.csv", "csv")
+            else:  # no stale pairs.csv from an earlier run beside this run's outputs
+                (out / "pairs.csv").unlink(missing_ok=True)
             summary["timings"] = dict(stages.timings)
             _write_small_outputs(result, out)
 
@@ -916,6 +927,7 @@ def dedupe(
     database: str | Path | None = None,
     out_dir: str | Path | None = None,
     progress: Progress | None = None,
+    pairs_csv: bool = True,
 ) -> Result:
     """Find records of the same child in one or more inputs, treated as one population.
 
@@ -925,6 +937,8 @@ def dedupe(
         on the data when there are at least MIN_RECORDS_TO_TRAIN records, else the shipped
         default model is used. train=False always scores with the given or default model.
     out_dir: when given, every output is written there (pairs streamed from the database).
+    pairs_csv: False leaves out pairs.csv (pairs.parquet holds the same rows); at national size
+        the CSV is the largest file and its write the slowest stage.
     """
     if not sources:
         raise ValueError("dedupe() needs at least one input")
@@ -943,6 +957,7 @@ def dedupe(
         database=database,
         out_dir=out_dir,
         progress=progress,
+        pairs_csv=pairs_csv,
     )
 
 
@@ -960,6 +975,7 @@ def link(
     database: str | Path | None = None,
     out_dir: str | Path | None = None,
     progress: Progress | None = None,
+    pairs_csv: bool = True,
 ) -> Result:
     """Link a receiving state's records (`left`) with a sending state's or an index (`right`).
 
@@ -982,6 +998,7 @@ def link(
         database=database,
         out_dir=out_dir,
         progress=progress,
+        pairs_csv=pairs_csv,
     )
 
 
