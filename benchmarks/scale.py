@@ -8,8 +8,9 @@ engine.DEFAULT_MEMORY_SHARE); --duckdb-memory-limit sets another.
 
 For each size N (records in the population):
 
-1. generates synthetic records once (about N + 50,000 records, cached as Parquet under --data),
-   and holds 50,000 records out as a later "upload" (the rest is the population of N records);
+1. generates synthetic records once (cached as Parquet under --data): N records plus a held-out
+   share, the same share at every size (50,000 records at the largest size, the later "upload");
+   the rest is the population of N records, so every size keeps the same records per child;
 2. runs OUR dedupe end to end in a child process (read Parquet, standardize, train, predict,
    zone, cluster, worklist, write every output to disk) and scores the clusters against the
    synthetic truth (precision, recall, F1 over record pairs);
@@ -55,13 +56,13 @@ def _job_generate(args: argparse.Namespace) -> dict[str, Any]:
     from migrant_linkage.synthetic import generate, write
 
     pilot = generate(20_000, seed=args.seed + 1)
-    wanted = args.size + UPLOAD_RECORDS
+    wanted = args.size + args.upload_records
     n_students = int(wanted * 20_000 / len(pilot)) + 1
     started = time.perf_counter()
     records = generate(n_students, seed=args.seed)
     generate_seconds = time.perf_counter() - started
     rng = np.random.default_rng(args.seed)
-    upload_rows = rng.choice(len(records), size=UPLOAD_RECORDS, replace=False)
+    upload_rows = rng.choice(len(records), size=args.upload_records, replace=False)
     is_upload = np.zeros(len(records), dtype=bool)
     is_upload[upload_rows] = True
     population = records.loc[~is_upload].head(args.size)
@@ -102,6 +103,8 @@ def _job_ours(args: argparse.Namespace) -> dict[str, Any]:
     wall = time.perf_counter() - started
     del raw
     scores = score_clusters(truth, result.clusters[["record_id", "cluster_id"]])
+    per_child = truth["true_student_id"].value_counts()
+    true_pairs = int((per_child * (per_child - 1) // 2).sum())  # pairs of one child's records
     if args.keep_population:  # for the incremental job: the population as stored standardized
         keep = [c for c in result.standardized.columns if c not in TRUTH]
         result.standardized[keep].to_parquet(Path(args.work) / f"population_{args.size}.parquet")
@@ -116,6 +119,7 @@ def _job_ours(args: argparse.Namespace) -> dict[str, Any]:
         "wall_seconds": round(wall, 1),
         "comparisons": summary["comparisons"],
         "comparisons_per_record": summary["comparisons_per_record"],
+        "true_pairs": true_pairs,
         "comparisons_per_rule": [r["comparisons"] for r in summary["comparisons_per_rule"]],
         "peak_rss_gb_by_stage": memory.peaks,
         "pairs_per_zone": summary["pairs_per_zone"],
@@ -398,6 +402,15 @@ def markdown(report: dict[str, Any]) -> str:
     )
     row("ours: comparisons", [_fmt(o.get("comparisons")) for o in ours])
     row("ours: comparisons per record", [_fmt(o.get("comparisons_per_record"), 2) for o in ours])
+    # What blocking must find (pairs of one child's records) against what it adds besides.
+    row(
+        "true pairs per record (the data)",
+        [_fmt(_div(o.get("true_pairs"), o.get("records")), 2) for o in ours],
+    )
+    row(
+        "ours: comparisons per true pair",
+        [_fmt(_div(o.get("comparisons"), o.get("true_pairs")), 2) for o in ours],
+    )
     # Scoring alone (Splink scoring the candidate pairs), then blocking and scoring together.
     row(
         "**ours: predict (scoring) comparisons/s/core**",
@@ -505,6 +518,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--population", help=argparse.SUPPRESS)
     parser.add_argument("--upload", help=argparse.SUPPRESS)
+    parser.add_argument("--upload-records", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--keep-population", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -534,12 +548,19 @@ def main() -> None:
     }
     largest = max(args.sizes)
     for size in sorted(args.sizes):
-        population = data / f"population_{size}_{args.seed}.parquet"
-        upload = data / f"upload_{size}_{args.seed}.parquet"
+        # Every size holds out the same share of its records (50,000 at the largest size), so
+        # each population keeps the same records per child: holding out 50,000 at every size
+        # would thin the small populations (a third of 150,000 records) and make their
+        # comparisons per record incomparable.
+        held_out = round(size * UPLOAD_RECORDS / largest)
+        population = data / f"population_{size}_{args.seed}_h{held_out}.parquet"
+        upload = data / f"upload_{size}_{args.seed}_h{held_out}.parquet"
         common = {"size": size, "work": str(data), "population": population, "upload": upload}
         run: dict[str, Any] = {"size": size}
         if not (population.exists() and upload.exists()):
-            run["generate"] = run_child("generate", None, seed=args.seed, **common)
+            run["generate"] = run_child(
+                "generate", None, seed=args.seed, upload_records=held_out, **common
+            )
         run["ours"] = run_child(
             "ours",
             None,
