@@ -225,3 +225,29 @@ def test_candidate_pairs_are_exactly_splinks_own_blocking():
             con.close()
         assert len(found[False]) > 300, link_type
         assert found[True] == found[False], link_type
+
+
+def _training_pairs(frame: pd.DataFrame, rule: str) -> int:
+    con = duckdb.connect()
+    con.register("records", blocking.training_block_sizes(frame))
+    n = con.execute(
+        f"SELECT count(*) FROM records l JOIN records r ON ({rule}) AND l.record_id < r.record_id"
+    ).fetchall()[0][0]
+    con.close()
+    return n
+
+
+def test_training_blocks_crowded_with_namesakes_are_left_out_of_em():
+    """A given name + birth date block of more records than a child has is mostly namesakes:
+    EM would learn "same name" from it. A block at the cap is trained on, one record more is
+    not; a record with no birth date is in no block."""
+    cap = blocking.TRAINING_BLOCK_MAX_RECORDS
+    names = [f"SUR{chr(65 + i)}" for i in range(cap + 1)]
+    at_cap = _standardized([{"last_name_1": s, "last_name_2": None} for s in names[:cap]])
+    over_cap = _standardized([{"last_name_1": s, "last_name_2": None} for s in names])
+    rule = blocking.training_rule_names_and_place()
+    assert _training_pairs(at_cap, rule) == cap * (cap - 1) // 2
+    assert _training_pairs(over_cap, rule) == 0
+    sizes = blocking.training_block_sizes(_standardized([{}, {}, {"birth_date": None}]))
+    assert list(sizes[blocking.NAMES_BLOCK_RECORDS]) == [2, 2, 0]
+    assert list(sizes[blocking.SURNAMES_BLOCK_RECORDS]) == [3, 3, 3]

@@ -157,7 +157,7 @@ def _training_columns(frame: pd.DataFrame) -> pd.DataFrame:
             f"train() needs a standardized table (migrant_linkage.standardize); "
             f"missing columns: {missing}"
         )
-    return frame[list(dict.fromkeys(keep))]
+    return blocking.training_block_sizes(frame[list(dict.fromkeys(keep))])
 
 
 class Model:
