@@ -169,6 +169,38 @@ def test_chain_through_a_record_without_birth_date_is_split(background, model):
     assert len(kept_apart) >= 1
 
 
+def test_an_oversized_component_is_split_from_the_pairs_two_edges_apart(
+    background, model, tmp_path, monkeypatch
+):
+    """A component larger than MAX_COMPONENT_FULLY_SCORED is a chain through several children;
+    scoring all its pairs is quadratic, so only pairs two match edges apart are scored. With
+    the limit lowered to 2, every component of three or more records takes that path: the
+    brothers' chain is still split, and the clusters equal those of full scoring."""
+    from migrant_linkage import engine
+
+    monkeypatch.setattr(engine, "MAX_COMPONENT_FULLY_SCORED", 2)
+    brother = {**FAMILY, "first_name": "JOSE LUIS", "sex": "M", "multiple_birth": "N"}
+    records = pd.DataFrame(
+        [
+            {"record_id": "C-1", "state": "TX", **brother, "birth_date": "2010-02-14"},
+            {"record_id": "C-2", "state": "CA", **brother, "birth_date": None},
+            {"record_id": "C-3", "state": "WA", **brother, "birth_date": "2015-10-30"},
+        ]
+    )
+    database = tmp_path / "run.duckdb"
+    outcome = dedupe(pd.concat([background, records]), model=model, train=False, database=database)
+    cluster = _cluster_of(outcome)
+    assert cluster["C-1"] != cluster["C-3"]
+    assert outcome.summary["oversized_components"] >= 1
+    with duckdb.connect(str(database)) as con:
+        two_apart = set(con.execute("SELECT join_key_l, join_key_r FROM ml_two_apart").fetchall())
+    blocked = set(zip(outcome.pairs["record_id_l"], outcome.pairs["record_id_r"], strict=True))
+    assert two_apart and not two_apart & blocked  # only pairs blocking did not score
+    monkeypatch.undo()
+    fully_scored = dedupe(pd.concat([background, records]), model=model, train=False)
+    assert _cluster_of(fully_scored) == cluster  # here the shortcut finds the same conflicts
+
+
 def test_split_component_keeps_the_strongest_links():
     groups = split_component(
         ["a", "b", "c", "d"],

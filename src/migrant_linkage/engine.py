@@ -54,6 +54,11 @@ MIN_RECORDS_TO_TRAIN = 2000
 
 #: Prior odds used when scoring: even, so match_weight is the evidence (see zones.py).
 SCORING_PRIOR = 0.5
+#: Components (records joined by match-zone pairs) up to this size have every pair inside them
+#: scored before clustering decides whether to split them; a larger one is a chain through
+#: several children (no child has this many records), and only its pairs two edges apart are
+#: scored (see _score_pairs_two_edges_apart).
+MAX_COMPONENT_FULLY_SCORED = 200
 
 #: Standardized columns shown beside the raw ones in the worklist.
 WORKLIST_STANDARDIZED_COLUMNS: tuple[str, ...] = (
@@ -776,6 +781,36 @@ def _comparisons_per_rule(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]
     ]
 
 
+def _score_pairs_two_edges_apart(con: duckdb.DuckDBPyConnection, db_api: Any, linker: Any) -> Any:
+    """Score, in the oversized components, the unscored pairs of records that share a match-edge
+    neighbour (A-B and B-C matched, A-C not compared). Where a chain joins two children, the
+    records either side of the joint are such pairs; scoring every pair of a component instead
+    is quadratic (a 10,000-record chain holds 50 million pairs: at 5M records that ran DuckDB out
+    of memory). The pairs go to Splink as registered blocked pairs (the main predict is done)."""
+    _exec(
+        con,
+        f"""CREATE OR REPLACE TABLE ml_two_apart AS
+        WITH oversized AS (
+            SELECT c.record_id FROM ml_components c JOIN ml_component_sizes USING (cluster_id)
+            WHERE records > {MAX_COMPONENT_FULLY_SCORED}),
+        edge AS (
+            SELECT record_id_l AS a, record_id_r AS b FROM ml_match_edges
+            WHERE record_id_l IN (SELECT record_id FROM oversized)
+            UNION ALL
+            SELECT record_id_r, record_id_l FROM ml_match_edges
+            WHERE record_id_l IN (SELECT record_id FROM oversized))
+        SELECT DISTINCT '0' AS match_key, x.b AS join_key_l, y.b AS join_key_r
+        FROM edge x JOIN edge y ON x.a = y.a AND x.b < y.b
+        WHERE NOT EXISTS (
+            SELECT 1 FROM ml_pairs p WHERE p.record_id_l = least(x.b, y.b)
+              AND p.record_id_r = greatest(x.b, y.b))""",
+    )
+    linker.table_management.register_blocked_pairs_for_predict(
+        db_api.register("ml_two_apart", dataset_display_name="pairs_two_edges_apart")
+    )
+    return linker.inference.predict(warning_mode="never")
+
+
 def _cluster(
     con: duckdb.DuckDBPyConnection,
     db_api: Any,
@@ -810,9 +845,14 @@ def _cluster(
     # Every within-component pair that blocking did not score, scored now (components of 3+).
     _exec(
         con,
-        """CREATE OR REPLACE TABLE ml_big_components AS
-        SELECT c.record_id, c.cluster_id FROM ml_components c
-        JOIN (SELECT cluster_id FROM ml_components GROUP BY 1 HAVING count(*) >= 3) USING (cluster_id)""",
+        """CREATE OR REPLACE TABLE ml_component_sizes AS
+        SELECT cluster_id, count(*) AS records FROM ml_components GROUP BY 1""",
+    )
+    _exec(
+        con,
+        f"""CREATE OR REPLACE TABLE ml_big_components AS
+        SELECT c.record_id, c.cluster_id FROM ml_components c JOIN ml_component_sizes USING (cluster_id)
+        WHERE records BETWEEN 3 AND {MAX_COMPONENT_FULLY_SCORED}""",
     )
     n_big = con.execute("SELECT count(*) FROM ml_big_components").fetchall()[0][0]
     conflict_sources = [
@@ -822,9 +862,18 @@ def _cluster(
             WHERE a.cluster_id = b.cluster_id
               AND (p.guarded OR p.match_weight < {t.strong_disagreement_weight!r})"""
     ]
+    missing_tables = []
     if n_big:
         big = db_api.register("ml_big_components", dataset_display_name="ml_big_components")
-        missing = linker.inference._score_missing_cluster_edges(big, predictions)
+        missing_tables.append(linker.inference._score_missing_cluster_edges(big, predictions))
+    summary["oversized_components"] = int(
+        con.execute(
+            f"SELECT count(*) FROM ml_component_sizes WHERE records > {MAX_COMPONENT_FULLY_SCORED}"
+        ).fetchall()[0][0]
+    )
+    if summary["oversized_components"]:
+        missing_tables.append(_score_pairs_two_edges_apart(con, db_api, linker))
+    for missing in missing_tables:
         conflict_sources.append(
             f"""SELECT record_id_l, record_id_r FROM {missing.physical_name}
                 WHERE {_guarded_sql()} OR match_weight < {t.strong_disagreement_weight!r}"""

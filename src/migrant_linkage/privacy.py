@@ -670,7 +670,10 @@ def train_encoded(
     settings = untrained_settings(encoded_comparisons())
     db_api, con = make_db_api("duckdb")
     try:
-        records = db_api.register(_model_columns(encoded), dataset_display_name="encoded_train")
+        # The training blocks' size cap (blocking.TRAINING_BLOCK_MAX_RECORDS) counts hashed
+        # keys: equal hashes are equal values, so the counts are the plain ones.
+        frame = blocking.training_block_sizes(_model_columns(encoded))
+        records = db_api.register(frame, dataset_display_name="encoded_train")
         linker = Linker(records, settings, log_level=None)
         training = linker.training
         training.estimate_probability_two_random_records_match(
