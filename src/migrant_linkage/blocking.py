@@ -41,14 +41,13 @@ from collections.abc import Sequence
 import pandas as pd
 from splink import block_on
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
-from splink.internals.blocking_rule_creator_utils import to_blocking_rule_creator
 
 from migrant_linkage.schema import UNIQUE_ID_COLUMN
 
 BlockingRuleLike = BlockingRuleCreator | str
 
 
-def _sql(rule: BlockingRuleLike) -> str:
+def rule_sql(rule: BlockingRuleLike) -> str:
     """A rule as DuckDB SQL text (the Spark path translates plain-SQL rules with sqlglot).
     The rules here are conjunctions of equalities, so the text can be extended with `AND`."""
     if isinstance(rule, str):
@@ -71,7 +70,7 @@ def _when_a_birth_date_missing(rule: BlockingRuleLike, *any_of: str) -> list[str
     date, which other rules already cover. Two rules, the left record missing and then the
     right one, rather than one OR: a condition on one side alone is applied before the join,
     so the join reads only the few records without a date instead of every record."""
-    sql = _corroborated(rule, *any_of) if any_of else _sql(rule)
+    sql = _corroborated(rule, *any_of) if any_of else rule_sql(rule)
     return [f"{sql} AND l.birth_date_std IS NULL", f"{sql} AND r.birth_date_std IS NULL"]
 
 
@@ -120,7 +119,7 @@ def _corroborated(rule: BlockingRuleLike, *any_of: str, and_: str | None = None)
     when given). The checks are a filter after the join, not join keys, so the join stays a
     hash join on the rule's key. The rule must be a plain conjunction (no top-level OR): it is
     extended without parentheses so that Splink still sees its equi-join keys."""
-    sql = f"{_sql(rule)} AND ({' OR '.join(any_of)})"
+    sql = f"{rule_sql(rule)} AND ({' OR '.join(any_of)})"
     return f"{sql} AND {and_}" if and_ else sql
 
 
@@ -212,7 +211,7 @@ def candidate_pairs_sql(records_table: str, rules: Sequence[BlockingRuleLike]) -
     joins = "\nUNION ALL\n".join(
         f"SELECT {i} AS rule, l.{uid} AS join_key_l, r.{uid} AS join_key_r "
         f"FROM {records_table} AS l JOIN {records_table} AS r "
-        f"ON ({_sql(to_blocking_rule_creator(rule))}) AND l.{uid} < r.{uid}"
+        f"ON ({rule_sql(rule)}) AND l.{uid} < r.{uid}"
         for i, rule in enumerate(rules)
     )
     return (
@@ -223,7 +222,7 @@ def candidate_pairs_sql(records_table: str, rules: Sequence[BlockingRuleLike]) -
 
 def rule_descriptions() -> list[str]:
     """One short SQL text per prediction rule, in order (what `match_key` numbers refer to)."""
-    return [_sql(to_blocking_rule_creator(rule)) for rule in prediction_blocking_rules()]
+    return [rule_sql(rule) for rule in prediction_blocking_rules()]
 
 
 def deterministic_match_rules() -> list[BlockingRuleLike]:
@@ -256,21 +255,24 @@ _SURNAMES_BLOCK_KEYS = ("surname_units_key", "given_name_1_canonical")
 def training_block_sizes(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with the number of records in each record's two training blocks (0 when a key
     is missing: such a record is in no block)."""
-    out = frame.copy()
-    for column, keys in (
-        (NAMES_BLOCK_RECORDS, _NAMES_BLOCK_KEYS),
-        (SURNAMES_BLOCK_RECORDS, _SURNAMES_BLOCK_KEYS),
-    ):
-        sizes = frame.groupby(list(keys), dropna=True, sort=False)[keys[0]].transform("size")
-        out[column] = sizes.fillna(0).astype("int64")
-    return out
+    sizes = {
+        column: frame.groupby(list(keys), dropna=True, sort=False)[keys[0]]
+        .transform("size")
+        .fillna(0)
+        .astype("int64")
+        for column, keys in (
+            (NAMES_BLOCK_RECORDS, _NAMES_BLOCK_KEYS),
+            (SURNAMES_BLOCK_RECORDS, _SURNAMES_BLOCK_KEYS),
+        )
+    }
+    return frame.assign(**sizes)  # copy-on-write: the record columns are not copied
 
 
 def training_rule_names_and_place() -> BlockingRuleLike:
     """EM training block for surnames, parents, place, sex and IDs: same given name and birth
     date, in blocks of at most TRAINING_BLOCK_MAX_RECORDS records. Siblings and twins differ in
     at least one of the two, so families stay apart."""
-    rule = _sql(block_on(*_NAMES_BLOCK_KEYS))
+    rule = rule_sql(block_on(*_NAMES_BLOCK_KEYS))
     return f"{rule} AND l.{NAMES_BLOCK_RECORDS} <= {TRAINING_BLOCK_MAX_RECORDS}"
 
 
@@ -278,5 +280,5 @@ def training_rule_birth_date() -> BlockingRuleLike:
     """EM training block for the birth date: same surname set and given name, in blocks of at
     most TRAINING_BLOCK_MAX_RECORDS records. Siblings differ in given name, so the block holds
     the same child plus unrelated namesakes (the cap keeps those few)."""
-    rule = _sql(block_on(*_SURNAMES_BLOCK_KEYS))
+    rule = rule_sql(block_on(*_SURNAMES_BLOCK_KEYS))
     return f"{rule} AND l.{SURNAMES_BLOCK_RECORDS} <= {TRAINING_BLOCK_MAX_RECORDS}"

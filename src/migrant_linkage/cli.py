@@ -226,12 +226,11 @@ def _run_job(args: argparse.Namespace, job_name: str, inputs: list[str]) -> int:
     from migrant_linkage import engine
 
     if args.memory_limit is not None:
-        if not engine.is_memory_size(args.memory_limit.strip()):
-            raise UsageError(
-                f"--memory-limit {args.memory_limit!r}: give a size such as 4GB or 500MB"
-            )
+        limit = args.memory_limit.strip()
+        if not engine.is_memory_size(limit):
+            raise UsageError(f"--memory-limit {limit!r}: give a size such as 4GB or 500MB")
         # Every DuckDB connection the job opens (its own, training's) reads the variable.
-        os.environ[engine.MEMORY_LIMIT_ENV] = args.memory_limit.strip()
+        os.environ[engine.MEMORY_LIMIT_ENV] = limit
     job = getattr(engine, job_name)
     result = job(
         *inputs,

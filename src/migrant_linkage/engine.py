@@ -439,13 +439,7 @@ def _rules_for(link_type: str) -> list[Any]:
     rules = blocking.prediction_blocking_rules()
     if link_type == "dedupe_only" or link_type == "link_and_dedupe":
         return rules
-    from splink.internals.blocking_rule_creator_utils import to_blocking_rule_creator
-
-    return [
-        f"({to_blocking_rule_creator(r).get_blocking_rule('duckdb').blocking_rule_sql}) "
-        "AND l._link_side <> r._link_side"
-        for r in rules
-    ]
+    return [f"{blocking.rule_sql(r)} AND l._link_side <> r._link_side" for r in rules]
 
 
 def _level_label_sql(linker: Any) -> list[str]:

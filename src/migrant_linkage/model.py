@@ -157,7 +157,35 @@ def _training_columns(frame: pd.DataFrame) -> pd.DataFrame:
             f"train() needs a standardized table (migrant_linkage.standardize); "
             f"missing columns: {missing}"
         )
-    return blocking.training_block_sizes(frame[list(dict.fromkeys(keep))])
+    return frame[list(dict.fromkeys(keep))]
+
+
+def training_linker(db_api: Any, frame: pd.DataFrame, settings: dict[str, Any], name: str) -> Any:
+    """A Linker over training records, which carry the sizes of their training blocks (the EM
+    rules leave out blocks crowded with namesakes: blocking.TRAINING_BLOCK_MAX_RECORDS)."""
+    from splink import Linker
+
+    records = db_api.register(blocking.training_block_sizes(frame), dataset_display_name=name)
+    return Linker(records, settings, log_level=None)
+
+
+def estimate_prior_and_u(
+    training: Any, *, seed: int, max_u_pairs: float, deterministic_recall: float
+) -> None:
+    """Steps 1 and 2 of the module docstring: the prior from deterministic rules that always
+    include the given name, u-probabilities from random pairs."""
+    training.estimate_probability_two_random_records_match(
+        blocking.deterministic_match_rules(), recall=deterministic_recall
+    )
+    training.estimate_u_using_random_sampling(max_pairs=max_u_pairs, seed=seed)
+
+
+def estimate_m_without_labels(training: Any) -> None:
+    """Step 3: EM on the family-safe training blocks (m of the blocked columns stays as is)."""
+    for rule in (blocking.training_rule_names_and_place(), blocking.training_rule_birth_date()):
+        training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=True
+        )
 
 
 class Model:
@@ -231,7 +259,6 @@ class Model:
         Without `labels` the training is unsupervised (see the module docstring). With `labels`
         (columns record_id_l, record_id_r, is_match) the m-probabilities come from the pairs
         marked as matches (Splink's estimate_m_from_pairwise_labels) and no prior is fixed."""
-        from splink import Linker
 
         from migrant_linkage.engine import make_db_api
 
@@ -251,21 +278,13 @@ class Model:
                     level["fix_m_probability"] = False
 
         db_api, _ = make_db_api("duckdb")
-        records = db_api.register(frame, dataset_display_name="training_records")
-        linker = Linker(records, settings, log_level=None)
+        linker = training_linker(db_api, frame, settings, "training_records")
         training = linker.training
-        training.estimate_probability_two_random_records_match(
-            blocking.deterministic_match_rules(), recall=deterministic_recall
+        estimate_prior_and_u(
+            training, seed=seed, max_u_pairs=max_u_pairs, deterministic_recall=deterministic_recall
         )
-        training.estimate_u_using_random_sampling(max_pairs=max_u_pairs, seed=seed)
         if labels is None:
-            for rule in (
-                blocking.training_rule_names_and_place(),
-                blocking.training_rule_birth_date(),
-            ):
-                training.estimate_parameters_using_expectation_maximisation(
-                    rule, estimate_without_term_frequencies=True
-                )
+            estimate_m_without_labels(training)
         else:
             registered = db_api.register(label_table, dataset_display_name="training_labels")
             training.estimate_m_from_pairwise_labels(registered)

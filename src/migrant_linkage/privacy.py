@@ -658,10 +658,16 @@ def train_encoded(
     m-probabilities fixed at the priors. Blocking keys are hashed, and equality of hashes is
     equality of values, so the plain rules (blocking.py) are used unchanged. Returns a trained
     migrant_linkage.model.Model holding the encoded comparisons."""
-    from splink import Linker
 
     from migrant_linkage.engine import make_db_api
-    from migrant_linkage.model import Model, quiet_splink, untrained_settings
+    from migrant_linkage.model import (
+        Model,
+        estimate_m_without_labels,
+        estimate_prior_and_u,
+        quiet_splink,
+        training_linker,
+        untrained_settings,
+    )
 
     quiet_splink()
     _checked([encoded])
@@ -670,20 +676,15 @@ def train_encoded(
     settings = untrained_settings(encoded_comparisons())
     db_api, con = make_db_api("duckdb")
     try:
-        # The training blocks' size cap (blocking.TRAINING_BLOCK_MAX_RECORDS) counts hashed
-        # keys: equal hashes are equal values, so the counts are the plain ones.
-        frame = blocking.training_block_sizes(_model_columns(encoded))
-        records = db_api.register(frame, dataset_display_name="encoded_train")
-        linker = Linker(records, settings, log_level=None)
-        training = linker.training
-        training.estimate_probability_two_random_records_match(
-            blocking.deterministic_match_rules(), recall=deterministic_recall
+        # The training-block sizes count hashed keys: equal hashes are equal values.
+        linker = training_linker(db_api, _model_columns(encoded), settings, "encoded_train")
+        estimate_prior_and_u(
+            linker.training,
+            seed=seed,
+            max_u_pairs=max_u_pairs,
+            deterministic_recall=deterministic_recall,
         )
-        training.estimate_u_using_random_sampling(max_pairs=max_u_pairs, seed=seed)
-        for rule in (blocking.training_rule_names_and_place(), blocking.training_rule_birth_date()):
-            training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True
-            )
+        estimate_m_without_labels(linker.training)
         trained = linker.misc.save_model_to_json()
     finally:
         con.close()
