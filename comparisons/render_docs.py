@@ -16,7 +16,8 @@ import re
 import sys
 from pathlib import Path
 
-from migrant_linkage.comparisons import COMPARISON_NAMES, comparison_levels, gamma_value
+from migrant_linkage.comparisons import COMPARISON_NAMES, comparison_levels
+from migrant_linkage.levels import gamma_value
 
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs" / "comparisons.md"

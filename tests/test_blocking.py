@@ -198,20 +198,21 @@ def test_candidate_pairs_are_exactly_splinks_own_blocking():
     from splink import Linker
 
     from migrant_linkage import synthetic
-    from migrant_linkage.engine import _rules_for, _scoring_settings, make_db_api
+    from migrant_linkage.db import make_db_api
     from migrant_linkage.model import Model
+    from migrant_linkage.pipeline.scoring import rules_for, scoring_settings
 
     frame = standardize(synthetic.generate(400, seed=5), source_name="s").standardized
     frame["_link_side"] = np.where(frame["state_std"] < "M", "a", "b")
     for link_type in ("dedupe_only", "link_only"):
-        rules = _rules_for(link_type)
+        rules = rules_for(link_type)
         found = {}
         for ours in (False, True):
             db_api, con = make_db_api("duckdb")
             con.register("_frame", frame)
             con.execute("CREATE TABLE ml_records AS SELECT * FROM _frame").fetchall()
             linker = Linker(
-                db_api.register("ml_records"), _scoring_settings(Model.default(), rules)
+                db_api.register("ml_records"), scoring_settings(Model.default(), rules)
             )
             if ours:
                 con.execute(

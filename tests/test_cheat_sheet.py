@@ -17,12 +17,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from migrant_linkage.comparisons import (
-    COMPARISON_NAMES,
-    comparison_levels,
-    gamma_case_sql,
-    gamma_value,
-)
+from migrant_linkage.comparisons import COMPARISON_NAMES, comparison_levels, gamma_case_sql
+from migrant_linkage.levels import gamma_value
 from migrant_linkage.schema import INPUT_COLUMNS
 from migrant_linkage.standardize import standardize
 

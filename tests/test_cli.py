@@ -106,7 +106,7 @@ def test_no_pairs_csv_writes_the_pairs_as_parquet_only_and_drops_a_stale_csv(tmp
 def test_memory_limit_is_checked_and_handed_to_duckdb(tmp_path, capsys, monkeypatch):
     import os
 
-    from migrant_linkage.engine import MEMORY_LIMIT_ENV, make_db_api
+    from migrant_linkage.db import MEMORY_LIMIT_ENV, make_db_api
 
     monkeypatch.setenv(MEMORY_LIMIT_ENV, "")  # restored after the test; the CLI overwrites it
     data, out = _small_input(tmp_path), tmp_path / "out"

@@ -17,14 +17,16 @@ from migrant_linkage.comparisons import (
     COMPARISON_NAMES,
     FAMILY_GUARD_COLUMNS,
     comparison_levels,
-    family_guard_sql,
-    family_review_sql,
     gamma_case_sql,
-    gamma_value,
     migrant_comparisons,
 )
+from migrant_linkage.levels import ModelLevels, gamma_value
 from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES
 from migrant_linkage.standardize import standardize
+from migrant_linkage.zones import family_guard_sql, family_review_sql
+
+#: The shipped comparisons' levels, as the guards read them for any model.
+SHIPPED = ModelLevels.of_comparisons(migrant_comparisons())
 
 README = Path(__file__).resolve().parents[1] / "comparisons" / "README.md"
 
@@ -233,8 +235,8 @@ def _guarded_pairs() -> dict[frozenset[str], bool]:
     predictions = linker.inference.predict().as_pandas_dataframe()
     con.register("predictions", predictions)
     rows = con.execute(
-        f"SELECT record_id_l, record_id_r, {family_guard_sql()} AS guarded, "
-        f"{family_review_sql()} AS reviewed FROM predictions"
+        f"SELECT record_id_l, record_id_r, {family_guard_sql(SHIPPED)} AS guarded, "
+        f"{family_review_sql(SHIPPED)} AS reviewed FROM predictions"
     ).fetchall()
     return {
         frozenset((left, right)): (bool(guarded), bool(reviewed))

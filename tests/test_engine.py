@@ -176,9 +176,9 @@ def test_an_oversized_component_is_split_from_the_pairs_two_edges_apart(
     scoring all its pairs is quadratic, so only pairs two match edges apart are scored. With
     the limit lowered to 2, every component of three or more records takes that path: the
     brothers' chain is still split, and the clusters equal those of full scoring."""
-    from migrant_linkage import engine
+    from migrant_linkage.pipeline import clusters
 
-    monkeypatch.setattr(engine, "MAX_COMPONENT_FULLY_SCORED", 2)
+    monkeypatch.setattr(clusters, "MAX_COMPONENT_FULLY_SCORED", 2)
     brother = {**FAMILY, "first_name": "JOSE LUIS", "sex": "M", "multiple_birth": "N"}
     records = pd.DataFrame(
         [

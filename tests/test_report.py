@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from migrant_linkage.comparisons import gamma_value, migrant_comparisons
+from migrant_linkage.comparisons import migrant_comparisons
+from migrant_linkage.levels import gamma_value
 from migrant_linkage.report import (
     add_report_command,
     evidence,

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests.test_report import toy_settings
 
 from migrant_linkage import tuning
-from migrant_linkage.comparisons import gamma_value
+from migrant_linkage.levels import gamma_value
 from migrant_linkage.report import evidence
 
 

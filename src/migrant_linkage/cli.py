@@ -223,14 +223,14 @@ def _run_job(args: argparse.Namespace, job_name: str, inputs: list[str]) -> int:
     thresholds = _thresholds(args)
     column_map = _parse_column_map(args.column_map)
 
-    from migrant_linkage import engine
+    from migrant_linkage import db, engine
 
     if args.memory_limit is not None:
         limit = args.memory_limit.strip()
-        if not engine.is_memory_size(limit):
+        if not db.is_memory_size(limit):
             raise UsageError(f"--memory-limit {limit!r}: give a size such as 4GB or 500MB")
         # Every DuckDB connection the job opens (its own, training's) reads the variable.
-        os.environ[engine.MEMORY_LIMIT_ENV] = limit
+        os.environ[db.MEMORY_LIMIT_ENV] = limit
     job = getattr(engine, job_name)
     result = job(
         *inputs,

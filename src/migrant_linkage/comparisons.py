@@ -43,10 +43,7 @@ __all__ = [
     "FAMILY_GUARD_COLUMNS",
     "LevelInfo",
     "comparison_levels",
-    "family_guard_sql",
-    "family_review_sql",
     "gamma_case_sql",
-    "gamma_value",
     "migrant_comparisons",
 ]
 
@@ -388,11 +385,6 @@ def _given_name_levels(term_frequency: bool) -> list[_Level]:
     ]
 
 
-#: Given-name labels that mean "the names share nothing": the family guard and the
-#: multiple-birth interaction treat these pairs as two children.
-_GIVEN_NAMES_DIFFER_LABELS = ("second_differs", "else")
-
-
 def _given_names_differ() -> ComparisonLevelCreator:
     """Both records have a given name and no related-name level of the given_name comparison
     applies (it would land in `second_differs` or `else`). Built from the same conditions as
@@ -670,131 +662,8 @@ def comparison_levels(name: str) -> tuple[LevelInfo, ...]:
     )
 
 
-def gamma_value(name: str, label: str) -> int:
-    """The comparison vector value (``gamma_<name>``) Splink gives the level `label`.
-
-    Splink numbers non-null levels from the top down to 0 (the last, usually `else`) and gives
-    the null level -1.
-    """
-    levels = comparison_levels(name)
-    non_null = [lv.label for lv in levels if not lv.is_null_level]
-    for lv in levels:
-        if lv.label == label:
-            return -1 if lv.is_null_level else len(non_null) - 1 - non_null.index(label)
-    raise ValueError(
-        f"Comparison {name!r} has no level {label!r}; "
-        f"its levels are {', '.join(lv.label for lv in levels)}"
-    )
-
-
-def _gamma_in(name: str, labels: tuple[str, ...]) -> str:
-    values = ", ".join(str(gamma_value(name, label)) for label in labels)
-    return f"gamma_{name} IN ({values})"
-
-
-#: Standardized columns the guard reads as ``<col>_l`` / ``<col>_r`` in Splink's predict output.
-#: All are comparison inputs, so Splink keeps them when ``retain_matching_columns`` is on (its
-#: default); otherwise add them to ``additional_columns_to_retain``.
+#: Standardized columns the guards (zones.py) read as ``<col>_l`` / ``<col>_r`` in Splink's
+#: predict output. All are comparison inputs, so Splink keeps them when
+#: ``retain_matching_columns`` is on (its default); otherwise add them to
+#: ``additional_columns_to_retain`` (pipeline.scoring does).
 FAMILY_GUARD_COLUMNS: tuple[str, ...] = ("sex_std", "multiple_birth_std", "given_name_2")
-
-#: Any surname agreement counts as family evidence: with given names that share nothing, a
-#: pair only reaches the match zone on family evidence, however its surnames were garbled.
-_FAMILY_SURNAME_LABELS = tuple(
-    lv.label for lv in comparison_levels("surname") if lv.label not in ("null", "else")
-)
-_CLOSE_BIRTH_DATE_LABELS = (
-    "default_equal",
-    "exact",
-    "transposed",
-    "year_off_by_one",
-    "one_digit",
-    "within_days",
-)
-_SHARED_PARENT_LABELS = ("both_given", "one_given")
-#: Given-name levels that say "same name" only partly: for a known twin they are not enough.
-_GIVEN_NAMES_WEAK_LABELS = ("second_as_first", "fuzzy", "phonetic")
-_GIVEN_NAMES_FULL_LABELS = ("exact", "nickname")
-
-
-#: Identifier levels that outweigh the family guard: an agency's ID for the child.
-_SAME_IDENTIFIER_LABELS = ("same_msix", "same_id")
-
-
-def _gamma_not_in(name: str, labels: tuple[str, ...]) -> str:
-    values = ", ".join(str(gamma_value(name, label)) for label in labels)
-    return f"gamma_{name} NOT IN ({values})"
-
-
-def family_guard_sql() -> str:
-    """Boolean SQL over Splink's predict output: true for a pair that looks like two different
-    children of one family (twins, or siblings with near birth dates).
-
-    The pair agrees on family evidence (a family surname level, and a close birth date or a
-    shared parent) and the given names do not clearly say "same child":
-
-    - they share nothing (given_name level `second_differs` or `else`); or
-    - they only partly agree (`second_as_first`, `fuzzy`, `phonetic`: GUADALUPE vs MARIA
-      GUADALUPE, DANIEL vs DANIELA) and the sexes differ or either record is flagged multiple
-      birth; or
-    - either record is flagged multiple birth and one gives a second given name the other
-      lacks (twins JOSE LUIS and JOSE are indistinguishable from one JOSE LUIS recorded as JOSE).
-
-    A pair with the same MSIX ID, or the same state student ID in the same state, is never
-    guarded: that evidence outweighs an unknown nickname. Missing values never make a pair guarded on their own. The
-    engine keeps guarded pairs out of auto-merge and out of clustering; they go to review.
-    """
-    twin_flag = "(coalesce(multiple_birth_std_l = 'Y', false) OR coalesce(multiple_birth_std_r = 'Y', false))"
-    sex_differs = "coalesce(sex_std_l <> sex_std_r, false)"
-    second_name_on_one_side = "((given_name_2_l IS NULL) <> (given_name_2_r IS NULL))"
-    return (
-        f"({_gamma_in('surname', _FAMILY_SURNAME_LABELS)}\n"
-        f" AND ({_gamma_in('birth_date', _CLOSE_BIRTH_DATE_LABELS)}\n"
-        f"      OR {_gamma_in('parents', _SHARED_PARENT_LABELS)})\n"
-        f" AND ({_gamma_in('given_name', _GIVEN_NAMES_DIFFER_LABELS)}\n"
-        f"      OR ({_gamma_in('given_name', _GIVEN_NAMES_WEAK_LABELS)}\n"
-        f"          AND ({sex_differs} OR {twin_flag}))\n"
-        f"      OR ({_gamma_in('given_name', _GIVEN_NAMES_FULL_LABELS)}\n"
-        f"          AND {twin_flag} AND {second_name_on_one_side}))\n"
-        f" AND {_gamma_not_in('state_student_id', _SAME_IDENTIFIER_LABELS)})"
-    )
-
-
-#: Birth-date levels that say "born the same day" (a keying slip of the same date included).
-_TWIN_BIRTH_DATE_LABELS = ("exact", "default_equal", "transposed")
-
-
-def family_review_sql() -> str:
-    """Boolean SQL over Splink's predict output: among the pairs the family guard flags, those
-    a person should still look at (the engine lists them on the worklist when their weight
-    reaches the review threshold; they are never auto-merged).
-
-    The guard flags every pair whose given names do not clearly say "same child". Many are the
-    same child under a name the comparisons cannot relate: the first name on one record and
-    the second on the other (JUAN CARLOS entered as JUAN, then as CARLOS), an English form or
-    a nickname missing from the table, a badly garbled short name. Twins look the same, except
-    for the multiple-birth flag. A pair is reviewed when:
-
-    - at least one record says explicitly it is NOT from a multiple birth (N), and neither
-      says it is (Y): two children of one family with the same or a transposed birth date are
-      twins, and a record of a twin says Y or nothing;
-    - the birth dates say "born the same day" (`exact`, `default_equal`, `transposed`): the
-      twin signature, which the flag rules out. Siblings born apart, whose dates can still look
-      close (one digit apart: 2010-05-03 / 2012-05-03) or be missing, stay out;
-    - the given names are not `second_differs` (JOSE LUIS vs JOSE ANTONIO: brothers' names).
-
-    Pure twins (flag Y or unknown on both sides) stay off the worklist: reviewing them costs
-    staff time and they are never the same child.
-    """
-    explicit_no = (
-        "(coalesce(multiple_birth_std_l = 'N', false) "
-        "OR coalesce(multiple_birth_std_r = 'N', false))"
-    )
-    no_yes = (
-        "NOT (coalesce(multiple_birth_std_l = 'Y', false) "
-        "OR coalesce(multiple_birth_std_r = 'Y', false))"
-    )
-    return (
-        f"({explicit_no} AND {no_yes}\n"
-        f" AND {_gamma_in('birth_date', _TWIN_BIRTH_DATE_LABELS)}\n"
-        f" AND gamma_given_name <> {gamma_value('given_name', 'second_differs')})"
-    )

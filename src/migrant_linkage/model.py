@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 #: Columns carried into the pairs table besides those the comparisons use.
 RETAINED_COLUMNS: tuple[str, ...] = ("source_name", "state_std")
 
-#: Smallest m-probability a trained level keeps (see `_floor_m_probabilities`).
+#: Smallest m-probability a trained level keeps (see `floor_m_probabilities`).
 M_PROBABILITY_FLOOR = 0.001
 
 #: Weight limits the trained model must respect (see `check_weights`).
@@ -78,10 +78,8 @@ def _comparisons() -> list[Any]:
 
 
 def _retained_columns() -> list[str]:
-    try:
-        from migrant_linkage.comparisons import FAMILY_GUARD_COLUMNS
-    except ImportError:  # the guard is optional while the comparisons module grows
-        FAMILY_GUARD_COLUMNS = ()
+    from migrant_linkage.comparisons import FAMILY_GUARD_COLUMNS
+
     return list(dict.fromkeys([*RETAINED_COLUMNS, *FAMILY_GUARD_COLUMNS]))
 
 
@@ -260,7 +258,7 @@ class Model:
         (columns record_id_l, record_id_r, is_match) the m-probabilities come from the pairs
         marked as matches (Splink's estimate_m_from_pairwise_labels) and no prior is fixed."""
 
-        from migrant_linkage.engine import make_db_api
+        from migrant_linkage.db import make_db_api
 
         quiet_splink()
         frame = _training_columns(standardized)
@@ -293,7 +291,7 @@ class Model:
         # Splink's random cache id would make identical trainings save different JSON; without
         # it each linker that loads the model draws its own, so nothing is shared by accident.
         trained.settings.pop("linker_uid", None)
-        _floor_m_probabilities(trained.settings)
+        floor_m_probabilities(trained.settings)
         _round_probabilities(trained.settings)
         if check:
             check_weights(trained)
@@ -335,7 +333,7 @@ class Model:
         return f"Model({state})"
 
 
-def _floor_m_probabilities(settings: dict[str, Any]) -> None:
+def floor_m_probabilities(settings: dict[str, Any]) -> None:
     """Raise every estimated m-probability to at least M_PROBABILITY_FLOOR.
 
     EM drives m towards zero for a level it never sees among matches in the training blocks

@@ -37,7 +37,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from migrant_linkage import blocking
 from migrant_linkage.schema import REJECT_COLUMNS, UNIQUE_ID_COLUMN
 
 __all__ = [
@@ -359,6 +358,18 @@ def _given_names_differ_sql() -> str:
     )
 
 
+def _surname_subset(key: str) -> str:
+    """The plain `subset` level over unit-hashed keys (hashes keep the spaces between units)."""
+    from migrant_linkage.comparisons import MAX_SURNAME_UNITS, _unit_count, _units_within
+
+    return (
+        f"({_unit_count(key + '_l')} < {_unit_count(key + '_r')} "
+        f"AND {_units_within(key + '_l', key + '_r', MAX_SURNAME_UNITS)}) "
+        f"OR ({_unit_count(key + '_r')} < {_unit_count(key + '_l')} "
+        f"AND {_units_within(key + '_r', key + '_l', MAX_SURNAME_UNITS)})"
+    )
+
+
 def _levels() -> dict[str, list[tuple[str, str, str | None, bool]]]:
     """comparison -> [(label, meaning, SQL condition or None for else, term-frequency column)]."""
     several = "surname_count_l >= 2 AND surname_count_r >= 2"
@@ -381,6 +392,12 @@ def _levels() -> dict[str, list[tuple[str, str, str | None, bool]]]:
                 "swapped",
                 "same surname units, order swapped",
                 f"{key}_l = {key}_r AND {several}",
+                None,
+            ),
+            (
+                "subset",
+                "one record's surname units are all among the other's, which has more",
+                _surname_subset(key),
                 None,
             ),
             (
@@ -548,6 +565,12 @@ def _levels() -> dict[str, list[tuple[str, str, str | None, bool]]]:
         ],
         "state_student_id": [
             (
+                "same_msix",
+                "same MSIX ID, from any states",
+                "msix_id_std_l = msix_id_std_r",
+                None,
+            ),
+            (
                 "null",
                 "an ID is missing or the states differ",
                 "state_student_id_std_l IS NULL OR state_student_id_std_r IS NULL "
@@ -594,12 +617,6 @@ def encoded_comparisons() -> list[Any]:
     return comparisons
 
 
-def _gamma(name: str, label: str) -> int:
-    levels = _levels()[name]
-    non_null = [lv[0] for lv in levels if lv[0] != "null"]
-    return -1 if label == "null" else len(non_null) - 1 - non_null.index(label)
-
-
 # ------------------------------------------------------------------------------------ training
 def _checked(frames: Sequence[pd.DataFrame]) -> None:
     """All frames are encoded with one version and one secret; no raw name column slipped in."""
@@ -634,18 +651,6 @@ def _model_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[keep]
 
 
-def _floor_m(settings: dict[str, Any]) -> None:
-    """The plain model's m floor (model.M_PROBABILITY_FLOOR, see model.py): one disagreement
-    must not veto any amount of agreement."""
-    from migrant_linkage.model import M_PROBABILITY_FLOOR
-
-    for comparison in settings["comparisons"]:
-        for level in comparison["comparison_levels"]:
-            m = level.get("m_probability")
-            if isinstance(m, int | float) and m < M_PROBABILITY_FLOOR:
-                level["m_probability"] = M_PROBABILITY_FLOOR
-
-
 def train_encoded(
     encoded: pd.DataFrame,
     *,
@@ -659,11 +664,12 @@ def train_encoded(
     equality of values, so the plain rules (blocking.py) are used unchanged. Returns a trained
     migrant_linkage.model.Model holding the encoded comparisons."""
 
-    from migrant_linkage.engine import make_db_api
+    from migrant_linkage.db import make_db_api
     from migrant_linkage.model import (
         Model,
         estimate_m_without_labels,
         estimate_prior_and_u,
+        floor_m_probabilities,
         quiet_splink,
         training_linker,
         untrained_settings,
@@ -689,34 +695,11 @@ def train_encoded(
     finally:
         con.close()
     trained["link_type"] = "dedupe_only"
-    _floor_m(trained)
+    floor_m_probabilities(trained)
     return Model(trained)
 
 
 # ------------------------------------------------------------------------------------ running
-def _guard_sql() -> tuple[str, str]:
-    """(family guard, birth dates differ) over the encoded gammas: the plain engine's two
-    routing guards, restated for the encoded comparisons (zones.Thresholds.zone_sql)."""
-    differ = f"gamma_birth_date = {_gamma('birth_date', 'else')}"
-    names_differ = (
-        f"gamma_given_name IN ({_gamma('given_name', 'second_differs')}, "
-        f"{_gamma('given_name', 'else')})"
-    )
-    family_surname = (
-        f"gamma_surname NOT IN ({_gamma('surname', 'null')}, {_gamma('surname', 'else')})"
-    )
-    close = ", ".join(
-        str(_gamma("birth_date", label))
-        for label in ("default_equal", "exact", "transposed", "month_day")
-    )
-    parents = f"{_gamma('parents', 'both_given')}, {_gamma('parents', 'one_given')}"
-    family = (
-        f"({names_differ} AND {family_surname} AND "
-        f"(gamma_birth_date IN ({close}) OR gamma_parents IN ({parents})))"
-    )
-    return family, f"({differ})"
-
-
 def _run_encoded(
     frames: Sequence[pd.DataFrame],
     sides: Sequence[int],
@@ -726,12 +709,14 @@ def _run_encoded(
     thresholds: Any,
     out_dir: Any,
 ):
-    from splink import Linker
-    from splink.clustering import cluster_pairwise_predictions_at_threshold
-
-    from migrant_linkage.engine import SCORING_PRIOR, Result, make_db_api
+    """Encoded linkage as a front end of the pipeline: the same blocking, scoring, routing
+    (guards derived from the encoded model's level labels), clustering and worklist as the
+    plain engine; the worklist names record ids only (each state looks its own records up)."""
+    from migrant_linkage.db import make_db_api
     from migrant_linkage.model import Model, quiet_splink
-    from migrant_linkage.zones import MATCH_ZONE, NEAR_MATCH_ZONE, Thresholds
+    from migrant_linkage.pipeline import Stages, run_stages
+    from migrant_linkage.pipeline.run import empty_result, prepare_out_dir
+    from migrant_linkage.zones import Thresholds
 
     quiet_splink()
     _checked(frames)
@@ -749,164 +734,39 @@ def _run_encoded(
             "unique across all inputs of one run"
         )
     chosen = model if isinstance(model, Model) else train_encoded(records)
-    settings = chosen.trained_settings()
-    settings["link_type"] = "dedupe_only"
-    settings["probability_two_random_records_match"] = SCORING_PRIOR
-    rules = blocking.rule_descriptions()
-    if link_type == "link_only":
-        rules = [f"({rule}) AND l._link_side <> r._link_side" for rule in rules]
-    settings["blocking_rules_to_generate_predictions"] = rules
-
-    db_api, con = make_db_api("duckdb")
-    try:
-        con.register("_encoded_frame", _model_columns(records))
-        con.execute("CREATE TABLE encoded_records AS SELECT * FROM _encoded_frame").fetchall()
-        con.unregister("_encoded_frame")
-        linker = Linker(
-            db_api.register("encoded_records", dataset_display_name="encoded_records"),
-            settings,
-            log_level=None,
-        )
-        predictions = linker.inference.predict(warning_mode="never")
-        family, differ = _guard_sql()
-        gammas = ", ".join(f"gamma_{name}" for name in _levels())
-        con.execute(
-            f"""CREATE TABLE encoded_pairs AS
-            SELECT record_id_l, record_id_r, match_weight, match_probability,
-                   {thresholds.zone_sql("match_weight", family, differ)} AS zone,
-                   ({family}) OR ({differ}) AS guarded, {gammas}
-            FROM {predictions.physical_name}"""
-        ).fetchall()
-        con.execute(
-            f"""CREATE TABLE encoded_pairs_graded AS SELECT *, {thresholds.grade_sql()} AS grade
-            FROM encoded_pairs"""
-        ).fetchall()
-        con.execute(
-            f"""CREATE TABLE encoded_edges AS SELECT record_id_l, record_id_r, match_weight,
-            match_probability FROM encoded_pairs WHERE zone = '{MATCH_ZONE}' AND NOT guarded"""
-        ).fetchall()
-        components = cluster_pairwise_predictions_at_threshold(
-            db_api.register("encoded_records", dataset_display_name="encoded_nodes"),
-            db_api.register("encoded_edges", dataset_display_name="encoded_edges"),
-            db_api=db_api,
-            node_id_column_name=UNIQUE_ID_COLUMN,
-        )
-        con.execute(
-            f"""CREATE TABLE encoded_components AS
-            SELECT record_id, min(record_id) OVER (PARTITION BY cluster_id) AS cluster_id
-            FROM {components.physical_name}"""
-        ).fetchall()
-        _split_unclean(con, db_api, linker, predictions, thresholds, family, differ)
-        clusters = con.execute(
-            """SELECT c.record_id, c.cluster_id,
-                   count(*) OVER (PARTITION BY c.cluster_id) AS cluster_size,
-                   r.state_std, r.source_name
-            FROM encoded_components c JOIN encoded_records r USING (record_id)
-            ORDER BY c.cluster_id, c.record_id"""
-        ).df()
-        pairs = con.execute(
-            "SELECT * FROM encoded_pairs_graded ORDER BY record_id_l, record_id_r"
-        ).df()
-    finally:
-        con.close()
-    cluster_of = clusters.set_index(UNIQUE_ID_COLUMN)["cluster_id"]
-    # Near matches, and match-zone pairs a guard or a split kept apart.
-    near = pairs["zone"].isin([NEAR_MATCH_ZONE, MATCH_ZONE])
-    apart = (
-        pairs["record_id_l"].map(cluster_of).to_numpy()
-        != pairs["record_id_r"].map(cluster_of).to_numpy()
-    )
-    # The worklist names record ids only: each state looks its own records up.
-    worklist = (
-        pairs.loc[near & apart, ["record_id_l", "record_id_r", "match_weight", "zone", "grade"]]
-        .sort_values(["match_weight", "record_id_l", "record_id_r"], ascending=[False, True, True])
-        .reset_index(drop=True)
-    )
-    summary = {
+    summary: dict[str, Any] = {
         "job": f"{link_type} (encoded)",
         "encoding_version": ENCODING_VERSION,
         "encoding_key": str(records["encoding_key"].iloc[0]) if len(records) else None,
         "records_in": len(records),
-        "standardized": len(records),
         "rejected": 0,
-        "comparisons": len(pairs),
-        "pairs_per_zone": {z: int(n) for z, n in pairs["zone"].value_counts().sort_index().items()},
-        "clusters": int(clusters["cluster_id"].nunique()),
-        "worklist_pairs": len(worklist),
-        "counts_reconcile": len(clusters) == len(records),
+        "standardized": len(records),
+        "thresholds": {
+            "match_weight": thresholds.match_weight,
+            "review_weight": thresholds.review_weight,
+            "strong_disagreement_weight": thresholds.strong_disagreement_weight,
+        },
     }
-    result = Result(
-        standardized=records.drop(columns=["_link_side"]),
-        rejects=pd.DataFrame({c: pd.Series(dtype="str") for c in REJECT_COLUMNS}),
-        clusters=clusters,
-        worklist=worklist,
-        summary=summary,
+    rejects = pd.DataFrame({c: pd.Series(dtype="str") for c in REJECT_COLUMNS})
+    stages = Stages(None)
+    out = prepare_out_dir(out_dir)
+    if len(records) == 0:
+        return empty_result(records, rejects, chosen, summary, stages, out)
+    db_api, con = make_db_api("duckdb")
+    return run_stages(
+        con,
+        db_api,
+        _model_columns(records),
         model=chosen,
-        _pairs=pairs,
+        link_type=link_type,
+        thresholds=thresholds,
+        summary=summary,
+        stages=stages,
+        rejects=rejects,
+        column_types={},
+        worklist_columns=(),
+        out=out,
     )
-    if out_dir is not None:
-        result.write(out_dir)
-    return result
-
-
-def _split_unclean(
-    con: Any, db_api: Any, linker: Any, predictions: Any, thresholds: Any, family: str, differ: str
-) -> None:
-    """The plain engine's second pass (clustering.py): a proposed student holding a guarded or
-    strongly negative pair is split, keeping the strongest links. Pairs within a component of
-    three or more that blocking never scored are scored first, so A-B-C chains where A and C
-    are twins are found too. Updates encoded_components in place."""
-    from migrant_linkage.clustering import split_unclean_components
-
-    strong = float(thresholds.strong_disagreement_weight)
-    conflict_sources = [
-        f"""SELECT p.record_id_l, p.record_id_r FROM encoded_pairs p
-        JOIN encoded_components a ON a.record_id = p.record_id_l
-        JOIN encoded_components b ON b.record_id = p.record_id_r
-        WHERE a.cluster_id = b.cluster_id AND (p.guarded OR p.match_weight < {strong!r})"""
-    ]
-    con.execute(
-        """CREATE TABLE encoded_big AS SELECT record_id, cluster_id FROM encoded_components
-        WHERE cluster_id IN (
-            SELECT cluster_id FROM encoded_components GROUP BY 1 HAVING count(*) >= 3)"""
-    ).fetchall()
-    if con.execute("SELECT count(*) FROM encoded_big").fetchall()[0][0]:
-        big = db_api.register("encoded_big", dataset_display_name="encoded_big")
-        # Splink's own scorer for within-cluster pairs (the plain engine uses it the same way).
-        missing = linker.inference._score_missing_cluster_edges(big, predictions)
-        conflict_sources.append(
-            f"""SELECT record_id_l, record_id_r FROM {missing.physical_name}
-            WHERE ({family}) OR ({differ}) OR match_weight < {strong!r}"""
-        )
-    conflicts = con.execute(" UNION ".join(conflict_sources)).df()
-    if conflicts.empty:
-        return
-    con.register("encoded_conflicts", conflicts)
-    unclean = con.execute(
-        """SELECT record_id, cluster_id FROM encoded_components WHERE cluster_id IN (
-            SELECT a.cluster_id FROM encoded_conflicts k
-            JOIN encoded_components a ON a.record_id = k.record_id_l)
-        ORDER BY cluster_id, record_id"""
-    ).df()
-    edges = con.execute(
-        """SELECT e.record_id_l, e.record_id_r, e.match_weight FROM encoded_edges e
-        JOIN encoded_components a ON a.record_id = e.record_id_l
-        JOIN encoded_components b ON b.record_id = e.record_id_r
-        WHERE a.cluster_id = b.cluster_id"""
-    ).df()
-    con.unregister("encoded_conflicts")
-    ids = set(unclean["record_id"])
-    resplit = split_unclean_components(
-        unclean,
-        edges.loc[edges["record_id_l"].isin(ids) & edges["record_id_r"].isin(ids)],
-        conflicts.loc[conflicts["record_id_l"].isin(ids)],
-    )
-    con.register("encoded_resplit", resplit)
-    con.execute(
-        """UPDATE encoded_components SET cluster_id = r.cluster_id
-        FROM encoded_resplit r WHERE encoded_components.record_id = r.record_id"""
-    ).fetchall()
-    con.unregister("encoded_resplit")
 
 
 def dedupe_encoded(

@@ -20,7 +20,10 @@ of the near-match zone), possible (lower half).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from migrant_linkage.levels import ModelLevels
 
 MATCH_ZONE = "match"
 NEAR_MATCH_ZONE = "near_match"
@@ -145,3 +148,163 @@ class Thresholds:
             f"WHEN {zone_column} = '{NEAR_MATCH_ZONE}' THEN '{GRADE_POSSIBLE}' "
             f"ELSE NULL END"
         )
+
+
+# ------------------------------------------------------------------------------- guards
+#: The guards below are written with level labels (levels.py). A label the model lacks drops
+#: out of the rule; `month_day` is the encoded model's slipped-year level (privacy.py).
+#: Any surname agreement counts as family evidence: with given names that share nothing, a
+#: pair only reaches the match zone on family evidence, however its surnames were garbled.
+_NO_SURNAME_EVIDENCE_LABELS = ("null", "else")
+_CLOSE_BIRTH_DATE_LABELS = (
+    "default_equal",
+    "exact",
+    "transposed",
+    "year_off_by_one",
+    "one_digit",
+    "within_days",
+    "month_day",
+)
+_SHARED_PARENT_LABELS = ("both_given", "one_given")
+#: Given-name levels that say the names share nothing.
+_GIVEN_NAMES_DIFFER_LABELS = ("second_differs", "else")
+#: Given-name levels that say "same name" only partly: for a known twin they are not enough.
+_GIVEN_NAMES_WEAK_LABELS = ("second_as_first", "fuzzy", "phonetic")
+_GIVEN_NAMES_FULL_LABELS = ("exact", "nickname")
+#: Identifier levels that outweigh the family guard: an agency's ID for the child.
+_SAME_IDENTIFIER_LABELS = ("same_msix", "same_id")
+#: Birth-date levels that say "born the same day" (a keying slip of the same date included).
+_TWIN_BIRTH_DATE_LABELS = ("exact", "default_equal", "transposed")
+
+_TWIN_FLAG = (
+    "(coalesce(multiple_birth_std_l = 'Y', false) OR coalesce(multiple_birth_std_r = 'Y', false))"
+)
+
+
+def family_guard_sql(levels: ModelLevels) -> str:
+    """Boolean SQL over Splink's predict output: true for a pair that looks like two different
+    children of one family (twins, or siblings with near birth dates).
+
+    The pair agrees on family evidence (a family surname level, and a close birth date or a
+    shared parent) and the given names do not clearly say "same child":
+
+    - they share nothing (given_name level `second_differs` or `else`); or
+    - they only partly agree (`second_as_first`, `fuzzy`, `phonetic`: GUADALUPE vs MARIA
+      GUADALUPE, DANIEL vs DANIELA) and the sexes differ or either record is flagged multiple
+      birth; or
+    - either record is flagged multiple birth and one gives a second given name the other
+      lacks (twins JOSE LUIS and JOSE are indistinguishable from one JOSE LUIS recorded as JOSE).
+
+    A pair with the same MSIX ID, or the same state student ID in the same state, is never
+    guarded: that evidence outweighs an unknown nickname. Missing values never make a pair
+    guarded on their own. Guarded pairs stay out of auto-merge and out of clustering.
+    """
+    sex_differs = "coalesce(sex_std_l <> sex_std_r, false)"
+    second_name_on_one_side = "((given_name_2_l IS NULL) <> (given_name_2_r IS NULL))"
+    surname_evidence = tuple(
+        lv.label for lv in levels.levels("surname") if lv.label not in _NO_SURNAME_EVIDENCE_LABELS
+    )
+    return (
+        f"({levels.gamma_in('surname', surname_evidence)}\n"
+        f" AND ({levels.gamma_in('birth_date', _CLOSE_BIRTH_DATE_LABELS)}\n"
+        f"      OR {levels.gamma_in('parents', _SHARED_PARENT_LABELS)})\n"
+        f" AND ({levels.gamma_in('given_name', _GIVEN_NAMES_DIFFER_LABELS)}\n"
+        f"      OR ({levels.gamma_in('given_name', _GIVEN_NAMES_WEAK_LABELS)}\n"
+        f"          AND ({sex_differs} OR {_TWIN_FLAG}))\n"
+        f"      OR ({levels.gamma_in('given_name', _GIVEN_NAMES_FULL_LABELS)}\n"
+        f"          AND {_TWIN_FLAG} AND {second_name_on_one_side}))\n"
+        f" AND {levels.gamma_not_in('state_student_id', _SAME_IDENTIFIER_LABELS)})"
+    )
+
+
+def family_review_sql(levels: ModelLevels) -> str:
+    """Boolean SQL over Splink's predict output: among the pairs the family guard flags, those
+    a person should still look at (listed on the worklist when their weight reaches the review
+    threshold; never auto-merged).
+
+    The guard flags every pair whose given names do not clearly say "same child". Many are the
+    same child under a name the comparisons cannot relate: the first name on one record and
+    the second on the other (JUAN CARLOS entered as JUAN, then as CARLOS), an English form or
+    a nickname missing from the table, a badly garbled short name. Twins look the same, except
+    for the multiple-birth flag. A pair is reviewed when:
+
+    - at least one record says explicitly it is NOT from a multiple birth (N), and neither
+      says it is (Y): two children of one family with the same or a transposed birth date are
+      twins, and a record of a twin says Y or nothing;
+    - the birth dates say "born the same day" (`exact`, `default_equal`, `transposed`): the
+      twin signature, which the flag rules out. Siblings born apart, whose dates can still look
+      close (one digit apart: 2010-05-03 / 2012-05-03) or be missing, stay out;
+    - the given names are not `second_differs` (JOSE LUIS vs JOSE ANTONIO: brothers' names).
+
+    Pure twins (flag Y or unknown on both sides) stay off the worklist: reviewing them costs
+    staff time and they are never the same child.
+    """
+    explicit_no = (
+        "(coalesce(multiple_birth_std_l = 'N', false) "
+        "OR coalesce(multiple_birth_std_r = 'N', false))"
+    )
+    return (
+        f"({explicit_no} AND NOT {_TWIN_FLAG}\n"
+        f" AND {levels.gamma_in('birth_date', _TWIN_BIRTH_DATE_LABELS)}\n"
+        f" AND {levels.gamma_not_in('given_name', ('second_differs',))})"
+    )
+
+
+def birth_dates_differ_sql(levels: ModelLevels) -> str:
+    """True when the birth dates are both known and clearly different (the 'else' level)."""
+    return f"({levels.gamma_in('birth_date', ('else',))})"
+
+
+@dataclass(frozen=True)
+class Routing:
+    """How a model's scored pairs are routed: its levels (for the guards) and the thresholds.
+    Every front end (dedupe, link, explain, encoded linkage, index uploads) routes a pair with
+    this, so the same pair lands in the same zone everywhere."""
+
+    levels: ModelLevels
+    thresholds: Thresholds
+
+    def family_sql(self) -> str:
+        return f"COALESCE(({family_guard_sql(self.levels)}), FALSE)"
+
+    def family_review_sql(self) -> str:
+        return f"COALESCE(({family_review_sql(self.levels)}), FALSE)"
+
+    def dates_differ_sql(self) -> str:
+        return birth_dates_differ_sql(self.levels)
+
+    def guarded_sql(self) -> str:
+        """A pair that must never be auto-merged nor held inside one proposed student."""
+        return f"({self.family_sql()} OR {self.dates_differ_sql()})"
+
+    def routed_pairs_sql(self, scored_table: str, extra_columns: Sequence[str] = ()) -> str:
+        """A query over Splink's predict output giving one row per pair: ids, weight,
+        probability, zone, grade, guarded, guard_reason, then `extra_columns`."""
+        t = self.thresholds
+        extra = "".join(f", {c}" for c in extra_columns)
+        return f"""
+        WITH scored AS (
+            SELECT *,
+                {self.family_sql()} AS _family,
+                {self.dates_differ_sql()} AS _dates_differ,
+                {self.family_review_sql()} AS _family_review
+            FROM {scored_table}
+        ), zoned AS (
+            SELECT *,
+                {t.zone_sql("match_weight", "_family", "_dates_differ", "_family_review")} AS zone
+            FROM scored
+        )
+        SELECT
+            record_id_l, record_id_r, match_weight, match_probability,
+            zone,
+            {t.grade_sql()} AS grade,
+            (_family OR _dates_differ) AS guarded,
+            CASE WHEN _family THEN '{GUARD_FAMILY}' WHEN _dates_differ THEN '{GUARD_DATES}'
+                 END AS guard_reason{extra}
+        FROM zoned
+        """
+
+
+#: guard_reason values.
+GUARD_FAMILY = "family"
+GUARD_DATES = "birth_dates_differ"

@@ -7,9 +7,9 @@ Splink dedupe over index + upload with every blocking rule narrowed to "at least
 incoming" (the same trick the engine uses for link-only). Term frequencies are therefore computed
 over index and upload together, the population the pairs come from.
 
-It uses the model's settings, the shipped blocking rules, the engine's guards and zones (family
-guard, birth dates that differ; zones.Thresholds.zone_sql) and the engine's scoring prior (even
-odds, so match_weight is the evidence; see zones.py).
+Everything else is the pipeline's: the scoring settings (pipeline.scoring, even prior odds),
+the connection (db.py) and the routing of each pair (zones.Routing: the same guards and zones
+as dedupe, derived from the model's level labels).
 """
 
 from __future__ import annotations
@@ -18,53 +18,32 @@ from typing import Any
 
 import pandas as pd
 
+from migrant_linkage import blocking
+from migrant_linkage.db import make_db_api
+from migrant_linkage.levels import ModelLevels
 from migrant_linkage.model import Model, quiet_splink
+from migrant_linkage.pipeline.scoring import scoring_settings
 from migrant_linkage.schema import STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
-from migrant_linkage.zones import Thresholds
+from migrant_linkage.zones import Routing, Thresholds
 
 #: Column marking incoming records (1) against index records (0) in the scoring table.
 SIDE = "_incoming"
 
 
 def _settings(model: Model) -> dict[str, Any]:
-    from splink.internals.blocking_rule_creator_utils import to_blocking_rule_creator
-
-    from migrant_linkage import blocking
-    from migrant_linkage.engine import SCORING_PRIOR
-
-    settings = model.trained_settings()
-    settings["link_type"] = "dedupe_only"
-    settings["probability_two_random_records_match"] = SCORING_PRIOR
-    settings["retain_intermediate_calculation_columns"] = True  # mw_ columns: the evidence
-    settings["blocking_rules_to_generate_predictions"] = [
-        f"({to_blocking_rule_creator(r).get_blocking_rule('duckdb').blocking_rule_sql}) "
-        f"AND (l.{SIDE} = 1 OR r.{SIDE} = 1)"
+    rules = [
+        f"({blocking.rule_sql(r)}) AND (l.{SIDE} = 1 OR r.{SIDE} = 1)"
         for r in blocking.prediction_blocking_rules()
     ]
+    settings = scoring_settings(model, rules, lean=False)
+    settings["retain_intermediate_calculation_columns"] = True  # mw_ columns: the evidence
     return settings
 
 
-def comparison_names(model: Model) -> list[str]:
-    return [c["output_column_name"] for c in model.trained_settings()["comparisons"]]
-
-
 def level_labels(model: Model) -> dict[str, dict[int, str]]:
-    """{comparison: {gamma value: level label}} as Splink numbers the levels (null level -1,
-    the others counting down to 0 in order)."""
-    out: dict[str, dict[int, str]] = {}
-    for comparison in model.trained_settings()["comparisons"]:
-        levels = comparison["comparison_levels"]
-        counter = sum(1 for lv in levels if not lv.get("is_null_level")) - 1
-        labels: dict[int, str] = {}
-        for level in levels:
-            label = level.get("label_for_charts") or level.get("sql_condition", "")
-            if level.get("is_null_level"):
-                labels[-1] = label
-            else:
-                labels[counter] = label
-                counter -= 1
-        out[comparison["output_column_name"]] = labels
-    return out
+    """{comparison: {gamma value: level label}} of a model (levels.ModelLevels)."""
+    levels = ModelLevels.of_model(model)
+    return {name: levels.descriptions(name) for name in levels.names}
 
 
 class SplinkScorer:
@@ -80,7 +59,8 @@ class SplinkScorer:
     def __init__(self, *, model: Model, thresholds: Thresholds):
         self.model = model
         self.thresholds = thresholds
-        self.names = comparison_names(model)
+        self.routing = Routing(ModelLevels.of_model(model), thresholds)
+        self.names = self.routing.levels.names
         self._con = None
         self._linker = None
         self._predictions = None
@@ -103,8 +83,6 @@ class SplinkScorer:
         """Copy the records to score into this session: `incoming` a frame, `existing` a frame
         or an Arrow record-batch stream (the index); both carry `record_id` (unique across both)
         and the standardized columns. After this the index is no longer needed."""
-        from migrant_linkage.engine import make_db_api
-
         quiet_splink()
         columns = [
             UNIQUE_ID_COLUMN,
@@ -163,28 +141,10 @@ class SplinkScorer:
             parts = [f"mw_{n}"] + ([f"mw_tf_adj_{n}"] if f"mw_tf_adj_{n}" in available else [])
             total = " + ".join(f"coalesce({p}, 0.0)" for p in parts)
             weights.append(f"{total} AS weight_{n}")
-        gammas = ", ".join(f"gamma_{n}" for n in self.names)
-        from migrant_linkage.comparisons import family_review_sql
-
-        family, dates_differ = guard_sql()
-        # The same routing as the engine, including guarded pairs a person should still see.
-        zone = self.thresholds.zone_sql(
-            "match_weight", "_family", "_dates_differ", "_family_review"
-        )
+        extra = [*self.routing.levels.gamma_columns(), *weights]
         pairs = self._con.execute(
-            f"""WITH s AS (
-                    SELECT *, COALESCE(({family}), FALSE) AS _family,
-                              COALESCE(({dates_differ}), FALSE) AS _dates_differ,
-                              COALESCE(({family_review_sql()}), FALSE) AS _family_review
-                    FROM {table})
-                SELECT record_id_l, record_id_r, match_weight, match_probability,
-                       {zone} AS zone,
-                       (_family OR _dates_differ) AS guarded,
-                       CASE WHEN _family THEN 'family'
-                            WHEN _dates_differ THEN 'birth_dates_differ' END AS guard_reason,
-                       {gammas}, {", ".join(weights)}
-                FROM s
-                ORDER BY record_id_l, record_id_r"""
+            f"SELECT * EXCLUDE (grade) FROM ({self.routing.routed_pairs_sql(table, extra)}) "
+            "ORDER BY record_id_l, record_id_r"
         ).df()
         return pairs if len(pairs) else self.empty()
 
@@ -203,13 +163,3 @@ def score_upload(
         return scorer.score(incoming, existing)
     finally:
         scorer.close()
-
-
-def guard_sql() -> tuple[str, str]:
-    """(family guard, birth dates differ): the two pair-level guards, over Splink's predict
-    output. The same rules as the engine's routing (zones.Thresholds.zone_sql): a family-guarded
-    pair is never merged nor queued; a pair whose birth dates clearly differ (the 'else' level)
-    is never auto-merged and goes to the worklist when the rest of the evidence is strong."""
-    from migrant_linkage.comparisons import family_guard_sql, gamma_value
-
-    return family_guard_sql(), f"(gamma_birth_date = {gamma_value('birth_date', 'else')})"

@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 
 from migrant_linkage.clustering import split_unclean_components
+from migrant_linkage.db import connect, make_db_api
+from migrant_linkage.pipeline.worklist import REASON_KEPT_APART_EXISTING, reasons
 from migrant_linkage.review.merge import mint_students
 from migrant_linkage.review.store import (
     ReviewError,
@@ -104,7 +106,7 @@ def prepare(standardized: pd.DataFrame, state: str | None) -> pd.DataFrame:
         )
     raw_cols = [c for c in INPUT_COLUMNS if c in frame.columns]
     parts = ", ".join(f"coalesce(CAST({c} AS VARCHAR), chr(30))" for c in raw_cols)
-    con = duckdb.connect()
+    con = connect()
     try:
         con.register("_frame", frame[raw_cols])
         hashes = con.execute(f"SELECT md5(concat_ws(chr(31), {parts})) FROM _frame").df()
@@ -126,12 +128,10 @@ def connected_components(nodes: list[str], edges: pd.DataFrame) -> pd.Series:
         return pd.Series(dtype=str)
     if edges.empty:
         return pd.Series(nodes, index=nodes)
-    from splink import DuckDBAPI
     from splink.clustering import cluster_pairwise_predictions_at_threshold
 
-    con = duckdb.connect()
+    db_api, con = make_db_api()
     try:
-        db_api = DuckDBAPI(connection=con)
         cc = cluster_pairwise_predictions_at_threshold(
             pd.DataFrame({"node": nodes}),
             edges.rename(columns={"l": "node_l", "r": "node_r"})[["node_l", "node_r"]],
@@ -533,15 +533,12 @@ def _plan(
     # Review: near matches, and match-zone pairs that did not merge (held back above); pairs
     # whose records ended in one student are dropped when queueing.
     review = pairs[pairs["zone"].isin(["match", "near_match"]) & ~pairs["remembered"]].copy()
-    reason = review["guard_reason"] if "guard_reason" in review else pd.Series(index=review.index)
-    review["reason"] = np.select(
-        [review["zone"] == "match", reason.eq("birth_dates_differ").fillna(False).astype(bool)],
-        [
-            "match kept apart: it would merge existing students or holds a conflict",
-            "strong match but the birth dates differ",
-        ],
-        default="near match",
+    reason = (
+        review["guard_reason"]
+        if "guard_reason" in review
+        else pd.Series(None, index=review.index, dtype=object)
     )
+    review["reason"] = reasons(review["zone"], reason, REASON_KEPT_APART_EXISTING)
     return _Plan(assignment=assignment, join_evidence=join_evidence, review=review, pairs=pairs)
 
 
@@ -697,7 +694,7 @@ def evidence_json(pairs: pd.DataFrame, labels: dict[str, dict[int, str]] | None)
         f"THEN weight_{n} END}}"
         for n in names
     )
-    con = duckdb.connect()
+    con = connect()
     try:
         con.register("_ev", frame.reset_index(drop=True))
         out = con.execute(f"SELECT CAST(to_json({{{struct}}}) AS VARCHAR) FROM _ev").df()

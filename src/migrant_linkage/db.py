@@ -1,0 +1,195 @@
+"""The database: one connection factory, one memory policy, and quoting for every SQL we build.
+
+Every DuckDB connection the package opens for linkage work (a job's, training's, an index
+upload's scoring) comes from `connect` / `make_db_api`, so every one gets the same memory limit
+and spill directory. Every identifier or path put into SQL goes through `quote_identifier` or
+`quote_literal`: a column called `my "odd" name` or a folder called O'Brien is a name, never SQL
+(a CSV header is user input).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+__all__ = [
+    "MEMORY_LIMIT_ENV",
+    "TEMP_DIRECTORY_ENV",
+    "connect",
+    "copy_atomic",
+    "default_memory_limit",
+    "execute",
+    "is_memory_size",
+    "load_frame",
+    "make_db_api",
+    "quote_identifier",
+    "quote_literal",
+]
+
+#: Environment variables that bound DuckDB's memory on every connection the package opens.
+#: DuckDB's own default is 80% of RAM per connection, which an in-memory 1M-record job uses
+#: (about 20 GB); with a limit DuckDB spills to disk instead (docs/scale.md).
+MEMORY_LIMIT_ENV = "MIGRANT_LINKAGE_DUCKDB_MEMORY_LIMIT"  # e.g. "4GB"
+TEMP_DIRECTORY_ENV = "MIGRANT_LINKAGE_DUCKDB_TEMP_DIRECTORY"  # default: a new temporary dir
+
+#: Without MEMORY_LIMIT_ENV, DuckDB may use this share of the machine's RAM (4 GB on a 24 GB
+#: machine). The limit covers DuckDB only: the engine also holds the standardized records in
+#: pandas, so a 1M-record job peaks at about 1.5-2x the limit (docs/scale.md).
+DEFAULT_MEMORY_SHARE = 1 / 6
+#: The default limit never goes below this, however small the machine (DuckDB needs room).
+MIN_DEFAULT_MEMORY_LIMIT_MB = 1024
+
+_spill_directory: str | None = None
+
+
+# ------------------------------------------------------------------------------- quoting
+def quote_identifier(name: str) -> str:
+    """A table or column name as a quoted SQL identifier (DuckDB and Spark SQL both read
+    double-quoted identifiers with doubled quotes inside)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """A string as a SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def columns_sql(names: Iterable[str]) -> str:
+    """A comma-separated list of quoted column names."""
+    return ", ".join(quote_identifier(n) for n in names)
+
+
+# ------------------------------------------------------------------------------- connections
+def default_memory_limit() -> str | None:
+    """DuckDB's memory limit when the environment names none: DEFAULT_MEMORY_SHARE of the
+    machine's physical RAM, in MB; None when the platform does not say how much RAM it has."""
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    if ram <= 0:
+        return None
+    megabytes = max(int(ram * DEFAULT_MEMORY_SHARE) // 2**20, MIN_DEFAULT_MEMORY_LIMIT_MB)
+    return f"{megabytes}MB"
+
+
+def is_memory_size(text: str) -> bool:
+    """Whether `text` is a size DuckDB's memory_limit accepts, such as 4GB or 500MB."""
+    return bool(re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text, re.I))
+
+
+def _spill_dir() -> str:
+    """Where DuckDB spills beyond its memory limit: TEMP_DIRECTORY_ENV, else one temporary
+    directory per process (removed when the process ends), not DuckDB's `.tmp` in the current
+    directory."""
+    global _spill_directory
+    chosen = os.environ.get(TEMP_DIRECTORY_ENV)
+    if chosen:
+        return chosen
+    if _spill_directory is None:
+        _spill_directory = tempfile.mkdtemp(prefix="migrant-linkage-duckdb-")
+        atexit.register(shutil.rmtree, _spill_directory, ignore_errors=True)
+    return _spill_directory
+
+
+def _limit_memory(connection: duckdb.DuckDBPyConnection) -> None:
+    limit = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if limit and not is_memory_size(limit):
+        raise ValueError(f"{MEMORY_LIMIT_ENV}={limit!r}: give a size such as 4GB or 500MB")
+    limit = limit or default_memory_limit()
+    if limit is None:
+        return
+    execute(connection, f"SET memory_limit = {quote_literal(limit)}")
+    execute(connection, f"SET temp_directory = {quote_literal(_spill_dir())}")
+
+
+def connect(database: str | Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the package's memory policy: in memory, or in an on-disk
+    database file when `database` is given (DuckDB then spills to the file)."""
+    connection = duckdb.connect(str(database) if database is not None else ":memory:")
+    _limit_memory(connection)
+    return connection
+
+
+def make_db_api(
+    backend: str = "duckdb", database: str | Path | None = None
+) -> tuple[Any, duckdb.DuckDBPyConnection]:
+    """The one place that builds a Splink database API. Returns (db_api, connection).
+
+    backend="spark": blocking and scoring run on Spark (spark_backend.py, the active
+    SparkSession or a local one); the DuckDB API returned here is where the scored pairs land
+    and where zones, guards and clustering run, as on the DuckDB path."""
+    if backend not in ("duckdb", "spark"):
+        raise ValueError(f"unknown backend {backend!r}: use 'duckdb' or 'spark'")
+    if backend == "spark":
+        from migrant_linkage.spark_backend import SparkUnavailableError, spark_available
+
+        reason = spark_available()
+        if reason is not None:
+            raise SparkUnavailableError(f"backend='spark' cannot run: {reason}")
+    from splink import DuckDBAPI
+
+    connection = connect(database)
+    return DuckDBAPI(connection=connection), connection
+
+
+# ------------------------------------------------------------------------------- statements
+def execute(con: duckdb.DuckDBPyConnection, sql: str, parameters: Any = None) -> None:
+    """Run a statement and drain its result: Splink shares the connection, and DuckDB refuses
+    new work while a result is unfinished."""
+    con.execute(sql, parameters).fetchall()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    """The single value a query returns."""
+    return con.execute(sql).fetchall()[0][0]
+
+
+def load_frame(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame,
+    types: Mapping[str, str] | None = None,
+) -> None:
+    """Copy a frame into a new table, casting the columns named in `types` to their SQL type.
+    A column that is empty in every row (no state sent birth cities) would otherwise arrive
+    untyped and break the string comparisons. Column names are quoted: they may come from a
+    user's file header."""
+    types = types or {}
+    select = ", ".join(
+        f"CAST({quote_identifier(c)} AS {types[c]}) AS {quote_identifier(c)}"
+        if c in types
+        else quote_identifier(c)
+        for c in frame.columns
+    )
+    view = "_ml_frame_to_load"
+    con.register(view, frame)
+    try:
+        execute(
+            con, f"CREATE OR REPLACE TABLE {quote_identifier(table)} AS SELECT {select} FROM {view}"
+        )
+    finally:
+        con.unregister(view)
+
+
+def copy_atomic(con: duckdb.DuckDBPyConnection, select_sql: str, target: Path, fmt: str) -> None:
+    """Stream a query to a Parquet or CSV file, atomically: the target appears whole or not at
+    all (a temporary file beside it, then a rename)."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(handle)
+    options = "FORMAT PARQUET" if fmt == "parquet" else "FORMAT CSV, HEADER"
+    try:
+        execute(con, f"COPY ({select_sql}) TO {quote_literal(temporary)} ({options})")
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,75 @@
+"""The worklist: the pairs a person should decide, each with one reason, in one set of words.
+
+Near matches (including strong pairs whose birth dates differ, and guarded pairs a record says
+are not twins) and match-zone pairs that did not merge, minus pairs whose records ended in one
+student anyway. The engine, encoded linkage and index uploads all word their reasons from
+REASONS, so a reviewer reads the same reason for the same situation everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import pandas as pd
+
+from migrant_linkage.db import quote_literal
+from migrant_linkage.pipeline.clusters import COMPONENTS_TABLE, PAIRS_TABLE
+from migrant_linkage.zones import GUARD_DATES, GUARD_FAMILY, MATCH_ZONE, NEAR_MATCH_ZONE
+
+#: Why a pair is on the worklist.
+REASON_KEPT_APART = "match kept apart: a strong disagreement within the student"
+REASON_KEPT_APART_EXISTING = (
+    "match kept apart: it would merge existing students or holds a conflict"
+)
+REASON_DATES_DIFFER = "strong match but the birth dates differ"
+REASON_FAMILY = "given names share nothing but a record says not a multiple birth"
+REASON_NEAR_MATCH = "near match"
+REASONS = (
+    REASON_KEPT_APART,
+    REASON_KEPT_APART_EXISTING,
+    REASON_DATES_DIFFER,
+    REASON_FAMILY,
+    REASON_NEAR_MATCH,
+)
+
+
+def reason_sql(kept_apart: str = REASON_KEPT_APART, pairs: str = "p") -> str:
+    """SQL CASE over a routed pair (`pairs`.zone, .guard_reason): why it is on the worklist."""
+    return (
+        f"CASE WHEN {pairs}.zone = '{MATCH_ZONE}' THEN {quote_literal(kept_apart)} "
+        f"WHEN {pairs}.guard_reason = '{GUARD_DATES}' THEN {quote_literal(REASON_DATES_DIFFER)} "
+        f"WHEN {pairs}.guard_reason = '{GUARD_FAMILY}' THEN {quote_literal(REASON_FAMILY)} "
+        f"ELSE {quote_literal(REASON_NEAR_MATCH)} END"
+    )
+
+
+def reasons(zone: pd.Series, guard_reason: pd.Series, kept_apart: str) -> pd.Series:
+    """The same reasons for a frame of routed pairs (index uploads plan in pandas)."""
+    out = pd.Series(REASON_NEAR_MATCH, index=zone.index, dtype=object)
+    out[guard_reason.eq(GUARD_FAMILY).fillna(False).astype(bool)] = REASON_FAMILY
+    out[guard_reason.eq(GUARD_DATES).fillna(False).astype(bool)] = REASON_DATES_DIFFER
+    out[zone.eq(MATCH_ZONE).to_numpy()] = kept_apart
+    return out
+
+
+def worklist(
+    con: duckdb.DuckDBPyConnection, records_table: str, shown_columns: Sequence[str]
+) -> pd.DataFrame:
+    """The worklist of a run: pairs in the match or near-match zone whose records ended in
+    different students, strongest first, with both records' `shown_columns` side by side
+    (suffixed _l and _r; none for encoded linkage, whose worklist names record ids only)."""
+    side = "".join(f", l.{c} AS {c}_l, r.{c} AS {c}_r" for c in shown_columns)
+    return con.execute(
+        f"""
+        SELECT p.record_id_l, p.record_id_r, p.match_weight, p.match_probability, p.zone, p.grade,
+               {reason_sql()} AS reason{side}
+        FROM {PAIRS_TABLE} p
+        JOIN {COMPONENTS_TABLE} a ON a.record_id = p.record_id_l
+        JOIN {COMPONENTS_TABLE} b ON b.record_id = p.record_id_r
+        JOIN {records_table} l ON l.record_id = p.record_id_l
+        JOIN {records_table} r ON r.record_id = p.record_id_r
+        WHERE p.zone IN ('{NEAR_MATCH_ZONE}', '{MATCH_ZONE}') AND a.cluster_id <> b.cluster_id
+        ORDER BY p.match_weight DESC, p.record_id_l, p.record_id_r
+        """
+    ).df()
