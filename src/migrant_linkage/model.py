@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from migrant_linkage import blocking
+from migrant_linkage.levels import short_label
 from migrant_linkage.schema import STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
 
 logger = logging.getLogger(__name__)
@@ -119,9 +120,9 @@ def apply_priors(settings: dict[str, Any], priors: list[dict[str, str]]) -> None
                 f"not have (it has {sorted(by_name)})"
             )
         levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
-        matching = [lv for lv in levels if _short_label(lv) == row["level_label"]]
+        matching = [lv for lv in levels if short_label(lv) == row["level_label"]]
         if not matching:
-            labels = [_short_label(lv) for lv in levels]
+            labels = [short_label(lv) for lv in levels]
             raise ValueError(
                 f"model_priors.csv names level {row['level_label']!r} of {row['comparison']!r}; "
                 f"the levels are {labels}"
@@ -132,11 +133,6 @@ def apply_priors(settings: dict[str, Any], priors: list[dict[str, str]]) -> None
             if row.get("u_probability"):
                 level["u_probability"] = float(row["u_probability"])
                 level["fix_u_probability"] = True
-
-
-def _short_label(level: dict[str, Any]) -> str:
-    """The stable short label of a level ("exact" of "exact: the same birth date")."""
-    return str(level.get("label_for_charts", "")).split(":", 1)[0].strip()
 
 
 def _is_trained(settings: dict[str, Any]) -> bool:
