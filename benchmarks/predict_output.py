@@ -3,10 +3,10 @@
 * full: Splink's own blocking and its default output, every compared column of both records
   (`retain_matching_columns=True`);
 * lean: Splink's own blocking, the engine's lean output (ids, weights, match_key, gamma_* and
-  the family-guard columns: engine.lean_output_settings);
+  the family-guard columns: pipeline.scoring.lean_output_settings);
 * engine: what the engine runs: the candidate pairs built by blocking.candidate_pairs_sql (one
   join per rule and a GROUP BY, registered with Splink), scored through the view of the compared
-  columns (engine._scoring_linker), lean output. Same pairs as the other two.
+  columns (pipeline.scoring.scoring_linker), lean output. Same pairs as the other two.
 
     flock /tmp/heavy.lock python3 benchmarks/predict_output.py \\
         --population /tmp/ml-scale/population_1000000.parquet \\
@@ -37,22 +37,22 @@ def _child(variant: str, population: str, model_path: str) -> dict[str, Any]:
     from splink import Linker
 
     from migrant_linkage import blocking
-    from migrant_linkage.engine import (
-        _rules_for,
-        _scoring_linker,
-        _scoring_settings,
-        gamma_columns_kept,
-        make_db_api,
-    )
+    from migrant_linkage.db import make_db_api
     from migrant_linkage.model import Model, quiet_splink
+    from migrant_linkage.pipeline.scoring import (
+        gamma_columns_kept,
+        rules_for,
+        scoring_linker,
+        scoring_settings,
+    )
 
     quiet_splink()
     db_api, con = make_db_api("duckdb")
     quoted = population.replace("'", "''")
     con.execute(f"CREATE TABLE ml_records AS SELECT * FROM read_parquet('{quoted}')").fetchall()
     records = con.execute("SELECT count(*) FROM ml_records").fetchall()[0][0]
-    rules = _rules_for("dedupe_only")
-    settings = _scoring_settings(Model.load(model_path), rules)
+    rules = rules_for("dedupe_only")
+    settings = scoring_settings(Model.load(model_path), rules)
     if variant == "full":
         for key in ("retain_matching_columns", "additional_columns_to_retain"):
             settings.pop(key, None)
@@ -61,7 +61,7 @@ def _child(variant: str, population: str, model_path: str) -> dict[str, Any]:
     started = time.perf_counter()
     block_seconds = 0.0
     if variant == "engine":
-        linker = _scoring_linker(con, db_api, settings)
+        linker = scoring_linker(con, db_api, settings, "ml_records")
         sql = blocking.candidate_pairs_sql("ml_records", rules)
         con.execute(f"CREATE TABLE ml_candidate_pairs AS {sql}").fetchall()
         linker.table_management.register_blocked_pairs_for_predict(

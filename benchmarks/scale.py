@@ -4,7 +4,7 @@
         --generic --incremental --out benchmarks/out/scale
 
 Our job runs with the engine's default DuckDB memory limit (a sixth of the machine's RAM,
-engine.DEFAULT_MEMORY_SHARE); --duckdb-memory-limit sets another.
+db.DEFAULT_MEMORY_SHARE); --duckdb-memory-limit sets another.
 
 For each size N (records in the population):
 
@@ -136,7 +136,7 @@ def _limit_duckdb(limit: str | None) -> None:
     """Cap every DuckDB connection the engine opens (the job's and training's) at `limit`; the
     engine then spills to a temporary directory beyond it."""
     if limit:
-        from migrant_linkage.engine import MEMORY_LIMIT_ENV
+        from migrant_linkage.db import MEMORY_LIMIT_ENV
 
         os.environ[MEMORY_LIMIT_ENV] = limit
 
@@ -190,17 +190,14 @@ def _job_incremental(args: argparse.Namespace) -> dict[str, Any]:
     from splink import Linker
 
     from migrant_linkage import blocking
-    from migrant_linkage.engine import (
-        SCORING_PRIOR,
-        _load_table,
-        _zone_pairs,
-        gamma_columns_kept,
-        lean_output_settings,
-        make_db_api,
-    )
+    from migrant_linkage.db import load_frame, make_db_api
+    from migrant_linkage.engine import column_types
+    from migrant_linkage.levels import ModelLevels
     from migrant_linkage.model import Model, quiet_splink
+    from migrant_linkage.pipeline.run import route_pairs
+    from migrant_linkage.pipeline.scoring import gamma_columns_kept, scoring_settings
     from migrant_linkage.standardize import standardize
-    from migrant_linkage.zones import MATCH_ZONE, Thresholds
+    from migrant_linkage.zones import MATCH_ZONE, Routing, Thresholds
 
     quiet_splink()
     timings: dict[str, float] = {}
@@ -224,13 +221,11 @@ def _job_incremental(args: argparse.Namespace) -> dict[str, Any]:
     truth_upload = raw_upload[["record_id", *TRUTH]]
     std = standardize(raw_upload.drop(columns=list(TRUTH)), source_name="upload")
     upload = std.standardized
-    _load_table(con, "upload", upload[[c for c in upload.columns if c not in TRUTH]])
+    load_frame(con, "upload", upload[[c for c in upload.columns if c not in TRUTH]], column_types())
     lap("read + standardize upload")
 
-    settings = model.trained_settings()
-    settings["probability_two_random_records_match"] = SCORING_PRIOR
-    settings["blocking_rules_to_generate_predictions"] = blocking.prediction_blocking_rules()
-    settings.update(lean_output_settings())  # as the engine scores: no matching columns
+    # As the engine scores: even prior odds, the shipped rules, no matching columns.
+    settings = scoring_settings(model, blocking.prediction_blocking_rules())
     population = db_api.register("population", dataset_display_name="population")
     linker = Linker(population, settings, log_level=None)
     tf_columns = sorted(
@@ -254,7 +249,7 @@ def _job_incremental(args: argparse.Namespace) -> dict[str, Any]:
         f"UNION ALL BY NAME SELECT * FROM {within.physical_name}"
     )
     lap("predict")
-    _zone_pairs(con, linker, "incremental_predictions", Thresholds())
+    route_pairs(con, Routing(ModelLevels(settings), Thresholds()), "incremental_predictions")
     lap("zone")
     total = time.perf_counter() - started
 
