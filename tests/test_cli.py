@@ -39,7 +39,7 @@ def test_synth_rejects_an_unknown_output_format(tmp_path, capsys):
 
 
 def test_column_map_accepts_pairs_and_json_files(tmp_path):
-    from migrant_linkage.cli import _parse_column_map
+    from migrant_linkage.cli.jobs import _parse_column_map
 
     mapping_file = tmp_path / "map.json"
     mapping_file.write_text(json.dumps({"DOB": "birth_date"}), encoding="utf-8")
