@@ -178,7 +178,7 @@ def accuracy_by_threshold(
         is_match = labels_from_truth(pairs, truth).to_numpy()
         w = pd.to_numeric(pairs[WEIGHT]).to_numpy(dtype=float)
         positives = true_pair_count(truth) if total_true_pairs is None else total_true_pairs
-    else:
+    elif labels is not None:  # always, after the check above; said again for the type checker
         w, is_match = _labels_for_pairs(pairs, labels)
         positives = int(is_match.sum()) if total_true_pairs is None else total_true_pairs
     negatives = int((~is_match).sum())
