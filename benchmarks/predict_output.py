@@ -47,7 +47,7 @@ def _child(variant: str, population: str, model_path: str) -> dict[str, Any]:
     )
 
     quiet_splink()
-    db_api, con = make_db_api("duckdb")
+    db_api, con = make_db_api()
     quoted = population.replace("'", "''")
     con.execute(f"CREATE TABLE ml_records AS SELECT * FROM read_parquet('{quoted}')").fetchall()
     records = con.execute("SELECT count(*) FROM ml_records").fetchall()[0][0]

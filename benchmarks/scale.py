@@ -212,7 +212,7 @@ def _job_incremental(args: argparse.Namespace) -> dict[str, Any]:
 
     work = Path(args.work)
     model = Model.load(work / f"model_{args.size}.json")
-    db_api, con = make_db_api("duckdb")
+    db_api, con = make_db_api()
     population_path = work / f"population_{args.size}.parquet"
     con.execute(f"CREATE TABLE population AS SELECT * FROM read_parquet('{population_path}')")
     lap("read population")

@@ -208,12 +208,10 @@ def test_candidate_pairs_are_exactly_splinks_own_blocking():
         rules = rules_for(link_type)
         found = {}
         for ours in (False, True):
-            db_api, con = make_db_api("duckdb")
+            db_api, con = make_db_api()
             con.register("_frame", frame)
             con.execute("CREATE TABLE ml_records AS SELECT * FROM _frame").fetchall()
-            linker = Linker(
-                db_api.register("ml_records"), scoring_settings(Model.default(), rules)
-            )
+            linker = Linker(db_api.register("ml_records"), scoring_settings(Model.default(), rules))
             if ours:
                 con.execute(
                     "CREATE TABLE pairs AS " + blocking.candidate_pairs_sql("ml_records", rules)

@@ -39,7 +39,7 @@ def test_synth_rejects_an_unknown_output_format(tmp_path, capsys):
 
 
 def test_column_map_accepts_pairs_and_json_files(tmp_path):
-    from migrant_linkage.cli import _parse_column_map
+    from migrant_linkage.cli.jobs import _parse_column_map
 
     mapping_file = tmp_path / "map.json"
     mapping_file.write_text(json.dumps({"DOB": "birth_date"}), encoding="utf-8")
@@ -116,7 +116,7 @@ def test_memory_limit_is_checked_and_handed_to_duckdb(tmp_path, capsys, monkeypa
     code = main(["dedupe", str(data), "--out", str(out), "--quiet", "--memory-limit", "1500MB"])
     assert code == EXIT_OK
     assert os.environ[MEMORY_LIMIT_ENV] == "1500MB"
-    _, con = make_db_api("duckdb")  # what every connection of the job was given
+    _, con = make_db_api()  # what every connection of the job was given
     limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     con.close()
     assert limit.startswith("1.3 GiB") or limit.startswith("1.4 GiB"), limit

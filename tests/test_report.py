@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from migrant_linkage.cli.report import add_report_command
 from migrant_linkage.comparisons import migrant_comparisons
 from migrant_linkage.levels import gamma_value
 from migrant_linkage.report import (
-    add_report_command,
     evidence,
     load_run,
     render_report,
@@ -335,7 +335,8 @@ def test_report_command_redacts(run_dir: Path) -> None:
 def test_report_option_of_a_job_writes_the_report_with_the_runs_flags(run_dir: Path) -> None:
     from types import SimpleNamespace
 
-    from migrant_linkage.report import add_report_option, report_run
+    from migrant_linkage.cli.report import add_report_option
+    from migrant_linkage.report import report_run
 
     parser = argparse.ArgumentParser()
     add_report_option(parser)
@@ -351,7 +352,7 @@ def test_report_option_of_a_job_writes_the_report_with_the_runs_flags(run_dir: P
 
 
 def test_report_command_on_a_wrong_folder_is_a_usage_error(tmp_path: Path) -> None:
-    from migrant_linkage.cli import UsageError
+    from migrant_linkage.errors import UsageError
 
     args = _parse(["report", str(tmp_path / "nowhere")])
     with pytest.raises(UsageError, match="no such folder"):

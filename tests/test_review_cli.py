@@ -1,4 +1,4 @@
-"""`migrant-linkage index ...` commands, run through the index command group's own parser."""
+"""`migrant-linkage index ...` commands, run through the main command line."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from migrant_linkage import synthetic
+from migrant_linkage.cli import main
 from migrant_linkage.model import Model
-from migrant_linkage.review.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -45,6 +45,7 @@ __all__ = [
     "comparison_levels",
     "gamma_case_sql",
     "migrant_comparisons",
+    "units_subset_sql",
 ]
 
 #: Splink ``output_column_name`` of each comparison, in model order. The gamma column of a
@@ -201,16 +202,22 @@ def _with_tf(
 _P, _M, _K = "surname_paternal", "surname_maternal", "surname_units_key"
 
 
+def units_subset_sql(key: str) -> str:
+    """SQL over a pair: one record's units of `key` are all among the other's, which has more
+    (the surname `subset` level; encoded linkage runs it over unit-hashed keys too)."""
+    return (
+        f"({_unit_count(key + '_l')} < {_unit_count(key + '_r')} "
+        f"AND {_units_within(key + '_l', key + '_r', MAX_SURNAME_UNITS)}) "
+        f"OR ({_unit_count(key + '_r')} < {_unit_count(key + '_l')} "
+        f"AND {_units_within(key + '_r', key + '_l', MAX_SURNAME_UNITS)})"
+    )
+
+
 def _surname_levels(term_frequency: bool) -> list[_Level]:
     # Counting units with surname_count (not spaces in the key) keeps HERNANDEZ HERNANDEZ, whose
     # key holds the repeated unit once, a two-surname record.
     several = "surname_count_l >= 2 AND surname_count_r >= 2"
-    subset = (
-        f"({_unit_count(_K + '_l')} < {_unit_count(_K + '_r')} "
-        f"AND {_units_within(_K + '_l', _K + '_r', MAX_SURNAME_UNITS)}) "
-        f"OR ({_unit_count(_K + '_r')} < {_unit_count(_K + '_l')} "
-        f"AND {_units_within(_K + '_r', _K + '_l', MAX_SURNAME_UNITS)})"
-    )
+    subset = units_subset_sql(_K)
     common = f"{_any_unit_in(_K + '_l', _K + '_r', MAX_SURNAME_UNITS)}"
     given_words_l = "concat_ws(' ', given_name_full_l, middle_name_std_l)"
     given_words_r = "concat_ws(' ', given_name_full_r, middle_name_std_r)"

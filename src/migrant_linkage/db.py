@@ -24,6 +24,7 @@ import pandas as pd
 __all__ = [
     "MEMORY_LIMIT_ENV",
     "TEMP_DIRECTORY_ENV",
+    "columns_sql",
     "connect",
     "copy_atomic",
     "default_memory_limit",
@@ -33,6 +34,7 @@ __all__ = [
     "make_db_api",
     "quote_identifier",
     "quote_literal",
+    "scalar",
 ]
 
 #: Environment variables that bound DuckDB's memory on every connection the package opens.
@@ -120,22 +122,10 @@ def connect(database: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     return connection
 
 
-def make_db_api(
-    backend: str = "duckdb", database: str | Path | None = None
-) -> tuple[Any, duckdb.DuckDBPyConnection]:
-    """The one place that builds a Splink database API. Returns (db_api, connection).
-
-    backend="spark": blocking and scoring run on Spark (spark_backend.py, the active
-    SparkSession or a local one); the DuckDB API returned here is where the scored pairs land
-    and where zones, guards and clustering run, as on the DuckDB path."""
-    if backend not in ("duckdb", "spark"):
-        raise ValueError(f"unknown backend {backend!r}: use 'duckdb' or 'spark'")
-    if backend == "spark":
-        from migrant_linkage.spark_backend import SparkUnavailableError, spark_available
-
-        reason = spark_available()
-        if reason is not None:
-            raise SparkUnavailableError(f"backend='spark' cannot run: {reason}")
+def make_db_api(database: str | Path | None = None) -> tuple[Any, duckdb.DuckDBPyConnection]:
+    """The one place that builds a Splink database API over DuckDB. Returns (db_api,
+    connection). On the Spark backend this is still where the scored pairs land and where
+    zones, guards and clustering run (spark_backend.py scores on Spark)."""
     from splink import DuckDBAPI
 
     connection = connect(database)

@@ -76,6 +76,17 @@ def _resolve_model(
     return (model or Model()), train
 
 
+def _check_backend(backend: str) -> None:
+    if backend not in ("duckdb", "spark"):
+        raise ValueError(f"unknown backend {backend!r}: use 'duckdb' or 'spark'")
+    if backend == "spark":
+        from migrant_linkage.spark_backend import SparkUnavailableError, spark_available
+
+        reason = spark_available()
+        if reason is not None:
+            raise SparkUnavailableError(f"backend='spark' cannot run: {reason}")
+
+
 def _run(
     sources: Sequence[Source],
     names: Sequence[str],
@@ -98,7 +109,8 @@ def _run(
     quiet_splink()
     thresholds = thresholds or Thresholds()
     stages = Stages(progress)
-    db_api, con = make_db_api(backend, database)  # fail fast on a bad backend, before reading
+    _check_backend(backend)  # fail fast on a bad backend, before reading
+    db_api, con = make_db_api(database)
 
     std = stages.run(
         "standardize", lambda: standardize_all(sources, names, column_map, date_format)
@@ -281,7 +293,7 @@ def explain(
         for level in comparison["comparison_levels"]:
             level.pop("tf_adjustment_column", None)
             level.pop("tf_adjustment_weight", None)
-    db_api, con = make_db_api("duckdb")
+    db_api, con = make_db_api()
     try:
         frame = std.standardized.drop(columns=[c for c in TRUTH_COLUMNS if c in std.standardized])
         load_frame(con, "explain_pair", frame, column_types())

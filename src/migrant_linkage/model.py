@@ -271,7 +271,7 @@ class Model:
                 for level in comparison["comparison_levels"]:
                     level["fix_m_probability"] = False
 
-        db_api, _ = make_db_api("duckdb")
+        db_api, _ = make_db_api()
         linker = training_linker(db_api, frame, settings, "training_records")
         training = linker.training
         estimate_prior_and_u(

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from migrant_linkage.comparisons import units_subset_sql
 from migrant_linkage.schema import REJECT_COLUMNS, UNIQUE_ID_COLUMN
 
 __all__ = [
@@ -358,18 +359,6 @@ def _given_names_differ_sql() -> str:
     )
 
 
-def _surname_subset(key: str) -> str:
-    """The plain `subset` level over unit-hashed keys (hashes keep the spaces between units)."""
-    from migrant_linkage.comparisons import MAX_SURNAME_UNITS, _unit_count, _units_within
-
-    return (
-        f"({_unit_count(key + '_l')} < {_unit_count(key + '_r')} "
-        f"AND {_units_within(key + '_l', key + '_r', MAX_SURNAME_UNITS)}) "
-        f"OR ({_unit_count(key + '_r')} < {_unit_count(key + '_l')} "
-        f"AND {_units_within(key + '_r', key + '_l', MAX_SURNAME_UNITS)})"
-    )
-
-
 def _levels() -> dict[str, list[tuple[str, str, str | None, bool]]]:
     """comparison -> [(label, meaning, SQL condition or None for else, term-frequency column)]."""
     several = "surname_count_l >= 2 AND surname_count_r >= 2"
@@ -397,7 +386,7 @@ def _levels() -> dict[str, list[tuple[str, str, str | None, bool]]]:
             (
                 "subset",
                 "one record's surname units are all among the other's, which has more",
-                _surname_subset(key),
+                units_subset_sql(key),
                 None,
             ),
             (
@@ -680,7 +669,7 @@ def train_encoded(
     if len(encoded) < 2:
         raise ValueError("train_encoded() needs at least two encoded records")
     settings = untrained_settings(encoded_comparisons())
-    db_api, con = make_db_api("duckdb")
+    db_api, con = make_db_api()
     try:
         # The training-block sizes count hashed keys: equal hashes are equal values.
         linker = training_linker(db_api, _model_columns(encoded), settings, "encoded_train")
@@ -752,7 +741,7 @@ def _run_encoded(
     out = prepare_out_dir(out_dir)
     if len(records) == 0:
         return empty_result(records, rejects, chosen, summary, stages, out)
-    db_api, con = make_db_api("duckdb")
+    db_api, con = make_db_api()
     return run_stages(
         con,
         db_api,

@@ -9,6 +9,8 @@ does, with or without labels:
 - `threshold_sweep` / `sweep_chart` (no labels needed): pairs, records and *expected* true
   matches (the sum of the model's match probabilities) at or above every candidate threshold.
 - `zone_counts`: pairs and records in each zone for one pair of thresholds.
+  (zone_counts, weight_bins and threshold_sweep live in migrant_linkage.report.pair_stats,
+  shared with the run report; they are re-exported here.)
 - `sample_near_threshold`: a few pairs just above and just below a threshold, to read.
 - `accuracy_by_threshold` / `accuracy_chart` (labels needed: reviewed pairs or synthetic
   truth): precision, recall and F1 at every threshold, drawn with Splink's accuracy chart.
@@ -20,7 +22,6 @@ run folder) and works a column at a time; nothing loops over pairs.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,12 +30,19 @@ import pandas as pd
 
 from migrant_linkage.report import charts, evidence
 from migrant_linkage.report.charts import Chart
+from migrant_linkage.report.pair_stats import (
+    LEFT,
+    RIGHT,
+    WEIGHT,
+    as_weights,
+    threshold_sweep,
+    weight_bins,
+    zone_counts,
+    zone_of,
+)
+from migrant_linkage.report.pair_stats import require_columns as _require
+from migrant_linkage.report.pair_stats import threshold_grid as _grid
 from migrant_linkage.schema import UNIQUE_ID_COLUMN
-
-LEFT, RIGHT = f"{UNIQUE_ID_COLUMN}_l", f"{UNIQUE_ID_COLUMN}_r"
-WEIGHT = "match_weight"
-PROBABILITY = "match_probability"
-ZONES = ("match", "near_match", "non_match")
 
 __all__ = [
     "Chart",
@@ -59,102 +67,15 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 
-def as_weights(thresholds: Any) -> tuple[float, float]:
-    """(match_weight, review_weight) from an engine Thresholds, a mapping or a pair."""
-    if hasattr(thresholds, "match_weight") and hasattr(thresholds, "review_weight"):
-        match, review = thresholds.match_weight, thresholds.review_weight
-    elif isinstance(thresholds, Mapping):
-        match, review = thresholds["match_weight"], thresholds["review_weight"]
-    else:
-        match, review = thresholds
-    match, review = float(match), float(review)
-    if review > match:
-        raise ValueError(
-            f"the review weight ({review:g}) must not be above the match weight ({match:g})"
-        )
-    return match, review
-
-
 def _marks(thresholds: Any) -> dict[str, float] | None:
     if thresholds is None:
         return None
     return charts.threshold_marks(*as_weights(thresholds))
 
 
-def _require(pairs: pd.DataFrame, *columns: str) -> None:
-    missing = [c for c in columns if c not in pairs.columns]
-    if missing:
-        raise ValueError(f"the pairs table needs columns {missing}; it has {list(pairs.columns)}")
-
-
-def zone_of(weights: pd.Series, thresholds: Any) -> pd.Series:
-    """The zone each weight falls in under `thresholds` (before any guard demotes a pair)."""
-    match, review = as_weights(thresholds)
-    w = pd.to_numeric(weights).to_numpy(dtype=float)
-    zone = np.where(w >= match, "match", np.where(w >= review, "near_match", "non_match"))
-    return pd.Series(zone, index=weights.index, name="zone")
-
-
-def _zones(pairs: pd.DataFrame, thresholds: Any) -> pd.Series:
-    """Zones from thresholds when given, else the run's own `zone` column."""
-    if thresholds is not None:
-        return zone_of(pairs[WEIGHT], thresholds)
-    if "zone" in pairs.columns:
-        return pairs["zone"].astype(str)
-    raise ValueError("give thresholds, or pairs with a `zone` column")
-
-
-def zone_counts(
-    pairs: pd.DataFrame, thresholds: Any = None, *, n_records: int | None = None
-) -> pd.DataFrame:
-    """Pairs and records per zone: zone, pairs, records, expected_matches.
-
-    A record counts in the best zone any of its pairs reaches (so records are split, not
-    double-counted). With `n_records` (all standardized records) the records never compared
-    with anything are added to non_match. expected_matches is the sum of match probabilities."""
-    _require(pairs, LEFT, RIGHT, WEIGHT)
-    zone = _zones(pairs, thresholds)
-    rank = zone.map({z: i for i, z in enumerate(ZONES)}).to_numpy()
-    out = pd.DataFrame({"zone": list(ZONES)})
-    out["pairs"] = [int((zone == z).sum()) for z in ZONES]
-    both = pd.DataFrame(
-        {
-            "record": np.concatenate([pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()]),
-            "rank": np.concatenate([rank, rank]),
-        }
-    )
-    best = both.groupby("record")["rank"].min()
-    out["records"] = [int((best == i).sum()) for i in range(len(ZONES))]
-    if n_records is not None:
-        out.loc[out["zone"] == "non_match", "records"] += max(n_records - len(best), 0)
-    if PROBABILITY in pairs.columns:
-        p = pd.to_numeric(pairs[PROBABILITY])
-        out["expected_matches"] = [float(p[zone == z].sum()) for z in ZONES]
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # Without labels
 # ---------------------------------------------------------------------------------------------
-
-
-def weight_bins(
-    pairs: pd.DataFrame, thresholds: Any = None, *, bin_width: float = 0.5
-) -> pd.DataFrame:
-    """Pair counts per match-weight bin and zone: bin_low, bin_high, zone, pairs."""
-    _require(pairs, WEIGHT)
-    if bin_width <= 0:
-        raise ValueError("bin_width must be positive")
-    w = pd.to_numeric(pairs[WEIGHT]).astype(float)
-    low = np.floor(w / bin_width) * bin_width
-    table = (
-        pd.DataFrame({"bin_low": low, "zone": _zones(pairs, thresholds).to_numpy()})
-        .groupby(["bin_low", "zone"], as_index=False)
-        .size()
-        .rename(columns={"size": "pairs"})
-    )
-    table["bin_high"] = table["bin_low"] + bin_width
-    return table[["bin_low", "bin_high", "zone", "pairs"]]
 
 
 def weight_histogram(
@@ -163,60 +84,6 @@ def weight_histogram(
     """Histogram of the pairs' match weights, coloured by zone, thresholds drawn."""
     bins = weight_bins(pairs, thresholds, bin_width=bin_width)
     return charts.histogram_chart(bins, _marks(thresholds), log_scale=log_scale)
-
-
-def _grid(weights: np.ndarray, step: float) -> np.ndarray:
-    finite = weights[np.isfinite(weights)]
-    if finite.size == 0:
-        return np.array([0.0])
-    lo, hi = math.floor(finite.min()), math.ceil(finite.max())
-    return np.arange(lo, hi + step, step)
-
-
-def _count_at_or_above(sorted_values: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    return sorted_values.size - np.searchsorted(sorted_values, grid, side="left")
-
-
-def threshold_sweep(
-    pairs: pd.DataFrame, grid: Sequence[float] | None = None, *, step: float = 0.25
-) -> pd.DataFrame:
-    """What each candidate threshold would take in, without labels.
-
-    One row per threshold: pairs at or above it, records with at least one such pair, and
-    the *expected* number of true and false matches among those pairs (sums of the model's
-    match probabilities, p and 1-p). Expected counts are only as good as the model's
-    calibration; with labels, prefer accuracy_by_threshold."""
-    _require(pairs, LEFT, RIGHT, WEIGHT)
-    w = pd.to_numeric(pairs[WEIGHT]).to_numpy(dtype=float)
-    grid_values = np.asarray(grid, dtype=float) if grid is not None else _grid(w, step)
-    order = np.argsort(w, kind="stable")
-    w_sorted = w[order]
-    pair_counts = _count_at_or_above(w_sorted, grid_values)
-
-    both = pd.DataFrame(
-        {
-            "record": np.concatenate([pairs[LEFT].to_numpy(), pairs[RIGHT].to_numpy()]),
-            "w": np.concatenate([w, w]),
-        }
-    )
-    best = np.sort(both.groupby("record")["w"].max().to_numpy())
-    out = pd.DataFrame(
-        {
-            "threshold": grid_values,
-            "pairs": pair_counts,
-            "records": _count_at_or_above(best, grid_values),
-        }
-    )
-    if PROBABILITY in pairs.columns:
-        p = pd.to_numeric(pairs[PROBABILITY]).to_numpy(dtype=float)[order]
-        # Sum of p over the pairs at or above: a suffix sum read at each cut.
-        suffix = np.concatenate([np.cumsum(p[::-1])[::-1], [0.0]])
-        cut = np.searchsorted(w_sorted, grid_values, side="left")
-        out["expected_matches"] = suffix[cut]
-        out["expected_false_matches"] = out["pairs"] - out["expected_matches"]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out["expected_precision"] = out["expected_matches"] / out["pairs"]
-    return out
 
 
 def sweep_chart(pairs_or_sweep: pd.DataFrame, thresholds: Any = None) -> Chart:
@@ -311,7 +178,7 @@ def accuracy_by_threshold(
         is_match = labels_from_truth(pairs, truth).to_numpy()
         w = pd.to_numeric(pairs[WEIGHT]).to_numpy(dtype=float)
         positives = true_pair_count(truth) if total_true_pairs is None else total_true_pairs
-    else:
+    elif labels is not None:  # always, after the check above; said again for the type checker
         w, is_match = _labels_for_pairs(pairs, labels)
         positives = int(is_match.sum()) if total_true_pairs is None else total_true_pairs
     negatives = int((~is_match).sum())

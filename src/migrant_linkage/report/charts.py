@@ -209,7 +209,7 @@ def histogram_chart(
 ) -> Chart:
     """Bars of pair counts per match-weight bin, coloured by zone.
 
-    `bins` has columns bin_low, bin_high, zone, pairs (see tuning.weight_bins)."""
+    `bins` has columns bin_low, bin_high, zone, pairs (see pair_stats.weight_bins)."""
     zones = [z for z in ZONE_COLOURS if z in set(bins["zone"])]
     bins = bins.assign(zone_label=bins["zone"].map(ZONE_LABELS).fillna(bins["zone"]))
     spec = {
@@ -267,7 +267,7 @@ def histogram_chart(
 def sweep_chart(sweep: pd.DataFrame, thresholds: Mapping[str, float] | None = None) -> Chart:
     """Pairs, records and expected true matches at or above each candidate threshold.
 
-    `sweep` is tuning.threshold_sweep's table."""
+    `sweep` is pair_stats.threshold_sweep's table."""
     series = {
         "pairs": "pairs at or above",
         "records": "records in those pairs",

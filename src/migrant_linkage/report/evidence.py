@@ -188,9 +188,15 @@ def waterfall_records(
     records: list[dict[str, Any]] = [
         _bar("Prior match weight", "Starting match weight (prior odds)", prior, "", "")
     ]
-    for item in evidence.itertuples(index=False):  # one row per comparison, not per record
+    for item in evidence.to_dict("records"):  # one row per comparison, not per record
         records.append(
-            _bar(item.comparison, item.level, item.match_weight, item.value_l, item.value_r)
+            _bar(
+                item["comparison"],
+                item["level"],
+                item["match_weight"],
+                item["value_l"],
+                item["value_r"],
+            )
         )
     explained = prior + float(evidence["match_weight"].fillna(0).sum())
     final = row["match_weight"].iloc[0] if "match_weight" in row.columns else explained

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from migrant_linkage.report import charts, evidence
+from migrant_linkage.report import charts, evidence, pair_stats
 from migrant_linkage.report.run import Run, load_run, quality_flag_counts, thresholds_of
 
 #: The worklist columns shown for each near match, with a heading. `_l`/`_r` are appended.
@@ -178,9 +178,7 @@ def _zones(run: Run, chart_box: _Charts) -> str:
     frame = pd.DataFrame({"zone": list(charts.ZONE_LABELS)})
     frame["pairs"] = [per_zone.get(z) for z in charts.ZONE_LABELS]
     if run.pairs is not None and len(run.pairs) and "zone" in run.pairs.columns:
-        from migrant_linkage import tuning
-
-        counts = tuning.zone_counts(run.pairs, n_records=s.get("standardized"))
+        counts = pair_stats.zone_counts(run.pairs, n_records=s.get("standardized"))
         frame = frame.drop(columns="pairs").merge(counts, on="zone", how="left")
     frame["zone"] = frame["zone"].map(charts.ZONE_LABELS)
     frame = frame.rename(
@@ -213,12 +211,10 @@ def _zones(run: Run, chart_box: _Charts) -> str:
     if extra:
         body += _table(pd.DataFrame(extra, columns=["", "count"]), {"count": "int"}, "narrow")
     if run.pairs is not None and len(run.pairs):
-        from migrant_linkage import tuning
-
         marks = charts.threshold_marks(*thresholds) if thresholds else None
-        bins = tuning.weight_bins(run.pairs)  # zones as the run assigned them
+        bins = pair_stats.weight_bins(run.pairs)  # zones as the run assigned them
         body += chart_box.add(charts.histogram_chart(bins, marks, log_scale=False))
-        body += chart_box.add(charts.sweep_chart(tuning.threshold_sweep(run.pairs), marks))
+        body += chart_box.add(charts.sweep_chart(pair_stats.threshold_sweep(run.pairs), marks))
     else:
         body += _missing("No scored pairs in the run folder: no histogram.")
     return _section(

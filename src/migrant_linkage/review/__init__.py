@@ -4,7 +4,7 @@ Public surface: MasterIndex (create/open, upload, worklist, show, decide, valida
 split, undo, consolidated, reports, export, audit), retrain_from_decisions, and the errors.
 See docs/review-workflow.md.
 
-Names are imported on first use (PEP 562), so `migrant_linkage.review.cli` can build the command
+Names are imported on first use (PEP 562), so `migrant_linkage.cli.index` can build the command
 parser without loading pandas, DuckDB or Splink.
 """
 

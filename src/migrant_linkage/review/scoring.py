@@ -88,7 +88,7 @@ class SplinkScorer:
             UNIQUE_ID_COLUMN,
             *[c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN],
         ]
-        self.db_api, self._con = make_db_api("duckdb")
+        self.db_api, self._con = make_db_api()
         con = self._con
         selected = ", ".join(columns)
         con.register("_existing", existing)

@@ -1,14 +1,14 @@
-"""The `migrant-linkage` command.
+"""The job subcommands: demo, validate, synth, dedupe, link and explain.
 
-Exit codes: 0 success, 2 bad usage or bad input (the message names the file, column and row),
-1 internal error. Messages never contain names or birth dates, only record ids and counts.
+Each `cmd_*` takes the parsed arguments and returns the exit code; bad usage or input raises
+UsageError (exit code 2, see migrant_linkage.cli). The library is imported inside the commands,
+so building the parser (and `--help`) loads neither pandas nor DuckDB nor Splink.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import time
@@ -16,19 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from migrant_linkage.report import add_report_command, add_report_option, report_run
-from migrant_linkage.review.cli import add_index_commands
-
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_BAD_INPUT = 2
-
-log = logging.getLogger("migrant_linkage")
-
-
-class UsageError(Exception):
-    """Bad usage or bad input; the message says what to do. Exit code 2."""
-
+from migrant_linkage.cli.report import add_report_option
+from migrant_linkage.errors import UsageError
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers shared by the subcommands
@@ -194,7 +183,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         write_table(result.standardized, args.out / "standardized.parquet")
         write_table(result.rejects, args.out / "rejects.csv")
         print(f"{'outputs':>30}: {args.out}")
-    return EXIT_OK
+    return 0
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -212,7 +201,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
     synthetic.write(frame, args.out)
     print(f"wrote {len(frame)} records of {args.students} students to {args.out}")
-    return EXIT_OK
+    return 0
 
 
 def _run_job(args: argparse.Namespace, job_name: str, inputs: list[str]) -> int:
@@ -247,8 +236,10 @@ def _run_job(args: argparse.Namespace, job_name: str, inputs: list[str]) -> int:
     )
     _print_summary(result.summary, args.out)
     if args.report:
+        from migrant_linkage.report import report_run
+
         print(f"{'report':>16}: {report_run(result, args.out)}")
-    return EXIT_OK
+    return 0
 
 
 def cmd_dedupe(args: argparse.Namespace) -> int:
@@ -283,7 +274,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a record the contract rejects; the message holds reasons only
         raise UsageError(str(exc)) from None
     print(table.to_string(index=False))
-    return EXIT_OK
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -297,14 +288,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="migrant-linkage",
-        description="Link migrant-student records across states: standardize, score, zone, cluster.",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def add_job_commands(sub: argparse._SubParsersAction) -> None:
+    """Register demo, validate, synth, dedupe, link and explain on the main parser."""
     p = sub.add_parser("demo", help="synthesize multi-state records, link them, print accuracy")
     p.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder")
     p.add_argument("--students", type=int, default=2000, help="synthetic children to draw")
@@ -343,55 +328,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("record_b", help="JSON object of contract columns, or a JSON file")
     p.add_argument("--model", help="model JSON (default: the shipped model)")
     p.set_defaults(func=cmd_explain)
-
-    add_report_command(sub)
-    add_index_commands(sub)
-    return parser
-
-
-def _input_error_types() -> tuple[type[BaseException], ...]:
-    """Errors that mean "fix your input" (exit 2), as opposed to our bugs (exit 1)."""
-    from migrant_linkage.io import RecordContractError
-    from migrant_linkage.spark_backend import SparkUnavailableError
-
-    return (RecordContractError, SparkUnavailableError, FileNotFoundError, IsADirectoryError)
-
-
-def _run(args: argparse.Namespace) -> int:
-    try:
-        return args.func(args)
-    except (UsageError, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        if isinstance(exc, _input_error_types()):
-            raise UsageError(str(exc)) from exc
-        raise
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return _run(args)
-    except UsageError as exc:
-        print(f"migrant-linkage: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("migrant-linkage: interrupted", file=sys.stderr)
-        return EXIT_INTERNAL
-    except Exception as exc:  # noqa: BLE001 - the last line of defence; no record values shown
-        # The traceback can quote data values, so it is shown only when asked for (-v).
-        log.info("internal error", exc_info=True)
-        print(
-            f"migrant-linkage: internal error ({type(exc).__name__}); rerun with -v for details",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,26 +1,23 @@
 """`migrant-linkage index ...`: the master index and review workflow from the command line.
 
-`add_index_commands(subparsers)` registers the `index` group on the main parser (the main CLI
-calls it); `python -m migrant_linkage.review.cli index ...` runs the group on its own. Output
-names record keys (STATE:record_id), student IDs and counts; names and birth dates appear only
-in `index show` (the reviewer's screen) and in files written with --out.
+`add_index_commands(subparsers)` registers the `index` group on the main parser (see
+migrant_linkage.cli.build_parser). Output names record keys (STATE:record_id), student IDs and
+counts; names and birth dates appear only in `index show` (the reviewer's screen) and in files
+written with --out.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migrant_linkage.errors import UsageError
+
 if TYPE_CHECKING:  # pandas is imported by the commands, not when the parser is built
     import pandas as pd
-
-
-class IndexUsageError(Exception):
-    """Bad usage or input for an index command (exit code 2)."""
 
 
 def _index(args: argparse.Namespace):
@@ -53,7 +50,7 @@ def _column_map(pairs: Sequence[str] | None) -> dict[str, str] | None:
     mapping = {}
     for item in pairs:
         if "=" not in item:
-            raise IndexUsageError(f"--column-map {item!r}: expected THEIR_COLUMN=CONTRACT_COLUMN")
+            raise UsageError(f"--column-map {item!r}: expected THEIR_COLUMN=CONTRACT_COLUMN")
         theirs, ours = item.split("=", 1)
         mapping[theirs.strip()] = ours.strip()
     return mapping
@@ -75,7 +72,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_upload(args: argparse.Namespace) -> int:
     if not Path(args.file).exists():
-        raise IndexUsageError(f"{args.file}: file not found")
+        raise UsageError(f"{args.file}: file not found")
     thresholds = None
     if args.match_weight is not None or args.review_weight is not None:
         from migrant_linkage.zones import Thresholds
@@ -210,7 +207,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     try:
         model = retrain_from_decisions(index)
     except ModelCheckError as exc:
-        raise IndexUsageError(f"the retrained model was refused: {exc}") from None
+        raise UsageError(f"the retrained model was refused: {exc}") from None
     model.save(args.out)
     print(f"wrote {args.out}")
     if args.use:
@@ -325,31 +322,7 @@ def _guarded(func):
 
         try:
             return func(args)
-        except (ReviewError, IndexBusyError, IndexNotFoundError, IndexUsageError) as exc:
-            raise _usage_error()(str(exc)) from None
+        except (ReviewError, IndexBusyError, IndexNotFoundError) as exc:
+            raise UsageError(str(exc)) from None
 
     return run
-
-
-def _usage_error() -> type[Exception]:
-    try:
-        from migrant_linkage.cli import UsageError
-
-        return UsageError
-    except ImportError:  # pragma: no cover - the main CLI always defines it
-        return IndexUsageError
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="migrant-linkage")
-    add_index_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (IndexUsageError, _usage_error()) as exc:
-        print(f"migrant-linkage: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
