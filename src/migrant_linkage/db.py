@@ -107,10 +107,10 @@ def _limit_memory(connection: duckdb.DuckDBPyConnection) -> None:
     limit = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
     if limit and not is_memory_size(limit):
         raise ValueError(f"{MEMORY_LIMIT_ENV}={limit!r}: give a size such as 4GB or 500MB")
-    limit = limit or default_memory_limit()
-    if limit is None:
+    chosen = limit or default_memory_limit()
+    if chosen is None:
         return
-    execute(connection, f"SET memory_limit = {quote_literal(limit)}")
+    execute(connection, f"SET memory_limit = {quote_literal(chosen)}")
     execute(connection, f"SET temp_directory = {quote_literal(_spill_dir())}")
 
 

@@ -359,7 +359,7 @@ def _given_names_differ_sql() -> str:
     )
 
 
-def _levels() -> dict[str, list[tuple[str, str, str | None, bool]]]:
+def _levels() -> dict[str, list[tuple[str, str, str | None, str | None]]]:
     """comparison -> [(label, meaning, SQL condition or None for else, term-frequency column)]."""
     several = "surname_count_l >= 2 AND surname_count_r >= 2"
     key = "surname_units_key"
