@@ -25,7 +25,14 @@ Loaders are importable for other benchmarks: `from external import load_set`.
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+import math
+import shlex
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +40,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from migrant_linkage.evaluate import TRUTH_FAMILY, TRUTH_STUDENT
+from migrant_linkage.evaluate import TRUTH_FAMILY, TRUTH_STUDENT, Evaluation, evaluate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generic_splink import generic_worklist, run_generic  # noqa: E402
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 SHUFFLE_SEED = 13  # row order and opaque ids: fixed, so every run sees the same input
@@ -271,3 +279,394 @@ def load_set(name: str) -> ExternalSet:
     if name not in LOADERS:
         raise ValueError(f"unknown set {name!r}: choose from {', '.join(LOADERS)}")
     return LOADERS[name]()
+
+
+# ------------------------------------------------------------------------------- runs
+@dataclass
+class ModelRun:
+    """One model on one set: its scored pairs, clusters, worklist and the time it took."""
+
+    model: str
+    pairs: pd.DataFrame
+    clusters: pd.DataFrame
+    worklist: pd.DataFrame
+    seconds: float
+    rejected: int = 0
+
+
+def run_ours(data: ExternalSet) -> ModelRun:
+    """Our engine exactly as a user calls it: no model, no thresholds, no options."""
+    import migrant_linkage
+
+    started = time.perf_counter()
+    if data.left_ids is not None:
+        result = migrant_linkage.link(*data.sides())
+    elif data.files:
+        on = data.records["record_id"]
+        result = migrant_linkage.dedupe(
+            *(data.records[on.isin(ids)].reset_index(drop=True) for ids in data.files.values())
+        )
+    else:
+        result = migrant_linkage.dedupe(data.records)
+    seconds = time.perf_counter() - started
+    return ModelRun(
+        "ours",
+        result.pairs,
+        result.clusters,
+        result.worklist,
+        seconds,
+        rejected=int(result.summary.get("rejected", 0)),
+    )
+
+
+def run_generic_model(data: ExternalSet) -> ModelRun:
+    """The generic Splink model on the same columns (its record ids, its date format)."""
+    started = time.perf_counter()
+    options = {"date_format": data.date_format, "middle_initial": True}
+    if data.left_ids is not None:
+        left, right = data.sides()
+        pairs, clusters, _ = run_generic(left, right=right, **options)
+    else:
+        pairs, clusters, _ = run_generic(data.records, **options)
+    seconds = time.perf_counter() - started
+    return ModelRun("generic", pairs, clusters, generic_worklist(pairs, clusters), seconds)
+
+
+# ------------------------------------------------------------------------------- metrics
+def _pair_key(left: pd.Series, right: pd.Series) -> pd.Series:
+    """One key per unordered pair of record ids."""
+    left, right = left.astype("string"), right.astype("string")
+    low = left.where(left < right, right)
+    high = right.where(left < right, left)
+    return (low + "|" + high).reset_index(drop=True)
+
+
+def true_pairs(truth: pd.DataFrame, left_ids: pd.Index | None = None) -> pd.DataFrame:
+    """Every pair of records of one entity (record_id_l < record_id_r). The outside sets hold a
+    handful of records per entity, so the pairs are few. For a linkage set only pairs across
+    the two files count: pairs within a file are not asked for."""
+    ids = truth[["record_id", TRUTH_STUDENT]]
+    pairs = ids.merge(ids, on=TRUTH_STUDENT, suffixes=("_l", "_r"))
+    pairs = pairs[pairs["record_id_l"] < pairs["record_id_r"]]
+    if left_ids is not None:
+        across = pairs["record_id_l"].isin(left_ids) != pairs["record_id_r"].isin(left_ids)
+        pairs = pairs[across]
+    pairs = pairs[["record_id_l", "record_id_r"]].reset_index(drop=True)
+    return pairs.assign(key=_pair_key(pairs["record_id_l"], pairs["record_id_r"]))
+
+
+@dataclass
+class Scores:
+    model: str
+    evaluation: Evaluation
+    true_pairs: int
+    pairs_completeness: float
+    found_recall: float
+    worklist_pairs: int
+    worklist_share: float
+    comparisons: int
+    comparisons_per_record: float
+    seconds: float
+    rejected: int
+
+    def row(self) -> dict[str, object]:
+        c = self.evaluation.clusters
+        return {
+            "model": self.model,
+            "F1": c.f1,
+            "precision": c.precision,
+            "recall": c.recall,
+            "pairs_completeness": self.pairs_completeness,
+            "worklist_share_of_records": self.worklist_share,
+            "found_recall": self.found_recall,
+            "comparisons_per_record": self.comparisons_per_record,
+            "seconds": self.seconds,
+        }
+
+
+def score(data: ExternalSet, run: ModelRun) -> Scores:
+    """F1/precision/recall on clusters (migrant_linkage.evaluate), pairs completeness (true
+    pairs the model compared at all), "found" recall (true pairs merged or on the worklist)."""
+    truth = data.truth
+    # evaluate() counts every true pair, within a file too; FEBRL4, the one linkage set, has
+    # none within its files, so its figures and true_pairs() agree.
+    evaluation = evaluate(truth, run.clusters, run.pairs, worklist=run.worklist)
+    wanted = true_pairs(truth, data.left_ids)
+    compared = set(_pair_key(run.pairs["record_id_l"], run.pairs["record_id_r"]))
+    listed = set(_pair_key(run.worklist["record_id_l"], run.worklist["record_id_r"]))
+    cluster_of = run.clusters.set_index("record_id")["cluster_id"]
+    merged = (
+        wanted["record_id_l"].map(cluster_of).to_numpy()
+        == wanted["record_id_r"].map(cluster_of).to_numpy()
+    )
+    found = merged | wanted["key"].isin(listed).to_numpy()
+    n = len(wanted)
+    records = len(data.records)
+    return Scores(
+        model=run.model,
+        evaluation=evaluation,
+        true_pairs=n,
+        pairs_completeness=_share(int(wanted["key"].isin(compared).sum()), n),
+        found_recall=_share(int(found.sum()), n),
+        worklist_pairs=len(run.worklist),
+        worklist_share=len(run.worklist) / records,
+        comparisons=len(run.pairs),
+        comparisons_per_record=len(run.pairs) / records,
+        seconds=run.seconds,
+        rejected=run.rejected,
+    )
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else math.nan
+
+
+# ------------------------------------------------------------------------------- where pairs go
+def fields_differ(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
+    """Per pair, which contract fields the two records disagree on, e.g. `first_name, sex`;
+    a field missing on one side reads `birth_date?`. Values are upper-cased and trimmed only:
+    this says what the data looks like, not what our standardization makes of it."""
+    by_id = records.set_index("record_id")
+    parts = []
+    for field_name in COMPARED_FIELDS:
+        if field_name not in by_id.columns:
+            continue
+        values = by_id[field_name].astype("string").str.upper().str.strip()
+        left = pairs["record_id_l"].map(values).reset_index(drop=True)
+        right = pairs["record_id_r"].map(values).reset_index(drop=True)
+        missing = (left.isna() | right.isna()).to_numpy()
+        differ = (~missing) & (left.fillna("") != right.fillna("")).to_numpy()
+        label = np.where(missing, field_name + "?", np.where(differ, field_name, ""))
+        parts.append(pd.Series(label))
+    if not parts:
+        return pd.Series("", index=range(len(pairs)))
+    joined = pd.concat(parts, axis=1).apply(lambda row: ", ".join(v for v in row if v), axis=1)
+    return joined.replace("", "(none)")
+
+
+def leaks(data: ExternalSet, run: ModelRun) -> dict[str, pd.DataFrame]:
+    """Where the true pairs that were neither merged nor listed went. Ids and counts only.
+
+    never_compared: true pairs no blocking rule produced, by the fields that differ.
+    lost_after_scoring: compared true pairs that ended apart and off the worklist, by zone and
+        guard reason, by the fields that differ, and (ours) by each comparison's level label.
+    """
+    wanted = true_pairs(data.truth, data.left_ids)
+    pair_keys = _pair_key(run.pairs["record_id_l"], run.pairs["record_id_r"])
+    scored = run.pairs.reset_index(drop=True).assign(key=pair_keys)
+    scored = scored.drop_duplicates("key")
+    listed = set(_pair_key(run.worklist["record_id_l"], run.worklist["record_id_r"]))
+    cluster_of = run.clusters.set_index("record_id")["cluster_id"]
+    apart = (
+        wanted["record_id_l"].map(cluster_of).to_numpy()
+        != wanted["record_id_r"].map(cluster_of).to_numpy()
+    )
+    lost = wanted[apart & ~wanted["key"].isin(listed).to_numpy()].reset_index(drop=True)
+    never = lost[~lost["key"].isin(scored["key"])].reset_index(drop=True)
+    after = lost.merge(scored.drop(columns=["record_id_l", "record_id_r"]), on="key")
+
+    def count(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        if frame.empty:
+            return pd.DataFrame(columns=[*columns, "pairs"])
+        return frame[columns].value_counts(dropna=False).rename("pairs").reset_index()
+
+    out = {
+        "never_compared_by_fields": count(
+            never.assign(fields_differ=fields_differ(data.records, never)), ["fields_differ"]
+        ),
+        "lost_by_fields": count(
+            after.assign(fields_differ=fields_differ(data.records, after)), ["fields_differ"]
+        ),
+    }
+    zone_columns = [c for c in ("zone", "guard_reason") if c in after.columns]
+    out["lost_by_zone"] = count(after.fillna({"guard_reason": "-"}), zone_columns)
+    # Level labels read "name: explanation"; the name is enough to count by. A comparison
+    # whose lost pairs all sit on one level (often "null": the set lacks the field) says nothing.
+    for level in sorted(c for c in after.columns if c.endswith("_level")):
+        names = after[level].astype("string").str.split(":").str[0].to_frame()
+        if names[level].nunique(dropna=False) > 1:
+            out[f"lost_by_{level}"] = count(names, [level])
+    return out
+
+
+# ------------------------------------------------------------------------------- reporting
+TABLE_COLUMNS = (
+    ("F1", "{:.3f}"),
+    ("precision", "{:.3f}"),
+    ("recall", "{:.3f}"),
+    ("pairs completeness", "{:.3f}"),
+    ("worklist / records", "{:.2%}"),
+    ("found recall", "{:.3f}"),
+    ("comparisons / record", "{:.1f}"),
+    ("seconds", "{:.1f}"),
+)
+
+
+def _cells(s: Scores) -> list[float]:
+    c = s.evaluation.clusters
+    return [
+        c.f1,
+        c.precision,
+        c.recall,
+        s.pairs_completeness,
+        s.worklist_share,
+        s.found_recall,
+        s.comparisons_per_record,
+        s.seconds,
+    ]
+
+
+def results_table(results: list[tuple[ExternalSet, list[Scores]]]) -> str:
+    header = ["set", "records", "true pairs", "model", *(name for name, _ in TABLE_COLUMNS)]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * 2 + "---|" + "---:|" * 8]
+    for data, scores in results:
+        for s in scores:
+            cells = [
+                "n/a" if isinstance(v, float) and math.isnan(v) else fmt.format(v)
+                for v, (_, fmt) in zip(_cells(s), TABLE_COLUMNS, strict=True)
+            ]
+            model = "ours (default)" if s.model == "ours" else "generic Splink 5"
+            lines.append(
+                f"| {data.name} | {len(data.records):,} | {s.true_pairs:,} | {model} | "
+                + " | ".join(cells)
+                + " |"
+            )
+    return "\n".join(lines)
+
+
+def _markdown(frame: pd.DataFrame, limit: int = 8) -> str:
+    shown = frame.head(limit)
+    lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
+    lines += [
+        "| " + " | ".join(str(v) for v in row) + " |" for row in shown.itertuples(index=False)
+    ]
+    if len(frame) > limit:
+        lines.append(
+            f"| ... {len(frame) - limit} more rows (see the JSON) |"
+            + " |" * (len(frame.columns) - 1)
+        )
+    return "\n".join(lines)
+
+
+def leak_report(data: ExternalSet, ours: Scores, tables: dict[str, pd.DataFrame]) -> str:
+    never = int(tables["never_compared_by_fields"]["pairs"].sum())
+    after = int(tables["lost_by_fields"]["pairs"].sum())
+    text = [
+        f"#### {data.name}: true pairs ours neither merged nor listed "
+        f"({never + after:,} of {ours.true_pairs:,}; rejected records: {ours.rejected:,})",
+        "",
+        f"Never compared (blocking): {never:,}, by the fields that differ:",
+        "",
+        _markdown(tables["never_compared_by_fields"]),
+        "",
+        f"Compared but ended apart and off the worklist: {after:,}, by zone and guard:",
+        "",
+        _markdown(tables["lost_by_zone"]),
+        "",
+        "... by the fields that differ:",
+        "",
+        _markdown(tables["lost_by_fields"]),
+    ]
+    for name, table in tables.items():
+        if name.startswith("lost_by_") and name.endswith("_level") and not table.empty:
+            text += ["", f"... by `{name.removeprefix('lost_by_')}`:", "", _markdown(table, 6)]
+    return "\n".join(text)
+
+
+def _git_commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return done.stdout.strip()
+
+
+def _json_ready(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(key): _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    if value is pd.NA:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sets", default=",".join(LOADERS), help=f"comma-separated, from {','.join(LOADERS)}"
+    )
+    parser.add_argument("--skip-generic", action="store_true", help="run our engine only")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder for the JSON")
+    args = parser.parse_args(argv)
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    names = [name.strip() for name in args.sets.split(",") if name.strip()]
+    unknown = [name for name in names if name not in LOADERS]
+    if unknown:
+        parser.error(f"unknown set(s) {', '.join(unknown)}: choose from {', '.join(LOADERS)}")
+
+    command = "python benchmarks/external.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    commit = _git_commit()
+    print(f"Command: `{command}` (at commit {commit})\n", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    results: list[tuple[ExternalSet, list[Scores]]] = []
+    reports: list[str] = []
+    for name in names:
+        data = load_set(name)
+        print(f"{name}: {data.description}: {len(data.records):,} records", flush=True)
+        ours_run = run_ours(data)
+        ours = score(data, ours_run)
+        tables = leaks(data, ours_run)
+        scores = [ours]
+        if not args.skip_generic:
+            scores.append(score(data, run_generic_model(data)))
+        results.append((data, scores))
+        reports.append(leak_report(data, ours, tables))
+        report = {
+            "command": command,
+            "commit": commit,
+            "set": name,
+            "description": data.description,
+            "records": len(data.records),
+            "models": {
+                s.model: {
+                    **s.row(),
+                    "true_pairs": s.true_pairs,
+                    "worklist_pairs": s.worklist_pairs,
+                    "comparisons": s.comparisons,
+                    "rejected": s.rejected,
+                    "evaluation": s.evaluation.to_dict(),
+                }
+                for s in scores
+            },
+            "ours_leaks": {key: table.to_dict(orient="records") for key, table in tables.items()},
+        }
+        path = args.out / f"external_{name}.json"
+        path.write_text(json.dumps(_json_ready(report), indent=2, allow_nan=False))
+
+    print()
+    print(results_table(results))
+    print(
+        "\nF1/precision/recall: pairwise, on the auto-merge clusters. Pairs completeness: true "
+        "pairs the model's blocking compared at all. Worklist / records: review pairs per "
+        "record. Found recall: true pairs merged or on the worklist. Generic: match "
+        "probability >= 0.95 merges, [0.5, 0.95) apart is its worklist.\n"
+    )
+    print("\n\n".join(reports))
+    print(f"\nJSON: {args.out}/external_<set>.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
