@@ -427,6 +427,7 @@ def fields_differ(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
     a field missing on one side reads `birth_date?`. Values are upper-cased and trimmed only:
     this says what the data looks like, not what our standardization makes of it."""
     by_id = records.set_index("record_id")
+    sides: dict[str, tuple[pd.Series, pd.Series]] = {}
     parts = []
     for field_name in COMPARED_FIELDS:
         if field_name not in by_id.columns:
@@ -434,12 +435,18 @@ def fields_differ(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
         values = by_id[field_name].astype("string").str.upper().str.strip()
         left = pairs["record_id_l"].map(values).reset_index(drop=True)
         right = pairs["record_id_r"].map(values).reset_index(drop=True)
+        sides[field_name] = (left, right)
         missing = (left.isna() | right.isna()).to_numpy()
         differ = (~missing) & (left.fillna("") != right.fillna("")).to_numpy()
         label = np.where(missing, field_name + "?", np.where(differ, field_name, ""))
         parts.append(pd.Series(label))
     if not parts:
         return pd.Series("", index=range(len(pairs)))
+    if {"first_name", "last_name_1"} <= sides.keys():
+        # A given name recorded as the surname (or the other way) is a known keying error.
+        (first_l, first_r), (last_l, last_r) = sides["first_name"], sides["last_name_1"]
+        swapped = (first_l == last_r).fillna(False) | (last_l == first_r).fillna(False)
+        parts.append(pd.Series(np.where(swapped.to_numpy(), "(first and last swapped)", "")))
     joined = pd.concat(parts, axis=1).apply(lambda row: ", ".join(v for v in row if v), axis=1)
     return joined.replace("", "(none)")
 
@@ -497,7 +504,7 @@ TABLE_COLUMNS = (
     ("pairs completeness", "{:.3f}"),
     ("worklist / records", "{:.2%}"),
     ("found recall", "{:.3f}"),
-    ("comparisons / record", "{:.1f}"),
+    ("comparisons / record", "{:.2f}"),
     ("seconds", "{:.1f}"),
 )
 
@@ -530,6 +537,23 @@ def results_table(results: list[tuple[ExternalSet, list[Scores]]]) -> str:
                 f"| {data.name} | {len(data.records):,} | {s.true_pairs:,} | {model} | "
                 + " | ".join(cells)
                 + " |"
+            )
+    return "\n".join(lines)
+
+
+def false_merge_table(results: list[tuple[ExternalSet, list[Scores]]]) -> str:
+    """False-merge pairs per set and model: within a household (pseudopeople's family; FEBRL
+    has none) or not. A merged mother and child, or two siblings, is the overlay to fear."""
+    lines = [
+        "| set | model | merged pairs | same-household false merges | other false merges |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for data, scores in results:
+        for s in scores:
+            c = s.evaluation.clusters
+            lines.append(
+                f"| {data.name} | {s.model} | {c.predicted_pairs:,} | "
+                f"{c.twin_sibling_false_merges:,} | {c.other_false_merges:,} |"
             )
     return "\n".join(lines)
 
@@ -663,6 +687,8 @@ def main(argv: list[str] | None = None) -> int:
         "record. Found recall: true pairs merged or on the worklist. Generic: match "
         "probability >= 0.95 merges, [0.5, 0.95) apart is its worklist.\n"
     )
+    print(false_merge_table(results))
+    print()
     print("\n\n".join(reports))
     print(f"\nJSON: {args.out}/external_<set>.json")
     return 0

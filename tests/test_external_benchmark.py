@@ -59,3 +59,17 @@ def test_fields_differ_names_disagreeing_and_missing_fields():
     )
     pairs = pd.DataFrame({"record_id_l": ["r1"], "record_id_r": ["r2"]})
     assert list(external.fields_differ(records, pairs)) == ["last_name_1, birth_date?"]
+
+
+def test_fields_differ_tells_a_given_name_keyed_as_the_surname():
+    records = pd.DataFrame(
+        {
+            "record_id": ["r1", "r2"],
+            "first_name": ["Ana", "Ruiz"],
+            "last_name_1": ["Ruiz", "Anna"],
+        }
+    )
+    pairs = pd.DataFrame({"record_id_l": ["r1"], "record_id_r": ["r2"]})
+    assert list(external.fields_differ(records, pairs)) == [
+        "first_name, last_name_1, (first and last swapped)"
+    ]
