@@ -105,13 +105,17 @@ def _given_variants(kind: str):
     return variants
 
 
-def _english_nicknames_of(first: str) -> tuple[str, ...]:
+def _english_nicknames():
     """English nicknames of a name, or of its English forms: JOSÉ -> JOSEPH -> JOE, JOEY..."""
-    table = tables.english_nicknames()
-    found = list(table.get(first, ()))
-    for form in _nickname_table()["english"].get(first, ()):
-        found += table.get(form, ())
-    return tuple(dict.fromkeys(found))
+    table, forms = tables.english_nicknames(), _nickname_table()["english"]
+
+    def of(first: str) -> tuple[str, ...]:
+        found = list(table.get(first, ()))
+        for form in forms.get(first, ()):
+            found += table.get(form, ())
+        return tuple(dict.fromkeys(found))
+
+    return of
 
 
 def _render_given(
@@ -156,14 +160,15 @@ def _render_given(
     middle = np.where(split, g2, middle)
     first = _pick_variant(first, applied["given_nickname"], rng, nick)
     first = _pick_variant(first, applied["given_english_form"], rng, eng)
-    has_en_nick = text.map_distinct(first, lambda f: bool(_english_nicknames_of(f))).astype(bool)
+    en_nicks = _english_nicknames()
+    has_en_nick = text.map_distinct(first, lambda f: bool(en_nicks(f))).astype(bool)
     en_nick = has_en_nick & (extra.random(n) < rates.given_english_nickname)
     log.mark("given_english_nickname", en_nick, has_en_nick)
     # Draws of the added kinds are made for every record (not per record hit), so that changing
     # one added kind's rate changes only the records that kind touches.
     keys = extra.integers(_VARIANT_KEYS, size=n)
     first[en_nick] = text.map_distinct_keyed(
-        first[en_nick], keys[en_nick], lambda v, k: (vs := _english_nicknames_of(v))[k % len(vs)]
+        first[en_nick], keys[en_nick], lambda v, k: (vs := en_nicks(v))[k % len(vs)]
     )
 
     has_phon = text.map_distinct(first, lambda s: bool(text.phonetic_variants(s))).astype(bool)
