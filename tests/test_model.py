@@ -10,6 +10,8 @@ import pytest
 
 from migrant_linkage import synthetic
 from migrant_linkage.model import (
+    MAX_GIVEN_NAME_ELSE_WEIGHT,
+    MIN_EXACT_BIRTH_DATE_WEIGHT,
     Model,
     ModelCheckError,
     ModelNotTrainedError,
@@ -120,8 +122,9 @@ def test_training_from_labelled_pairs(standardized):
         matches.extend(itertools.combinations(sorted(group["record_id"]), 2))
     labels = pd.DataFrame(matches, columns=["record_id_l", "record_id_r"]).assign(is_match=True)
     model = Model().train(standardized, labels=labels, seed=1, max_u_pairs=2e5)
-    assert _weight(model, "birth_date", "exact") > 4
-    assert _weight(model, "given_name", "else") < -4
+    # The labelled weights pass the model's own plausibility bounds (check_weights).
+    assert _weight(model, "birth_date", "exact") > MIN_EXACT_BIRTH_DATE_WEIGHT
+    assert _weight(model, "given_name", "else") < MAX_GIVEN_NAME_ELSE_WEIGHT
 
 
 def test_labels_naming_unknown_records_are_rejected(standardized):
