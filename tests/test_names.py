@@ -496,6 +496,7 @@ _allowed_flags = {
         QualityFlag.NAME_TRUNCATED_OR_INITIAL,
         QualityFlag.SUFFIX_IN_NAME,
         QualityFlag.SURNAME_FROM_MIDDLE_NAME,
+        QualityFlag.NAME_PLACEHOLDER,
     )
 }
 
