@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
+from typing import NamedTuple
 
 import ftfy
 import numpy as np
@@ -120,6 +121,7 @@ class _Placeholders:
 
     values: frozenset[str]  # whole folded field values: NO NAME, ADULT MALE, N A
     words: frozenset[str]  # the one-word values: a field made only of them is one (BABY GIRL)
+    first_words: frozenset[str]  # first word of every value: the cheap test most names fail
 
     def match(self, words: Sequence[str]) -> bool:
         return bool(words) and (
@@ -129,7 +131,8 @@ class _Placeholders:
 
 def _placeholders(rows: list[dict[str, str]], applies: Sequence[str]) -> _Placeholders:
     values = frozenset(r["value"] for r in rows if r["applies_to"] in applies)
-    return _Placeholders(values, frozenset(v for v in values if " " not in v))
+    one_word = frozenset(v for v in values if " " not in v)
+    return _Placeholders(values, one_word, frozenset(v.split()[0] for v in values))
 
 
 @cache
@@ -334,23 +337,26 @@ class _FieldParse:
 _EMPTY = _FieldParse(None, (), None, False, False)
 
 
-@dataclass(frozen=True)
-class _Tokens:
+class _Tokens(NamedTuple):
     tokens: list[str]  # folded words, digits removed, suffix moved out
     suffix: str | None
     has_digits: bool
-    words: list[str]  # the same words with their digits, for the placeholder test
+    folded: str  # the folded field, digits kept, for the placeholder test
 
     def placeholder(self, placeholders: _Placeholders) -> bool:
         # Digits count: BABY 1 / BABY 2 (twins) are not the placeholder BABY, and neither
-        # are BABY A / TWIN B: what tells the twins apart stays (docs/names.md, §3).
-        return placeholders.match(self.words)
+        # are BABY A / TWIN B: what tells the twins apart stays (docs/names.md, §1b).
+        if self.folded.partition(" ")[0] not in placeholders.first_words:
+            return False  # nearly every real name stops here, after one set lookup
+        words = self.folded.split()
+        if self.suffix is not None and words[-1] in _tables().suffix_in_name:
+            words.pop()  # UNKNOWN JR
+        return placeholders.match(words)
 
 
 def _tokens(value: str, whole_field_suffix: bool) -> _Tokens:
     folded = _fold_one(value) or ""
     has_digits = bool(_DIGITS.search(folded))
-    words = folded.split()
     tokens = _DIGITS.sub("", folded).split()
     suffix = None
     in_name = _tables().suffix_in_name
@@ -358,9 +364,7 @@ def _tokens(value: str, whole_field_suffix: bool) -> _Tokens:
     # given name is never lost; the middle-name field may consist of the suffix alone.
     if tokens and tokens[-1] in in_name and (len(tokens) > 1 or whole_field_suffix):
         suffix = in_name[tokens.pop()]
-        if words and words[-1] in in_name:
-            words.pop()
-    return _Tokens(tokens, suffix, has_digits, words)
+    return _Tokens(tokens, suffix, has_digits, folded)
 
 
 def _drop_joiners(tokens: list[str], joiners: frozenset[str]) -> list[str]:
@@ -525,6 +529,12 @@ class _ParsedColumn:
     def flag(self, test: Callable[[_FieldParse], bool]) -> np.ndarray:
         return self.get(test, bool)
 
+    def placeholder(self) -> np.ndarray:
+        # Placeholders are rare: skip the per-row take when no distinct value is one.
+        if not any(p.placeholder for p in self.parsed):
+            return np.zeros(len(self.codes), dtype=bool)
+        return self.flag(lambda p: p.placeholder)
+
     def unit_is_initial(self, i: int) -> np.ndarray:
         return self.flag(lambda p: len(p.units) > i and len(p.units[i]) == 1)
 
@@ -662,7 +672,7 @@ def _parent_columns(raw: pd.DataFrame) -> dict[str, np.ndarray]:
     p2 = _parsed(raw, "parent2_last", _parse_surname)
     placeholder = np.zeros(len(raw), dtype=bool)
     for field in (first_1, first_2, p1, p2):
-        placeholder |= field.flag(lambda p: p.placeholder)
+        placeholder |= field.placeholder()
     return {
         "parent_given_a": np.where(swap, given_2, given_1),
         "parent_given_b": np.where(swap, given_1, given_2),
@@ -720,7 +730,7 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
     placeholder = np.zeros(len(raw), dtype=bool)
     for field in (first, middle, l1, l2):
         has_digits |= field.flag(lambda p: p.has_digits)
-        placeholder |= field.flag(lambda p: p.placeholder)
+        placeholder |= field.placeholder()
     parents = _parent_columns(raw)
     placeholder |= parents.pop("placeholder")
     flags = _flag_strings(
