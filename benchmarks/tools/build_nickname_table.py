@@ -12,8 +12,10 @@ so a nickname is imported only when that one canonical is clear. In order:
 
 1. Hand rows win: a nickname that is already a `name` or a `canonical` of the hand rows is not
    imported. Nor is a Spanish given name in its own right (known_given_names.csv, es_MX or
-   es_ES: ANGEL is not a form of Angela, FELIX not of Felicia), a suffix spelling (JR) or a
-   placeholder word (placeholder_names.csv).
+   es_ES: ANGEL is not a form of Angela, FELIX not of Felicia), a suffix spelling (JR), a
+   placeholder word (placeholder_names.csv), or a known surname that is not also a known given
+   name (BELL, LEWIS: every nickname counts as a given name, which would stop the paternal
+   surname in the middle-name field from being recognised, docs/names.md §5).
 2. A listed canonical that is itself only one of the package's nicknames (BERT under BOB,
    BILL under FRED) is a chain, not a name, and is no candidate. Each remaining canonical is
    resolved through the hand rows (RICHARD -> RICARDO), so RICHIE lands where RICHARD does.
@@ -197,6 +199,8 @@ def build() -> tuple[list[dict[str, str]], list[dict[str, str]], Counter, list[s
     hand_canonicals = set(resolve.values())
     weight, sexes = faker_weights()
     known = known_given_names()
+    with (DATA / "known_surnames.csv").open(encoding="utf-8") as f:
+        surnames = {r["name"] for r in csv.DictReader(f)}
     excluded = not_names()
     listed_nicknames = package_nicknames()
 
@@ -223,6 +227,11 @@ def build() -> tuple[list[dict[str, str]], list[dict[str, str]], Counter, list[s
             continue
         if nick in excluded:
             skipped["a suffix or placeholder word"] += 1
+            continue
+        if nick in surnames and nick not in known:
+            # Every nickname counts as a given name, which would stop docs/names.md §5 from
+            # reading this surname in the middle-name field as the paternal one.
+            skipped["a known surname (BELL, LEWIS, HODGE)"] += 1
             continue
         if nick in EXCLUDED:
             skipped["left out on review (EXCLUDED)"] += 1
