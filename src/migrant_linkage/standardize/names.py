@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
-from typing import NamedTuple
 
 import ftfy
 import numpy as np
@@ -337,24 +336,8 @@ class _FieldParse:
 _EMPTY = _FieldParse(None, (), None, False, False)
 
 
-class _Tokens(NamedTuple):
-    tokens: list[str]  # folded words, digits removed, suffix moved out
-    suffix: str | None
-    has_digits: bool
-    folded: str  # the folded field, digits kept, for the placeholder test
-
-    def placeholder(self, placeholders: _Placeholders) -> bool:
-        # Digits count: BABY 1 / BABY 2 (twins) are not the placeholder BABY, and neither
-        # are BABY A / TWIN B: what tells the twins apart stays (docs/names.md, §1b).
-        if self.folded.partition(" ")[0] not in placeholders.first_words:
-            return False  # nearly every real name stops here, after one set lookup
-        words = self.folded.split()
-        if self.suffix is not None and words[-1] in _tables().suffix_in_name:
-            words.pop()  # UNKNOWN JR
-        return placeholders.match(words)
-
-
-def _tokens(value: str, whole_field_suffix: bool) -> _Tokens:
+def _tokens(value: str, whole_field_suffix: bool) -> tuple[list[str], str | None, bool, str]:
+    """(words without digits and suffix, suffix, had digits, the folded field)."""
     folded = _fold_one(value) or ""
     has_digits = bool(_DIGITS.search(folded))
     tokens = _DIGITS.sub("", folded).split()
@@ -364,7 +347,19 @@ def _tokens(value: str, whole_field_suffix: bool) -> _Tokens:
     # given name is never lost; the middle-name field may consist of the suffix alone.
     if tokens and tokens[-1] in in_name and (len(tokens) > 1 or whole_field_suffix):
         suffix = in_name[tokens.pop()]
-    return _Tokens(tokens, suffix, has_digits, folded)
+    return tokens, suffix, has_digits, folded
+
+
+def _is_placeholder(folded: str, suffix: str | None, placeholders: _Placeholders) -> bool:
+    """The folded field, digits kept and a trailing suffix moved out (UNKNOWN JR), is a
+    placeholder. Digits count: BABY 1 / BABY 2 (twins) are not the placeholder BABY, and
+    neither are BABY A / TWIN B: what tells the twins apart stays (docs/names.md, §1b)."""
+    if folded.partition(" ")[0] not in placeholders.first_words:
+        return False  # nearly every real name stops here, after one set lookup
+    words = folded.split()
+    if suffix is not None and words[-1] in _tables().suffix_in_name:
+        words.pop()
+    return placeholders.match(words)
 
 
 def _drop_joiners(tokens: list[str], joiners: frozenset[str]) -> list[str]:
@@ -376,9 +371,8 @@ def _drop_joiners(tokens: list[str], joiners: frozenset[str]) -> list[str]:
 @lru_cache(maxsize=500_000)
 def _parse_given(value: str, whole_field_suffix: bool = False) -> _FieldParse:
     t = _tables()
-    parts = _tokens(value, whole_field_suffix)
-    tokens, suffix, has_digits = parts.tokens, parts.suffix, parts.has_digits
-    if parts.placeholder(t.placeholders_given):  # UNKNOWN, BABY GIRL, FNU: no name at all
+    tokens, suffix, has_digits, folded = _tokens(value, whole_field_suffix)
+    if _is_placeholder(folded, suffix, t.placeholders_given):  # UNKNOWN, BABY GIRL, FNU
         return _FieldParse(None, (), suffix, has_digits, False, placeholder=True)
     tokens = _drop_joiners(tokens, t.joiners_both)
     last = len(tokens) - 1
@@ -417,9 +411,8 @@ def _surname_units(tokens: list[str]) -> tuple[str, ...]:
 
 @lru_cache(maxsize=500_000)
 def _parse_surname(value: str) -> _FieldParse:
-    parts = _tokens(value, whole_field_suffix=False)
-    tokens, suffix, has_digits = parts.tokens, parts.suffix, parts.has_digits
-    if parts.placeholder(_tables().placeholders_surname):  # UNKNOWN, LNU, SIN APELLIDO
+    tokens, suffix, has_digits, folded = _tokens(value, whole_field_suffix=False)
+    if _is_placeholder(folded, suffix, _tables().placeholders_surname):  # UNKNOWN, LNU
         return _FieldParse(None, (), suffix, has_digits, False, placeholder=True)
     units = _surname_units(tokens)
     hyphenated = bool(_HYPHENS.search(value)) and len(units) > 1
@@ -445,11 +438,11 @@ def _parse_suffix_field(value: str) -> str | None:
 def _middle_surname_candidate(value: str) -> str | None:
     """The middle-name value when it is one known surname and not a known given name."""
     t = _tables()
-    parts = _tokens(value, whole_field_suffix=True)
-    if parts.placeholder(t.placeholders_given):
+    tokens, suffix, _, folded = _tokens(value, whole_field_suffix=True)
+    if _is_placeholder(folded, suffix, t.placeholders_given):
         return None
-    units = _surname_units(parts.tokens)
-    if parts.suffix is None and len(units) == 1:
+    units = _surname_units(tokens)
+    if suffix is None and len(units) == 1:
         unit = units[0]
         if unit in t.surnames and unit not in t.given_names:
             return unit
