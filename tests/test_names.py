@@ -58,6 +58,58 @@ def test_nickname_table_is_large_reviewed_and_has_no_chains():
             assert " " not in value
 
 
+def test_every_nickname_row_names_its_source_and_imported_rows_name_the_package_version():
+    rows = _data("nicknames.csv")
+    assert all(r["source"].strip() for r in rows)
+    imported = [r for r in rows if r["source"].startswith("nicknames ")]
+    assert imported, "the English nicknames of the nicknames package are in the table"
+    assert {r["source"] for r in imported} == {"nicknames 1.0.1 (Apache-2.0)"}
+    assert {r["language"] for r in imported} == {"en"}
+
+
+def test_english_import_never_overrides_a_spanish_row():
+    rows = _data("nicknames.csv")
+    hand = {r["name"] for r in rows if not r["source"].startswith("nicknames ")}
+    imported = {r["name"] for r in rows if r["source"].startswith("nicknames ")}
+    assert not hand & imported
+    spanish_given = {r["name"] for r in _data("known_given_names.csv") if "es_" in r["source"]}
+    assert not imported & spanish_given, "a Spanish given name was imported as a nickname"
+
+
+def test_no_brother_and_sister_names_share_a_canonical_name():
+    # MARIO / MARIA, ROBERTO / ROBERTA: the names that tell opposite-sex twins apart.
+    known = {r["name"] for r in _data("known_given_names.csv")}
+    pairs = [(n, n[:-1] + "A") for n in sorted(known) if n.endswith("O") and n[:-1] + "A" in known]
+    assert len(pairs) > 50
+    brothers = canonical_given_name(pd.Series([b for b, _ in pairs]))
+    sisters = canonical_given_name(pd.Series([s for _, s in pairs]))
+    joined = [pairs[i] for i in range(len(pairs)) if brothers.iloc[i] == sisters.iloc[i]]
+    assert joined == []
+
+
+def test_placeholder_table_is_folded_and_every_value_has_a_reason():
+    rows = _data("placeholder_names.csv")
+    assert rows
+    for r in rows:
+        assert r["applies_to"] in {"given", "surname", "both"}
+        assert r["note"].strip() and r["source"].strip()
+        assert fold_name(pd.Series([r["value"]])).iloc[0] == r["value"]
+    values = [r["value"] for r in rows]
+    assert len(values) == len(set(values))
+
+
+def test_no_placeholder_is_a_known_name_of_the_field_it_applies_to():
+    given = {r["name"] for r in _data("known_given_names.csv")}
+    given |= {r["name"] for r in _data("nicknames.csv")}
+    surnames = {r["name"] for r in _data("known_surnames.csv")}
+    for r in _data("placeholder_names.csv"):
+        words = set(r["value"].split())
+        if r["applies_to"] in ("given", "both"):
+            assert not words & given, r["value"]
+        if r["applies_to"] in ("surname", "both"):
+            assert not words & surnames, r["value"]
+
+
 def test_glued_particle_table_keeps_words_that_only_start_with_a_particle():
     rows = _data("surname_particles.csv")
     assert all(r["note"].strip() for r in rows)
@@ -312,6 +364,49 @@ def test_nicknames_and_english_forms_map_to_the_canonical_name(nickname, canonic
     assert row["given_name_1"] == fold_name(pd.Series([nickname])).iloc[0]
 
 
+@pytest.mark.parametrize(
+    ("nickname", "full_name"),
+    [
+        ("Bob", "Robert"),
+        ("Bob", "Roberto"),
+        ("Richie", "Richard"),
+        ("Richie", "Ricardo"),
+        ("Dan", "Daniel"),
+        ("Bill", "William"),
+        ("Bill", "Guillermo"),
+        ("Jim", "James"),
+        ("Tom", "Thomas"),
+        ("Matt", "Matthew"),
+        ("Nick", "Nicholas"),
+        ("Vince", "Vincent"),
+    ],
+)
+def test_english_nickname_and_full_name_share_a_canonical_name(nickname, full_name):
+    out = canonical_given_name(fold_name(pd.Series([nickname, full_name])))
+    assert out.iloc[0] == out.iloc[1]
+
+
+def test_bob_and_robert_share_a_canonical_name():
+    bob = _std(first_name="Bob", last_name_1="Smith")
+    robert = _std(first_name="ROBERT", last_name_1="Smith")
+    assert bob["given_name_1_canonical"] == robert["given_name_1_canonical"] == "ROBERTO"
+    assert bob["given_name_1"] == "BOB"  # the unit itself is kept as written
+
+
+@pytest.mark.parametrize("nickname", ["SAM", "PAT", "AL", "CHRIS", "JACK", "ANDY"])
+def test_ambiguous_english_nickname_keeps_itself_as_canonical(nickname):
+    # SAM is Samuel or Samantha, PAT Patrick or Patricia: no single canonical is right.
+    assert canonical_given_name(pd.Series([nickname])).iloc[0] == nickname
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), [("ERICK", "FREDERICK"), ("MICAH", "MICHAEL"), ("DON", "DONALD")]
+)
+def test_nickname_import_does_not_join_two_different_names(a, b):
+    out = canonical_given_name(pd.Series([a, b]))
+    assert out.iloc[0] != out.iloc[1]
+
+
 def test_beto_is_mapped_to_one_canonical_name():
     assert _std(first_name="Beto", last_name_1="Garcia")["given_name_1_canonical"] == "ALBERTO"
 
@@ -468,6 +563,119 @@ def test_brother_and_sister_names_keep_different_phonetic_keys(a, b):
 
 
 # --------------------------------------------------------------------------------------------
+# Placeholders
+# --------------------------------------------------------------------------------------------
+
+
+def test_baby_girl_as_first_name_is_missing_and_flagged():
+    row = _std(first_name="Baby Girl", last_name_1="Garcia")
+    for column in ("given_name_full", "given_name_1", "given_name_1_canonical"):
+        assert pd.isna(row[column]), column
+    assert pd.isna(row["given_name_1_phonetic"])
+    assert {"NAME_PLACEHOLDER", "GIVEN_NAME_MISSING"} <= _flags(row)
+    assert row["surname_paternal"] == "GARCIA"
+
+
+@pytest.mark.parametrize("value", ["UNKNOWN", "unk", "FNU", "N/A", "none", "Female", "MINOR"])
+def test_placeholder_first_name_is_missing(value):
+    row = _std(first_name=value, last_name_1="Lopez")
+    assert pd.isna(row["given_name_1"])
+    assert "NAME_PLACEHOLDER" in _flags(row)
+
+
+def test_adult_male_as_a_parents_name_is_missing_and_flagged():
+    row = _std(
+        first_name="Ana",
+        last_name_1="Ruiz",
+        parent1_first="ADULT MALE",
+        parent1_last="Unknown",
+        parent2_first="Rosa",
+        parent2_last="Ruiz",
+    )
+    assert (row["parent_given_a"], row["parent_surnames_key"]) == ("ROSA", "RUIZ")
+    assert pd.isna(row["parent_given_b"])
+    assert _flags(row) == {"NAME_PLACEHOLDER"}
+
+
+def test_placeholder_surname_is_missing_and_flagged():
+    row = _std(first_name="Ana", last_name_1="LNU")
+    assert pd.isna(row["surname_full"]) and row["surname_count"] == 0
+    assert row["surname_form"] == "NONE"
+    assert {"NAME_PLACEHOLDER", "SURNAME_MISSING"} <= _flags(row)
+
+
+def test_not_applicable_second_surname_leaves_a_single_surname():
+    row = _std(first_name="Ana", last_name_1="Garcia", last_name_2="N/A")
+    assert row["surname_units_key"] == "GARCIA" and row["surname_form"] == "SINGLE"
+    assert pd.isna(row["surname_maternal"])
+    assert _flags(row) == {"NAME_PLACEHOLDER"}
+
+
+def test_no_middle_name_marker_does_not_become_the_second_given_name():
+    row = _std(first_name="Jose", middle_name="NMN", last_name_1="Garcia")
+    assert pd.isna(row["middle_name_std"]) and pd.isna(row["given_name_2"])
+
+
+def test_real_name_that_contains_a_placeholder_word_is_kept():
+    row = _std(first_name="Maria Unk", last_name_1="Baby")
+    assert (row["given_name_1"], row["given_name_2"]) == ("MARIA", "UNK")
+    assert row["surname_paternal"] == "BABY"  # BABY is a placeholder in given fields only
+    assert "NAME_PLACEHOLDER" not in _flags(row)
+
+
+def test_minor_is_a_placeholder_given_name_but_a_real_surname():
+    row = _std(first_name="Minor", last_name_1="Minor")
+    assert pd.isna(row["given_name_1"])
+    assert row["surname_paternal"] == "MINOR"
+
+
+@pytest.mark.parametrize(("first", "second"), [("Baby A", "Baby B"), ("Twin A", "Twin B")])
+def test_twins_order_marks_are_not_placeholders(first, second):
+    a = _std(first_name=first, last_name_1="Garcia")
+    b = _std(first_name=second, last_name_1="Garcia")
+    assert pd.notna(a["given_name_full"]) and a["given_name_full"] != b["given_name_full"]
+    assert "NAME_PLACEHOLDER" not in _flags(a) | _flags(b)
+
+
+def test_suffix_after_a_placeholder_is_still_read():
+    row = _std(first_name="Unknown Jr", last_name_1="Garcia")
+    assert pd.isna(row["given_name_1"]) and row["suffix_std"] == "JR"
+
+
+_placeholder_values = [r["value"] for r in _data("placeholder_names.csv")]
+_name_like = st.one_of(
+    st.sampled_from(_placeholder_values),
+    st.sampled_from(_placeholder_values).map(str.lower),
+    st.sampled_from(_placeholder_values).map(lambda v: v.replace(" ", "/")),
+    st.tuples(
+        st.sampled_from(["Maria", "Jose", "Baby", "A"]), st.sampled_from(_placeholder_values)
+    ).map(" ".join),
+    st.text(max_size=20),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_name_like, _name_like)
+def test_placeholder_detection_is_idempotent(first, last):
+    # Standardizing what standardization produced finds no new placeholder and changes nothing.
+    once = _std(first_name=first, last_name_1=last)
+    again = _std(first_name=once["given_name_full"], last_name_1=once["surname_full"])
+    assert "NAME_PLACEHOLDER" not in _flags(again)
+    for column in ("given_name_full", "given_name_1", "surname_full", "surname_units_key"):
+        assert once[column] is again[column] or once[column] == again[column], column
+
+
+@settings(max_examples=200, deadline=None)
+@given(_name_like)
+def test_a_placeholder_field_loses_nothing_else(first):
+    # A placeholder only ever empties its own field: the surname and parents are untouched.
+    row = _std(first_name=first, last_name_1="Garcia", parent1_first="Rosa")
+    assert row["surname_paternal"] == "GARCIA" and row["parent_given_a"] == "ROSA"
+    if "NAME_PLACEHOLDER" in _flags(row):
+        assert pd.isna(row["given_name_full"]) and "GIVEN_NAME_MISSING" in _flags(row)
+
+
+# --------------------------------------------------------------------------------------------
 # Properties
 # --------------------------------------------------------------------------------------------
 
@@ -496,6 +704,7 @@ _allowed_flags = {
         QualityFlag.NAME_TRUNCATED_OR_INITIAL,
         QualityFlag.SUFFIX_IN_NAME,
         QualityFlag.SURNAME_FROM_MIDDLE_NAME,
+        QualityFlag.NAME_PLACEHOLDER,
     )
 }
 

@@ -119,6 +119,30 @@ def test_record_with_no_usable_name_is_rejected():
     assert "first_name" in result.rejects.loc[0, "message"]
 
 
+def test_record_whose_only_names_are_placeholders_is_rejected_saying_so():
+    result = run(
+        record(first_name="BABY GIRL", last_name_1="Unknown"),
+        record(record_id="R2", first_name="FNU", last_name_1="LNU", middle_name="NMN"),
+    )
+    assert result.rejects["reason"].tolist() == [RejectCode.MISSING_NAME] * 2
+    assert all("only placeholders" in m for m in result.rejects["message"])
+    assert result.counts["records_in"] == 2 == result.counts["rejected"]
+
+
+def test_empty_names_keep_the_plain_missing_name_message():
+    result = run(record(first_name="--", last_name_1=None))
+    assert "no usable name" in result.rejects.loc[0, "message"]
+
+
+def test_placeholder_first_name_with_a_real_surname_is_kept_and_flagged():
+    result = run(record(first_name="Baby Boy", last_name_1="Garcia"))
+    assert result.counts["standardized"] == 1
+    row = result.standardized.loc[0]
+    assert row["first_name"] == "Baby Boy"  # the raw value is kept verbatim
+    assert pd.isna(row["given_name_full"]) and pd.isna(row["given_name_1_canonical"])
+    assert {QualityFlag.NAME_PLACEHOLDER, QualityFlag.GIVEN_NAME_MISSING} <= flags(result)
+
+
 def test_one_name_is_enough_to_keep_a_record():
     result = run(record(first_name=None), record(record_id="R2", last_name_1=None))
     assert result.counts["standardized"] == 2
@@ -242,7 +266,10 @@ def test_empty_input_gives_empty_outputs():
 
 # --- properties ------------------------------------------------------------------------------
 
-_TEXT = st.one_of(st.none(), st.just(""), st.text(max_size=12))
+_PLACEHOLDERS = st.sampled_from(
+    ["UNKNOWN", "Baby Girl", "n/a", "FNU", "LNU", "NMN", "none", "Maria Unk", "BABY A", "NA NA"]
+)
+_TEXT = st.one_of(st.none(), st.just(""), st.text(max_size=12), _PLACEHOLDERS)
 _ID = st.one_of(
     st.none(), st.just(""), st.sampled_from(["1", "2", "3", " 1 ", "A"]), st.text(max_size=4)
 )

@@ -67,6 +67,7 @@ class QualityFlag(StrEnum):
     NAME_TRUNCATED_OR_INITIAL = "NAME_TRUNCATED_OR_INITIAL"  # a single letter where a name goes
     SUFFIX_IN_NAME = "SUFFIX_IN_NAME"  # JR/SR/III found in a name field and moved out
     SURNAME_FROM_MIDDLE_NAME = "SURNAME_FROM_MIDDLE_NAME"  # paternal surname guessed from middle
+    NAME_PLACEHOLDER = "NAME_PLACEHOLDER"  # UNKNOWN, BABY GIRL, FNU in a name field: made missing
     BIRTH_DATE_MISSING = "BIRTH_DATE_MISSING"
     BIRTH_DATE_UNPARSEABLE = "BIRTH_DATE_UNPARSEABLE"  # includes impossible dates (31/02/2012)
     BIRTH_DATE_AMBIGUOUS = "BIRTH_DATE_AMBIGUOUS"  # day and month both <= 12, no declared format

@@ -80,6 +80,7 @@ _FLAGS: tuple[QualityFlag, ...] = tuple(
             QualityFlag.NAME_TRUNCATED_OR_INITIAL,
             QualityFlag.SUFFIX_IN_NAME,
             QualityFlag.SURNAME_FROM_MIDDLE_NAME,
+            QualityFlag.NAME_PLACEHOLDER,
         ),
         key=str,
     )
@@ -109,6 +110,28 @@ class _NameTables:
     suffix_in_name: dict[str, str]  # forms also recognised at the end of a name field
     given_names: frozenset[str]
     surnames: frozenset[str]
+    placeholders_given: _Placeholders
+    placeholders_surname: _Placeholders
+
+
+@dataclass(frozen=True)
+class _Placeholders:
+    """Placeholder values for one kind of field (data/placeholder_names.csv)."""
+
+    values: frozenset[str]  # whole folded field values: NO NAME, ADULT MALE, N A
+    words: frozenset[str]  # the one-word values: a field made only of them is one (BABY GIRL)
+    first_words: frozenset[str]  # first word of every value: the cheap test most names fail
+
+    def match(self, words: Sequence[str]) -> bool:
+        return bool(words) and (
+            " ".join(words) in self.values or all(w in self.words for w in words)
+        )
+
+
+def _placeholders(rows: list[dict[str, str]], applies: Sequence[str]) -> _Placeholders:
+    values = frozenset(r["value"] for r in rows if r["applies_to"] in applies)
+    one_word = frozenset(v for v in values if " " not in v)
+    return _Placeholders(values, one_word, frozenset(v.split()[0] for v in values))
 
 
 @cache
@@ -122,6 +145,7 @@ def _tables() -> _NameTables:
         )
 
     suffix_rows = _read_data_csv("name_suffixes.csv")
+    placeholder_rows = _read_data_csv("placeholder_names.csv")
     given = {r["name"] for r in _read_data_csv("known_given_names.csv")}
     # Every nickname and canonical form is a given name too.
     given |= set(nick) | set(nick.values())
@@ -137,6 +161,8 @@ def _tables() -> _NameTables:
         suffix_in_name={r["form"]: r["suffix"] for r in suffix_rows if r["in_name_field"] == "yes"},
         given_names=frozenset(given),
         surnames=frozenset(r["name"] for r in _read_data_csv("known_surnames.csv")),
+        placeholders_given=_placeholders(placeholder_rows, ("given", "both")),
+        placeholders_surname=_placeholders(placeholder_rows, ("surname", "both")),
     )
 
 
@@ -299,6 +325,7 @@ class _FieldParse:
     suffix: str | None  # suffix found at the end of the field
     has_digits: bool
     hyphenated: bool
+    placeholder: bool = False  # the field held only a placeholder (UNKNOWN, BABY GIRL)
 
     @property
     def key(self) -> str | None:
@@ -309,7 +336,8 @@ class _FieldParse:
 _EMPTY = _FieldParse(None, (), None, False, False)
 
 
-def _tokens(value: str, whole_field_suffix: bool) -> tuple[list[str], str | None, bool]:
+def _tokens(value: str, whole_field_suffix: bool) -> tuple[list[str], str | None, bool, str]:
+    """(words without digits and suffix, suffix, had digits, the folded field)."""
     folded = _fold_one(value) or ""
     has_digits = bool(_DIGITS.search(folded))
     tokens = _DIGITS.sub("", folded).split()
@@ -319,7 +347,19 @@ def _tokens(value: str, whole_field_suffix: bool) -> tuple[list[str], str | None
     # given name is never lost; the middle-name field may consist of the suffix alone.
     if tokens and tokens[-1] in in_name and (len(tokens) > 1 or whole_field_suffix):
         suffix = in_name[tokens.pop()]
-    return tokens, suffix, has_digits
+    return tokens, suffix, has_digits, folded
+
+
+def _is_placeholder(folded: str, suffix: str | None, placeholders: _Placeholders) -> bool:
+    """The folded field, digits kept and a trailing suffix moved out (UNKNOWN JR), is a
+    placeholder. Digits count: BABY 1 / BABY 2 (twins) are not the placeholder BABY, and
+    neither are BABY A / TWIN B: what tells the twins apart stays (docs/names.md, §1b)."""
+    if folded.partition(" ")[0] not in placeholders.first_words:
+        return False  # nearly every real name stops here, after one set lookup
+    words = folded.split()
+    if suffix is not None and words[-1] in _tables().suffix_in_name:
+        words.pop()
+    return placeholders.match(words)
 
 
 def _drop_joiners(tokens: list[str], joiners: frozenset[str]) -> list[str]:
@@ -331,7 +371,9 @@ def _drop_joiners(tokens: list[str], joiners: frozenset[str]) -> list[str]:
 @lru_cache(maxsize=500_000)
 def _parse_given(value: str, whole_field_suffix: bool = False) -> _FieldParse:
     t = _tables()
-    tokens, suffix, has_digits = _tokens(value, whole_field_suffix)
+    tokens, suffix, has_digits, folded = _tokens(value, whole_field_suffix)
+    if _is_placeholder(folded, suffix, t.placeholders_given):  # UNKNOWN, BABY GIRL, FNU
+        return _FieldParse(None, (), suffix, has_digits, False, placeholder=True)
     tokens = _drop_joiners(tokens, t.joiners_both)
     last = len(tokens) - 1
     # MARIA DE LOS ANGELES -> MARIA, ANGELES: particles dropped when a word follows them.
@@ -369,7 +411,9 @@ def _surname_units(tokens: list[str]) -> tuple[str, ...]:
 
 @lru_cache(maxsize=500_000)
 def _parse_surname(value: str) -> _FieldParse:
-    tokens, suffix, has_digits = _tokens(value, whole_field_suffix=False)
+    tokens, suffix, has_digits, folded = _tokens(value, whole_field_suffix=False)
+    if _is_placeholder(folded, suffix, _tables().placeholders_surname):  # UNKNOWN, LNU
+        return _FieldParse(None, (), suffix, has_digits, False, placeholder=True)
     units = _surname_units(tokens)
     hyphenated = bool(_HYPHENS.search(value)) and len(units) > 1
     return _FieldParse(" ".join(tokens) or None, units, suffix, has_digits, hyphenated)
@@ -394,7 +438,9 @@ def _parse_suffix_field(value: str) -> str | None:
 def _middle_surname_candidate(value: str) -> str | None:
     """The middle-name value when it is one known surname and not a known given name."""
     t = _tables()
-    tokens, suffix, _ = _tokens(value, whole_field_suffix=True)
+    tokens, suffix, _, folded = _tokens(value, whole_field_suffix=True)
+    if _is_placeholder(folded, suffix, t.placeholders_given):
+        return None
     units = _surname_units(tokens)
     if suffix is None and len(units) == 1:
         unit = units[0]
@@ -475,6 +521,12 @@ class _ParsedColumn:
 
     def flag(self, test: Callable[[_FieldParse], bool]) -> np.ndarray:
         return self.get(test, bool)
+
+    def placeholder(self) -> np.ndarray:
+        # Placeholders are rare: skip the per-row take when no distinct value is one.
+        if not any(p.placeholder for p in self.parsed):
+            return np.zeros(len(self.codes), dtype=bool)
+        return self.flag(lambda p: p.placeholder)
 
     def unit_is_initial(self, i: int) -> np.ndarray:
         return self.flag(lambda p: len(p.units) > i and len(p.units[i]) == 1)
@@ -603,17 +655,22 @@ def _suffix_column(
 
 
 def _parent_columns(raw: pd.DataFrame) -> dict[str, np.ndarray]:
-    given_1 = _parsed(raw, "parent1_first", _parse_given).unit(0)
-    given_2 = _parsed(raw, "parent2_first", _parse_given).unit(0)
+    first_1 = _parsed(raw, "parent1_first", _parse_given)
+    first_2 = _parsed(raw, "parent2_first", _parse_given)
+    given_1, given_2 = first_1.unit(0), first_2.unit(0)
     # Order-free: a <= b alphabetically, a missing name last (it sorts after any name).
     last = "\U0010ffff"
     swap = np.where(pd.isna(given_2), last, given_2) < np.where(pd.isna(given_1), last, given_1)
     p1 = _parsed(raw, "parent1_last", _parse_surname)
     p2 = _parsed(raw, "parent2_last", _parse_surname)
+    placeholder = np.zeros(len(raw), dtype=bool)
+    for field in (first_1, first_2, p1, p2):
+        placeholder |= field.placeholder()
     return {
         "parent_given_a": np.where(swap, given_2, given_1),
         "parent_given_b": np.where(swap, given_1, given_2),
         "parent_surnames_key": _units_key(p1, p2),
+        "placeholder": placeholder,
     }
 
 
@@ -663,8 +720,12 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
     suffix_std, suffix_in_name = _suffix_column(raw, (l1, l2, first, middle))
 
     has_digits = np.zeros(len(raw), dtype=bool)
+    placeholder = np.zeros(len(raw), dtype=bool)
     for field in (first, middle, l1, l2):
         has_digits |= field.flag(lambda p: p.has_digits)
+        placeholder |= field.placeholder()
+    parents = _parent_columns(raw)
+    placeholder |= parents.pop("placeholder")
     flags = _flag_strings(
         {
             QualityFlag.GIVEN_NAME_MISSING: pd.isna(given_1),
@@ -673,6 +734,7 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
             QualityFlag.NAME_TRUNCATED_OR_INITIAL: first.unit_is_initial(0) | surname_initial,
             QualityFlag.SUFFIX_IN_NAME: suffix_in_name,
             QualityFlag.SURNAME_FROM_MIDDLE_NAME: from_middle,
+            QualityFlag.NAME_PLACEHOLDER: placeholder,
         },
         len(raw),
     )
@@ -684,7 +746,6 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
 
     given_1_s, given_2_s = first.text(lambda p: _unit(p.units, 0), index), text(given_2)
     paternal_s, maternal_s = text(surnames["surname_paternal"]), text(surnames["surname_maternal"])
-    parents = _parent_columns(raw)
     columns = {
         "given_name_full": first.text(lambda p: p.full, index),
         "middle_name_std": middle.text(lambda p: p.full, index),

@@ -1,7 +1,8 @@
 """Rejects: the few records that cannot enter the linkage, each with a reason and a message.
 
 A record is rejected only when it cannot be identified or addressed: no record_id, a record_id
-already used earlier in the same input, no submitting state, or no usable name at all.
+already used earlier in the same input, no submitting state, or no usable name at all
+(placeholders such as UNKNOWN or BABY GIRL are no name: standardize/names.py makes them missing).
 Everything else is kept with quality flags. Messages name the column and the row, never the
 child's name or birth date (FERPA).
 """
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from migrant_linkage.schema import REJECT_COLUMNS, RejectCode
+from migrant_linkage.schema import REJECT_COLUMNS, QualityFlag, RejectCode
 
 
 def _blank(values: pd.Series) -> pd.Series:
@@ -55,7 +56,23 @@ def find_rejects(
         source_row[~id_repeated & ~id_blank].to_numpy(),
         index=id_key[~id_repeated & ~id_blank].to_numpy(),
     )
-    no_name = names["given_name_full"].isna() & names["surname_full"].isna()
+    no_name = (names["given_name_full"].isna() & names["surname_full"].isna()).astype(bool)
+    # A record whose only names are placeholders (UNKNOWN, BABY GIRL, FNU LNU) has no name
+    # either: it is rejected like an empty one, with a message that says why.
+    flags = names["quality_flags"] if "quality_flags" in names else names["name_flags"]
+    only_placeholders = no_name & flags.fillna("").str.contains(
+        QualityFlag.NAME_PLACEHOLDER.value, regex=False
+    ).astype(bool)
+    no_name_message = pd.Series(
+        "columns 'first_name' and 'last_name_1' hold no usable name after folding: "
+        "at least one name is required",
+        index=raw.index,
+        dtype=object,
+    )
+    no_name_message[only_placeholders] = (
+        "columns 'first_name' and 'last_name_1' hold only placeholders (such as UNKNOWN, "
+        "BABY GIRL, FNU): at least one real name is required"
+    )
     header_row = _repeats_header(raw, header_names or {})
 
     # (reason, rows it applies to, message: one text for all rows, or one per applying row)
@@ -85,9 +102,8 @@ def find_rejects(
         ),
         (
             RejectCode.MISSING_NAME,
-            no_name.astype(bool),
-            "columns 'first_name' and 'last_name_1' hold no usable name after folding: "
-            "at least one name is required",
+            no_name,
+            no_name_message[no_name],
         ),
     ]
 
