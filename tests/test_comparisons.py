@@ -23,7 +23,7 @@ from migrant_linkage.comparisons import (
 from migrant_linkage.levels import ModelLevels, gamma_value
 from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES
 from migrant_linkage.standardize import standardize
-from migrant_linkage.zones import family_guard_sql, family_review_sql
+from migrant_linkage.zones import family_guard_sql, family_review_sql, family_unsure_sql
 
 #: The shipped comparisons' levels, as the guards read them for any model.
 SHIPPED = ModelLevels.of_comparisons(migrant_comparisons())
@@ -91,7 +91,8 @@ def test_comparisons_read_only_contract_columns() -> None:
         for level in creator.get_comparison("duckdb").comparison_levels:
             cols.update(c.input_name for c in level._input_columns_used_by_sql_condition)
     assert cols <= set(STANDARDIZED_COLUMN_NAMES)
-    assert set(FAMILY_GUARD_COLUMNS) <= cols  # Splink retains them in the predict output
+    # The guards' columns are contract columns too (scoring retains them in the predict output).
+    assert set(FAMILY_GUARD_COLUMNS) <= set(STANDARDIZED_COLUMN_NAMES)
 
 
 def test_term_frequency_switch() -> None:
@@ -171,6 +172,15 @@ RECORDS = {
     ),
     "twin_jose": dict(_FAMILY, state="CA", first_name="JOSE", sex="M", multiple_birth="Y"),
     "francisco_javier": dict(_TORRES, state="TX", first_name="FRANCISCO JAVIER"),
+    # One DAVID keyed twice by hand, the second time with two slips (outside data: VQVID).
+    "david_tx": dict(_TORRES, state="TX", first_name="DAVID"),
+    "vqvid_ca": dict(_TORRES, state="CA", first_name="VQVID"),
+    "twin_jose_l": dict(
+        _FAMILY, state="WA", first_name="JOSE", middle_name="L", sex="M", multiple_birth="Y"
+    ),
+    "twin_jose_antonio": dict(
+        _FAMILY, state="TX", first_name="JOSE ANTONIO", sex="M", multiple_birth="Y"
+    ),
     "same_child_as_paco": dict(_TORRES, state="WA", first_name="PACO", last_name_2=""),
     "twin_daniel": dict(
         _FAMILY,
@@ -229,6 +239,7 @@ def _guarded_pairs() -> dict[frozenset[str], bool]:
         comparisons=migrant_comparisons(),
         blocking_rules_to_generate_predictions=["1=1"],
         retain_intermediate_calculation_columns=False,
+        additional_columns_to_retain=list(FAMILY_GUARD_COLUMNS),
     )
     con = duckdb.connect()
     linker = Linker(DuckDBAPI(connection=con).register(table), settings, log_level="WARNING")
@@ -236,11 +247,12 @@ def _guarded_pairs() -> dict[frozenset[str], bool]:
     con.register("predictions", predictions)
     rows = con.execute(
         f"SELECT record_id_l, record_id_r, {family_guard_sql(SHIPPED)} AS guarded, "
-        f"{family_review_sql(SHIPPED)} AS reviewed FROM predictions"
+        f"{family_review_sql(SHIPPED)} AS reviewed, {family_unsure_sql(SHIPPED)} AS unsure "
+        "FROM predictions"
     ).fetchall()
     return {
-        frozenset((left, right)): (bool(guarded), bool(reviewed))
-        for left, right, guarded, reviewed in rows
+        frozenset((left, right)): (bool(guarded), bool(reviewed), bool(unsure))
+        for left, right, guarded, reviewed, unsure in rows
     }
 
 
@@ -249,8 +261,31 @@ def _guarded(a: str, b: str) -> bool:
 
 
 def _guarded_but_reviewed(a: str, b: str) -> bool:
-    guarded, reviewed = _guarded_pairs()[frozenset((a, b))]
+    guarded, reviewed, _ = _guarded_pairs()[frozenset((a, b))]
     return guarded and reviewed
+
+
+def _unsure(a: str, b: str) -> bool:
+    return _guarded_pairs()[frozenset((a, b))][2]
+
+
+def test_a_garbled_given_name_is_reviewed_not_held_apart() -> None:
+    """VQVID is no given name anybody has: a typo, not a second child. The family evidence
+    and the unrelated names leave it open, so the pair goes to review, not to non-match."""
+    assert not _guarded("david_tx", "vqvid_ca")
+    assert _unsure("david_tx", "vqvid_ca")
+
+
+def test_two_real_unrelated_given_names_in_one_family_are_two_children() -> None:
+    assert _guarded("twin_maria_guadalupe", "twin_jose_luis")
+    assert _guarded("francisco_javier", "david_tx")
+
+
+def test_flagged_twins_whose_middle_initial_is_another_letter_are_guarded() -> None:
+    """JOSE L against JOSE ANTONIO: for a child the initial is compatible (a form kept only
+    the letter, maybe mistyped); for a record flagged multiple birth it is the twin's name."""
+    assert _guarded("twin_jose_l", "twin_jose_antonio")
+    assert not _guarded("twin_jose_l", "twin_jose_luis")
 
 
 def test_twins_with_different_names_are_guarded() -> None:

@@ -20,7 +20,7 @@ from migrant_linkage.comparisons import COMPARISON_NAMES, comparison_levels
 from migrant_linkage.engine import dedupe, explain
 from migrant_linkage.levels import ModelLevels
 from migrant_linkage.model import Model
-from migrant_linkage.privacy import encode, encoded_comparisons
+from migrant_linkage.privacy import LEVELS_NOT_ENCODED, encode, encoded_comparisons
 from migrant_linkage.review.scoring import SplinkScorer
 from migrant_linkage.schema import INPUT_COLUMNS, TRUTH_COLUMNS
 from migrant_linkage.standardize import standardize
@@ -146,18 +146,8 @@ def test_index_scorer_routes_pairs_as_dedupe_does(population, deduped, model):
 
 
 # ------------------------------------------------------------------------ encoded comparisons
-#: What the encoded comparisons cannot do, marked as such (privacy.py, docs/privacy.md):
-#: plain levels they cannot have, because the level compares free text across fields (given
-#: names against surnames), parents by string similarity, or dates by arithmetic, none of which
-#: survives hashing;
-LEVELS_THE_ENCODED_MODEL_LACKS = {
-    ("surname", "maternal_differs"),
-    ("surname", "in_given"),
-    ("birth_date", "year_off_by_one"),
-    ("birth_date", "one_digit"),
-    ("birth_date", "within_days"),
-    ("parents", "fuzzy"),
-}
+#: What the encoded comparisons cannot do, marked as such (privacy.py, docs/privacy.md): the
+#: plain levels they cannot have (privacy.LEVELS_NOT_ENCODED);
 #: levels they approximate: bigram Dice on Bloom filters stands for Jaro-Winkler, so a pair
 #: the plain model calls fuzzy may be phonetic or nothing when encoded, and the reverse;
 APPROXIMATED_LEVELS = {("surname", "fuzzy"), ("given_name", "fuzzy")}
@@ -226,5 +216,11 @@ def test_encoded_comparisons_land_cheat_sheet_pairs_in_the_plain_levels():
                     continue
                 elif got != expected:
                     wrong.append(f"{key}: {expected} -> {got} ({row['note']})")
-    assert set(lacking) <= LEVELS_THE_ENCODED_MODEL_LACKS, set(lacking)
+    assert set(lacking) <= LEVELS_NOT_ENCODED, set(lacking)
     assert not wrong, "\n".join(wrong)
+
+
+def test_levels_said_to_be_missing_from_the_encoded_model_are_missing():
+    encoded = ModelLevels.of_comparisons(encoded_comparisons())
+    present = [(c, label) for c, label in LEVELS_NOT_ENCODED if encoded.gamma(c, label) is not None]
+    assert not present, f"privacy.LEVELS_NOT_ENCODED lists levels the encoded model has: {present}"

@@ -305,17 +305,23 @@ def _surname_levels(term_frequency: bool) -> list[_Level]:
 # ------------------------------------------------------------------------------------------
 
 _G1, _G2 = "given_name_1", "given_name_2"
+#: Names this long tolerate two edits (the `two_edits` level); shorter ones are too often two
+#: different names two letters apart (ANA / EVA, JUAN / IVAN).
+TWO_EDIT_MIN_LENGTH = 5
 _C1, _C2 = "given_name_1_canonical", "given_name_2_canonical"
 
 
 def _second_names_compatible() -> ComparisonLevelCreator:
     """The second given names do not contradict each other: one is missing, they are equal,
-    nickname-equal, one is the initial of the other, or they are spelling variants."""
+    nickname-equal, or spelling variants, or one is a bare initial. An initial against a full
+    name is compatible whatever its letter: a one-letter middle name is what a form kept of
+    the name, and keying slips hit it as often as any letter (BRITNEY L / BRITNEY MALE, HUGH J
+    / HUGH HOHJ in outside data); two different initials still conflict. For a record flagged
+    multiple birth the guard still reads the initial (zones.family_guard_sql)."""
     return Or(
         _sql(
             f"{_G2}_l IS NULL OR {_G2}_r IS NULL OR {_G2}_l = {_G2}_r OR {_C2}_l = {_C2}_r "
-            f"OR ((length({_G2}_l) = 1 OR length({_G2}_r) = 1) "
-            f"AND substr({_G2}_l, 1, 1) = substr({_G2}_r, 1, 1))"
+            f"OR ((length({_G2}_l) = 1) <> (length({_G2}_r) = 1))"
         ),
         JaroWinklerLevel(_G2, NAME_JARO_WINKLER),
         ExactMatchLevel(f"{_G2}_phonetic"),
@@ -388,8 +394,27 @@ def _given_name_levels(term_frequency: bool) -> list[_Level]:
         _Level(
             "phonetic", "first given names sound the same (Y/J, B/V, silent H)", near["phonetic"]
         ),
+        _Level(
+            "two_edits",
+            f"first given names of {TWO_EDIT_MIN_LENGTH}+ letters within two edits (DAVID / "
+            "VQVID): two keying slips, or two different names (ELENA / ELISA); the guard "
+            "sends it to review, never to auto-merge",
+            _two_edits(),
+        ),
         _Level("else", "given names share nothing", ElseLevel()),
     ]
+
+
+def _two_edits() -> ComparisonLevelCreator:
+    """Both first given names have TWO_EDIT_MIN_LENGTH letters or more and are within
+    Damerau-Levenshtein 2. Not one of the near conditions of `_given_names_differ`: for a
+    twin pair two-edit names are two names."""
+    return And(
+        _sql(
+            f"length({_G1}_l) >= {TWO_EDIT_MIN_LENGTH} AND length({_G1}_r) >= {TWO_EDIT_MIN_LENGTH}"
+        ),
+        DamerauLevenshteinLevel(_G1, 2),
+    )
 
 
 def _given_names_differ() -> ComparisonLevelCreator:
@@ -673,4 +698,9 @@ def comparison_levels(name: str) -> tuple[LevelInfo, ...]:
 #: predict output. All are comparison inputs, so Splink keeps them when
 #: ``retain_matching_columns`` is on (its default); otherwise add them to
 #: ``additional_columns_to_retain`` (pipeline.scoring does).
-FAMILY_GUARD_COLUMNS: tuple[str, ...] = ("sex_std", "multiple_birth_std", "given_name_2")
+FAMILY_GUARD_COLUMNS: tuple[str, ...] = (
+    "sex_std",
+    "multiple_birth_std",
+    "given_name_2",
+    "given_name_1_known",
+)

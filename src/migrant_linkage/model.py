@@ -25,7 +25,7 @@ import csv
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -89,9 +89,13 @@ def _retained_columns() -> list[str]:
     return list(dict.fromkeys([*RETAINED_COLUMNS, *FAMILY_GUARD_COLUMNS]))
 
 
-def untrained_settings(comparisons: Sequence[Any] | None = None) -> dict[str, Any]:
+def untrained_settings(
+    comparisons: Sequence[Any] | None = None, *, absent_levels: Collection[tuple[str, str]] = ()
+) -> dict[str, Any]:
     """The Splink settings dictionary before training: our comparisons, blocking rules and
-    column names, with the prior m-probabilities applied and fixed."""
+    column names, with the prior m-probabilities applied and fixed. `absent_levels`
+    ((comparison, label) pairs) names levels the given comparisons lack on purpose (the
+    encoded model's, privacy.LEVELS_NOT_ENCODED): their priors are skipped."""
     from splink import SettingsCreator
 
     creator = SettingsCreator(
@@ -106,7 +110,10 @@ def untrained_settings(comparisons: Sequence[Any] | None = None) -> dict[str, An
         max_iterations=25,
     )
     settings = creator.create_settings_dict("duckdb")
-    apply_priors(settings, read_priors())
+    absent = set(absent_levels)
+    apply_priors(
+        settings, [r for r in read_priors() if (r["comparison"], r["level_label"]) not in absent]
+    )
     return settings
 
 

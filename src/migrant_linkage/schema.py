@@ -115,6 +115,12 @@ STANDARDIZED_COLUMNS: tuple[StandardizedColumn, ...] = (
     StandardizedColumn("given_name_2_canonical", "VARCHAR", "given_name_2 via the nickname table"),
     StandardizedColumn("given_name_1_phonetic", "VARCHAR", "phonetic key of given_name_1"),
     StandardizedColumn("given_name_2_phonetic", "VARCHAR", "phonetic key of given_name_2"),
+    StandardizedColumn(
+        "given_name_1_known",
+        "BOOLEAN",
+        "given_name_1 is a real given name (the given-name list or the nickname table), not a "
+        "typo or garbled value; null when there is no given name",
+    ),
     StandardizedColumn("suffix_std", "VARCHAR", "JR, SR, II, III, IV, V or null"),
     # Surnames
     StandardizedColumn("surname_full", "VARCHAR", "all surname text as recorded, folded"),

@@ -112,6 +112,7 @@ class Thresholds:
         family_guard: str = "FALSE",
         birth_dates_differ: str = "FALSE",
         family_review: str = "FALSE",
+        held_back: str = "FALSE",
     ) -> str:
         """SQL CASE giving the zone of a pair (portable across DuckDB and Spark).
 
@@ -125,14 +126,18 @@ class Thresholds:
         with the other state; below it, a different birth date with moderate family evidence is
         the sibling signature, and the pair is a non-match.
 
-        `family_review` marks guarded pairs a person should still see (comparisons.py,
-        `family_review_sql`: a record says "not a multiple birth", so the pair is not twins):
-        at or above review_weight they go to the worklist, never to auto-merge."""
+        `family_review` marks guarded pairs a person should still see (`family_review_sql`: a
+        record says "not a multiple birth", so the pair is not twins): at or above
+        review_weight they go to the worklist, never to auto-merge. `held_back` marks pairs
+        whose evidence cannot settle it (`family_unsure_sql`): the same routing, for pairs
+        the family guard does not hold."""
         return (
             f"CASE WHEN {family_guard} THEN CASE WHEN {family_review} "
             f"AND {weight_column} >= {self.review_weight!r} THEN '{NEAR_MATCH_ZONE}' "
             f"ELSE '{NON_MATCH_ZONE}' END "
             f"WHEN {birth_dates_differ} THEN CASE WHEN {weight_column} >= {self.match_weight!r} "
+            f"THEN '{NEAR_MATCH_ZONE}' ELSE '{NON_MATCH_ZONE}' END "
+            f"WHEN {held_back} THEN CASE WHEN {weight_column} >= {self.review_weight!r} "
             f"THEN '{NEAR_MATCH_ZONE}' ELSE '{NON_MATCH_ZONE}' END "
             f"WHEN {weight_column} >= {self.match_weight!r} THEN '{MATCH_ZONE}' "
             f"WHEN {weight_column} >= {self.review_weight!r} THEN '{NEAR_MATCH_ZONE}' "
@@ -169,8 +174,11 @@ _SHARED_PARENT_LABELS = ("both_given", "one_given")
 #: Given-name levels that say the names share nothing.
 _GIVEN_NAMES_DIFFER_LABELS = ("second_differs", "else")
 #: Given-name levels that say "same name" only partly: for a known twin they are not enough.
-_GIVEN_NAMES_WEAK_LABELS = ("second_as_first", "fuzzy", "phonetic")
+_GIVEN_NAMES_WEAK_LABELS = ("second_as_first", "fuzzy", "phonetic", "two_edits")
 _GIVEN_NAMES_FULL_LABELS = ("exact", "nickname")
+#: Given-name levels that relate nothing the tables know: two children, or one child under a
+#: garbled or unlisted name. Only other evidence tells which (family_guard_sql).
+_GIVEN_NAMES_UNRELATED_LABELS = ("else", "two_edits")
 #: Identifier levels that outweigh the family guard: an agency's ID for the child.
 _SAME_IDENTIFIER_LABELS = ("same_msix", "same_id")
 #: Birth-date levels that say "born the same day" (a keying slip of the same date included).
@@ -179,28 +187,13 @@ _TWIN_BIRTH_DATE_LABELS = ("exact", "default_equal", "transposed")
 _TWIN_FLAG = (
     "(coalesce(multiple_birth_std_l = 'Y', false) OR coalesce(multiple_birth_std_r = 'Y', false))"
 )
+_SEX_DIFFERS = "coalesce(sex_std_l <> sex_std_r, false)"
+_BOTH_NAMES_KNOWN = "coalesce(given_name_1_known_l AND given_name_1_known_r, false)"
 
 
-def family_guard_sql(levels: ModelLevels) -> str:
-    """Boolean SQL over Splink's predict output: true for a pair that looks like two different
-    children of one family (twins, or siblings with near birth dates).
-
-    The pair agrees on family evidence (a family surname level, and a close birth date or a
-    shared parent) and the given names do not clearly say "same child":
-
-    - they share nothing (given_name level `second_differs` or `else`); or
-    - they only partly agree (`second_as_first`, `fuzzy`, `phonetic`: GUADALUPE vs MARIA
-      GUADALUPE, DANIEL vs DANIELA) and the sexes differ or either record is flagged multiple
-      birth; or
-    - either record is flagged multiple birth and one gives a second given name the other
-      lacks (twins JOSE LUIS and JOSE are indistinguishable from one JOSE LUIS recorded as JOSE).
-
-    A pair with the same MSIX ID, or the same state student ID in the same state, is never
-    guarded: that evidence outweighs an unknown nickname. Missing values never make a pair
-    guarded on their own. Guarded pairs stay out of auto-merge and out of clustering.
-    """
-    sex_differs = "coalesce(sex_std_l <> sex_std_r, false)"
-    second_name_on_one_side = "((given_name_2_l IS NULL) <> (given_name_2_r IS NULL))"
+def _family_evidence_sql(levels: ModelLevels) -> str:
+    """The pair agrees on family evidence: a family surname level, and a close birth date or
+    a shared parent; and no agency identifier says it is one child."""
     surname_evidence = tuple(
         lv.label for lv in levels.levels("surname") if lv.label not in _NO_SURNAME_EVIDENCE_LABELS
     )
@@ -208,12 +201,57 @@ def family_guard_sql(levels: ModelLevels) -> str:
         f"({levels.gamma_in('surname', surname_evidence)}\n"
         f" AND ({levels.gamma_in('birth_date', _CLOSE_BIRTH_DATE_LABELS)}\n"
         f"      OR {levels.gamma_in('parents', _SHARED_PARENT_LABELS)})\n"
-        f" AND ({levels.gamma_in('given_name', _GIVEN_NAMES_DIFFER_LABELS)}\n"
-        f"      OR ({levels.gamma_in('given_name', _GIVEN_NAMES_WEAK_LABELS)}\n"
-        f"          AND ({sex_differs} OR {_TWIN_FLAG}))\n"
-        f"      OR ({levels.gamma_in('given_name', _GIVEN_NAMES_FULL_LABELS)}\n"
-        f"          AND {_TWIN_FLAG} AND {second_name_on_one_side}))\n"
         f" AND {levels.gamma_not_in('state_student_id', _SAME_IDENTIFIER_LABELS)})"
+    )
+
+
+def family_guard_sql(levels: ModelLevels) -> str:
+    """Boolean SQL over Splink's predict output: true for a pair that looks like two different
+    children of one family (twins, or siblings with near birth dates): family evidence (a
+    family surname level, and a close birth date or a shared parent), no shared agency ID, and
+    something that says "two children":
+
+    - the given names share nothing and both are real given names (`given_name_1_known`: the
+      given-name list or the nickname table), or the first names agree and the second ones
+      conflict (`second_differs`: JOSE LUIS / JOSE ANTONIO); or
+    - they share nothing or only partly agree (`second_as_first`, `fuzzy`, `phonetic`,
+      `two_edits`: GUADALUPE vs MARIA GUADALUPE, DANIEL vs DANIELA) and the sexes differ or
+      either record is flagged multiple birth; or
+    - either record is flagged multiple birth and the names agree (`exact`, `nickname`) except
+      that one gives a second given name the other lacks, or the two second names are initials
+      or an initial against a name with another first letter (twins JOSE LUIS and JOSE, or JOSE
+      L and JOSE A, are indistinguishable from one child recorded two ways).
+
+    Missing evidence never guards a pair: a given name the tables do not know (a typo, VQVID;
+    a name the lists lack) against another is `family_unsure_sql`, reviewed, not held apart.
+    Guarded pairs stay out of auto-merge and out of clustering.
+    """
+    second_name_on_one_side = "((given_name_2_l IS NULL) <> (given_name_2_r IS NULL))"
+    second_initials_differ = (
+        "coalesce((length(given_name_2_l) = 1 OR length(given_name_2_r) = 1) "
+        "AND substr(given_name_2_l, 1, 1) <> substr(given_name_2_r, 1, 1), false)"
+    )
+    unrelated_real_names = f"({levels.gamma_in('given_name', ('else',))} AND {_BOTH_NAMES_KNOWN})"
+    return (
+        f"({_family_evidence_sql(levels)}\n"
+        f" AND ({unrelated_real_names}\n"
+        f"      OR {levels.gamma_in('given_name', ('second_differs',))}\n"
+        f"      OR ({levels.gamma_in('given_name', (*_GIVEN_NAMES_DIFFER_LABELS, *_GIVEN_NAMES_WEAK_LABELS))}\n"
+        f"          AND ({_SEX_DIFFERS} OR {_TWIN_FLAG}))\n"
+        f"      OR ({levels.gamma_in('given_name', _GIVEN_NAMES_FULL_LABELS)}\n"
+        f"          AND {_TWIN_FLAG} AND ({second_name_on_one_side} OR {second_initials_differ}))))"
+    )
+
+
+def family_unsure_sql(levels: ModelLevels) -> str:
+    """Boolean SQL: family evidence and given names that relate nothing the tables know
+    (`else` with a name that is not a known given name, or `two_edits`), with nothing that
+    says "two children" (`family_guard_sql` is false): one child under a garbled or unlisted
+    name, or two children. Never auto-merged; reviewed when the weight reaches the review
+    threshold."""
+    return (
+        f"({_family_evidence_sql(levels)}\n"
+        f" AND {levels.gamma_in('given_name', _GIVEN_NAMES_UNRELATED_LABELS)})"
     )
 
 
@@ -270,6 +308,9 @@ class Routing:
     def family_review_sql(self) -> str:
         return f"COALESCE(({family_review_sql(self.levels)}), FALSE)"
 
+    def family_unsure_sql(self) -> str:
+        return f"COALESCE(({family_unsure_sql(self.levels)}), FALSE)"
+
     def dates_differ_sql(self) -> str:
         return birth_dates_differ_sql(self.levels)
 
@@ -287,11 +328,13 @@ class Routing:
             SELECT *,
                 {self.family_sql()} AS _family,
                 {self.dates_differ_sql()} AS _dates_differ,
-                {self.family_review_sql()} AS _family_review
+                {self.family_review_sql()} AS _family_review,
+                {self.family_unsure_sql()} AS _unsure
             FROM {scored_table}
         ), zoned AS (
             SELECT *,
-                {t.zone_sql("match_weight", "_family", "_dates_differ", "_family_review")} AS zone
+                {t.zone_sql("match_weight", "_family", "_dates_differ", "_family_review", "_unsure")}
+                AS zone
             FROM scored
         )
         SELECT
@@ -300,11 +343,14 @@ class Routing:
             {t.grade_sql()} AS grade,
             (_family OR _dates_differ) AS guarded,
             CASE WHEN _family THEN '{GUARD_FAMILY}' WHEN _dates_differ THEN '{GUARD_DATES}'
-                 END AS guard_reason{extra}
+                 WHEN _unsure THEN '{GUARD_NAMES_UNRELATED}' END AS guard_reason{extra}
         FROM zoned
         """
 
 
-#: guard_reason values.
+#: guard_reason values: why a pair was held back from auto-merge. `guarded` pairs (family,
+#: birth dates differ) also split a proposed student; a pair held back for unrelated names only
+#: stays out of the merge.
 GUARD_FAMILY = "family"
 GUARD_DATES = "birth_dates_differ"
+GUARD_NAMES_UNRELATED = "names_unrelated"

@@ -63,6 +63,11 @@ def scoring_settings(model: Any, rules: Sequence[Any], *, lean: bool = True) -> 
     settings["blocking_rules_to_generate_predictions"] = list(rules)
     if lean:
         settings.update(lean_output_settings())
+    else:  # a model saved before a guard column existed still gives the guards their columns
+        retained = settings.get("additional_columns_to_retain") or []
+        settings["additional_columns_to_retain"] = list(
+            dict.fromkeys([*retained, *FAMILY_GUARD_COLUMNS])
+        )
     return settings
 
 

@@ -15,7 +15,13 @@ import pandas as pd
 
 from migrant_linkage.db import quote_literal
 from migrant_linkage.pipeline.clusters import COMPONENTS_TABLE, PAIRS_TABLE
-from migrant_linkage.zones import GUARD_DATES, GUARD_FAMILY, MATCH_ZONE, NEAR_MATCH_ZONE
+from migrant_linkage.zones import (
+    GUARD_DATES,
+    GUARD_FAMILY,
+    GUARD_NAMES_UNRELATED,
+    MATCH_ZONE,
+    NEAR_MATCH_ZONE,
+)
 
 #: Why a pair is on the worklist.
 REASON_KEPT_APART = "match kept apart: a strong disagreement within the student"
@@ -24,8 +30,12 @@ REASON_KEPT_APART_EXISTING = (
 )
 REASON_DATES_DIFFER = "strong match but the birth dates differ"
 REASON_FAMILY = "given names share nothing but a record says not a multiple birth"
+REASON_NAMES_UNRELATED = (
+    "family evidence but the given names do not relate (a typo or a name the tables lack?)"
+)
 REASON_NEAR_MATCH = "near match"
 REASONS = (
+    REASON_NAMES_UNRELATED,
     REASON_KEPT_APART,
     REASON_KEPT_APART_EXISTING,
     REASON_DATES_DIFFER,
@@ -40,6 +50,8 @@ def reason_sql(kept_apart: str = REASON_KEPT_APART, pairs: str = "p") -> str:
         f"CASE WHEN {pairs}.zone = '{MATCH_ZONE}' THEN {quote_literal(kept_apart)} "
         f"WHEN {pairs}.guard_reason = '{GUARD_DATES}' THEN {quote_literal(REASON_DATES_DIFFER)} "
         f"WHEN {pairs}.guard_reason = '{GUARD_FAMILY}' THEN {quote_literal(REASON_FAMILY)} "
+        f"WHEN {pairs}.guard_reason = '{GUARD_NAMES_UNRELATED}' "
+        f"THEN {quote_literal(REASON_NAMES_UNRELATED)} "
         f"ELSE {quote_literal(REASON_NEAR_MATCH)} END"
     )
 
@@ -48,6 +60,7 @@ def reasons(zone: pd.Series, guard_reason: pd.Series, kept_apart: str) -> pd.Ser
     """The same reasons for a frame of routed pairs (index uploads plan in pandas)."""
     out = pd.Series(REASON_NEAR_MATCH, index=zone.index, dtype=object)
     out[guard_reason.eq(GUARD_FAMILY).fillna(False).astype(bool)] = REASON_FAMILY
+    out[guard_reason.eq(GUARD_NAMES_UNRELATED).fillna(False).astype(bool)] = REASON_NAMES_UNRELATED
     out[guard_reason.eq(GUARD_DATES).fillna(False).astype(bool)] = REASON_DATES_DIFFER
     out[zone.eq(MATCH_ZONE).to_numpy()] = kept_apart
     return out

@@ -55,6 +55,7 @@ NAME_OUTPUT_COLUMNS: tuple[str, ...] = (
     "given_name_2_canonical",
     "given_name_1_phonetic",
     "given_name_2_phonetic",
+    "given_name_1_known",
     "suffix_std",
     "surname_full",
     "surname_paternal",
@@ -250,6 +251,15 @@ def fold_name(s: pd.Series) -> pd.Series:
     hyphens, periods, commas and any other punctuation, emoji or control character turned into
     a space, whitespace collapsed. Digits are kept. Empty results become NA."""
     return _distinct_text(s, _fold_one)
+
+
+def is_known_given_name(s: pd.Series) -> pd.Series:
+    """Whether each folded one-word given name is a real given name: in the given-name list
+    (data/known_given_names.csv: Faker's locales and the US Census first names) or the
+    nickname table. False for a typo (VQVID), a garbled value, or a name the lists lack;
+    missing stays missing. The family guard reads it (zones.py)."""
+    known = _tables().given_names
+    return pd.Series(s.isin(known).to_numpy(), index=s.index, dtype="boolean").mask(s.isna())
 
 
 def canonical_given_name(s: pd.Series) -> pd.Series:
@@ -755,6 +765,7 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
         "given_name_2_canonical": canonical_given_name(given_2_s),
         "given_name_1_phonetic": phonetic_key(given_1_s),
         "given_name_2_phonetic": phonetic_key(given_2_s),
+        "given_name_1_known": is_known_given_name(given_1_s),
         "suffix_std": text(suffix_std),
         "surname_full": text(surnames["surname_full"]),
         "surname_paternal": paternal_s,
