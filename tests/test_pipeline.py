@@ -224,3 +224,47 @@ def test_levels_said_to_be_missing_from_the_encoded_model_are_missing():
     encoded = ModelLevels.of_comparisons(encoded_comparisons())
     present = [(c, label) for c, label in LEVELS_NOT_ENCODED if encoded.gamma(c, label) is not None]
     assert not present, f"privacy.LEVELS_NOT_ENCODED lists levels the encoded model has: {present}"
+
+
+# ------------------------------------------------------------------------ namesakes
+def _namesake(population: int, parents: str) -> bool:
+    """The namesake check on one pair: MARIA (3% of records) HERNANDEZ (4%), the same birth
+    date and sex, parents `parents`, nothing else recorded."""
+    from migrant_linkage.pipeline.scoring import frequency_column
+    from migrant_linkage.zones import Routing
+
+    levels = ModelLevels.of_model(Model.default())
+    gammas = {name: -1 for name in levels.names}
+    gammas.update(
+        given_name=levels.gamma("given_name", "exact"),
+        surname=levels.gamma("surname", "paternal_equal"),
+        birth_date=levels.gamma("birth_date", "exact"),
+        sex=levels.gamma("sex", "equal"),
+        parents=levels.gamma("parents", parents),
+        multiple_birth=levels.gamma("multiple_birth", "else"),
+    )
+    shares = {"given_name_1": 0.03, "surname_paternal": 0.04}
+    row = ", ".join(
+        [f"{g} AS gamma_{name}" for name, g in gammas.items()]
+        + [
+            f"{shares.get(c, 0.001)} AS {frequency_column(c)}_l"
+            for c in levels.term_frequency_columns()
+        ]
+    )
+    routing = Routing(levels, Thresholds(), population=population)
+    return duckdb.sql(f"SELECT {routing.namesake_sql()} FROM (SELECT {row})").fetchall()[0][0]
+
+
+def test_a_common_name_and_birth_date_alone_merge_in_a_state_but_not_in_a_nation():
+    assert not _namesake(20_000, "null")
+    assert _namesake(2_000_000, "null")
+
+
+def test_parents_agreeing_make_a_common_name_safe_at_national_size():
+    assert not _namesake(2_000_000, "both_given")
+
+
+def test_explain_has_no_population_and_skips_the_namesake_check():
+    from migrant_linkage.zones import Routing
+
+    assert Routing(ModelLevels.of_model(Model.default()), Thresholds()).namesake_sql() == "FALSE"

@@ -144,6 +144,7 @@ def _run(
             "match_weight": thresholds.match_weight,
             "review_weight": thresholds.review_weight,
             "strong_disagreement_weight": thresholds.strong_disagreement_weight,
+            "chance_weight": thresholds.chance_weight,
         },
     }
     out = prepare_out_dir(out_dir)
@@ -288,7 +289,7 @@ def explain(
         reasons = "; ".join(f"{r.record_id}: {r.reason}" for r in std.rejects.itertuples())
         raise ValueError(f"cannot explain: a record was rejected ({reasons})")
     # Score the one pair through the ordinary predict path, with a rule that admits it.
-    settings = scoring.scoring_settings(chosen, ["l.record_id <> r.record_id"])
+    settings = scoring.scoring_settings(chosen, ["l.record_id <> r.record_id"], frequencies=False)
     for comparison in settings["comparisons"]:
         for level in comparison["comparison_levels"]:
             level.pop("tf_adjustment_column", None)

@@ -11,7 +11,8 @@ out of a rule (`gamma_in` of labels none of which exist is FALSE).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -33,6 +34,12 @@ class Level:
     label: str  # short label
     description: str  # the full label_for_charts (or the level's SQL when it has none)
     is_null: bool
+    u_probability: float | None  # None for the null level or an untrained model
+    tf_column: str | None  # the term-frequency adjusted column, if any
+
+
+def _probability(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and 0 < value <= 1 else None
 
 
 class ModelLevels:
@@ -59,6 +66,8 @@ class ModelLevels:
                             level.get("label_for_charts") or level.get("sql_condition", "")
                         ),
                         is_null=is_null,
+                        u_probability=_probability(level.get("u_probability")),
+                        tf_column=level.get("tf_adjustment_column") or None,
                     )
                 )
             self._levels[name] = tuple(levels)
@@ -124,6 +133,34 @@ class ModelLevels:
 
     def gamma_columns(self) -> list[str]:
         return [f"gamma_{name}" for name in self._levels]
+
+    def term_frequency_columns(self) -> list[str]:
+        """The columns some level adjusts by term frequency, sorted."""
+        return sorted({lv.tf_column for lvs in self._levels.values() for lv in lvs if lv.tf_column})
+
+    def chance_log2_sql(self, frequency_column: Callable[[str], str]) -> str:
+        """SQL: log2 of the chance that two unrelated records show this pair's levels: the sum
+        over comparisons of log2 u of the level reached, where a term-frequency adjusted level
+        counts the frequency of the shared value (`frequency_column(tf column)` + `_l`) instead.
+        The null level counts 0 (no evidence)."""
+        terms = []
+        for name, levels in self._levels.items():
+            whens = []
+            for lv in levels:
+                if lv.is_null:
+                    continue
+                if lv.tf_column:
+                    freq = f"{frequency_column(lv.tf_column)}_l"
+                    fallback = math.log2(lv.u_probability) if lv.u_probability else 0.0
+                    term = f"coalesce(log2(greatest({freq}, 1e-300)), {fallback!r})"
+                elif lv.u_probability:
+                    term = repr(math.log2(lv.u_probability))
+                else:
+                    continue
+                whens.append(f"WHEN {lv.gamma} THEN {term}")
+            if whens:
+                terms.append(f"(CASE gamma_{name} {' '.join(whens)} ELSE 0.0 END)")
+        return " + ".join(terms) or "0.0"
 
 
 @lru_cache(maxsize=1)

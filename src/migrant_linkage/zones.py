@@ -38,6 +38,10 @@ GRADE_POSSIBLE = "possible"
 DEFAULT_MATCH_WEIGHT = 20.0
 DEFAULT_REVIEW_WEIGHT = 12.0
 DEFAULT_STRONG_DISAGREEMENT_WEIGHT = 0.0
+#: Auto-merge only when the records that would show a pair's evidence by chance number at most
+#: 2**this in the run's population (see Routing): at most one coincidence per 256 such pairs,
+#: i.e. at least 99.6% of them are not a namesake, whatever the population size.
+DEFAULT_CHANCE_WEIGHT = -8.0
 
 
 def probability_to_weight(probability: float) -> float:
@@ -59,14 +63,23 @@ class Thresholds:
     review_weight: at or above (and below match_weight), a near match for the worklist,
         grade "probable" in the upper half of the zone, "possible" in the lower half.
     strong_disagreement_weight: a pair below this inside a proposed student splits it.
+    chance_weight: a pair is auto-merged only when the number of records in the population
+        expected to show its evidence by chance is at most 2**chance_weight (namesakes at
+        national size: see Routing); a pair above it goes to the worklist.
     """
 
     match_weight: float = DEFAULT_MATCH_WEIGHT
     review_weight: float = DEFAULT_REVIEW_WEIGHT
     strong_disagreement_weight: float = DEFAULT_STRONG_DISAGREEMENT_WEIGHT
+    chance_weight: float = DEFAULT_CHANCE_WEIGHT
 
     def __post_init__(self) -> None:
-        for name in ("match_weight", "review_weight", "strong_disagreement_weight"):
+        for name in (
+            "match_weight",
+            "review_weight",
+            "strong_disagreement_weight",
+            "chance_weight",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or math.isnan(value):
                 raise ValueError(f"Thresholds.{name} must be a number, got {value!r}")
@@ -301,6 +314,24 @@ class Routing:
 
     levels: ModelLevels
     thresholds: Thresholds
+    #: records in the population the pairs come from; None (explain: no population) skips the
+    #: namesake check
+    population: int | None = None
+
+    def namesake_sql(self) -> str:
+        """True for a pair whose evidence the population would show by chance too often to
+        auto-merge: log2(population) + log2(chance that two unrelated records show these
+        levels) > chance_weight. A common given name, a common surname and a birth date are
+        strong evidence among 10,000 records and a coincidence among 5 million; with parents,
+        birth place or an ID agreeing too they are not. Term-frequency levels count the
+        frequency of the shared value (pipeline.scoring.add_frequency_columns)."""
+        if not self.population:
+            return "FALSE"
+        from migrant_linkage.pipeline.scoring import frequency_column
+
+        chance = self.levels.chance_log2_sql(frequency_column)
+        limit = self.thresholds.chance_weight - math.log2(self.population)
+        return f"COALESCE(({chance}) > {limit!r}, FALSE)"
 
     def family_sql(self) -> str:
         return f"COALESCE(({family_guard_sql(self.levels)}), FALSE)"
@@ -329,11 +360,20 @@ class Routing:
                 {self.family_sql()} AS _family,
                 {self.dates_differ_sql()} AS _dates_differ,
                 {self.family_review_sql()} AS _family_review,
-                {self.family_unsure_sql()} AS _unsure
+                {self.family_unsure_sql()} AS _unsure,
+                {self.namesake_sql()} AS _namesake
             FROM {scored_table}
         ), zoned AS (
             SELECT *,
-                {t.zone_sql("match_weight", "_family", "_dates_differ", "_family_review", "_unsure")}
+                {
+            t.zone_sql(
+                "match_weight",
+                "_family",
+                "_dates_differ",
+                "_family_review",
+                "(_unsure OR _namesake)",
+            )
+        }
                 AS zone
             FROM scored
         )
@@ -343,7 +383,9 @@ class Routing:
             {t.grade_sql()} AS grade,
             (_family OR _dates_differ) AS guarded,
             CASE WHEN _family THEN '{GUARD_FAMILY}' WHEN _dates_differ THEN '{GUARD_DATES}'
-                 WHEN _unsure THEN '{GUARD_NAMES_UNRELATED}' END AS guard_reason{extra}
+                 WHEN _unsure THEN '{GUARD_NAMES_UNRELATED}'
+                 WHEN _namesake AND match_weight >= {t.match_weight!r} THEN '{GUARD_NAMESAKE}'
+                 END AS guard_reason{extra}
         FROM zoned
         """
 
@@ -354,3 +396,4 @@ class Routing:
 GUARD_FAMILY = "family"
 GUARD_DATES = "birth_dates_differ"
 GUARD_NAMES_UNRELATED = "names_unrelated"
+GUARD_NAMESAKE = "namesake"

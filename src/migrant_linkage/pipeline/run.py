@@ -191,8 +191,10 @@ def run_stages(
     load_frame(con, scoring.RECORDS_TABLE, records, column_types)
     rules = scoring.rules_for(link_type)
     settings = scoring.scoring_settings(model, rules)
+    levels = ModelLevels(settings)
+    scoring.add_frequency_columns(con, scoring.RECORDS_TABLE, levels.term_frequency_columns())
     linker = scoring.scoring_linker(con, db_api, settings, scoring.RECORDS_TABLE)
-    routing = Routing(ModelLevels(settings), thresholds)
+    routing = Routing(levels, thresholds, population=len(records))
 
     if backend == "spark":
         from migrant_linkage.spark_backend import predict_on_spark

@@ -16,7 +16,8 @@ import duckdb
 
 from migrant_linkage import blocking
 from migrant_linkage.comparisons import FAMILY_GUARD_COLUMNS
-from migrant_linkage.db import columns_sql, execute
+from migrant_linkage.db import columns_sql, execute, quote_identifier
+from migrant_linkage.levels import ModelLevels
 from migrant_linkage.schema import UNIQUE_ID_COLUMN
 
 #: Prior odds used when scoring: even, so match_weight is the evidence (see zones.py).
@@ -40,6 +41,31 @@ def rules_for(link_type: str) -> list[Any]:
     return [f"{blocking.rule_sql(r)} AND l.{LINK_SIDE} <> r.{LINK_SIDE}" for r in rules]
 
 
+def frequency_column(column: str) -> str:
+    """The per-record column holding the share of records with this record's value of
+    `column` (routing's namesake check reads it, see zones.Routing)."""
+    return f"ml_freq_{column}"
+
+
+def add_frequency_columns(
+    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]
+) -> None:
+    """Add to `table`, once per record, the share of the table's records that have the
+    record's value of each of `columns` (null where the value is null)."""
+    present = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+    wanted = [c for c in columns if c in present]
+    if not wanted:
+        return
+    n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    shares = ", ".join(
+        f"CASE WHEN {quote_identifier(c)} IS NULL THEN NULL ELSE CAST(count(*) OVER "
+        f"(PARTITION BY {quote_identifier(c)}) AS DOUBLE) / {max(n, 1)} END "
+        f"AS {quote_identifier(frequency_column(c))}"
+        for c in wanted
+    )
+    execute(con, f"CREATE OR REPLACE TABLE {table} AS SELECT *, {shares} FROM {table}")
+
+
 def lean_output_settings() -> dict[str, Any]:
     """Splink settings that keep only what the pipeline reads from the scored pairs: ids,
     weight, probability, match_key, gamma_* (see gamma_columns_kept) and the columns the guards
@@ -54,20 +80,25 @@ def lean_output_settings() -> dict[str, Any]:
     }
 
 
-def scoring_settings(model: Any, rules: Sequence[Any], *, lean: bool = True) -> dict[str, Any]:
+def scoring_settings(
+    model: Any, rules: Sequence[Any], *, lean: bool = True, frequencies: bool = True
+) -> dict[str, Any]:
     """The model's Splink settings for scoring: dedupe over one table (a link's sides are told
-    apart by the rules), even prior odds, the given rules; lean output unless `lean=False`."""
+    apart by the rules), even prior odds, the given rules; lean output unless `lean=False`.
+    The guards' columns are always retained (a model saved before a guard column existed still
+    gives the guards their columns), and with `frequencies` the records' frequency columns
+    (add_frequency_columns) for the namesake check."""
     settings = model.trained_settings()
     settings["link_type"] = "dedupe_only"
     settings["probability_two_random_records_match"] = SCORING_PRIOR
     settings["blocking_rules_to_generate_predictions"] = list(rules)
+    retained = [] if lean else list(settings.get("additional_columns_to_retain") or [])
     if lean:
         settings.update(lean_output_settings())
-    else:  # a model saved before a guard column existed still gives the guards their columns
-        retained = settings.get("additional_columns_to_retain") or []
-        settings["additional_columns_to_retain"] = list(
-            dict.fromkeys([*retained, *FAMILY_GUARD_COLUMNS])
-        )
+    retained += FAMILY_GUARD_COLUMNS
+    if frequencies:
+        retained += [frequency_column(c) for c in ModelLevels(settings).term_frequency_columns()]
+    settings["additional_columns_to_retain"] = list(dict.fromkeys(retained))
     return settings
 
 
@@ -85,7 +116,8 @@ def scoring_linker(
     probe = Linker(db_api.register(table), settings, log_level=None)
     compared = [c.unquote().name for c in probe._settings_obj._columns_used_by_comparisons]
     table_columns = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
-    wanted = dict.fromkeys([UNIQUE_ID_COLUMN, *compared, *FAMILY_GUARD_COLUMNS, LINK_SIDE])
+    retained = settings.get("additional_columns_to_retain") or []
+    wanted = dict.fromkeys([UNIQUE_ID_COLUMN, *compared, *retained, LINK_SIDE])
     columns = columns_sql(c for c in wanted if c in table_columns)
     execute(con, f"CREATE OR REPLACE VIEW {SCORING_VIEW} AS SELECT {columns} FROM {table}")
     records = db_api.register(SCORING_VIEW, dataset_display_name="records")

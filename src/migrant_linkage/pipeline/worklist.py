@@ -19,6 +19,7 @@ from migrant_linkage.zones import (
     GUARD_DATES,
     GUARD_FAMILY,
     GUARD_NAMES_UNRELATED,
+    GUARD_NAMESAKE,
     MATCH_ZONE,
     NEAR_MATCH_ZONE,
 )
@@ -33,8 +34,13 @@ REASON_FAMILY = "given names share nothing but a record says not a multiple birt
 REASON_NAMES_UNRELATED = (
     "family evidence but the given names do not relate (a typo or a name the tables lack?)"
 )
+REASON_NAMESAKE = (
+    "strong match on a common name and birth date only: a namesake is likely in a population "
+    "this size"
+)
 REASON_NEAR_MATCH = "near match"
 REASONS = (
+    REASON_NAMESAKE,
     REASON_NAMES_UNRELATED,
     REASON_KEPT_APART,
     REASON_KEPT_APART_EXISTING,
@@ -52,6 +58,7 @@ def reason_sql(kept_apart: str = REASON_KEPT_APART, pairs: str = "p") -> str:
         f"WHEN {pairs}.guard_reason = '{GUARD_FAMILY}' THEN {quote_literal(REASON_FAMILY)} "
         f"WHEN {pairs}.guard_reason = '{GUARD_NAMES_UNRELATED}' "
         f"THEN {quote_literal(REASON_NAMES_UNRELATED)} "
+        f"WHEN {pairs}.guard_reason = '{GUARD_NAMESAKE}' THEN {quote_literal(REASON_NAMESAKE)} "
         f"ELSE {quote_literal(REASON_NEAR_MATCH)} END"
     )
 
@@ -61,6 +68,7 @@ def reasons(zone: pd.Series, guard_reason: pd.Series, kept_apart: str) -> pd.Ser
     out = pd.Series(REASON_NEAR_MATCH, index=zone.index, dtype=object)
     out[guard_reason.eq(GUARD_FAMILY).fillna(False).astype(bool)] = REASON_FAMILY
     out[guard_reason.eq(GUARD_NAMES_UNRELATED).fillna(False).astype(bool)] = REASON_NAMES_UNRELATED
+    out[guard_reason.eq(GUARD_NAMESAKE).fillna(False).astype(bool)] = REASON_NAMESAKE
     out[guard_reason.eq(GUARD_DATES).fillna(False).astype(bool)] = REASON_DATES_DIFFER
     out[zone.eq(MATCH_ZONE).to_numpy()] = kept_apart
     return out

@@ -14,6 +14,7 @@ as dedupe, derived from the model's level labels).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -22,7 +23,7 @@ from migrant_linkage import blocking
 from migrant_linkage.db import make_db_api
 from migrant_linkage.levels import ModelLevels
 from migrant_linkage.model import Model, quiet_splink
-from migrant_linkage.pipeline.scoring import scoring_settings
+from migrant_linkage.pipeline.scoring import add_frequency_columns, scoring_settings
 from migrant_linkage.schema import STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
 from migrant_linkage.zones import Routing, Thresholds
 
@@ -111,6 +112,11 @@ class SplinkScorer:
         ).fetchall()[0]
         if n_incoming == 0 or n_all < 2:
             return self.empty()
+        # The population the pairs come from is index + upload: the namesake check counts it.
+        add_frequency_columns(
+            self._con, "ml_review_records", self.routing.levels.term_frequency_columns()
+        )
+        self.routing = replace(self.routing, population=int(n_all))
         records = self.db_api.register("ml_review_records", dataset_display_name="review_records")
         self._linker = Linker(records, _settings(self.model), log_level=None)
         self._predictions = self._linker.inference.predict(warning_mode="never")
