@@ -262,8 +262,11 @@ def _by_error(
             FROM _errors
         ),
         pair_codes AS (
-            SELECT DISTINCT f.join_key_l, f.join_key_r, f.hit, c.code FROM found f
-            JOIN codes c ON c.record_id IN (f.join_key_l, f.join_key_r)
+            SELECT f.join_key_l, f.join_key_r, f.hit, c.code FROM found f
+            JOIN codes c ON c.record_id = f.join_key_l
+            UNION
+            SELECT f.join_key_l, f.join_key_r, f.hit, c.code FROM found f
+            JOIN codes c ON c.record_id = f.join_key_r
         )
         SELECT code, count(*) AS pairs, avg(hit::INT) AS completeness
         FROM pair_codes GROUP BY code ORDER BY code
@@ -356,8 +359,12 @@ def main() -> None:
                 key, {"data set": key[0], "error kind": key[1], "true pairs": r["true pairs"]}
             )
             entry[f"{r['blocking']}"] = r["completeness"]
-        print(_markdown(list(wide.values()), ["data set", "error kind", "true pairs",
-                                              "baseline", "ours", "generic"]))
+        print(
+            _markdown(
+                list(wide.values()),
+                ["data set", "error kind", "true pairs", "baseline", "ours", "generic"],
+            )
+        )
 
 
 if __name__ == "__main__":

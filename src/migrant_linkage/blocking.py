@@ -123,16 +123,59 @@ def _corroborated(rule: BlockingRuleLike, *any_of: str, and_: str | None = None)
     return f"{sql} AND {and_}" if and_ else sql
 
 
+#: Typo-robust checks: a one-letter slip leaves either the start or the end of a name intact
+#: (in a name of six letters or more, always), so "the last three letters agree" accepts the
+#: typos "the first two letters agree" does not (TAPAIA / TAPIA, SOOORRO / SOCORRO).
+SURNAME_END_SHARED = "substr(l.surname_paternal, -3) = substr(r.surname_paternal, -3)"
+GIVEN_NAME_END_SHARED = "substr(l.given_name_1, -3) = substr(r.given_name_1, -3)"
+#: A middle initial agrees (an initial is compatible with the full middle name).
+MIDDLE_INITIAL_SHARED = "substr(l.given_name_2, 1, 1) = substr(r.given_name_2, 1, 1)"
+#: Not agreement but no conflict: a record without a surname brings no evidence against.
+SURNAME_MISSING = "(l.surname_paternal IS NULL OR r.surname_paternal IS NULL)"
+SURNAME_FUZZY = (SURNAME_SHARED, SURNAME_END_SHARED)
+GIVEN_NAME_FUZZY = (GIVEN_NAME_SHARED, GIVEN_NAME_END_SHARED)
+
+#: Frequency cap. A block of the same given name and surnames holds one child's records, and
+#: also the namesakes (other children called JOSE GARCIA LOPEZ), whose number grows with the
+#: population. Blocked without a birth date, such a block is kept only while it holds no more
+#: records than one child has (the training cap's reasoning: TRAINING_BLOCK_MAX_RECORDS below),
+#: so a common name's block never compares more than a few records, at any population.
+NAME_BLOCK_MAX_RECORDS = 6
+#: Column with the number of records sharing the record's given name and surnames (0 when
+#: either is missing); with_block_sizes_sql adds it, once per record.
+NAME_BLOCK_RECORDS = "_name_block_records"
+
+
+def with_block_sizes_sql(records_table: str) -> str:
+    """The records of `records_table` (an internal table name) with the block-size columns the
+    frequency-capped rules read: one count per key value, once per record (a window, no pair).
+
+    candidate_pairs_sql computes them itself; a table that Splink blocks on directly (the Spark
+    path, an index upload, encoded linkage) must be built with this query first."""
+    keys = "given_name_1_canonical, surname_units_key"
+    return (
+        f"SELECT *, count(given_name_1_canonical) FILTER (surname_units_key IS NOT NULL) "
+        f"OVER (PARTITION BY {keys}) AS {NAME_BLOCK_RECORDS} FROM {records_table}"
+    )
+
+
 def prediction_blocking_rules() -> list[BlockingRuleLike]:
     """The rules that generate candidate pairs for scoring, most productive first.
 
     Splink reports, for each pair, the first rule that found it (`match_key`), so the order
-    also decides how comparisons are attributed in the run summary."""
+    also decides how comparisons are attributed in the run summary. The rules read the block
+    sizes of with_block_sizes_sql."""
     surname_or_parent = (SURNAME_SHARED, PARENT_SHARED)
     given_or_parent = (GIVEN_NAME_SHARED, PARENT_SHARED, SURNAMES_EQUAL)
     compatible = MATERNAL_SURNAME_COMPATIBLE
     return [
-        _corroborated(block_on("birth_date_std", "given_name_1_canonical"), *surname_or_parent),
+        _corroborated(
+            block_on("birth_date_std", "given_name_1_canonical"),
+            *surname_or_parent,
+            SURNAME_END_SHARED,
+            MIDDLE_INITIAL_SHARED,
+            SURNAME_MISSING,
+        ),
         _corroborated(block_on("birth_date_std", "surname_paternal"), *given_or_parent),
         _corroborated(block_on("birth_date_std", "surname_maternal"), *given_or_parent),
         *(
@@ -168,8 +211,28 @@ def prediction_blocking_rules() -> list[BlockingRuleLike]:
             compatible,
         ),
         block_on("birth_date_std", "given_name_1_phonetic", "surname_paternal_phonetic"),
+        # Typos in both names, the date intact: the first two letters of each.
+        block_on("birth_date_std", "substr(given_name_1, 1, 2)", "substr(surname_paternal, 1, 2)"),
+        # The given name keyed as the surname and the surname as the given name.
+        *_cross("given_name_1", "surname_paternal", "birth_date_std"),
+        # A date error with a given-name error (typo, nickname, placeholder): the surnames and
+        # the two parts of the date that survived. A family's children are born at least
+        # months apart, so these blocks hold one child (twins are found by other rules).
+        block_on("surname_units_key", "birth_year", "birth_month"),
+        block_on("surname_units_key", "birth_month", "birth_day"),
+        # A date error with a surname error: the given name, the day and month, and a surname
+        # that sounds alike or keeps its start or end.
+        _corroborated(
+            block_on("given_name_1_canonical", "birth_month", "birth_day"),
+            *SURNAME_FUZZY,
+            and_=compatible,
+        ),
+        # Whatever happened to the date: the given name and surnames, while the block is no
+        # larger than one child's records (the frequency cap).
+        f"{rule_sql(block_on('given_name_1_canonical', 'surname_units_key'))}"
+        f" AND l.{NAME_BLOCK_RECORDS} <= {NAME_BLOCK_MAX_RECORDS}",
         *_when_a_birth_date_missing(
-            block_on("given_name_1_canonical", "surname_paternal", "surname_maternal")
+            block_on("given_name_1_canonical", "surname_paternal"), compatible
         ),
         *_when_a_birth_date_missing(
             block_on("given_name_1_canonical", "surname_paternal_phonetic", "parent_given_a")
@@ -202,19 +265,22 @@ def candidate_pairs_sql(records_table: str, rules: Sequence[BlockingRuleLike]) -
     table (match_key: the index of the first rule that finds the pair, as text; join_key_l <
     join_key_r: the record ids), for `linker.table_management.register_blocked_pairs_for_predict`.
 
-    The pairs are exactly Splink's own blocking for a dedupe, computed differently: one hash join
-    per rule, then a GROUP BY that keeps each pair once. Splink instead adds to every rule the
-    negation of all the rules before it (`AND NOT (rule 0) AND NOT (rule 1) ...`), which
-    evaluates every earlier rule, checks included, on every candidate row; at 1M records that
-    was two thirds of the predict time. `records_table` is an internal table name."""
+    The pairs are exactly Splink's own blocking for a dedupe on with_block_sizes_sql(records_table),
+    computed differently: one hash join per rule, then a GROUP BY that keeps each pair once.
+    Splink instead adds to every rule the negation of all the rules before it (`AND NOT (rule
+    0) AND NOT (rule 1) ...`), which evaluates every earlier rule, checks included, on every
+    candidate row; at 1M records that was two thirds of the predict time. The block sizes are
+    computed once, before the joins. `records_table` is an internal table name."""
     uid = UNIQUE_ID_COLUMN
+    sized = "ml_blocking_records"
     joins = "\nUNION ALL\n".join(
         f"SELECT {i} AS rule, l.{uid} AS join_key_l, r.{uid} AS join_key_r "
-        f"FROM {records_table} AS l JOIN {records_table} AS r "
+        f"FROM {sized} AS l JOIN {sized} AS r "
         f"ON ({rule_sql(rule)}) AND l.{uid} < r.{uid}"
         for i, rule in enumerate(rules)
     )
     return (
+        f"WITH {sized} AS MATERIALIZED ({with_block_sizes_sql(records_table)}) "
         "SELECT CAST(min(rule) AS VARCHAR) AS match_key, join_key_l, join_key_r "
         f"FROM ({joins}) GROUP BY join_key_l, join_key_r"
     )
