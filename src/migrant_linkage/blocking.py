@@ -128,8 +128,11 @@ def _corroborated(rule: BlockingRuleLike, *any_of: str, and_: str | None = None)
 #: typos "the first two letters agree" does not (TAPAIA / TAPIA, SOOORRO / SOCORRO).
 SURNAME_END_SHARED = "substr(l.surname_paternal, -3) = substr(r.surname_paternal, -3)"
 GIVEN_NAME_END_SHARED = "substr(l.given_name_1, -3) = substr(r.given_name_1, -3)"
-#: A middle initial agrees (an initial is compatible with the full middle name).
-MIDDLE_INITIAL_SHARED = "substr(l.given_name_2, 1, 1) = substr(r.given_name_2, 1, 1)"
+#: A middle initial agrees with the other record's middle name (or initial): the trace a
+#: system keeping only initials leaves. Two full second names are not counted, as the other
+#: checks do not count them: a compound name (MARIA GUADALUPE) is common among namesakes.
+#: (Written without AND: Splink finds no join keys in a rule whose checks nest an AND in an OR.)
+MIDDLE_INITIAL_SHARED = "(l.given_name_2 = substr(r.given_name_2, 1, 1) OR r.given_name_2 = substr(l.given_name_2, 1, 1))"
 #: Not agreement but no conflict: a record without a surname brings no evidence against.
 SURNAME_MISSING = "(l.surname_paternal IS NULL OR r.surname_paternal IS NULL)"
 SURNAME_FUZZY = (SURNAME_SHARED, SURNAME_END_SHARED)
@@ -138,33 +141,42 @@ GIVEN_NAME_FUZZY = (GIVEN_NAME_SHARED, GIVEN_NAME_END_SHARED)
 #: Frequency cap. A block of the same given name and surnames holds one child's records, and
 #: also the namesakes (other children called JOSE GARCIA LOPEZ), whose number grows with the
 #: population. Blocked without a birth date, such a block is kept only while it holds no more
-#: records than one child has (the training cap's reasoning: TRAINING_BLOCK_MAX_RECORDS below),
-#: so a common name's block never compares more than a few records, at any population.
+#: records than one child has: the reasoning, and the count, of the training cap
+#: (TRAINING_BLOCK_MAX_RECORDS and SURNAMES_BLOCK_RECORDS below, the same block), so a common
+#: name's block never compares more than a few records, at any population.
 NAME_BLOCK_MAX_RECORDS = 6
-#: Column with the number of records sharing the record's given name and surnames (0 when
-#: either is missing); with_block_sizes_sql adds it, once per record.
-NAME_BLOCK_RECORDS = "_name_block_records"
 
 
 def with_block_sizes_sql(records_table: str) -> str:
     """The records of `records_table` (an internal table name) with the block-size columns the
-    frequency-capped rules read: one count per key value, once per record (a window, no pair).
+    frequency-capped rules read (CAPPED_BLOCKS): one count per key value, once per record (a
+    window, no pair). The same counts as training_block_sizes (0 when a key part is missing);
+    stale copies of the columns in `records_table` are replaced.
 
     candidate_pairs_sql computes them itself; a table that Splink blocks on directly (the Spark
     path, an index upload, encoded linkage) must be built with this query first."""
-    keys = "given_name_1_canonical, surname_units_key"
-    return (
-        f"SELECT *, count(given_name_1_canonical) FILTER (surname_units_key IS NOT NULL) "
-        f"OVER (PARTITION BY {keys}) AS {NAME_BLOCK_RECORDS} FROM {records_table}"
+    stale = ", ".join(f"'{column}'" for column in CAPPED_BLOCKS)
+    counts = ", ".join(
+        f"count(*) FILTER ({' AND '.join(f'{k} IS NOT NULL' for k in keys)}) "
+        f"OVER (PARTITION BY {', '.join(keys)}) AS {column}"
+        for column, keys in CAPPED_BLOCKS.items()
     )
+    return f"SELECT COLUMNS(lambda c: c NOT IN ({stale})), {counts} FROM {records_table}"
+
+
+def _capped(column: str) -> str:
+    """Equality on the key that `column` counts, in blocks of at most NAME_BLOCK_MAX_RECORDS
+    records (the count is the same on both sides of a pair, so one side is checked)."""
+    rule = rule_sql(block_on(*CAPPED_BLOCKS[column]))
+    return f"{rule} AND l.{column} <= {NAME_BLOCK_MAX_RECORDS}"
 
 
 def prediction_blocking_rules() -> list[BlockingRuleLike]:
     """The rules that generate candidate pairs for scoring, most productive first.
 
     Splink reports, for each pair, the first rule that found it (`match_key`), so the order
-    also decides how comparisons are attributed in the run summary. The rules read the block
-    sizes of with_block_sizes_sql."""
+    also decides how comparisons are attributed in the run summary. One rule reads the block
+    size of with_block_sizes_sql (or training_block_sizes)."""
     surname_or_parent = (SURNAME_SHARED, PARENT_SHARED)
     given_or_parent = (GIVEN_NAME_SHARED, PARENT_SHARED, SURNAMES_EQUAL)
     compatible = MATERNAL_SURNAME_COMPATIBLE
@@ -172,7 +184,6 @@ def prediction_blocking_rules() -> list[BlockingRuleLike]:
         _corroborated(
             block_on("birth_date_std", "given_name_1_canonical"),
             *surname_or_parent,
-            SURNAME_END_SHARED,
             MIDDLE_INITIAL_SHARED,
             SURNAME_MISSING,
         ),
@@ -216,24 +227,15 @@ def prediction_blocking_rules() -> list[BlockingRuleLike]:
         # The given name keyed as the surname and the surname as the given name.
         *_cross("given_name_1", "surname_paternal", "birth_date_std"),
         # A date error with a given-name error (typo, nickname, placeholder): the surnames and
-        # the two parts of the date that survived. A family's children are born at least
-        # months apart, so these blocks hold one child (twins are found by other rules).
-        block_on("surname_units_key", "birth_year", "birth_month"),
-        block_on("surname_units_key", "birth_month", "birth_day"),
-        # A date error with a surname error: the given name, the day and month, and a surname
-        # that sounds alike or keeps its start or end.
-        _corroborated(
-            block_on("given_name_1_canonical", "birth_month", "birth_day"),
-            *SURNAME_FUZZY,
-            and_=compatible,
-        ),
-        # Whatever happened to the date: the given name and surnames, while the block is no
-        # larger than one child's records (the frequency cap).
-        f"{rule_sql(block_on('given_name_1_canonical', 'surname_units_key'))}"
-        f" AND l.{NAME_BLOCK_RECORDS} <= {NAME_BLOCK_MAX_RECORDS}",
-        *_when_a_birth_date_missing(
-            block_on("given_name_1_canonical", "surname_paternal"), compatible
-        ),
+        # the two parts of the date that survived.
+        _capped(SURNAMES_MONTH_BLOCK_RECORDS),
+        _capped(SURNAMES_DAY_BLOCK_RECORDS),
+        # A date error with a surname error: the given name and the day and month.
+        _corroborated(_capped(GIVEN_DAY_BLOCK_RECORDS), *SURNAME_FUZZY, and_=compatible),
+        # Whatever happened to the date: the given name and surnames.
+        _capped(SURNAMES_BLOCK_RECORDS),
+        # No birth date, and one surname recorded (or two that agree).
+        *_when_a_birth_date_missing(_capped(GIVEN_PATERNAL_BLOCK_RECORDS), compatible),
         *_when_a_birth_date_missing(
             block_on("given_name_1_canonical", "surname_paternal_phonetic", "parent_given_a")
         ),
@@ -318,18 +320,31 @@ _NAMES_BLOCK_KEYS = ("given_name_1_canonical", "birth_date_std")
 _SURNAMES_BLOCK_KEYS = ("surname_units_key", "given_name_1_canonical")
 
 
+#: The frequency-capped prediction blocks: the block-size column and the key it counts.
+SURNAMES_MONTH_BLOCK_RECORDS = "_surnames_month_block_records"
+SURNAMES_DAY_BLOCK_RECORDS = "_surnames_day_block_records"
+GIVEN_DAY_BLOCK_RECORDS = "_given_day_block_records"
+GIVEN_PATERNAL_BLOCK_RECORDS = "_given_paternal_block_records"
+CAPPED_BLOCKS: dict[str, tuple[str, ...]] = {
+    SURNAMES_BLOCK_RECORDS: _SURNAMES_BLOCK_KEYS,
+    SURNAMES_MONTH_BLOCK_RECORDS: ("surname_units_key", "birth_year", "birth_month"),
+    SURNAMES_DAY_BLOCK_RECORDS: ("surname_units_key", "birth_month", "birth_day"),
+    GIVEN_DAY_BLOCK_RECORDS: ("given_name_1_canonical", "birth_month", "birth_day"),
+    GIVEN_PATERNAL_BLOCK_RECORDS: ("given_name_1_canonical", "surname_paternal"),
+}
+
+
 def training_block_sizes(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with the number of records in each record's two training blocks (0 when a key
-    is missing: such a record is in no block)."""
+    """`frame` with the number of records in each record's two training blocks and in each
+    capped prediction block (0 when a key is missing: such a record is in no block). Splink's
+    training reads every column a rule names, the prediction rules' too."""
+    blocks = {NAMES_BLOCK_RECORDS: _NAMES_BLOCK_KEYS, **CAPPED_BLOCKS}
     sizes = {
         column: frame.groupby(list(keys), dropna=True, sort=False)[keys[0]]
         .transform("size")
         .fillna(0)
         .astype("int64")
-        for column, keys in (
-            (NAMES_BLOCK_RECORDS, _NAMES_BLOCK_KEYS),
-            (SURNAMES_BLOCK_RECORDS, _SURNAMES_BLOCK_KEYS),
-        )
+        for column, keys in blocks.items()
     }
     return frame.assign(**sizes)  # copy-on-write: the record columns are not copied
 

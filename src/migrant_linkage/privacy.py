@@ -760,7 +760,9 @@ def _run_encoded(
     db_api, con = make_db_api("duckdb")
     try:
         con.register("_encoded_frame", _model_columns(records))
-        con.execute("CREATE TABLE encoded_records AS SELECT * FROM _encoded_frame").fetchall()
+        # With the block sizes the frequency-capped rules read (blocking.with_block_sizes_sql).
+        sized = blocking.with_block_sizes_sql("_encoded_frame")
+        con.execute(f"CREATE TABLE encoded_records AS {sized}").fetchall()
         con.unregister("_encoded_frame")
         linker = Linker(
             db_api.register("encoded_records", dataset_display_name="encoded_records"),

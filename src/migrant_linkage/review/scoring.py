@@ -133,7 +133,12 @@ class SplinkScorer:
         ).fetchall()[0]
         if n_incoming == 0 or n_all < 2:
             return self.empty()
-        records = self.db_api.register("ml_review_records", dataset_display_name="review_records")
+        # Splink blocks on this table: it needs the block sizes the capped rules read.
+        from migrant_linkage.blocking import with_block_sizes_sql
+
+        sized = with_block_sizes_sql("ml_review_records")
+        self._con.execute(f"CREATE OR REPLACE TABLE ml_review_blocking AS {sized}").fetchall()
+        records = self.db_api.register("ml_review_blocking", dataset_display_name="review_records")
         self._linker = Linker(records, _settings(self.model), log_level=None)
         self._predictions = self._linker.inference.predict(warning_mode="never")
         return self._pairs(self._predictions.physical_name)
