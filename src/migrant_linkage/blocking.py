@@ -5,7 +5,8 @@ a quarter of Hispanic people share about 26 surnames, and a rule on GARCIA by it
 every GARCIA with every other GARCIA (quadratic in the population). Each rule below has a key
 whose block size grows slowly with the population (a full birth date, or a given name plus
 surname plus year), and the rules keyed on a birth date or year carry corroboration checks (see
-below), so comparisons per input record stay roughly flat with size (1.36 at 100k, 1.81 at 1M).
+below), so comparisons per input record stay roughly flat with size (measured in
+benchmarks/blocking_comparisons.py).
 
 The rules are Splink blocking-rule creators or plain `l.`/`r.` SQL that every Splink dialect
 accepts, so the same rules run on DuckDB and Spark. What each rule is for:
@@ -29,6 +30,50 @@ accepts, so the same rules run on DuckDB and Spark. What each rule is for:
   other half of a compound name) and the year or day slipped;
 * the same MSIX ID (the national migrant student ID): whatever else disagrees. A block holds
   the records of one child, so it stays small at any population.
+
+Typo-robust rules (issue 13). The rules above need an exact given name or surname and an exact
+date, or a parent; a pair escaped when a typo hit a name *and* anything hit the date, or when
+the record has no parents (most data outside the migrant programme). So, in addition:
+
+* birth date + first two letters of the given name and of the surname (typos in both names);
+* the given name of one record = the surname of the other, with the birth date (fields swapped);
+* surnames + birth year + month, surnames + month + day (a name error with a date error: the
+  surnames and the two parts of the date that survived), and given name + month + day with a
+  surname that sounds alike or shares its start or end (a surname error with a date error);
+* given name + surnames whatever the date says (a date keyed wrong or copied from a sibling);
+* no birth date: given name + paternal surname, the maternal one compatible (one surname kept);
+* birth date + given name also accepts a middle initial that agrees or a missing surname.
+
+The blocks without a full date grow with the population (JOSE GARCIA LOPEZ's namesakes), so
+they carry a frequency cap: a block is kept only while it holds at most NAME_BLOCK_MAX_RECORDS
+records (one child's records; the training cap's reasoning). The sizes are counted once per
+record, by a window, before the joins (with_block_sizes_sql; candidate_pairs_sql does it
+itself). Measured with benchmarks/blocking_comparisons.py (figures in docs/comparisons.md,
+"Blocking"). Tried and dropped, marginal over the 4c569a1 rules on our generator at 100k and
+1M records (candidates per record) unless said otherwise:
+
+* the same blocks uncapped, corroborated instead: given name + month + day with a shared
+  surname, 0.018 -> 0.177 candidates per record (tenfold with tenfold records); capped, 0.002;
+  a missing date with given name + paternal surname, 0.014 -> 0.159; capped, 0.001;
+* given name + surnames without a date, corroborated by a shared month, day or year +-1 instead
+  of capped: +0.10% of true pairs on our generator, +0.3% FEBRL4, +0.6% pseudopeople, against
+  +0.12%, +4.5% and +4.8% capped;
+* given name + surname + middle initial without a date: +4.7% on pseudopeople but 0.080
+  candidates per record at 100k for +0.02% on ours; the capped block finds the same pairs;
+* a full second given name as a check on birth date + given name: 0.013 -> 0.113 for +0.005%
+  (compound names are common among namesakes), so only an initial counts; the last three
+  letters of the surname as that check: weak where the population is densest (HERNANDEZ,
+  FERNANDEZ, MENDEZ);
+* surnames + year + day (+0 true pairs), given name + year + month with a fuzzy surname
+  (+0.04% for 0.046 at 100k), birth date + last three letters of both names (+0.03%);
+* exploded deletion-neighbourhood keys (the given name with each letter deleted in turn, an
+  array exploded into one key per variant) + surnames, capped at 6, on top of the rules here:
+  +0.07% of true pairs on ours (0.010 candidates per record), +1.0% FEBRL4 (0.033), +0.1%
+  pseudopeople; uncapped, with the surname and no date: +0.13% for 3.1 candidates per record.
+  Not adopted: it needs an array column and Splink's exploding rules, and the engine's
+  link-only side condition (engine._rules_for renders rules as SQL text), the index-upload
+  scoring and the encoded linkage carry rules only as SQL text. Exploded n-grams have the
+  same obstacle; sorted neighbourhood is not a hash join and Splink has no such blocking.
 
 The training rules (`training_*`) are separate on purpose: they are chosen to keep families
 apart while the model learns (see model.py).
