@@ -19,6 +19,12 @@ deliberately *generic but careful*, so that the comparison with our engine is fa
   worklist (`generic_worklist`), so the generic model is scored on review load like ours.
 
 `run_generic(raw)` returns (pairs, clusters, timings) for the benchmarks.
+
+Outside data sets (benchmarks/external.py) use the same model, generalised only as a Splink user
+would for their file: `date_format=` names the file's birth-date format, comparisons are made only
+for the columns the data has (FEBRL has no sex and no parents), `middle_initial=True` adds an
+exact match on the middle initial when the data has one, and `right=` links two files
+(link_only) instead of deduplicating one. With none of these, the model is the one above.
 """
 
 from __future__ import annotations
@@ -50,8 +56,11 @@ class GenericThresholds:
     near_match: float = NEAR_MATCH_THRESHOLD
 
 
-def prepare(raw: pd.DataFrame) -> pd.DataFrame:
-    """Generic preprocessing of the raw contract columns (one column at a time, no row loops)."""
+def prepare(raw: pd.DataFrame, date_format: str | None = None) -> pd.DataFrame:
+    """Generic preprocessing of the raw contract columns (one column at a time, no row loops).
+
+    date_format: the strptime format of the file's birth dates when the user knows it (an outside
+    data set documents its own); without it, ISO and then US MM/DD/YYYY are tried."""
 
     def clean(column: str) -> pd.Series:
         if column not in raw.columns:
@@ -64,12 +73,16 @@ def prepare(raw: pd.DataFrame) -> pd.DataFrame:
     last_1, last_2 = clean("last_name_1"), clean("last_name_2")
     surname = (last_1.fillna("") + " " + last_2.fillna("")).str.strip()
     dob_text = clean("birth_date")
-    dob = pd.to_datetime(dob_text, format="%Y-%m-%d", errors="coerce")
-    dob = dob.fillna(pd.to_datetime(dob_text, format="%m/%d/%Y", errors="coerce"))
+    if date_format is not None:
+        dob = pd.to_datetime(dob_text, format=date_format, errors="coerce")
+    else:
+        dob = pd.to_datetime(dob_text, format="%Y-%m-%d", errors="coerce")
+        dob = dob.fillna(pd.to_datetime(dob_text, format="%m/%d/%Y", errors="coerce"))
     return pd.DataFrame(
         {
             "record_id": raw["record_id"].astype("string"),
             "first_name": clean("first_name"),
+            "middle_initial": clean("middle_name").str[0],
             "surname": surname.mask(surname == ""),
             "dob": dob.dt.strftime("%Y-%m-%d").astype("string"),
             "sex": clean("sex").str[0],
@@ -79,18 +92,33 @@ def prepare(raw: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def settings() -> SettingsCreator:
+def comparisons(table: pd.DataFrame, middle_initial: bool = False) -> list:
+    """The generic comparisons, for the columns `table` (a prepared frame) really holds: a
+    comparison on a column that is empty throughout could only be estimated from nothing."""
+    has = {column for column in table.columns if table[column].notna().any()}
+    chosen = [
+        cl.NameComparison("first_name"),
+        cl.NameComparison("surname"),
+        cl.DateOfBirthComparison("dob", input_is_string=True),
+    ]
+    if middle_initial and "middle_initial" in has:
+        chosen.append(cl.ExactMatch("middle_initial"))
+    if "sex" in has:
+        chosen.append(cl.ExactMatch("sex"))
+    chosen += [
+        cl.JaroWinklerAtThresholds(c) for c in ("parent1_first", "parent2_first") if c in has
+    ]
+    return chosen
+
+
+def settings(
+    table: pd.DataFrame, link_type: str = "dedupe_only", middle_initial: bool = False
+) -> SettingsCreator:
+    """Splink settings for the prepared `table` (both sides concatenated when linking)."""
     return SettingsCreator(
-        link_type="dedupe_only",
+        link_type=link_type,
         unique_id_column_name="record_id",
-        comparisons=[
-            cl.NameComparison("first_name"),
-            cl.NameComparison("surname"),
-            cl.DateOfBirthComparison("dob", input_is_string=True),
-            cl.ExactMatch("sex"),
-            cl.JaroWinklerAtThresholds("parent1_first"),
-            cl.JaroWinklerAtThresholds("parent2_first"),
-        ],
+        comparisons=comparisons(table, middle_initial),
         blocking_rules_to_generate_predictions=list(PREDICTION_BLOCKS),
         retain_intermediate_calculation_columns=False,
     )
@@ -100,8 +128,15 @@ def run_generic(
     raw: pd.DataFrame,
     thresholds: GenericThresholds | None = None,
     keep_pairs_above: float | None = None,
+    *,
+    right: pd.DataFrame | None = None,
+    date_format: str | None = None,
+    middle_initial: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
     """Train the generic model on `raw` (no labels), score, zone and cluster.
+
+    With `right`, links `raw` (left) with `right` (link_only: pairs across the two only); record
+    ids must be unique across both. `date_format` and `middle_initial`: see the module docstring.
 
     Returns pairs (record_id_l, record_id_r, match_weight, match_probability, zone, gamma_*),
     clusters (record_id, cluster_id; every record once) and wall-clock seconds per stage.
@@ -118,11 +153,16 @@ def run_generic(
         timings[stage] = now - clock
         clock = now
 
-    table = prepare(raw)
+    tables = [prepare(raw, date_format)]
+    if right is not None:
+        tables.append(prepare(right, date_format))
+    link_type = "dedupe_only" if right is None else "link_only"
     lap("prepare")
 
     db_api = DuckDBAPI()
-    linker = Linker(db_api.register(table), settings(), log_level=None)
+    model = settings(pd.concat(tables, ignore_index=True), link_type, middle_initial)
+    registered = [db_api.register(table) for table in tables]
+    linker = Linker(registered[0] if right is None else registered, model, log_level=None)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("first_name", "surname", "dob")], recall=0.7
     )
