@@ -1,7 +1,7 @@
 """The synthetic generator: error rates, family structure, determinism, ground truth.
 
-Rate checks use a binomial tolerance of 4 standard deviations (not tuned): with about 40 checks
-per run, a correct generator fails one by chance with probability below 0.3%.
+Rate checks use a binomial tolerance of 4 standard deviations (not tuned): with about 55 checks
+per run, a correct generator fails one by chance with probability below 0.4%.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import fields, replace
 
+import jellyfish
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,7 +28,7 @@ from migrant_linkage.synthetic import (
     write,
 )
 from migrant_linkage.synthetic.records import NAME_FIELDS
-from migrant_linkage.synthetic.text import strip_accents
+from migrant_linkage.synthetic.text import strip_accents, two_keying_slips
 
 N_STUDENTS = 6000  # about 17,000 records: every default rate is expected at least ~50 times
 SIGMAS = 4.0
@@ -196,6 +197,7 @@ def test_surname_errors_do_what_their_code_says(default_run):
         | _has_code(records, "PARTICLE_JOINED")
         | _has_code(records, "PARTICLE_DROPPED")
         | _has_code(records, "ACCENT_MOJIBAKE")
+        | _has_code(records, "GIVEN_SURNAME_SWAPPED")
     )
     hyph = _has_code(records, "SURNAME_HYPHENATED") & clean_surnames
     assert hyph.sum() > 0 and (l1[hyph] == pat[hyph] + "-" + mat[hyph]).all()
@@ -205,7 +207,10 @@ def test_surname_errors_do_what_their_code_says(default_run):
     assert (l1[swapped] == mat[swapped]).all() and (l2[swapped] == pat[swapped]).all()
     in_middle = _has_code(records, "SURNAME_PATERNAL_IN_MIDDLE") & clean_surnames
     assert in_middle.sum() > 0
-    assert (_fold(records["middle_name"])[in_middle] == pat[in_middle]).all()
+    initial = _has_code(records, "MIDDLE_INITIAL_ONLY")
+    middle = _fold(records["middle_name"])
+    assert (middle[in_middle & ~initial] == pat[in_middle & ~initial]).all()
+    assert (middle[in_middle & initial] == pat[in_middle & initial].str[0]).all()
     assert (l1[in_middle] == mat[in_middle]).all()
     plain = clean_surnames & ~records["true_error_types"].fillna("").str.contains("SURNAME_")
     assert (l1[plain] == pat[plain]).all() and (l2[plain] == mat[plain]).all()
@@ -237,8 +242,30 @@ def test_birth_date_errors_do_what_their_code_says(default_run):
     assert (written[default].dt.year == truth[default].dt.year).all()
     missing = _has_code(records, "DOB_MISSING")
     assert records["birth_date"][missing].isna().all()
-    untouched = ~(swapped | year | slip | default | missing)
+    year_digit = _has_code(records, "DOB_YEAR_DIGIT")
+    assert year_digit.sum() > 0
+    assert _only_the_years_tens_digit_differs(written[year_digit], truth[year_digit]).all()
+    on_top = _has_code(records, "DOB_ERROR_WITH_NAME_ERROR")
+    assert on_top.sum() > 0
+    assert (
+        ((written[on_top] - truth[on_top]).abs() == pd.Timedelta(days=1))
+        | ((written[on_top].dt.year - truth[on_top].dt.year).abs() == 1)
+        | _only_the_years_tens_digit_differs(written[on_top], truth[on_top])
+    ).all()
+    untouched = ~(swapped | year | slip | default | missing | year_digit | on_top)
     assert (written[untouched] == truth[untouched]).all()
+
+
+def _only_the_years_tens_digit_differs(written: pd.Series, truth: pd.Series) -> pd.Series:
+    tens = (written.dt.year // 10 % 10) != (truth.dt.year // 10 % 10)
+    same_rest = (written.dt.year // 100 == truth.dt.year // 100) & (
+        written.dt.year % 10 == truth.dt.year % 10
+    )
+    # 29 February of the true year becomes 28 February when the keyed year is a common one
+    same_day = (written.dt.month == truth.dt.month) & (
+        (written.dt.day == truth.dt.day) | ((truth.dt.month == 2) & (truth.dt.day == 29))
+    )
+    return tens & same_rest & same_day
 
 
 def test_mojibake_reads_utf8_bytes_as_windows_1252(default_run):
@@ -256,6 +283,175 @@ def test_accents_follow_the_state_convention(default_run):
     assert not records.loc[dropping, "first_name"].dropna().map(str.isascii).eq(False).any()
     keeping = ~dropping & ~pd.Series(_has_code(records, "ACCENT_MOJIBAKE"))
     assert records.loc[keeping, "last_name_1"].dropna().str.contains("[ÁÉÍÓÚáéíóú]").any()
+
+
+# --- error kinds seen in outside data (issue 13) ----------------------------------------------
+
+ADDED_KINDS = (
+    "given_replaced",
+    "given_english_nickname",
+    "given_two_typos",
+    "given_placeholder",
+    "middle_initial_only",
+    "given_surname_swapped",
+    "dob_year_digit",
+    "dob_error_with_name_error",
+)
+# Kinds whose every draw is made for all records and which change no later draw: switching one
+# off must change exactly the records that carried it.
+LOCAL_KINDS = (
+    "given_two_typos",
+    "given_placeholder",
+    "middle_initial_only",
+    "given_surname_swapped",
+    "dob_year_digit",
+    "dob_error_with_name_error",
+)
+MISSPELT = ("GIVEN_TYPO", "GIVEN_TWO_TYPOS", "GIVEN_PHONETIC")
+
+
+def _truth_of(run) -> pd.DataFrame:
+    """One row of the true child per record, in record order."""
+    children = run.children.set_index("S" + run.children["student"].astype(str).str.zfill(7))
+    return children.loc[run.records["true_student_id"]].reset_index(drop=True)
+
+
+def _any_code(records: pd.DataFrame, codes) -> np.ndarray:
+    return np.logical_or.reduce([_has_code(records, c) for c in codes])
+
+
+@pytest.mark.parametrize("kind", ADDED_KINDS)
+def test_an_added_error_kind_never_appears_at_rate_zero(kind):
+    run = generate_detailed(1500, seed=31, rates=replace(ErrorRates(), **{kind: 0.0}))
+    code = kind.upper()
+    assert run.eligible[code] > 0  # the records it could touch are there
+    assert run.applied[code] == 0
+    assert not _has_code(run.records, code).any()
+
+
+@pytest.fixture(scope="module")
+def paired_base():
+    return generate_detailed(1500, seed=32)
+
+
+@pytest.mark.parametrize("kind", LOCAL_KINDS)
+def test_an_added_error_changes_only_its_records_and_keeps_their_truth(paired_base, kind):
+    base = paired_base.records
+    without = generate(1500, seed=32, rates=replace(ErrorRates(), **{kind: 0.0}))
+    carried = _has_code(base, kind.upper())
+    assert carried.sum() > 0
+    inputs = list(schema.INPUT_COLUMNS)
+    changed = (base[inputs].fillna("\0") != without[inputs].fillna("\0")).any(axis=1).to_numpy()
+    assert changed[carried].all()
+    assert not changed[~carried].any()
+    for col in schema.TRUTH_COLUMNS:
+        assert (base[col] == without[col]).all(), col
+
+    on = base[carried]
+    off = without[carried]
+    if kind == "given_surname_swapped":
+        assert (on["first_name"] == off["last_name_1"]).all()
+        assert (on["last_name_1"] == off["first_name"]).all()
+    elif kind == "middle_initial_only":
+        assert (on["middle_name"].str.len() == 1).all()
+        assert (on["middle_name"] == off["middle_name"].str[0]).all()
+    elif kind == "given_two_typos":
+        plain = ~_any_code(on, ("GIVEN_SURNAME_SWAPPED", "GIVEN_PLACEHOLDER"))
+        assert plain.sum() > 0
+        distance = [
+            jellyfish.damerau_levenshtein_distance(a, b)
+            for a, b in zip(on["first_name"][plain], off["first_name"][plain], strict=True)
+        ]
+        assert min(distance) >= 1 and max(distance) <= 2
+
+
+def test_placeholder_names_go_only_to_records_without_a_birth_certificate(default_run):
+    records = default_run.records
+    placeholder = _has_code(records, "GIVEN_PLACEHOLDER")
+    assert placeholder.sum() > 0
+    assert not records["birth_date_verification"][placeholder].eq("BIRTH CERTIFICATE").any()
+    truth = _truth_of(default_run)
+    clean = placeholder & ~_has_code(records, "GIVEN_SURNAME_SWAPPED")
+    written = _fold(records["first_name"])[clean]
+    for sex in ("F", "M"):
+        of_sex = truth["sex"][clean] == sex
+        assert written[of_sex].isin(tables.placeholder_names(sex)).all(), sex
+
+
+def test_a_replaced_given_name_is_the_childs_one_other_name(default_run):
+    records, children = default_run.records, default_run.children
+    assert (children["other_given"] != children["given"]).all()
+    taken = pd.MultiIndex.from_frame(children[["family", "given"]])
+    assert (
+        not pd.MultiIndex.from_frame(
+            children[["family", "other_given"]].set_axis(["family", "given"], axis=1)
+        )
+        .isin(taken)
+        .any()
+    )  # never a sibling's name either
+
+    replaced = _has_code(records, "GIVEN_REPLACED")
+    codes = records["true_error_types"].fillna("")
+    other_given_codes = codes.str.replace("GIVEN_REPLACED", "").str.contains("GIVEN_|MOJIBAKE")
+    plain = replaced & ~other_given_codes.to_numpy()
+    assert plain.sum() > 0
+    truth = _truth_of(default_run)
+    assert (_fold(records["first_name"])[plain] == _fold(truth["other_given"])[plain]).all()
+
+
+def test_english_nicknames_come_from_the_childs_own_name(default_run):
+    records = default_run.records
+    nicknamed = _has_code(records, "GIVEN_ENGLISH_NICKNAME")
+    assert nicknamed.sum() > 0
+    nicknames = tables.english_nicknames()
+    variants = tables.name_variants().groupby("name")["variant"].agg(tuple).to_dict()
+
+    def reachable(*names: str) -> set[str]:
+        forms = {n for name in names for n in (name, *name.split(" "))}
+        forms |= {v for f in list(forms) for v in variants.get(f, ())}
+        return {nick for f in forms for nick in nicknames.get(f, ())}
+
+    truth = _truth_of(default_run)
+    clean = nicknamed & ~_any_code(
+        records, (*MISSPELT, "GIVEN_PLACEHOLDER", "GIVEN_SURNAME_SWAPPED", "ACCENT_MOJIBAKE")
+    )
+    assert clean.sum() > 0
+    for written, own, other in zip(
+        _fold(records["first_name"])[clean],
+        truth["given"][clean],
+        truth["other_given"][clean],
+        strict=True,
+    ):
+        assert written in reachable(own, other), written
+
+
+def test_date_errors_meet_given_name_errors_more_often_than_by_chance(default_run):
+    records = default_run.records
+    date_wrong = records["true_error_types"].fillna("").str.contains("DOB_").to_numpy()
+    misspelt = _any_code(records, MISSPELT)
+    alone = float(date_wrong[~misspelt].mean())  # a date error where the name is right
+    on_top = ErrorRates().dob_error_with_name_error
+    expected = alone + (1 - alone) * on_top
+    assert _within_binomial(int(date_wrong[misspelt].sum()), int(misspelt.sum()), expected)
+
+
+def test_without_the_added_co_occurrence_date_and_name_errors_are_independent():
+    run = generate_detailed(N_STUDENTS, seed=33, rates=ErrorRates(dob_error_with_name_error=0.0))
+    date_wrong = run.records["true_error_types"].fillna("").str.contains("DOB_").to_numpy()
+    misspelt = _any_code(run.records, MISSPELT)
+    alone = float(date_wrong[~misspelt].mean())
+    assert _within_binomial(int(date_wrong[misspelt].sum()), int(misspelt.sum()), alone)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZÁÉÍÓÚÑ ", min_size=1, max_size=20))
+def test_two_keying_slips_are_one_or_two_edits_away(name):
+    if not any(c.isalpha() for c in name):
+        assert two_keying_slips(name, 3) == name  # nothing to slip on
+        return
+    for key in range(4):
+        slipped = two_keying_slips(name, key)
+        assert 1 <= jellyfish.damerau_levenshtein_distance(name, slipped) <= 2
 
 
 # --- families --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from migrant_linkage.synthetic.population import build_population
+from migrant_linkage.synthetic.population import build_population, other_given_names
 from migrant_linkage.synthetic.rates import EXCLUSIVE_GROUPS, ErrorRates, PopulationParams
 from migrant_linkage.synthetic.records import ERROR_CODES, render_records
 
@@ -68,7 +68,10 @@ def generate_detailed(
     children, enrolments = build_population(
         n_students, rng, population or PopulationParams(), states
     )
-    records, log = render_records(children, enrolments, rates or ErrorRates(), rng, seed)
+    # The error kinds added for issue 13 draw from a stream of their own (see render_records).
+    extra = np.random.default_rng([seed, 13])
+    children["other_given"] = other_given_names(children, extra)
+    records, log = render_records(children, enrolments, rates or ErrorRates(), rng, seed, extra)
     return SyntheticResult(records, children, log.eligible, log.applied)
 
 

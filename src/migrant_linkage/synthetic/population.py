@@ -191,3 +191,24 @@ def build_population(
         {"student": student, "visit": k, "state": state.astype(object), "enrollment_date": date}
     )
     return children, enrolments
+
+
+def other_given_names(children: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """Each child's other given name (a different name used at home), one per child.
+
+    Drawn from the same pool as given names, never the child's own name nor a sibling's (a
+    record under a sibling's name would be that sibling's, not an error of this child's).
+    """
+    sex = children["sex"].to_numpy(dtype=object)
+    family = children["family"].to_numpy()
+    taken = pd.MultiIndex.from_arrays([family, children["given"].to_numpy(dtype=object)])
+    other = np.empty(len(children), dtype=object)
+    redo = np.ones(len(children), dtype=bool)
+    for _ in range(_MAX_REDRAW_PASSES):
+        for s in ("F", "M"):
+            pick = redo & (sex == s)
+            other[pick] = tables.given_names(s).draw(rng, int(pick.sum()))
+        redo = pd.MultiIndex.from_arrays([family, other]).isin(taken)
+        if not redo.any():
+            break
+    return other

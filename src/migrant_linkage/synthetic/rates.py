@@ -35,6 +35,7 @@ EXCLUSIVE_GROUPS: dict[str, tuple[str, ...]] = {
         "dob_year_off_by_one",
         "dob_default_jan1",
         "dob_missing",
+        "dob_year_digit",  # last, so adding it moved none of the earlier outcomes
     ),
     "sex": ("sex_flipped", "sex_missing"),
     "parents_present": ("parent_one_missing", "parents_missing"),
@@ -59,6 +60,16 @@ class ErrorRates:
     # Given name spelling (unit: records with a phonetic variant / all records)
     given_phonetic: float = 0.02
     given_typo: float = 0.015
+    # Error kinds seen in outside data (issue 13). Each is its own draw, independent of the
+    # others, so they co-occur with each other and with the kinds above at the product of their
+    # rates. Defaults are judgement calls (docs/synthetic-data.md).
+    given_replaced: float = 0.01  # records: the child's other name (one per child) written
+    given_english_nickname: float = 0.05  # records whose first name or its English form has an
+    # English nickname in english_nicknames.csv: RICHARD -> RICHIE, JOSÉ -> (JOSEPH) -> JOE
+    given_two_typos: float = 0.005  # records: two keying slips in the first name (VQVID)
+    given_placeholder: float = 0.01  # records without a birth certificate: BABY, FEMALE, UNK
+    middle_initial_only: float = 0.20  # records with a middle name: LYNN -> L
+    given_surname_swapped: float = 0.005  # records: first name and last_name_1 exchanged
     # Particles, one of (unit: records whose surnames carry DE / DEL / DE LA ...)
     particle_joined: float = 0.15  # DE LA CRUZ -> DELACRUZ
     particle_dropped: float = 0.15  # DE LA CRUZ -> CRUZ
@@ -81,6 +92,11 @@ class ErrorRates:
     dob_year_off_by_one: float = 0.01
     dob_default_jan1: float = 0.005  # 1 January of the true year
     dob_missing: float = 0.02
+    dob_year_digit: float = 0.005  # the year's tens digit keyed wrong: 2016 -> 2006
+    # A date keying error on top of a given-name spelling error (unit: records with a given-name
+    # typo, two typos or phonetic respelling and no date error from the group above): the same
+    # careless keying makes both, so they meet more often than the product of their rates.
+    dob_error_with_name_error: float = 0.10
     # Sex, one of (unit: records)
     sex_flipped: float = 0.005
     sex_missing: float = 0.02

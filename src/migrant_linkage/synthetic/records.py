@@ -105,11 +105,33 @@ def _given_variants(kind: str):
     return variants
 
 
+def _english_nicknames():
+    """English nicknames of a name, or of its English forms: JOSÉ -> JOSEPH -> JOE, JOEY..."""
+    table, forms = tables.english_nicknames(), _nickname_table()["english"]
+
+    def of(first: str) -> tuple[str, ...]:
+        found = list(table.get(first, ()))
+        for form in forms.get(first, ()):
+            found += table.get(form, ())
+        return tuple(dict.fromkeys(found))
+
+    return of
+
+
 def _render_given(
-    rec: pd.DataFrame, rates: ErrorRates, rng: np.random.Generator, log: ErrorLog, pim: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    given = rec["given"].to_numpy(dtype=object)
-    n = len(given)
+    rec: pd.DataFrame,
+    rates: ErrorRates,
+    rng: np.random.Generator,
+    extra: np.random.Generator,
+    log: ErrorLog,
+    pim: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (first, middle, mask of records whose first name carries a spelling error)."""
+    n = len(rec)
+    # The whole name replaced by the child's other name; it then goes through every step below.
+    replaced = extra.random(n) < rates.given_replaced
+    log.mark("given_replaced", replaced)
+    given = np.where(replaced, rec["other_given"], rec["given"]).astype(object)
     first = given.copy()
     middle = np.full(n, None, dtype=object)
     compound = text.map_distinct(given, lambda g: " " in g).astype(bool)
@@ -138,6 +160,16 @@ def _render_given(
     middle = np.where(split, g2, middle)
     first = _pick_variant(first, applied["given_nickname"], rng, nick)
     first = _pick_variant(first, applied["given_english_form"], rng, eng)
+    en_nicks = _english_nicknames()
+    has_en_nick = text.map_distinct(first, lambda f: bool(en_nicks(f))).astype(bool)
+    en_nick = has_en_nick & (extra.random(n) < rates.given_english_nickname)
+    log.mark("given_english_nickname", en_nick, has_en_nick)
+    # Draws of the added kinds are made for every record (not per record hit), so that changing
+    # one added kind's rate changes only the records that kind touches.
+    keys = extra.integers(_VARIANT_KEYS, size=n)
+    first[en_nick] = text.map_distinct_keyed(
+        first[en_nick], keys[en_nick], lambda v, k: (vs := en_nicks(v))[k % len(vs)]
+    )
 
     has_phon = text.map_distinct(first, lambda s: bool(text.phonetic_variants(s))).astype(bool)
     phon = has_phon & (rng.random(n) < rates.given_phonetic)
@@ -148,7 +180,11 @@ def _render_given(
     first[typo] = text.map_distinct_keyed(
         first[typo], rng.integers(_VARIANT_KEYS, size=int(typo.sum())), text.keyboard_typo
     )
-    return first, middle
+    two = extra.random(n) < rates.given_two_typos
+    log.mark("given_two_typos", two)
+    keys = extra.integers(_VARIANT_KEYS, size=n)
+    first[two] = text.map_distinct_keyed(first[two], keys[two], text.two_keying_slips)
+    return first, middle, phon | typo | two
 
 
 def _particle_form(how: str):
@@ -249,8 +285,20 @@ def _days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
     return start.dt.days_in_month.to_numpy()
 
 
+def _year_digit_keyed_wrong(year: np.ndarray, extra: np.random.Generator) -> np.ndarray:
+    """The year with its tens digit replaced by another digit: 2016 -> 2006, 2013 -> 2063."""
+    tens = (year // 10) % 10
+    other = (tens + extra.integers(1, 10, size=len(year))) % 10
+    return year + (other - tens) * 10
+
+
 def _render_birth_date(
-    rec: pd.DataFrame, rates: ErrorRates, rng: np.random.Generator, log: ErrorLog
+    rec: pd.DataFrame,
+    rates: ErrorRates,
+    rng: np.random.Generator,
+    extra: np.random.Generator,
+    log: ErrorLog,
+    name_error: np.ndarray,
 ) -> tuple[pd.Series, np.ndarray]:
     """Return (recorded dates as datetime, mask of records whose date is wrong or missing)."""
     true = pd.to_datetime(rec["birth_date"])
@@ -263,6 +311,7 @@ def _render_birth_date(
         "dob_year_off_by_one": np.ones(n, bool),
         "dob_default_jan1": ~((m == 1) & (d == 1)),
         "dob_missing": np.ones(n, bool),
+        "dob_year_digit": np.ones(n, bool),
     }
     applied = {k: b[k] & eligible[k] for k in eligible}
     for k in eligible:
@@ -284,10 +333,23 @@ def _render_birth_date(
     nd[yo] = np.minimum(nd[yo], _days_in_month(ny[yo], nm[yo]))  # 29 Feb in a common year
     df = applied["dob_default_jan1"]
     nm[df], nd[df] = 1, 1
+    wrong = np.logical_or.reduce(list(applied.values()))
+    # A keying error on top of a name error: digit slip, year off by one or year digit, equally.
+    on_top_eligible = name_error & ~wrong
+    on_top = on_top_eligible & (extra.random(n) < rates.dob_error_with_name_error)
+    log.mark("dob_error_with_name_error", on_top, on_top_eligible)
+    kind = extra.integers(3, size=n)
+    year_digit = applied["dob_year_digit"] | (on_top & (kind == 2))
+    nd = np.where(on_top & (kind == 0), d + step, nd)
+    ny = np.where(on_top & (kind == 1), y + np.where(extra.random(n) < 0.5, 1, -1), ny)
+    ny = np.where(year_digit, _year_digit_keyed_wrong(y, extra), ny)
+    changed_year = year_digit | (on_top & (kind == 1))
+    nd[changed_year] = np.minimum(
+        nd[changed_year], _days_in_month(ny[changed_year], nm[changed_year])
+    )
     recorded = pd.to_datetime(pd.DataFrame({"year": ny, "month": nm, "day": nd}))
     recorded[applied["dob_missing"]] = pd.NaT
-    wrong = np.logical_or.reduce(list(applied.values()))
-    return recorded, wrong
+    return recorded, wrong | on_top
 
 
 def _format_dates(dates: pd.Series, state: np.ndarray) -> np.ndarray:
@@ -345,6 +407,43 @@ def _apply_conventions(
         cols[col] = result
 
 
+def _apply_name_field_errors(
+    cols: dict[str, np.ndarray],
+    rec: pd.DataFrame,
+    conv: pd.DataFrame,
+    undocumented: np.ndarray,
+    middle_is_given: np.ndarray,
+    rates: ErrorRates,
+    extra: np.random.Generator,
+    log: ErrorLog,
+) -> None:
+    """Placeholder first names, middle initials and first/last swaps, on the written fields."""
+    n = len(rec)
+    placeholder = undocumented & (extra.random(n) < rates.given_placeholder)
+    log.mark("given_placeholder", placeholder, undocumented)
+    sex = rec["sex"].to_numpy(dtype=object)
+    pick = extra.random(n)
+    for s in ("F", "M"):
+        sel = placeholder & (sex == s)
+        choices = tables.placeholder_names(s)
+        cols["first_name"][sel] = choices[(pick[sel] * len(choices)).astype(int)]
+    title = placeholder & (conv["name_case"] == "title").to_numpy()
+    cols["first_name"][title] = text.map_distinct(cols["first_name"][title], str.title)
+    # A placeholder stands for the whole given name; a surname in the middle field stays.
+    cols["middle_name"] = np.where(placeholder & middle_is_given, None, cols["middle_name"])
+
+    has_middle = pd.notna(cols["middle_name"])
+    initial = has_middle & (extra.random(n) < rates.middle_initial_only)
+    log.mark("middle_initial_only", initial, has_middle)
+    cols["middle_name"][initial] = text.map_distinct(cols["middle_name"][initial], lambda m: m[0])
+
+    swap = extra.random(n) < rates.given_surname_swapped
+    log.mark("given_surname_swapped", swap)
+    first, last = cols["first_name"].copy(), cols["last_name_1"]
+    cols["first_name"] = np.where(swap, last, first).astype(object)
+    cols["last_name_1"] = np.where(swap, first, last).astype(object)
+
+
 def _state_ids(rec: pd.DataFrame, rates: ErrorRates, rng: np.random.Generator) -> tuple:
     """State student IDs: kept on a return visit or re-keying, unless a new one is issued."""
     key = pd.MultiIndex.from_arrays([rec["student"], rec["state"]])
@@ -364,7 +463,10 @@ def render_records(
     rates: ErrorRates,
     rng: np.random.Generator,
     seed: int,
+    extra: np.random.Generator,
 ) -> tuple[pd.DataFrame, ErrorLog]:
+    """`rng` drives the original error kinds, `extra` the kinds added for issue 13, so that
+    with the added kinds at rate 0 a seed gives the records it gave before they existed."""
     rec = enrolments.merge(children, on="student", how="left", sort=False)
     # Duplicate keying: a second record for the same enrolment, a few days later.
     dup = rng.random(len(rec)) < rates.duplicate_enrolment
@@ -393,7 +495,8 @@ def render_records(
     record_id = _join(state, "-", text.digits(seq, 7))
 
     l1, l2, pim, middle_surname = _render_surnames(rec, rates, rng, log)
-    first, middle = _render_given(rec, rates, rng, log, pim)
+    first, middle, given_misspelt = _render_given(rec, rates, rng, extra, log, pim)
+    middle_is_given = pd.notna(middle)
     middle = np.where(pim, middle_surname, middle)
     cols: dict[str, np.ndarray] = {
         "first_name": first,
@@ -404,7 +507,7 @@ def render_records(
     }
     _apply_conventions(cols, state, rates, rng, log)
 
-    dates, dob_wrong = _render_birth_date(rec, rates, rng, log)
+    dates, dob_wrong = _render_birth_date(rec, rates, rng, extra, log, given_misspelt)
     conv = tables.state_conventions().reindex(state)
     b = _bins(rng.random(n), rates, "sex")
     for name, mask in b.items():
@@ -431,6 +534,7 @@ def render_records(
     certificate = ~dob_wrong & (rng.random(n) < 0.6)
     verification = np.where(certificate, "BIRTH CERTIFICATE", "PARENTS AFFIDAVIT").astype(object)
     verification = np.where(pd.isna(dates).to_numpy(), None, verification).astype(object)
+    _apply_name_field_errors(cols, rec, conv, ~certificate, middle_is_given, rates, extra, log)
 
     msix_absent = rng.random(n) < rates.msix_id_absent
     log.mark("msix_id_absent", msix_absent)

@@ -66,3 +66,17 @@ def birth_places() -> pd.DataFrame:
     frame = _read("birth_places.csv")
     frame["weight"] = frame["weight"].astype(float)
     return frame
+
+
+@cache
+def english_nicknames() -> dict[str, tuple[str, ...]]:
+    """English name -> its nicknames (RICHARD -> DICK, RICH, RICHIE, ...), in table order."""
+    frame = _read("english_nicknames.csv")
+    return {name: tuple(g["nickname"]) for name, g in frame.groupby("name", sort=False)}
+
+
+@cache
+def placeholder_names(sex: str) -> np.ndarray:
+    """Placeholders written for a child of this sex (F or M): its own and the sexless ones."""
+    frame = _read("placeholder_names.csv")
+    return frame.loc[frame["sex"].isin([sex, "any"]), "name"].to_numpy(dtype=object)

@@ -84,6 +84,16 @@ def keyboard_typo(name: str, key: int) -> str:
     return name[:pos] + name[pos + 1] + ch + name[pos + 2 :]
 
 
+def two_keying_slips(name: str, key: int) -> str:
+    """Two keying slips (DAVID -> VQVID), the second never undoing the first."""
+    once = keyboard_typo(name, key)
+    for attempt in range(1, 9):
+        twice = keyboard_typo(once, key ^ (attempt << 16))
+        if twice != name:
+            return twice
+    return once  # a one-letter name can only slip back and forth: keep the single slip
+
+
 def particle_parts(name: str) -> tuple[str, str] | None:
     """DE LA CRUZ -> ("DE LA", "CRUZ"); None when the surname has no particle."""
     m = PARTICLE_RE.match(name)
