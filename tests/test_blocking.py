@@ -370,16 +370,6 @@ def test_a_name_used_at_home_with_a_year_error_is_compared_through_the_family():
     assert ("r0", "r1") in _pairs_found(frame)
 
 
-def test_a_name_used_at_home_with_the_maternal_surname_dropped_is_compared():
-    frame = _standardized(
-        [
-            {"first_name": "ROSARIO", **NO_PARENTS},
-            {"first_name": "CHAYITO", "last_name_2": None, **NO_PARENTS},
-        ]
-    )
-    assert ("r0", "r1") in _pairs_found(frame)
-
-
 def test_birth_date_missing_with_only_one_surname_recorded_is_compared():
     """Systems that keep one surname field (most outside the Hispanic naming convention)."""
     frame = _standardized(

@@ -178,8 +178,6 @@ GIVEN_NAME_END_SHARED = "substr(l.given_name_1, -3) = substr(r.given_name_1, -3)
 #: checks do not count them: a compound name (MARIA GUADALUPE) is common among namesakes.
 #: (Written without AND: Splink finds no join keys in a rule whose checks nest an AND in an OR.)
 MIDDLE_INITIAL_SHARED = "(l.given_name_2 = substr(r.given_name_2, 1, 1) OR r.given_name_2 = substr(l.given_name_2, 1, 1))"
-#: No conflict either: one record keeps only the paternal surname (the other brings both).
-MATERNAL_MISSING = "(l.surname_maternal IS NULL OR r.surname_maternal IS NULL)"
 #: Not agreement but no conflict: a record without a surname brings no evidence against.
 SURNAME_MISSING = "(l.surname_paternal IS NULL OR r.surname_paternal IS NULL)"
 SURNAME_FUZZY = (SURNAME_SHARED, SURNAME_END_SHARED)
@@ -234,9 +232,7 @@ def prediction_blocking_rules() -> list[BlockingRuleLike]:
             MIDDLE_INITIAL_SHARED,
             SURNAME_MISSING,
         ),
-        _corroborated(
-            block_on("birth_date_std", "surname_paternal"), *given_or_parent, MATERNAL_MISSING
-        ),
+        _corroborated(block_on("birth_date_std", "surname_paternal"), *given_or_parent),
         _corroborated(block_on("birth_date_std", "surname_maternal"), *given_or_parent),
         *(
             _corroborated(rule, *given_or_parent)
@@ -275,7 +271,10 @@ def prediction_blocking_rules() -> list[BlockingRuleLike]:
         block_on("birth_date_std", "substr(given_name_1, 1, 2)", "substr(surname_paternal, 1, 2)"),
         # The given name keyed as the surname and the surname as the given name: both ways
         # round (any date), or one way with the same birth date.
-        "l.given_name_1 = r.surname_paternal AND l.surname_paternal = r.given_name_1",
+        # (Capped on both records' name blocks: one swapped JOSE GARCIA meets every GARCIA JOSE.)
+        "l.given_name_1 = r.surname_paternal AND l.surname_paternal = r.given_name_1"
+        f" AND l.{GIVEN_PATERNAL_BLOCK_RECORDS} <= {NAME_BLOCK_MAX_RECORDS}"
+        f" AND r.{GIVEN_PATERNAL_BLOCK_RECORDS} <= {NAME_BLOCK_MAX_RECORDS}",
         *_cross("given_name_1", "surname_paternal", "birth_date_std"),
         # A date error with a given-name error (typo, nickname, placeholder): the surnames and
         # the two parts of the date that survived.
@@ -284,11 +283,9 @@ def prediction_blocking_rules() -> list[BlockingRuleLike]:
         # A date error with a surname error: the given name and the day and month.
         _corroborated(_capped(GIVEN_DAY_BLOCK_RECORDS), *SURNAME_FUZZY, and_=compatible),
         # A name error with a date error in a family: paternal surname, a parent and the
-        # date parts that survived (a family's block: small at any population).
-        _corroborated(
-            block_on("surname_paternal", "parent_given_a", "birth_year"), BIRTH_MONTH_OR_DAY_SHARED
-        ),
-        block_on("surname_paternal", "parent_given_a", "birth_month", "birth_day"),
+        # date parts that survived (capped too: MARIA and JOSE are common parents' names).
+        _corroborated(_capped(FAMILY_YEAR_BLOCK_RECORDS), BIRTH_MONTH_OR_DAY_SHARED),
+        _capped(FAMILY_DAY_BLOCK_RECORDS),
         # Whatever happened to the date: the given name and surnames.
         _capped(SURNAMES_BLOCK_RECORDS),
         # No birth date, and one surname recorded (or two that agree).
@@ -382,12 +379,16 @@ SURNAMES_MONTH_BLOCK_RECORDS = "_surnames_month_block_records"
 SURNAMES_DAY_BLOCK_RECORDS = "_surnames_day_block_records"
 GIVEN_DAY_BLOCK_RECORDS = "_given_day_block_records"
 GIVEN_PATERNAL_BLOCK_RECORDS = "_given_paternal_block_records"
+FAMILY_YEAR_BLOCK_RECORDS = "_family_year_block_records"
+FAMILY_DAY_BLOCK_RECORDS = "_family_day_block_records"
 CAPPED_BLOCKS: dict[str, tuple[str, ...]] = {
     SURNAMES_BLOCK_RECORDS: _SURNAMES_BLOCK_KEYS,
     SURNAMES_MONTH_BLOCK_RECORDS: ("surname_units_key", "birth_year", "birth_month"),
     SURNAMES_DAY_BLOCK_RECORDS: ("surname_units_key", "birth_month", "birth_day"),
     GIVEN_DAY_BLOCK_RECORDS: ("given_name_1_canonical", "birth_month", "birth_day"),
     GIVEN_PATERNAL_BLOCK_RECORDS: ("given_name_1_canonical", "surname_paternal"),
+    FAMILY_YEAR_BLOCK_RECORDS: ("surname_paternal", "parent_given_a", "birth_year"),
+    FAMILY_DAY_BLOCK_RECORDS: ("surname_paternal", "parent_given_a", "birth_month", "birth_day"),
 }
 
 
