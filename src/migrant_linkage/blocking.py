@@ -36,10 +36,13 @@ date, or a parent; a pair escaped when a typo hit a name *and* anything hit the 
 the record has no parents (most data outside the migrant programme). So, in addition:
 
 * birth date + first two letters of the given name and of the surname (typos in both names);
-* the given name of one record = the surname of the other, with the birth date (fields swapped);
+* the given name of one record = the surname of the other, with the birth date, or both ways
+  round whatever the date (fields swapped);
 * surnames + birth year + month, surnames + month + day (a name error with a date error: the
   surnames and the two parts of the date that survived), and given name + month + day with a
   surname that sounds alike or shares its start or end (a surname error with a date error);
+* paternal surname + a parent + birth year (day or month shared), or + month + day: a name
+  error with a date error, inside a family's block;
 * given name + surnames whatever the date says (a date keyed wrong or copied from a sibling);
 * no birth date: given name + paternal surname, the maternal one compatible (one surname kept);
 * birth date + given name also accepts a middle initial that agrees or a missing surname.
@@ -54,7 +57,13 @@ itself). Measured with benchmarks/blocking_comparisons.py (figures in docs/compa
 
 * the same blocks uncapped, corroborated instead: given name + month + day with a shared
   surname, 0.018 -> 0.177 candidates per record (tenfold with tenfold records); capped, 0.002;
-  a missing date with given name + paternal surname, 0.014 -> 0.159; capped, 0.001;
+  a missing date with given name + paternal surname, 0.014 -> 0.159; capped, 0.001; the
+  both-ways swap 0.022 -> 0.258 (capped 0.005 -> 0.004); paternal surname + parent + year
+  0.023 -> 0.187 and + month + day 0.018 -> 0.075 (capped 0.009 -> 0.019, 0.011 -> 0.037),
+  on the widened generator (branch synth). Uncapped, the 1M end-to-end run compared 2.43 pairs
+  per record and took 83 s (benchmarks/scale.py);
+* birth date + paternal surname accepting a dropped maternal surname as corroboration: 0.010
+  -> 0.078 candidates per record for +0.09% of true pairs;
 * given name + surnames without a date, corroborated by a shared month, day or year +-1 instead
   of capped: +0.10% of true pairs on our generator, +0.3% FEBRL4, +0.6% pseudopeople, against
   +0.12%, +4.5% and +4.8% capped;
