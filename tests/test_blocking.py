@@ -407,3 +407,16 @@ def test_frequency_cap_keeps_a_common_names_block_from_being_compared():
     """One record more than a child has: the name is common (JOSE GARCIA LOPEZ), the block is
     namesakes, and without a birth date, parent or anything else in common none is compared."""
     assert _pairs_found(_namesakes(blocking.NAME_BLOCK_MAX_RECORDS + 1)) == set()
+
+
+def test_training_frame_and_the_blocking_query_count_the_same_blocks():
+    """Splink training reads the capped rules' columns from training_block_sizes, the engine's
+    blocking from with_block_sizes_sql: a record must be in the same capped blocks either way."""
+    frame = _namesakes(3)
+    frame = pd.concat([frame, _standardized([{"first_name": None}, {"birth_date": None}])])
+    frame["record_id"] = [f"x{i}" for i in range(len(frame))]
+    columns = ["record_id", *blocking.CAPPED_BLOCKS]
+    in_sql = _with_block_sizes(frame)[columns].sort_values("record_id").reset_index(drop=True)
+    in_pandas = blocking.training_block_sizes(frame)[columns]
+    in_pandas = in_pandas.sort_values("record_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(in_sql, in_pandas, check_dtype=False)
