@@ -5,7 +5,8 @@ a quarter of Hispanic people share about 26 surnames, and a rule on GARCIA by it
 every GARCIA with every other GARCIA (quadratic in the population). Each rule below has a key
 whose block size grows slowly with the population (a full birth date, or a given name plus
 surname plus year), and the rules keyed on a birth date or year carry corroboration checks (see
-below), so comparisons per input record stay roughly flat with size (1.36 at 100k, 1.81 at 1M).
+below), so comparisons per input record stay roughly flat with size (measured in
+benchmarks/blocking_comparisons.py).
 
 The rules are Splink blocking-rule creators or plain `l.`/`r.` SQL that every Splink dialect
 accepts, so the same rules run on DuckDB and Spark. What each rule is for:
@@ -29,6 +30,59 @@ accepts, so the same rules run on DuckDB and Spark. What each rule is for:
   other half of a compound name) and the year or day slipped;
 * the same MSIX ID (the national migrant student ID): whatever else disagrees. A block holds
   the records of one child, so it stays small at any population.
+
+Typo-robust rules (issue 13). The rules above need an exact given name or surname and an exact
+date, or a parent; a pair escaped when a typo hit a name *and* anything hit the date, or when
+the record has no parents (most data outside the migrant programme). So, in addition:
+
+* birth date + first two letters of the given name and of the surname (typos in both names);
+* the given name of one record = the surname of the other, with the birth date, or both ways
+  round whatever the date (fields swapped);
+* surnames + birth year + month, surnames + month + day (a name error with a date error: the
+  surnames and the two parts of the date that survived), and given name + month + day with a
+  surname that sounds alike or shares its start or end (a surname error with a date error);
+* paternal surname + a parent + birth year (day or month shared), or + month + day: a name
+  error with a date error, inside a family's block;
+* given name + surnames whatever the date says (a date keyed wrong or copied from a sibling);
+* no birth date: given name + paternal surname, the maternal one compatible (one surname kept);
+* birth date + given name also accepts a middle initial that agrees or a missing surname.
+
+The blocks without a full date grow with the population (JOSE GARCIA LOPEZ's namesakes), so
+they carry a frequency cap: a block is kept only while it holds at most NAME_BLOCK_MAX_RECORDS
+records (one child's records; the training cap's reasoning). The sizes are counted once per
+record, by a window, before the joins (with_block_sizes_sql; candidate_pairs_sql does it
+itself). Measured with benchmarks/blocking_comparisons.py (figures in docs/comparisons.md,
+"Blocking"). Tried and dropped, marginal over the 4c569a1 rules on our generator at 100k and
+1M records (candidates per record) unless said otherwise:
+
+* the same blocks uncapped, corroborated instead: given name + month + day with a shared
+  surname, 0.018 -> 0.177 candidates per record (tenfold with tenfold records); capped, 0.002;
+  a missing date with given name + paternal surname, 0.014 -> 0.159; capped, 0.001; the
+  both-ways swap 0.022 -> 0.258 (capped 0.005 -> 0.004); paternal surname + parent + year
+  0.023 -> 0.187 and + month + day 0.018 -> 0.075 (capped 0.009 -> 0.019, 0.011 -> 0.037),
+  on the widened generator (branch synth). Uncapped, the 1M end-to-end run compared 2.43 pairs
+  per record and took 83 s (benchmarks/scale.py);
+* birth date + paternal surname accepting a dropped maternal surname as corroboration: 0.010
+  -> 0.078 candidates per record for +0.09% of true pairs;
+* given name + surnames without a date, corroborated by a shared month, day or year +-1 instead
+  of capped: +0.10% of true pairs on our generator, +0.3% FEBRL4, +0.6% pseudopeople, against
+  +0.12%, +4.5% and +4.8% capped;
+* given name + surname + middle initial without a date: +4.7% on pseudopeople but 0.080
+  candidates per record at 100k for +0.02% on ours; the capped block finds the same pairs;
+* a full second given name as a check on birth date + given name: 0.013 -> 0.113 for +0.005%
+  (compound names are common among namesakes), so only an initial counts; the last three
+  letters of the surname as that check: weak where the population is densest (HERNANDEZ,
+  FERNANDEZ, MENDEZ);
+* surnames + year + day (+0 true pairs), given name + year + month with a fuzzy surname
+  (+0.04% for 0.046 at 100k), birth date + last three letters of both names (+0.03%);
+* exploded deletion-neighbourhood keys (the given name with each letter deleted in turn, an
+  array exploded into one key per variant) + surnames, capped at 6, on top of the rules here:
+  +0.07% of true pairs on ours (0.010 candidates per record), +1.0% FEBRL4 (0.033), +0.1%
+  pseudopeople; uncapped, with the surname and no date: +0.13% for 3.1 candidates per record.
+  Not adopted: it needs an array column and Splink's exploding rules, and the engine's
+  link-only side condition (pipeline.scoring.rules_for renders rules as SQL text), the index-upload
+  scoring and the encoded linkage carry rules only as SQL text. Exploded n-grams have the
+  same obstacle; sorted neighbourhood is not a hash join and Splink has no such blocking.
 
 The training rules (`training_*`) are separate on purpose: they are chosen to keep families
 apart while the model learns (see model.py).
@@ -123,16 +177,70 @@ def _corroborated(rule: BlockingRuleLike, *any_of: str, and_: str | None = None)
     return f"{sql} AND {and_}" if and_ else sql
 
 
+#: Typo-robust checks: a one-letter slip leaves either the start or the end of a name intact
+#: (in a name of six letters or more, always), so "the last three letters agree" accepts the
+#: typos "the first two letters agree" does not (TAPAIA / TAPIA, SOOORRO / SOCORRO).
+SURNAME_END_SHARED = "substr(l.surname_paternal, -3) = substr(r.surname_paternal, -3)"
+GIVEN_NAME_END_SHARED = "substr(l.given_name_1, -3) = substr(r.given_name_1, -3)"
+#: A middle initial agrees with the other record's middle name (or initial): the trace a
+#: system keeping only initials leaves. Two full second names are not counted, as the other
+#: checks do not count them: a compound name (MARIA GUADALUPE) is common among namesakes.
+#: (Written without AND: Splink finds no join keys in a rule whose checks nest an AND in an OR.)
+MIDDLE_INITIAL_SHARED = "(l.given_name_2 = substr(r.given_name_2, 1, 1) OR r.given_name_2 = substr(l.given_name_2, 1, 1))"
+#: Not agreement but no conflict: a record without a surname brings no evidence against.
+SURNAME_MISSING = "(l.surname_paternal IS NULL OR r.surname_paternal IS NULL)"
+SURNAME_FUZZY = (SURNAME_SHARED, SURNAME_END_SHARED)
+GIVEN_NAME_FUZZY = (GIVEN_NAME_SHARED, GIVEN_NAME_END_SHARED)
+
+#: Frequency cap. A block of the same given name and surnames holds one child's records, and
+#: also the namesakes (other children called JOSE GARCIA LOPEZ), whose number grows with the
+#: population. Blocked without a birth date, such a block is kept only while it holds no more
+#: records than one child has: the reasoning, and the count, of the training cap
+#: (TRAINING_BLOCK_MAX_RECORDS and SURNAMES_BLOCK_RECORDS below, the same block), so a common
+#: name's block never compares more than a few records, at any population.
+NAME_BLOCK_MAX_RECORDS = 6
+
+
+def with_block_sizes_sql(records_table: str) -> str:
+    """The records of `records_table` (an internal table name) with the block-size columns the
+    frequency-capped rules read (CAPPED_BLOCKS): one count per key value, once per record (a
+    window, no pair). The same counts as training_block_sizes (0 when a key part is missing);
+    stale copies of the columns in `records_table` are replaced.
+
+    candidate_pairs_sql computes them itself; a table that Splink blocks on directly (the Spark
+    path, an index upload, encoded linkage) must be built with this query first."""
+    stale = ", ".join(f"'{column}'" for column in CAPPED_BLOCKS)
+    counts = ", ".join(
+        f"count(*) FILTER ({' AND '.join(f'{k} IS NOT NULL' for k in keys)}) "
+        f"OVER (PARTITION BY {', '.join(keys)}) AS {column}"
+        for column, keys in CAPPED_BLOCKS.items()
+    )
+    return f"SELECT COLUMNS(lambda c: c NOT IN ({stale})), {counts} FROM {records_table}"
+
+
+def _capped(column: str) -> str:
+    """Equality on the key that `column` counts, in blocks of at most NAME_BLOCK_MAX_RECORDS
+    records (the count is the same on both sides of a pair, so one side is checked)."""
+    rule = rule_sql(block_on(*CAPPED_BLOCKS[column]))
+    return f"{rule} AND l.{column} <= {NAME_BLOCK_MAX_RECORDS}"
+
+
 def prediction_blocking_rules() -> list[BlockingRuleLike]:
     """The rules that generate candidate pairs for scoring, most productive first.
 
     Splink reports, for each pair, the first rule that found it (`match_key`), so the order
-    also decides how comparisons are attributed in the run summary."""
+    also decides how comparisons are attributed in the run summary. One rule reads the block
+    size of with_block_sizes_sql (or training_block_sizes)."""
     surname_or_parent = (SURNAME_SHARED, PARENT_SHARED)
     given_or_parent = (GIVEN_NAME_SHARED, PARENT_SHARED, SURNAMES_EQUAL)
     compatible = MATERNAL_SURNAME_COMPATIBLE
     return [
-        _corroborated(block_on("birth_date_std", "given_name_1_canonical"), *surname_or_parent),
+        _corroborated(
+            block_on("birth_date_std", "given_name_1_canonical"),
+            *surname_or_parent,
+            MIDDLE_INITIAL_SHARED,
+            SURNAME_MISSING,
+        ),
         _corroborated(block_on("birth_date_std", "surname_paternal"), *given_or_parent),
         _corroborated(block_on("birth_date_std", "surname_maternal"), *given_or_parent),
         *(
@@ -168,9 +276,29 @@ def prediction_blocking_rules() -> list[BlockingRuleLike]:
             compatible,
         ),
         block_on("birth_date_std", "given_name_1_phonetic", "surname_paternal_phonetic"),
-        *_when_a_birth_date_missing(
-            block_on("given_name_1_canonical", "surname_paternal", "surname_maternal")
-        ),
+        # Typos in both names, the date intact: the first two letters of each.
+        block_on("birth_date_std", "substr(given_name_1, 1, 2)", "substr(surname_paternal, 1, 2)"),
+        # The given name keyed as the surname and the surname as the given name: both ways
+        # round (any date), or one way with the same birth date.
+        # (Capped on both records' name blocks: one swapped JOSE GARCIA meets every GARCIA JOSE.)
+        "l.given_name_1 = r.surname_paternal AND l.surname_paternal = r.given_name_1"
+        f" AND l.{GIVEN_PATERNAL_BLOCK_RECORDS} <= {NAME_BLOCK_MAX_RECORDS}"
+        f" AND r.{GIVEN_PATERNAL_BLOCK_RECORDS} <= {NAME_BLOCK_MAX_RECORDS}",
+        *_cross("given_name_1", "surname_paternal", "birth_date_std"),
+        # A date error with a given-name error (typo, nickname, placeholder): the surnames and
+        # the two parts of the date that survived.
+        _capped(SURNAMES_MONTH_BLOCK_RECORDS),
+        _capped(SURNAMES_DAY_BLOCK_RECORDS),
+        # A date error with a surname error: the given name and the day and month.
+        _corroborated(_capped(GIVEN_DAY_BLOCK_RECORDS), *SURNAME_FUZZY, and_=compatible),
+        # A name error with a date error in a family: paternal surname, a parent and the
+        # date parts that survived (capped too: MARIA and JOSE are common parents' names).
+        _corroborated(_capped(FAMILY_YEAR_BLOCK_RECORDS), BIRTH_MONTH_OR_DAY_SHARED),
+        _capped(FAMILY_DAY_BLOCK_RECORDS),
+        # Whatever happened to the date: the given name and surnames.
+        _capped(SURNAMES_BLOCK_RECORDS),
+        # No birth date, and one surname recorded (or two that agree).
+        *_when_a_birth_date_missing(_capped(GIVEN_PATERNAL_BLOCK_RECORDS), compatible),
         *_when_a_birth_date_missing(
             block_on("given_name_1_canonical", "surname_paternal_phonetic", "parent_given_a")
         ),
@@ -202,19 +330,22 @@ def candidate_pairs_sql(records_table: str, rules: Sequence[BlockingRuleLike]) -
     table (match_key: the index of the first rule that finds the pair, as text; join_key_l <
     join_key_r: the record ids), for `linker.table_management.register_blocked_pairs_for_predict`.
 
-    The pairs are exactly Splink's own blocking for a dedupe, computed differently: one hash join
-    per rule, then a GROUP BY that keeps each pair once. Splink instead adds to every rule the
-    negation of all the rules before it (`AND NOT (rule 0) AND NOT (rule 1) ...`), which
-    evaluates every earlier rule, checks included, on every candidate row; at 1M records that
-    was two thirds of the predict time. `records_table` is an internal table name."""
+    The pairs are exactly Splink's own blocking for a dedupe on with_block_sizes_sql(records_table),
+    computed differently: one hash join per rule, then a GROUP BY that keeps each pair once.
+    Splink instead adds to every rule the negation of all the rules before it (`AND NOT (rule
+    0) AND NOT (rule 1) ...`), which evaluates every earlier rule, checks included, on every
+    candidate row; at 1M records that was two thirds of the predict time. The block sizes are
+    computed once, before the joins. `records_table` is an internal table name."""
     uid = UNIQUE_ID_COLUMN
+    sized = "ml_blocking_records"
     joins = "\nUNION ALL\n".join(
         f"SELECT {i} AS rule, l.{uid} AS join_key_l, r.{uid} AS join_key_r "
-        f"FROM {records_table} AS l JOIN {records_table} AS r "
+        f"FROM {sized} AS l JOIN {sized} AS r "
         f"ON ({rule_sql(rule)}) AND l.{uid} < r.{uid}"
         for i, rule in enumerate(rules)
     )
     return (
+        f"WITH {sized} AS MATERIALIZED ({with_block_sizes_sql(records_table)}) "
         "SELECT CAST(min(rule) AS VARCHAR) AS match_key, join_key_l, join_key_r "
         f"FROM ({joins}) GROUP BY join_key_l, join_key_r"
     )
@@ -252,18 +383,35 @@ _NAMES_BLOCK_KEYS = ("given_name_1_canonical", "birth_date_std")
 _SURNAMES_BLOCK_KEYS = ("surname_units_key", "given_name_1_canonical")
 
 
+#: The frequency-capped prediction blocks: the block-size column and the key it counts.
+SURNAMES_MONTH_BLOCK_RECORDS = "_surnames_month_block_records"
+SURNAMES_DAY_BLOCK_RECORDS = "_surnames_day_block_records"
+GIVEN_DAY_BLOCK_RECORDS = "_given_day_block_records"
+GIVEN_PATERNAL_BLOCK_RECORDS = "_given_paternal_block_records"
+FAMILY_YEAR_BLOCK_RECORDS = "_family_year_block_records"
+FAMILY_DAY_BLOCK_RECORDS = "_family_day_block_records"
+CAPPED_BLOCKS: dict[str, tuple[str, ...]] = {
+    SURNAMES_BLOCK_RECORDS: _SURNAMES_BLOCK_KEYS,
+    SURNAMES_MONTH_BLOCK_RECORDS: ("surname_units_key", "birth_year", "birth_month"),
+    SURNAMES_DAY_BLOCK_RECORDS: ("surname_units_key", "birth_month", "birth_day"),
+    GIVEN_DAY_BLOCK_RECORDS: ("given_name_1_canonical", "birth_month", "birth_day"),
+    GIVEN_PATERNAL_BLOCK_RECORDS: ("given_name_1_canonical", "surname_paternal"),
+    FAMILY_YEAR_BLOCK_RECORDS: ("surname_paternal", "parent_given_a", "birth_year"),
+    FAMILY_DAY_BLOCK_RECORDS: ("surname_paternal", "parent_given_a", "birth_month", "birth_day"),
+}
+
+
 def training_block_sizes(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with the number of records in each record's two training blocks (0 when a key
-    is missing: such a record is in no block)."""
+    """`frame` with the number of records in each record's two training blocks and in each
+    capped prediction block (0 when a key is missing: such a record is in no block). Splink's
+    training reads every column a rule names, the prediction rules' too."""
+    blocks = {NAMES_BLOCK_RECORDS: _NAMES_BLOCK_KEYS, **CAPPED_BLOCKS}
     sizes = {
         column: frame.groupby(list(keys), dropna=True, sort=False)[keys[0]]
         .transform("size")
         .fillna(0)
         .astype("int64")
-        for column, keys in (
-            (NAMES_BLOCK_RECORDS, _NAMES_BLOCK_KEYS),
-            (SURNAMES_BLOCK_RECORDS, _SURNAMES_BLOCK_KEYS),
-        )
+        for column, keys in blocks.items()
     }
     return frame.assign(**sizes)  # copy-on-write: the record columns are not copied
 

@@ -34,6 +34,8 @@ from typing import Any
 import duckdb
 import pandas as pd  # module level: pyspark resolves the pandas UDF's type hints here
 
+from migrant_linkage import blocking
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -199,7 +201,9 @@ def predict_on_spark(
     run_dir.mkdir(parents=True)
     try:
         records_path = run_dir / "records.parquet"
-        con.execute(f"COPY {records_table} TO '{records_path}' (FORMAT PARQUET)").fetchall()
+        # The records with the block sizes the frequency-capped rules read (Splink blocks here).
+        records = blocking.with_block_sizes_sql(records_table)
+        con.execute(f"COPY ({records}) TO '{records_path}' (FORMAT PARQUET)").fetchall()
         spark_api = SparkAPI(spark_session=spark, break_lineage_method="persist")
         register_duckdb_similarity_functions(spark)
         frame = spark.read.parquet(str(records_path))

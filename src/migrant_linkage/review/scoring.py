@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from migrant_linkage import blocking
+from migrant_linkage.blocking import with_block_sizes_sql
 from migrant_linkage.db import make_db_api
 from migrant_linkage.levels import ModelLevels
 from migrant_linkage.model import Model, quiet_splink
@@ -117,7 +118,10 @@ class SplinkScorer:
             self._con, "ml_review_records", self.routing.levels.term_frequency_columns()
         )
         self.routing = replace(self.routing, population=int(n_all))
-        records = self.db_api.register("ml_review_records", dataset_display_name="review_records")
+        # Splink blocks on this table: it needs the block sizes the capped rules read.
+        sized = with_block_sizes_sql("ml_review_records")
+        self._con.execute(f"CREATE OR REPLACE TABLE ml_review_blocking AS {sized}").fetchall()
+        records = self.db_api.register("ml_review_blocking", dataset_display_name="review_records")
         self._linker = Linker(records, _settings(self.model), log_level=None)
         self._predictions = self._linker.inference.predict(warning_mode="never")
         return self._pairs(self._predictions.physical_name)
