@@ -430,7 +430,9 @@ def _apply_name_field_errors(
     title = placeholder & (conv["name_case"] == "title").to_numpy()
     cols["first_name"][title] = text.map_distinct(cols["first_name"][title], str.title)
     # A placeholder stands for the whole given name; a surname in the middle field stays.
-    cols["middle_name"] = np.where(placeholder & middle_is_given, None, cols["middle_name"])
+    cols["middle_name"] = np.where(
+        placeholder & middle_is_given, np.array(None, dtype=object), cols["middle_name"]
+    )
 
     has_middle = pd.notna(cols["middle_name"])
     initial = has_middle & (extra.random(n) < rates.middle_initial_only)

@@ -72,7 +72,7 @@ def birth_places() -> pd.DataFrame:
 def english_nicknames() -> dict[str, tuple[str, ...]]:
     """English name -> its nicknames (RICHARD -> DICK, RICH, RICHIE, ...), in table order."""
     frame = _read("english_nicknames.csv")
-    return {name: tuple(g["nickname"]) for name, g in frame.groupby("name", sort=False)}
+    return {str(name): tuple(g["nickname"]) for name, g in frame.groupby("name", sort=False)}
 
 
 @cache
