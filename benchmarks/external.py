@@ -426,6 +426,8 @@ def fields_differ(records: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
     """Per pair, which contract fields the two records disagree on, e.g. `first_name, sex`;
     a field missing on one side reads `birth_date?`. Values are upper-cased and trimmed only:
     this says what the data looks like, not what our standardization makes of it."""
+    if pairs.empty:  # (apply over no rows would give a frame, not a Series)
+        return pd.Series([], dtype=object)
     by_id = records.set_index("record_id")
     sides: dict[str, tuple[pd.Series, pd.Series]] = {}
     parts = []
