@@ -242,7 +242,9 @@ def test_candidate_pairs_are_exactly_splinks_own_blocking():
                 table = "ml_records_sized"
                 sized = blocking.with_block_sizes_sql("ml_records")
                 con.execute(f"CREATE TABLE {table} AS {sized}").fetchall()
-            linker = Linker(db_api.register(table), scoring_settings(Model.default(), rules, frequencies=False))
+            linker = Linker(
+                db_api.register(table), scoring_settings(Model.default(), rules, frequencies=False)
+            )
             if ours:
                 con.execute(
                     "CREATE TABLE pairs AS " + blocking.candidate_pairs_sql("ml_records", rules)

@@ -230,7 +230,7 @@ def test_levels_said_to_be_missing_from_the_encoded_model_are_missing():
 def _namesake(population: int, parents: str) -> bool:
     """The namesake check on one pair: MARIA (3% of records) HERNANDEZ (4%), the same birth
     date and sex, parents `parents`, nothing else recorded."""
-    from migrant_linkage.pipeline.scoring import frequency_column
+    from migrant_linkage.levels import frequency_column
     from migrant_linkage.zones import Routing
 
     levels = ModelLevels.of_model(Model.default())

@@ -46,7 +46,9 @@ def main() -> None:
             for name in getattr(provider, attr, ()) or ():
                 for unit in units(name):
                     if unit not in SKIP and len(unit) > 1:
-                        given.setdefault(unit, set()).add(f"faker 40 person providers (MIT): {locale}")
+                        given.setdefault(unit, set()).add(
+                            f"faker 40 person providers (MIT): {locale}"
+                        )
         for name in provider.last_names:
             kept = [u for u in units(name) if u not in SKIP]
             if kept and len(kept[-1]) > 1:
@@ -57,6 +59,13 @@ def main() -> None:
             for unit in units(line.split()[0]) if line.strip() else ():
                 if unit not in SKIP and len(unit) > 1:
                     given.setdefault(unit, set()).add(CENSUS_SOURCE)
+    # A placeholder is never a known given name (the standardizer drops it first): NA is a
+    # census first name and the commonest "no value" code.
+    with open(DATA / "placeholder_names.csv", newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["applies_to"] in ("given", "both"):
+                for word in row["value"].split():
+                    given.pop(word, None)
     with open(DATA / "known_given_names.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["name", "source"])
@@ -66,7 +75,9 @@ def main() -> None:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["name", "source"])
         for name in sorted(surnames):
-            writer.writerow([name, "faker 40 person providers (MIT): " + " ".join(sorted(surnames[name]))])
+            writer.writerow(
+                [name, "faker 40 person providers (MIT): " + " ".join(sorted(surnames[name]))]
+            )
     print(f"{len(given)} given names, {len(surnames)} surnames written to {DATA}")
 
 

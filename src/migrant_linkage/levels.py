@@ -12,14 +12,14 @@ out of a rule (`gamma_in` of labels none of which exist is FALSE).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from migrant_linkage.db import quote_literal
 
-__all__ = ["Level", "ModelLevels", "gamma_value", "short_label"]
+__all__ = ["Level", "ModelLevels", "frequency_column", "gamma_value", "short_label"]
 
 
 def short_label(level: Mapping[str, Any]) -> str:
@@ -36,6 +36,12 @@ class Level:
     is_null: bool
     u_probability: float | None  # None for the null level or an untrained model
     tf_column: str | None  # the term-frequency adjusted column, if any
+
+
+def frequency_column(column: str) -> str:
+    """The per-record column holding the share of records with this record's value of
+    `column` (the namesake check reads it, see zones.Routing)."""
+    return f"ml_freq_{column}"
 
 
 def _probability(value: Any) -> float | None:
@@ -138,10 +144,11 @@ class ModelLevels:
         """The columns some level adjusts by term frequency, sorted."""
         return sorted({lv.tf_column for lvs in self._levels.values() for lv in lvs if lv.tf_column})
 
-    def chance_log2_sql(self, frequency_column: Callable[[str], str]) -> str:
+    def chance_log2_sql(self) -> str:
         """SQL: log2 of the chance that two unrelated records show this pair's levels: the sum
         over comparisons of log2 u of the level reached, where a term-frequency adjusted level
-        counts the frequency of the shared value (`frequency_column(tf column)` + `_l`) instead.
+        counts the frequency of the shared value (`frequency_column(tf column)` + `_l`, which
+        pipeline.scoring.add_frequency_columns computes once per record) instead.
         The null level counts 0 (no evidence)."""
         terms = []
         for name, levels in self._levels.items():

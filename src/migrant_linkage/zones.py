@@ -327,9 +327,7 @@ class Routing:
         frequency of the shared value (pipeline.scoring.add_frequency_columns)."""
         if not self.population:
             return "FALSE"
-        from migrant_linkage.pipeline.scoring import frequency_column
-
-        chance = self.levels.chance_log2_sql(frequency_column)
+        chance = self.levels.chance_log2_sql()
         limit = self.thresholds.chance_weight - math.log2(self.population)
         return f"COALESCE(({chance}) > {limit!r}, FALSE)"
 

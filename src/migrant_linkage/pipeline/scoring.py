@@ -17,7 +17,7 @@ import duckdb
 from migrant_linkage import blocking
 from migrant_linkage.comparisons import FAMILY_GUARD_COLUMNS
 from migrant_linkage.db import columns_sql, execute, quote_identifier
-from migrant_linkage.levels import ModelLevels
+from migrant_linkage.levels import ModelLevels, frequency_column
 from migrant_linkage.schema import UNIQUE_ID_COLUMN
 
 #: Prior odds used when scoring: even, so match_weight is the evidence (see zones.py).
@@ -39,12 +39,6 @@ def rules_for(link_type: str) -> list[Any]:
     if link_type in ("dedupe_only", "link_and_dedupe"):
         return rules
     return [f"{blocking.rule_sql(r)} AND l.{LINK_SIDE} <> r.{LINK_SIDE}" for r in rules]
-
-
-def frequency_column(column: str) -> str:
-    """The per-record column holding the share of records with this record's value of
-    `column` (routing's namesake check reads it, see zones.Routing)."""
-    return f"ml_freq_{column}"
 
 
 def add_frequency_columns(
