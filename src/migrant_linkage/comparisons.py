@@ -334,6 +334,9 @@ def _given_name_share_conditions() -> dict[str, ComparisonLevelCreator]:
         "exact": And(ExactMatchLevel(_G1), _second_names_compatible()),
         "nickname": And(ExactMatchLevel(_C1), _second_names_compatible()),
         "swapped": ColumnsReversedLevel(_G1, _G2, symmetrical=True),
+        "swapped_with_surname": _sql(
+            f"{_G1}_l = surname_paternal_r AND surname_paternal_l = {_G1}_r"
+        ),
         "second_as_first": _sql(
             f"{_G1}_l = {_G2}_r OR {_G2}_l = {_G1}_r OR {_C1}_l = {_C2}_r OR {_C2}_l = {_C1}_r"
         ),
@@ -373,6 +376,12 @@ def _given_name_levels(term_frequency: bool) -> list[_Level]:
             "swapped",
             "first and second given names swapped (LUIS JOSE vs JOSE LUIS)",
             share["swapped"],
+        ),
+        _Level(
+            "swapped_with_surname",
+            "the first given name and the paternal surname keyed in each other's fields "
+            "(FLYNN WELLER vs WELLER FLYNN)",
+            share["swapped_with_surname"],
         ),
         _Level(
             "second_as_first",
