@@ -174,6 +174,7 @@ RECORDS = {
     "francisco_javier": dict(_TORRES, state="TX", first_name="FRANCISCO JAVIER"),
     # One DAVID keyed twice by hand, the second time with two slips (outside data: VQVID).
     "david_tx": dict(_TORRES, state="TX", first_name="DAVID"),
+    "no_given_name_girl": dict(_TORRES, state="CA", first_name="", sex="F"),
     "vqvid_ca": dict(_TORRES, state="CA", first_name="VQVID"),
     "twin_jose_l": dict(
         _FAMILY, state="WA", first_name="JOSE", middle_name="L", sex="M", multiple_birth="Y"
@@ -274,6 +275,12 @@ def test_a_garbled_given_name_is_reviewed_not_held_apart() -> None:
     and the unrelated names leave it open, so the pair goes to review, not to non-match."""
     assert not _guarded("david_tx", "vqvid_ca")
     assert _unsure("david_tx", "vqvid_ca")
+
+
+def test_a_missing_given_name_with_a_different_sex_is_two_people() -> None:
+    """Surnames and birth date agree, one record has no given name and the sexes differ (a
+    spouse or twin whose birth date was copied from the other): nothing outweighs the sex."""
+    assert _guarded("david_tx", "no_given_name_girl")
 
 
 def test_two_real_unrelated_given_names_in_one_family_are_two_children() -> None:

@@ -227,9 +227,11 @@ def family_guard_sql(levels: ModelLevels) -> str:
     - the given names share nothing and both are real given names (`given_name_1_known`: the
       given-name list or the nickname table), or the first names agree and the second ones
       conflict (`second_differs`: JOSE LUIS / JOSE ANTONIO); or
-    - they share nothing or only partly agree (`second_as_first`, `fuzzy`, `phonetic`,
-      `two_edits`: GUADALUPE vs MARIA GUADALUPE, DANIEL vs DANIELA) and the sexes differ or
-      either record is flagged multiple birth; or
+    - they share nothing, only partly agree (`second_as_first`, `fuzzy`, `phonetic`,
+      `two_edits`: GUADALUPE vs MARIA GUADALUPE, DANIEL vs DANIELA) or one is missing, and the
+      sexes differ or either record is flagged multiple birth (a husband and wife, or twins,
+      whose surname and birth date agree and one of whose given names was not recorded: a
+      different sex is the evidence of two people, and there is no name to outweigh it); or
     - either record is flagged multiple birth and the names agree (`exact`, `nickname`) except
       that one gives a second given name the other lacks, or the two second names are initials
       or an initial against a name with another first letter (twins JOSE LUIS and JOSE, or JOSE
@@ -249,7 +251,7 @@ def family_guard_sql(levels: ModelLevels) -> str:
         f"({_family_evidence_sql(levels)}\n"
         f" AND ({unrelated_real_names}\n"
         f"      OR {levels.gamma_in('given_name', ('second_differs',))}\n"
-        f"      OR ({levels.gamma_in('given_name', (*_GIVEN_NAMES_DIFFER_LABELS, *_GIVEN_NAMES_WEAK_LABELS))}\n"
+        f"      OR ({levels.gamma_in('given_name', ('null', *_GIVEN_NAMES_DIFFER_LABELS, *_GIVEN_NAMES_WEAK_LABELS))}\n"
         f"          AND ({_SEX_DIFFERS} OR {_TWIN_FLAG}))\n"
         f"      OR ({levels.gamma_in('given_name', _GIVEN_NAMES_FULL_LABELS)}\n"
         f"          AND {_TWIN_FLAG} AND ({second_name_on_one_side} OR {second_initials_differ}))))"
