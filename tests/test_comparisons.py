@@ -175,6 +175,8 @@ RECORDS = {
     # One DAVID keyed twice by hand, the second time with two slips (outside data: VQVID).
     "david_tx": dict(_TORRES, state="TX", first_name="DAVID"),
     "no_given_name_girl": dict(_TORRES, state="CA", first_name="", sex="F"),
+    "maria_g": dict(_FAMILY, state="CA", first_name="MARIA", middle_name="G", sex="F"),
+    "maria_fernanda": dict(_FAMILY, state="WA", first_name="MARIA FERNANDA", sex="F"),
     "vqvid_ca": dict(_TORRES, state="CA", first_name="VQVID"),
     "twin_jose_l": dict(
         _FAMILY, state="WA", first_name="JOSE", middle_name="L", sex="M", multiple_birth="Y"
@@ -275,6 +277,13 @@ def test_a_garbled_given_name_is_reviewed_not_held_apart() -> None:
     and the unrelated names leave it open, so the pair goes to review, not to non-match."""
     assert not _guarded("david_tx", "vqvid_ca")
     assert _unsure("david_tx", "vqvid_ca")
+
+
+def test_a_middle_initial_of_another_letter_is_reviewed_not_merged() -> None:
+    """MARIA G against MARIA FERNANDA, same family and birth date, no multiple-birth flag: a
+    slip in one letter, or twin sisters. Neither merged nor held apart: reviewed."""
+    assert not _guarded("maria_g", "maria_fernanda")
+    assert _unsure("maria_g", "maria_fernanda")
 
 
 def test_a_missing_given_name_with_a_different_sex_is_two_people() -> None:

@@ -313,15 +313,16 @@ _C1, _C2 = "given_name_1_canonical", "given_name_2_canonical"
 
 def _second_names_compatible() -> ComparisonLevelCreator:
     """The second given names do not contradict each other: one is missing, they are equal,
-    nickname-equal, or spelling variants, or one is a bare initial. An initial against a full
-    name is compatible whatever its letter: a one-letter middle name is what a form kept of
-    the name, and keying slips hit it as often as any letter (BRITNEY L / BRITNEY MALE, HUGH J
-    / HUGH HOHJ in outside data); two different initials still conflict. For a record flagged
-    multiple birth the guard still reads the initial (zones.family_guard_sql)."""
+    nickname-equal, one is the initial of the other, or they are spelling variants. An initial
+    of another letter than the full name (BRITNEY L / BRITNEY MALE in outside data) reaches
+    `second_differs`; the family guard sends such a pair to review rather than holding it
+    apart (zones.family_guard_sql): a keying slip in one letter, or twin sisters MARIA G and
+    MARIA FERNANDA."""
     return Or(
         _sql(
             f"{_G2}_l IS NULL OR {_G2}_r IS NULL OR {_G2}_l = {_G2}_r OR {_C2}_l = {_C2}_r "
-            f"OR ((length({_G2}_l) = 1) <> (length({_G2}_r) = 1))"
+            f"OR ((length({_G2}_l) = 1 OR length({_G2}_r) = 1) "
+            f"AND substr({_G2}_l, 1, 1) = substr({_G2}_r, 1, 1))"
         ),
         JaroWinklerLevel(_G2, NAME_JARO_WINKLER),
         ExactMatchLevel(f"{_G2}_phonetic"),

@@ -202,6 +202,7 @@ _TWIN_FLAG = (
 )
 _SEX_DIFFERS = "coalesce(sex_std_l <> sex_std_r, false)"
 _BOTH_NAMES_KNOWN = "coalesce(given_name_1_known_l AND given_name_1_known_r, false)"
+_SECOND_IS_AN_INITIAL = "coalesce(length(given_name_2_l) = 1 OR length(given_name_2_r) = 1, false)"
 
 
 def _family_evidence_sql(levels: ModelLevels) -> str:
@@ -225,8 +226,9 @@ def family_guard_sql(levels: ModelLevels) -> str:
     something that says "two children":
 
     - the given names share nothing and both are real given names (`given_name_1_known`: the
-      given-name list or the nickname table), or the first names agree and the second ones
-      conflict (`second_differs`: JOSE LUIS / JOSE ANTONIO); or
+      given-name list or the nickname table), or the first names agree and two full second
+      names conflict (`second_differs`: JOSE LUIS / JOSE ANTONIO; an initial against a name
+      of another letter is unsure instead: a slip in one letter, or twins); or
     - they share nothing, only partly agree (`second_as_first`, `fuzzy`, `phonetic`,
       `two_edits`: GUADALUPE vs MARIA GUADALUPE, DANIEL vs DANIELA) or one is missing, and the
       sexes differ or either record is flagged multiple birth (a husband and wife, or twins,
@@ -247,10 +249,13 @@ def family_guard_sql(levels: ModelLevels) -> str:
         "AND substr(given_name_2_l, 1, 1) <> substr(given_name_2_r, 1, 1), false)"
     )
     unrelated_real_names = f"({levels.gamma_in('given_name', ('else',))} AND {_BOTH_NAMES_KNOWN})"
+    full_second_names_differ = (
+        f"({levels.gamma_in('given_name', ('second_differs',))} AND NOT {_SECOND_IS_AN_INITIAL})"
+    )
     return (
         f"({_family_evidence_sql(levels)}\n"
         f" AND ({unrelated_real_names}\n"
-        f"      OR {levels.gamma_in('given_name', ('second_differs',))}\n"
+        f"      OR {full_second_names_differ}\n"
         f"      OR ({levels.gamma_in('given_name', ('null', *_GIVEN_NAMES_DIFFER_LABELS, *_GIVEN_NAMES_WEAK_LABELS))}\n"
         f"          AND ({_SEX_DIFFERS} OR {_TWIN_FLAG}))\n"
         f"      OR ({levels.gamma_in('given_name', _GIVEN_NAMES_FULL_LABELS)}\n"
@@ -260,13 +265,18 @@ def family_guard_sql(levels: ModelLevels) -> str:
 
 def family_unsure_sql(levels: ModelLevels) -> str:
     """Boolean SQL: family evidence and given names that relate nothing the tables know
-    (`else` with a name that is not a known given name, or `two_edits`), with nothing that
+    (`else` with a name that is not a known given name, `two_edits`, or the same first name
+    with a second-name initial of another letter than the other's second name), with nothing that
     says "two children" (`family_guard_sql` is false): one child under a garbled or unlisted
     name, or two children. Never auto-merged; reviewed when the weight reaches the review
     threshold."""
+    initial_against_name = (
+        f"({levels.gamma_in('given_name', ('second_differs',))} AND {_SECOND_IS_AN_INITIAL})"
+    )
     return (
         f"({_family_evidence_sql(levels)}\n"
-        f" AND {levels.gamma_in('given_name', _GIVEN_NAMES_UNRELATED_LABELS)})"
+        f" AND ({levels.gamma_in('given_name', _GIVEN_NAMES_UNRELATED_LABELS)}"
+        f" OR {initial_against_name}))"
     )
 
 
