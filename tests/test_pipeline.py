@@ -268,3 +268,20 @@ def test_explain_has_no_population_and_skips_the_namesake_check():
     from migrant_linkage.zones import Routing
 
     assert Routing(ModelLevels.of_model(Model.default()), Thresholds()).namesake_sql() == "FALSE"
+
+
+def test_a_hostile_column_header_is_a_name_not_sql(tmp_path, model):
+    """Extra input columns reach the database by name (db.load_frame quotes them): a header
+    that closes the quote and adds a statement is stored as a column, and runs nothing."""
+    hostile = 'note"); CREATE TABLE pwned AS SELECT 1; --'
+    frame = synthetic.generate(30, seed=2).drop(columns=list(TRUTH_COLUMNS), errors="ignore")
+    frame[hostile] = "x"
+    frame['my "quoted" col'] = "y"
+    database = tmp_path / "run.duckdb"
+    result = dedupe(frame, model=model, train=False, database=database)
+    assert result.summary["counts_reconcile"]
+    with duckdb.connect(str(database)) as con:
+        tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+        columns = {r[0] for r in con.execute("DESCRIBE ml_records").fetchall()}
+    assert "pwned" not in tables
+    assert {hostile, 'my "quoted" col'} <= columns

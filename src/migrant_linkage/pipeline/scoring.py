@@ -9,6 +9,7 @@ Splink's own blocking in half the time) and hands them to Splink, which scores e
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -105,10 +106,12 @@ def scoring_linker(
     blocking keys cost time there and are never used (at 1M records predict 5.7 -> 4.6 s). The
     columns come from the model's own settings (a model file may compare other columns than
     the shipped one), parsed by Splink."""
-    from splink import Linker
+    from splink import Linker, SettingsCreator
 
-    probe = Linker(db_api.register(table), settings, log_level=None)
-    compared = [c.unquote().name for c in probe._settings_obj._columns_used_by_comparisons]
+    # The compared columns, read from the settings alone: Splink parses every column of a
+    # registered table, and a user's extra column may have any name (see load_frame).
+    parsed = SettingsCreator.from_path_or_dict(copy.deepcopy(settings)).get_settings("duckdb")
+    compared = [c.unquote().name for c in parsed._columns_used_by_comparisons]
     table_columns = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
     retained = settings.get("additional_columns_to_retain") or []
     wanted = dict.fromkeys([UNIQUE_ID_COLUMN, *compared, *retained, LINK_SIDE])
