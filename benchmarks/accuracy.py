@@ -19,7 +19,6 @@ import json
 import logging
 import math
 import shlex
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from generic_splink import (  # noqa: E402
     generic_worklist,
     run_generic,
 )
+from run_info import git_commit, json_ready  # noqa: E402
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 OVERLAYS_LISTED = 20  # worst multi-child clusters kept in the JSON for diagnosis
@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("splink").setLevel(logging.ERROR)
 
     command = "python benchmarks/accuracy.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    commit = _git_commit()
+    commit = git_commit()
     print(f"Command: `{command}` (at commit {commit})\n")
 
     from migrant_linkage import synthetic
@@ -421,37 +421,9 @@ def main(argv: list[str] | None = None) -> int:
         "quality_bar": checks,
     }
     path = args.out / f"accuracy_{args.students}_{args.seed}.json"
-    path.write_text(json.dumps(_json_ready(report), indent=2, allow_nan=False))
+    path.write_text(json.dumps(json_ready(report), indent=2, allow_nan=False))
     print(f"\nJSON: {path}")
     return 0
-
-
-def _git_commit() -> str:
-    """The commit measured, so a published figure can be traced to the code that made it."""
-    try:
-        done = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return done.stdout.strip()
-
-
-def _json_ready(value: object) -> object:
-    """NaN (an undefined ratio) becomes null; numpy scalars become plain numbers."""
-    if isinstance(value, dict):
-        return {key: _json_ready(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(item) for item in value]
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 if __name__ == "__main__":

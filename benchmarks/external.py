@@ -30,7 +30,6 @@ import json
 import logging
 import math
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -44,6 +43,7 @@ from migrant_linkage.evaluate import TRUTH_FAMILY, TRUTH_STUDENT, Evaluation, ev
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generic_splink import generic_worklist, run_generic  # noqa: E402
+from run_info import git_commit, json_ready  # noqa: E402
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 SHUFFLE_SEED = 13  # row order and opaque ids: fixed, so every run sees the same input
@@ -599,34 +599,6 @@ def leak_report(data: ExternalSet, ours: Scores, tables: dict[str, pd.DataFrame]
     return "\n".join(text)
 
 
-def _git_commit() -> str:
-    try:
-        done = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return done.stdout.strip()
-
-
-def _json_ready(value: object) -> object:
-    if isinstance(value, dict):
-        return {str(key): _json_ready(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(item) for item in value]
-    if value is pd.NA:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -642,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown set(s) {', '.join(unknown)}: choose from {', '.join(LOADERS)}")
 
     command = "python benchmarks/external.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    commit = _git_commit()
+    commit = git_commit()
     print(f"Command: `{command}` (at commit {commit})\n", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -679,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
             "ours_leaks": {key: table.to_dict(orient="records") for key, table in tables.items()},
         }
         path = args.out / f"external_{name}.json"
-        path.write_text(json.dumps(_json_ready(report), indent=2, allow_nan=False))
+        path.write_text(json.dumps(json_ready(report), indent=2, allow_nan=False))
 
     print()
     print(results_table(results))
