@@ -64,14 +64,21 @@ def reason_sql(kept_apart: str = REASON_KEPT_APART, pairs: str = "p") -> str:
 
 
 def reasons(zone: pd.Series, guard_reason: pd.Series, kept_apart: str) -> pd.Series:
-    """The same reasons for a frame of routed pairs (index uploads plan in pandas)."""
-    out = pd.Series(REASON_NEAR_MATCH, index=zone.index, dtype=object)
-    out[guard_reason.eq(GUARD_FAMILY).fillna(False).astype(bool)] = REASON_FAMILY
-    out[guard_reason.eq(GUARD_NAMES_UNRELATED).fillna(False).astype(bool)] = REASON_NAMES_UNRELATED
-    out[guard_reason.eq(GUARD_NAMESAKE).fillna(False).astype(bool)] = REASON_NAMESAKE
-    out[guard_reason.eq(GUARD_DATES).fillna(False).astype(bool)] = REASON_DATES_DIFFER
-    out[zone.eq(MATCH_ZONE).to_numpy()] = kept_apart
-    return out
+    """The same reasons for a frame of routed pairs (index uploads plan in pandas), through the
+    same SQL as the run's worklist."""
+    pairs = pd.DataFrame(
+        {
+            "zone": zone.astype(object).to_numpy(),
+            "guard_reason": guard_reason.astype(object).to_numpy(),
+        }
+    )
+    con = duckdb.connect()
+    try:
+        con.register("p", pairs)
+        out = con.execute(f"SELECT {reason_sql(kept_apart)} FROM p").fetchall()
+    finally:
+        con.close()
+    return pd.Series([r[0] for r in out], index=zone.index, dtype=object)
 
 
 def worklist(
