@@ -56,7 +56,9 @@ def parse_grades(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def parse_credits(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Credits as numbers (NaN when missing), and which non-missing values were not numbers."""
-    numbers = pd.to_numeric(values.astype("object"), errors="coerce").to_numpy(dtype=float, copy=True)
+    numbers = pd.to_numeric(values.astype("object"), errors="coerce").to_numpy(
+        dtype=float, copy=True
+    )
     unreadable = values.notna().to_numpy() & ~np.isfinite(numbers)
     numbers[~np.isfinite(numbers)] = np.nan
     return numbers, unreadable

@@ -14,10 +14,10 @@ then points are added or taken for the parts that decide between neighbouring co
 | grade inside / outside the course's grades | +3 / -3 | when both sides give one |
 | credits equal / different | +1 / -1 | when both sides give them |
 
-The score is clipped to 0-100; a course known by several titles (its aliases) scores by the
-best of them. The work is a matrix per chunk of distinct titles (numpy, rapidfuzz.cdist): once
-per distinct (code, title, subject, grade, credits), never once per file row; reasons are
-written only for the top candidates.
+Candidates rank by the sum; the score shown is clipped to 0-100. A course known by several
+titles (its aliases) scores by the best of them. The work is a matrix per chunk of distinct
+titles (numpy, rapidfuzz.cdist): once per distinct (code, title, subject, grade, credits), never
+once per file row; reasons are written only for the top candidates.
 """
 
 from __future__ import annotations
@@ -254,7 +254,7 @@ def _suggest(units: pd.DataFrame, catalogue: Catalogue, top: int) -> pd.DataFram
                         rank,
                         courses["course_id"].iat[course],
                         courses["title"].iat[course],
-                        round(float(per_course[offset, course]), 1),
+                        round(float(np.clip(per_course[offset, course], 0.0, 100.0)), 1),
                         "suggested",
                         _reasons(left, u, right, best, variants["variant"].iat[best], same_subject),
                     )
@@ -313,7 +313,9 @@ def _total_scores(left: _Sides, right: _Sides, same_subject: np.ndarray) -> np.n
     total = words.astype(np.float64)
     for points in _evidence(left, right, same_subject).values():
         total += points
-    return np.clip(total, 0.0, 100.0)
+    # Not clipped here: two courses both past 100 (the honors title and its honors and regular
+    # courses) must still rank in order. The score shown is clipped.
+    return total
 
 
 def _reasons(

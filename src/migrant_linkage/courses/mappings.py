@@ -30,6 +30,7 @@ __all__ = [
     "MAPPING_COLUMNS",
     "MappingUpdate",
     "code_keys",
+    "decisions_from_review",
     "read_mappings",
     "remember",
     "remembered_for",
@@ -155,3 +156,49 @@ def remembered_for(mappings: pd.DataFrame, state: str) -> pd.DataFrame:
     return rows.assign(code_key=code_keys(rows["code"]))[
         ["code_key", "title_key", "course_id", "decision", "decided_at"]
     ].drop_duplicates(["code_key", "title_key"], keep="last")
+
+
+#: What a specialist may write in the review file's `decision` column besides a course id.
+ACCEPT_WORDS = frozenset({"ACCEPT", "ACCEPTED", "YES", "Y", "OK", "X"})
+SKIP_WORDS = frozenset({"", "SKIP", "NO", "N", "?"})
+
+
+def decisions_from_review(review: object, state: str, catalogue: Catalogue) -> pd.DataFrame:
+    """The decisions a data specialist wrote into a review file (see crosswalk.CrosswalkResult):
+    `accept` (or yes / y / ok / x) takes the top suggestion, a rank number (1, 2, 3) takes that
+    suggestion, a catalogue course id corrects it, an empty cell or `skip` leaves the title
+    undecided. Anything else is an error naming the rows, and nothing is remembered."""
+    frame, label = read_text_table(review, "review file")
+    require_columns(frame, label, "review file", ("title", "course_id_1", "decision"))
+    if "code" not in frame.columns:
+        frame["code"] = pd.Series(pd.NA, index=frame.index, dtype="str")
+    said = frame["decision"].fillna("").str.strip()
+    word = said.str.upper()
+    chosen = pd.Series(pd.NA, index=frame.index, dtype="str")
+    chosen = chosen.mask(word.isin(ACCEPT_WORDS), frame["course_id_1"])
+    ranks = [int(c.rsplit("_", 1)[1]) for c in frame.columns if c.startswith("course_id_")]
+    for rank in ranks:
+        chosen = chosen.mask(word == str(rank), frame[f"course_id_{rank}"])
+    named = chosen.isna() & ~word.isin(SKIP_WORDS) & said.isin(catalogue.courses["course_id"])
+    chosen = chosen.mask(named, said)
+    unreadable = chosen.isna() & ~word.isin(SKIP_WORDS)
+    if unreadable.any():
+        rows = (unreadable.to_numpy().nonzero()[0] + 1).tolist()
+        raise CourseFileError(
+            f"review file {label}: decision in data row(s) {rows[:10]} is neither accept, a rank "
+            f"({', '.join(map(str, ranks))}), skip nor a course_id of catalogue {catalogue.label}; "
+            "nothing was remembered"
+        )
+    decided = frame[chosen.notna()]
+    chosen = chosen[chosen.notna()]
+    return pd.DataFrame(
+        {
+            "state": state_code(state),
+            "code": decided["code"],
+            "title": decided["title"],
+            "course_id": chosen,
+            "decision": (chosen == decided["course_id_1"]).map(
+                {True: "accepted", False: "corrected"}
+            ),
+        }
+    ).reset_index(drop=True)
