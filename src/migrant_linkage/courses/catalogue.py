@@ -9,7 +9,6 @@ code list, and a state should map to its own or its exchange partners' catalogue
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ CATALOGUE_REQUIRED: tuple[str, ...] = ("course_id", "title")
 
 _GRADE_WORDS = {"PK": -1, "PREK": -1, "K": 0, "KG": 0, "KN": 0}
 _GRADE = r"(PK|PREK|KG|KN|K|\d{1,2})"
-_GRADE_RANGE = re.compile(rf"^\s*{_GRADE}\s*(?:(?:-|TO|–)\s*{_GRADE})?\s*$", re.IGNORECASE)
+_GRADE_RANGE = rf"(?i)^\s*{_GRADE}\s*(?:(?:-|TO|–)\s*{_GRADE})?\s*$"
 
 
 def example_catalogue_path() -> Path:

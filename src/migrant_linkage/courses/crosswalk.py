@@ -384,10 +384,10 @@ def _review(kept: pd.DataFrame, per_unit: pd.DataFrame, top: int) -> pd.DataFram
     first = per_unit[per_unit["rank"] == 1][["unit", "match"]]
     review = review.merge(first, on="unit", how="left")
     for rank in range(1, top + 1):
-        ranked = per_unit[per_unit["rank"] == rank][
-            ["unit", "course_id", "course_title", "score", "reasons"]
-        ].rename(columns=lambda c, r=rank: c if c == "unit" else f"{c}_{r}")
+        names = {c: f"{c}_{rank}" for c in ("course_id", "course_title", "score", "reasons")}
+        ranked = per_unit[per_unit["rank"] == rank][["unit", *names]].rename(columns=names)
         review = review.merge(ranked, on="unit", how="left")
+    review = review.copy()  # one block again after the merges, before the last column
     review["decision"] = pd.Series(pd.NA, index=review.index, dtype="str")
     return (
         review.drop(columns="unit")

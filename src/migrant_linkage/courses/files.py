@@ -38,6 +38,7 @@ def read_text_table(source: object, what: str) -> tuple[pd.DataFrame, str]:
             f"cannot read the {what} from a {type(source).__name__}: pass a CSV or Parquet path "
             "or a pandas DataFrame"
         )
+    frame = frame.reset_index(drop=True)
     frame.columns = [str(c).replace("\ufeff", "").strip() for c in frame.columns]
     text = {}
     for column in frame.columns:

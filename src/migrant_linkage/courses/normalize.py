@@ -129,7 +129,8 @@ def normalize_titles(titles: pd.Series, terms: TitleTerms | None = None) -> pd.S
     terms = terms or load_terms()
     distinct = pd.unique(titles.astype("object"))
     table = {value: normalize_title(value, terms) for value in distinct if not pd.isna(value)}
-    return titles.astype("object").map(table).fillna("").astype("str")
+    mapped = titles.astype("object").map(table).astype("object")
+    return mapped.where(mapped.notna(), "").astype("str")
 
 
 @dataclass(frozen=True)
