@@ -106,6 +106,13 @@ def test_spanish_titles_read_as_their_english_course(spanish, english):
     assert sorted(normalize_title(spanish).split()) == sorted(normalize_title(english).split())
 
 
+@pytest.mark.parametrize(
+    ("dotted", "joined"), [("A.P. Biology", "AP Biology"), ("U.S. Hist", "US Hist")]
+)
+def test_letters_written_with_full_stops_are_one_word(dotted, joined):
+    assert normalize_title(dotted) == normalize_title(joined)
+
+
 def test_ordinals_and_leading_zeros_become_plain_numbers():
     assert normalize_title("ENGLISH 09") == "ENGLISH 9"
     assert normalize_title("9th Grade English") == "9 ENGLISH"

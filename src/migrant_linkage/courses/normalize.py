@@ -2,7 +2,8 @@
 all become `ALGEBRA 1 HONORS`.
 
 The steps, in order: accents and case are dropped (NFKD, combining marks removed, upper case);
-every character that is not a letter or digit becomes a space; ordinals lose their ending
+letters written with full stops are joined (`A.P.` -> `AP`); every other character that is
+not a letter or digit becomes a space; ordinals lose their ending
 (`9TH` -> `9`); letters and digits glued together are split (`ALG1` -> `ALG 1`); then the word
 tables in data/courses/ (abbreviations.csv and spanish_terms.csv: abbreviations, roman numerals
 and number words, Spanish subject names, honors/AP/IB markers, stopwords) are applied, the
@@ -45,6 +46,8 @@ TERM_KINDS: frozenset[str] = frozenset({"abbreviation", "spanish", "numeral", "m
 _MAX_PASSES = 10
 
 _NOT_ALNUM = re.compile(r"[^A-Z0-9]+")
+#: Letters written with full stops (A.P., U.S., P.E., EE.UU.) are one word once the stops go.
+_DOTTED = re.compile(r"(?<![A-Z0-9])[A-Z]{1,2}(?:\.[A-Z]{1,2})+\.?(?![A-Z0-9])")
 _ORDINAL = re.compile(r"(?<![A-Z0-9])(\d+)(?:ST|ND|RD|TH)(?![A-Z0-9])")
 _LETTER_DIGIT = re.compile(r"(?<=[A-Z])(?=[0-9])|(?<=[0-9])(?=[A-Z])")
 _LEADING_ZEROS = re.compile(r"(?<![0-9])0+(?=[0-9])")
@@ -67,6 +70,7 @@ def _fold(text: str) -> str:
     bare = "".join(
         ch for ch in unicodedata.normalize("NFKD", bare) if not unicodedata.combining(ch)
     )
+    bare = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), bare)
     return " ".join(_NOT_ALNUM.sub(" ", bare).split())
 
 
