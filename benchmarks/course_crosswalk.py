@@ -26,7 +26,12 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from migrant_linkage.courses import example_catalogue_path, map_titles, read_catalogue  # noqa: E402
+from migrant_linkage.courses import (
+    example_catalogue_path,
+    map_titles,
+    normalize_titles,
+    read_catalogue,
+)  # noqa: E402
 from migrant_linkage.synthetic.courses import generate_course_titles  # noqa: E402
 from run_info import git_commit, json_ready  # noqa: E402
 
@@ -103,6 +108,9 @@ def main() -> None:
         f"\nSpeed: {len(generated):,} generated titles mapped in {seconds:.2f} s "
         f"({len(generated) / seconds:,.0f} titles/s, {generated_ranks['title'].nunique():,} distinct)"
     )
+    for name, frame in (("hand-labelled", labelled_ranks), ("generated", generated_ranks)):
+        exact = normalize_titles(frame["title"]).isin(catalogue.variants["key"]).mean()
+        print(f"{name}: {exact:.1%} of titles normalize to exactly a catalogue title or alias")
     misses = labelled_ranks[labelled_ranks["true_rank"] != 1]
     print(f"\nHand-labelled titles not placed first ({len(misses)}):\n")
     print("| state | title | true course | true rank |\n|---|---|---|---:|")
