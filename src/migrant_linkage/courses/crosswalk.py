@@ -235,6 +235,11 @@ def _suggest(units: pd.DataFrame, catalogue: Catalogue, top: int) -> pd.DataFram
     )
     starts = np.flatnonzero(np.r_[True, course_of[1:] != course_of[:-1]])
     chunk = max(1, _CHUNK_CELLS // len(variants))
+    unit_ids = units["unit"].to_numpy()
+    course_ids = courses["course_id"].to_numpy()
+    course_titles = courses["title"].to_numpy()
+    variant_texts = variants["variant"].to_numpy()
+    ends = np.r_[starts[1:], len(variants)]
     out = []
     for begin in range(0, len(units), chunk):
         rows = slice(begin, begin + chunk)
@@ -244,19 +249,16 @@ def _suggest(units: pd.DataFrame, catalogue: Catalogue, top: int) -> pd.DataFram
         for offset, ranked in enumerate(order):
             u = begin + offset
             for rank, course in enumerate(ranked, start=1):
-                span = slice(
-                    starts[course], starts[course + 1] if course + 1 < len(starts) else None
-                )
-                best = span.start + int(np.argmax(total[offset, span]))
+                best = starts[course] + int(np.argmax(total[offset, starts[course] : ends[course]]))
                 out.append(
                     (
-                        int(units["unit"].iat[u]),
+                        int(unit_ids[u]),
                         rank,
-                        courses["course_id"].iat[course],
-                        courses["title"].iat[course],
+                        course_ids[course],
+                        course_titles[course],
                         round(float(np.clip(per_course[offset, course], 0.0, 100.0)), 1),
                         "suggested",
-                        _reasons(left, u, right, best, variants["variant"].iat[best], same_subject),
+                        _reasons(left, u, right, best, variant_texts[best], same_subject),
                     )
                 )
     return pd.DataFrame(out, columns=columns)
