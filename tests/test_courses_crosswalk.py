@@ -49,6 +49,13 @@ def test_honors_title_puts_the_honors_course_first_and_the_regular_one_next():
     assert _ranked("ALGEBRA 1 (H)")[:2] == ["EX-MA-ALG1H", "EX-MA-ALG1"]
 
 
+def test_the_review_says_how_far_the_first_candidate_leads_when_both_score_100():
+    title = pd.DataFrame({"title": ["ALGEBRA 1 (H)"], "subject": ["MATH"], "grade": ["9"]})
+    review = map_titles(title, CATALOGUE, state="TX").review
+    assert review[["score_1", "score_2"]].values.tolist() == [[100.0, 100.0]]
+    assert review["lead"].iloc[0] > 0
+
+
 @pytest.mark.parametrize("title", ["Biology", "Algebra I", "English 10", "US History"])
 def test_a_regular_title_is_never_placed_in_honors_or_ap_first(title):
     top = _top(title)

@@ -153,7 +153,11 @@ def map_titles(
         "distinct_titles": int(units.shape[0]),
     }
     return CrosswalkResult(
-        suggestions.drop(columns="unit"), review, rejects.reset_index(drop=True), counts, state
+        suggestions.drop(columns=["unit", "points"]),
+        review,
+        rejects.reset_index(drop=True),
+        counts,
+        state,
     )
 
 
@@ -177,6 +181,7 @@ def _remembered_rows(units: pd.DataFrame, catalogue: Catalogue, state: str) -> p
             "course_id": units["course_id"].to_numpy(),
             "course_title": units["course_id"].map(titles).to_numpy(),
             "score": 100.0,
+            "points": np.nan,
             "match": "remembered",
             "reasons": reasons.to_numpy(),
         }
@@ -197,7 +202,7 @@ class _Sides:
 
 
 def _suggest(units: pd.DataFrame, catalogue: Catalogue, top: int) -> pd.DataFrame:
-    columns = ["unit", "rank", "course_id", "course_title", "score", "match", "reasons"]
+    columns = ["unit", "rank", "course_id", "course_title", "score", "match", "reasons", "points"]
     if units.empty:
         return pd.DataFrame(columns=columns)
     terms = load_terms()
@@ -259,6 +264,7 @@ def _suggest(units: pd.DataFrame, catalogue: Catalogue, top: int) -> pd.DataFram
                         round(float(np.clip(per_course[offset, course], 0.0, 100.0)), 1),
                         "suggested",
                         _reasons(left, u, right, best, variant_texts[best], same_subject),
+                        float(per_course[offset, course]),
                     )
                 )
     return pd.DataFrame(out, columns=columns)
@@ -383,8 +389,14 @@ def _review(kept: pd.DataFrame, per_unit: pd.DataFrame, top: int) -> pd.DataFram
     totals = counts.groupby(["code_key", "title_key"], sort=False)["rows"].transform("sum")
     counts = counts.assign(rows=totals).drop_duplicates(["code_key", "title_key"])
     review = counts[["unit", "code", "title", "title_key", "rows"]].reset_index(drop=True)
-    first = per_unit[per_unit["rank"] == 1][["unit", "match"]]
+    first = per_unit[per_unit["rank"] == 1][["unit", "match", "points"]]
+    second = per_unit[per_unit["rank"] == 2][["unit", "points"]]
     review = review.merge(first, on="unit", how="left")
+    review = review.merge(second, on="unit", how="left", suffixes=("", "_2"))
+    # How far the first candidate is ahead of the second, on the unclipped sums: two scores of
+    # 100 with a lead of 4 say the first is the better of two good matches.
+    review["lead"] = (review["points"] - review["points_2"]).round(1)
+    review = review.drop(columns=["points", "points_2"])
     for rank in range(1, top + 1):
         names = {c: f"{c}_{rank}" for c in ("course_id", "course_title", "score", "reasons")}
         ranked = per_unit[per_unit["rank"] == rank][["unit", *names]].rename(columns=names)
