@@ -203,3 +203,11 @@ def test_command_line_errors_exit_2_with_a_message(tmp_path, capsys):
     )
     assert code == 2
     assert "repeated" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("action", [[], ["map"], ["accept"], ["correct"]])
+def test_every_courses_action_has_help(action, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["courses", *action, "--help"])
+    assert done.value.code == 0
+    assert "usage: migrant-linkage courses" in capsys.readouterr().out
