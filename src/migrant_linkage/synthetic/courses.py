@@ -46,8 +46,12 @@ def _read(name: str) -> pd.DataFrame:
 
 
 @cache
-def _styles() -> pd.DataFrame:
-    return _read("synthetic_title_styles.csv").set_index("state")
+def _styles() -> dict[str, dict[str, str]]:
+    """Each state's style, by column name (all text, as in the CSV)."""
+    rows = _read("synthetic_title_styles.csv")
+    return {
+        str(r["state"]): {str(k): str(v) for k, v in r.items()} for r in rows.to_dict("records")
+    }
 
 
 @cache
@@ -60,11 +64,14 @@ def _words() -> dict[str, tuple[list[str], str]]:
 
 
 @cache
-def _subjects() -> pd.DataFrame:
-    return _read("synthetic_subjects.csv").set_index("subject")
+def _subjects() -> dict[str, dict[str, str]]:
+    rows = _read("synthetic_subjects.csv")
+    return {
+        str(r["subject"]): {str(k): str(v) for k, v in r.items()} for r in rows.to_dict("records")
+    }
 
 
-COURSE_STYLE_STATES: tuple[str, ...] = tuple(_styles().index)
+COURSE_STYLE_STATES: tuple[str, ...] = tuple(_styles())
 
 
 def _drop_vowels(word: str) -> str:
@@ -87,7 +94,7 @@ def _spanish(words: list[str]) -> list[str]:
 
 def _render(
     title: str,
-    style: pd.Series,
+    style: dict[str, str],
     rng: np.random.Generator,
 ) -> tuple[str, list[str]]:
     applied: list[str] = []
@@ -178,17 +185,17 @@ def generate_course_titles(
         raise ValueError(f"n_titles must be a whole number >= 1, got {n_titles!r}")
     catalogue = catalogue or read_catalogue(example_catalogue_path())
     styles = _styles()
-    chosen = list(states) if states is not None else list(styles.index)
-    unknown = sorted(set(chosen) - set(styles.index))
+    chosen = list(states) if states is not None else list(styles)
+    unknown = sorted(set(chosen) - set(styles))
     if unknown or not chosen:
-        raise ValueError(f"states {unknown or chosen}: use some of {list(styles.index)}")
+        raise ValueError(f"states {unknown or chosen}: use some of {list(styles)}")
     rng = np.random.default_rng(seed)
     courses = catalogue.courses
     subjects = _subjects()
     rows = []
     for _ in range(n_titles):
         state = chosen[int(rng.integers(len(chosen)))]
-        style = styles.loc[state]
+        style = styles[state]
         course = courses.iloc[int(rng.integers(len(courses)))]
         listed = course["aliases"] if isinstance(course["aliases"], str) else ""
         aliases = [a.strip() for a in listed.split(";") if a.strip()]
@@ -198,10 +205,10 @@ def generate_course_titles(
         subject = course["subject"] if isinstance(course["subject"], str) else ""
         if style["subject_style"] == "none" or not subject:
             subject_text = ""
-        elif "spanish" in applied and subject in subjects.index:
-            subject_text = subjects.loc[subject, "spanish"]
-        elif style["subject_style"] == "short" and subject in subjects.index:
-            subject_text = subjects.loc[subject, "short"]
+        elif "spanish" in applied and subject in subjects:
+            subject_text = subjects[subject]["spanish"]
+        elif style["subject_style"] == "short" and subject in subjects:
+            subject_text = subjects[subject]["short"]
         else:
             subject_text = subject
         grade = ""
@@ -215,7 +222,7 @@ def generate_course_titles(
         rows.append(
             (
                 state,
-                _code(state, course["course_id"], style["code_format"]),
+                _code(state, str(course["course_id"]), style["code_format"]),
                 title,
                 subject_text,
                 grade,
