@@ -7,14 +7,17 @@ of missing values (a child can be named "NA" or "NULL"); only an empty cell beco
 from __future__ import annotations
 
 import codecs
+import csv
 import os
 import re
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -29,6 +32,18 @@ FALLBACK_ENCODINGS: tuple[str, ...] = ("utf-8-sig", "cp1252", "latin-1")
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 
 _DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
+
+#: Columns an input may have. The record contract has 21; state exports add a few dozen. Every
+#: column costs time in every stage, and a 100,000-column header made validation run for
+#: minutes, so a wider input is refused with a message instead.
+MAX_COLUMNS = 1_000
+
+#: The column in which read_records marks a row it could not trust (its value is the message);
+#: standardize rejects such rows with RejectCode.UNBALANCED_QUOTE and drops the column.
+READ_PROBLEM_COLUMN = "_ml_read_problem"
+
+#: Identifiers stored as floating point lose digits above this (2^53: a double's mantissa).
+_FLOAT_EXACT_LIMIT = 2**53
 
 
 class RecordContractError(ValueError):
@@ -47,13 +62,19 @@ def read_records(
 ) -> pd.DataFrame:
     """Read records into a frame of text columns named as in the record contract.
 
-    `source` is a pandas DataFrame, a CSV or Parquet path, a DuckDB database path (with
-    `table`), or a table name (with `connection`). `column_map` renames {their_name:
-    contract_name}. Missing optional contract columns are added as all-NA; extra columns (such as
-    the truth columns of synthetic data) are carried through unchanged.
+    `source` is a pandas DataFrame, an Arrow table, a Polars DataFrame (anything with
+    `to_arrow()` or the Arrow stream interface), a DuckDB relation, a CSV or Parquet path, a
+    DuckDB database path (with `table`, or as a (path, table) pair), or a table name (with
+    `connection`). `column_map` renames {their_name: contract_name}. Missing optional contract
+    columns are added as all-NA; extra columns (such as the truth columns of synthetic data) are
+    carried through unchanged. A row the reader could not trust (a quote that swallowed the
+    following records) carries its reason in READ_PROBLEM_COLUMN; standardize rejects it.
     """
+    if isinstance(source, tuple) and len(source) == 2 and table is None:
+        source, table = source[0], str(source[1])
     label = describe_source(source, table)
     frame = _read_raw(source, encoding=encoding, delimiter=delimiter, table=table, conn=connection)
+    _check_column_count(len(frame.columns), label)
     frame = _as_text(frame, label)
     frame = _apply_column_map(frame, column_map or {}, label)
     for column in REQUIRED_INPUT_COLUMNS:
@@ -69,10 +90,22 @@ def read_records(
     return frame
 
 
+def _check_column_count(count: int, label: str) -> None:
+    if count > MAX_COLUMNS:
+        raise RecordContractError(
+            f"{label}: {count:,} columns, more than the {MAX_COLUMNS:,} an input may have; keep "
+            "the record-contract columns (docs/record-contract.md) and drop the others"
+        )
+
+
 def describe_source(source: object, table: str | None = None) -> str:
     """A short label for messages and the source_name column (never file contents)."""
     if isinstance(source, pd.DataFrame):
         return "dataframe"
+    if isinstance(source, duckdb.DuckDBPyRelation):
+        return "duckdb relation"
+    if _is_arrow_like(source):
+        return "polars dataframe" if type(source).__module__.startswith("polars") else "arrow table"
     if table is not None:
         return f"{Path(str(source)).name}:{table}" if _is_path(source) else table
     return Path(str(source)).name if _is_path(source) else str(source)
@@ -80,6 +113,27 @@ def describe_source(source: object, table: str | None = None) -> str:
 
 def _is_path(source: object) -> bool:
     return isinstance(source, str | os.PathLike)
+
+
+def _is_arrow_like(source: object) -> bool:
+    """An Arrow table or record batch, or a frame that hands one over (Polars, and any library
+    with the Arrow PyCapsule stream interface)."""
+    return isinstance(source, pa.Table | pa.RecordBatch) or (
+        not isinstance(source, pd.DataFrame | str | os.PathLike)
+        and (hasattr(source, "to_arrow") or hasattr(source, "__arrow_c_stream__"))
+    )
+
+
+def _to_arrow(source: object) -> pa.Table:
+    if isinstance(source, pa.Table):
+        return source
+    if isinstance(source, pa.RecordBatch):
+        return pa.Table.from_batches([source])
+    if isinstance(source, duckdb.DuckDBPyRelation):
+        return source.to_arrow_table()
+    if hasattr(source, "to_arrow"):
+        return pa.table(source.to_arrow())
+    return pa.table(source)
 
 
 def _read_raw(
@@ -91,7 +145,9 @@ def _read_raw(
     conn: duckdb.DuckDBPyConnection | None,
 ) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
-        return source.copy()
+        return _frame_as_text(source)
+    if isinstance(source, duckdb.DuckDBPyRelation) or _is_arrow_like(source):
+        return _arrow_as_text(_to_arrow(source))
     if conn is not None:
         return _read_duckdb(conn, table or str(source))
     if not _is_path(source):
@@ -113,13 +169,16 @@ def _read_raw(
         raise RecordContractError(f"{path.name}: file not found ({path})")
     if suffix == ".parquet":
         try:
-            return pd.read_parquet(path)
+            import pyarrow.parquet as pq
+
+            parquet = pq.read_table(path)
         except (pa.ArrowException, OSError) as error:
             # Arrow's message describes the file's structure, never cell values.
             raise RecordContractError(
                 f"{path.name}: not a readable Parquet file ({type(error).__name__}: "
                 f"{str(error)[:120]}). Re-export it, or send CSV"
             ) from None
+        return _arrow_as_text(parquet, path.name)
     if suffix in (".csv", ".txt", ".tsv", ""):
         return _read_csv(path, delimiter or ("\t" if suffix == ".tsv" else None), encoding)
     raise RecordContractError(
@@ -135,6 +194,8 @@ def _read_csv(path: Path, sep: str | None, encoding: str | None) -> pd.DataFrame
             "a header row naming the columns"
         )
     sep = sep or _sniff_delimiter(path)
+    # Refuse a too-wide file from its header line, before pandas builds a column per field.
+    _check_column_count(_header_field_count(path, sep), path.name)
     if encoding is not None:
         try:
             codecs.lookup(encoding)
@@ -158,6 +219,13 @@ def _read_csv(path: Path, sep: str | None, encoding: str | None) -> pd.DataFrame
 #: Delimiters recognised from the header row when none is given (Excel in many locales writes
 #: ';', database exports often write tabs or pipes).
 SNIFFED_DELIMITERS: tuple[str, ...] = (";", "\t", "|")
+
+
+def _header_field_count(path: Path, sep: str) -> int:
+    """How many fields the header line holds (quotes respected; delimiters are ASCII)."""
+    with path.open("rb") as f:
+        line = f.readline().decode("latin-1")
+    return max((len(row) for row in csv.reader([line], delimiter=sep)), default=0)
 
 
 def _sniff_delimiter(path: Path) -> str:
@@ -199,7 +267,7 @@ def _parse_csv(path: Path, sep: str, encoding: str) -> pd.DataFrame:
             "Check for a quote that is never closed or a row with more fields than the header"
         ) from None
     names = [str(v).replace("\ufeff", "").strip() for v in header.iloc[0].tolist()]
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    repeated = _repeated(names)
     if repeated:
         # pandas renames a repeated header to name.1, which would hide the second column.
         raise RecordContractError(
@@ -250,6 +318,103 @@ def _read_duckdb(conn: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
     return relation.select(*casts).df()
 
 
+def _frame_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """A caller's DataFrame as text, through Arrow so that every dtype is written the same way
+    as from Parquet (nullable integers, decimals, dates, bytes). A column Arrow cannot take
+    (mixed Python objects) is written with str() instead."""
+    columns: dict[str, pd.Series] = {}
+    for position, name in enumerate(frame.columns):
+        values = frame.iloc[:, position]
+        try:
+            array = pa.chunked_array([pa.Array.from_pandas(values)])
+        except (pa.ArrowException, TypeError):
+            text = values.astype("str")
+            columns[str(name)] = text.where(values.notna())
+            continue
+        columns[str(name)] = pd.Series(
+            _column_as_text(array, str(name), "dataframe").to_pandas(), index=frame.index
+        )
+    out = pd.DataFrame(columns, index=frame.index)
+    out.columns = list(frame.columns)  # keep the names as given; _as_text trims them
+    return out
+
+
+def _arrow_as_text(table: pa.Table, label: str = "arrow table") -> pd.DataFrame:
+    """Every column of an Arrow table as text, converted inside Arrow (see _column_as_text)."""
+    _check_column_count(table.num_columns, label)
+    texts = [
+        _column_as_text(table.column(i), name, label) for i, name in enumerate(table.column_names)
+    ]
+    return pa.Table.from_arrays(texts, names=table.column_names).to_pandas()
+
+
+def _column_as_text(array: pa.ChunkedArray, name: str, label: str) -> pa.ChunkedArray:
+    """One column as Arrow strings holding what a person reads in the cell: integers (also
+    those with nulls, as Arrow, DuckDB and Spark write them) and decimals as their digits,
+    whole-number floats as digits, dates as ISO dates, UTF-8 bytes as text. Nested values and
+    bytes that are not text are refused: no reading of them would be the value the state sent.
+    """
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        array = array.cast(kind.value_type)
+        kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return array.cast(pa.string())
+    if pa.types.is_nested(kind):
+        raise RecordContractError(
+            f"{label}: column '{name}' holds nested values ({kind}), not text; flatten it into "
+            "plain columns or drop it"
+        )
+    if (
+        pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or pa.types.is_fixed_size_binary(kind)
+    ):
+        try:
+            return array.cast(pa.string())
+        except pa.ArrowInvalid:
+            raise RecordContractError(
+                f"{label}: column '{name}' holds bytes that are not UTF-8 text; export it as a "
+                "text column"
+            ) from None
+    if pa.types.is_timestamp(kind):
+        array = array.cast(pa.date32())  # a birth date exported as midnight of that day
+    if pa.types.is_floating(kind):
+        return _float_as_text(array, name, label)
+    if pa.types.is_null(kind):
+        return pa.chunked_array([pa.nulls(len(array), pa.string())])
+    try:
+        return array.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise RecordContractError(
+            f"{label}: column '{name}' has type {kind}, which cannot be read as text; export "
+            "it as a text column"
+        ) from None
+
+
+def _float_as_text(array: pa.ChunkedArray, name: str, label: str) -> pa.ChunkedArray:
+    """Floats as text. A column of whole numbers is written as their digits (an MSIX ID read by
+    pandas' default dtypes arrives as 123456789012.0); digits beyond 2^53 are already lost, so
+    such a column gets a warning naming it."""
+    values = array.to_numpy()
+    present = values[~np.isnan(values)]
+    whole = bool(np.all(np.isfinite(present) & (np.floor(present) == present)))
+    if not whole:
+        return array.cast(pa.string())
+    largest = float(np.max(np.abs(present))) if present.size else 0.0
+    if largest > _FLOAT_EXACT_LIMIT:
+        warnings.warn(
+            f"{label}: column '{name}' holds whole numbers stored as floating point above 2^53, "
+            "whose last digits are lost; read the file with dtype=str so identifiers stay exact",
+            UserWarning,
+            stacklevel=4,
+        )
+    if largest >= 2.0**63:  # beyond int64: no integer reading is closer than the float's own
+        return array.cast(pa.string())
+    digits = pa.array(values, mask=np.isnan(values)).cast(pa.int64())
+    return pa.chunked_array([digits.cast(pa.string())])
+
+
 def _as_text(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     """Every column as pandas text; empty strings become missing, nothing else does. Header
     names are trimmed (and a stray byte-order mark removed) so ' state' still matches."""
@@ -279,13 +444,19 @@ def _apply_column_map(
             f"({_found(frame.columns)}). Fix the map's left-hand names."
         )
     renamed = frame.rename(columns=dict(column_map))
-    duplicated = sorted({c for c in renamed.columns if list(renamed.columns).count(c) > 1})
+    duplicated = _repeated(renamed.columns)
     if duplicated:
         raise RecordContractError(
             f"{label}: after the column map, column(s) {duplicated} appear twice. Map only one "
             "input column to each contract column, or drop the other."
         )
     return renamed
+
+
+def _repeated(names: Iterable[object]) -> list[str]:
+    """The names that occur more than once, counted in one pass (a header can hold 100,000
+    columns; counting each name again per column took minutes)."""
+    return sorted(str(name) for name, n in Counter(names).items() if n > 1)
 
 
 def _found(columns: pd.Index) -> str:
