@@ -274,7 +274,67 @@ def _parse_csv(path: Path, sep: str, encoding: str) -> pd.DataFrame:
             f"{path.name}: column(s) {repeated} appear more than once in the header row; "
             "rename or drop the extra column"
         )
-    return frame
+    return _mark_swallowed_records(frame, sep)
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _mark_swallowed_records(frame: pd.DataFrame, sep: str) -> pd.DataFrame:
+    """Count the records a runaway quote swallowed, and mark them and the row that holds them.
+
+    A quote opened in a field and closed lines later makes the parser read the next records as
+    part of that field, and the file's records silently become fewer rows. A field holding a line
+    break followed by a line with at least half the header's delimiters holds records, not a
+    name. Such a row is marked, and each line break in that field becomes a marked row of its
+    own (fields taken from the line, so it keeps the record_id it starts with) right after it:
+    the frame then has one row per physical record, and standardize rejects the marked ones.
+    Only cells with a line break are looked at one by one."""
+    needed = max(1, (len(frame.columns) - 1) // 2)
+    swallowed: dict[int, list[tuple[str, list[str]]]] = {}
+    for position, column in enumerate(frame.columns):
+        values = frame.iloc[:, position]
+        has_break = values.str.contains(r"[\r\n]", regex=True, na=False).astype(bool)
+        if not has_break.any():
+            continue
+        for row, cell in values[has_break].items():
+            lines = _LINE_BREAK.split(cell)
+            if any(line.count(sep) >= needed for line in lines[1:]):
+                swallowed.setdefault(int(row), []).append((str(column), lines[1:]))
+    if not swallowed:
+        return frame
+
+    order = pd.Series(np.arange(len(frame), dtype=float), index=frame.index)
+    extra_rows, extra_order, holders = [], [], []
+    for row, cells in swallowed.items():
+        lines = [line for _, cell_lines in cells for line in cell_lines]
+        holders.append((row, ", ".join(f"'{c}'" for c, _ in cells), len(lines)))
+        for k, line in enumerate(lines, start=1):
+            fields = next(csv.reader([line], delimiter=sep), [])
+            fields = (fields + [None] * len(frame.columns))[: len(frame.columns)]
+            extra_rows.append([f if f != "" else None for f in fields])
+            extra_order.append(row + k / (len(lines) + 1))
+    extra = pd.DataFrame(extra_rows, columns=frame.columns, dtype="str")
+    combined = pd.concat([frame, extra], ignore_index=True)
+    key = np.concatenate([order.to_numpy(), np.array(extra_order)])
+    combined = combined.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
+    source_row = pd.Series(np.arange(1, len(combined) + 1))
+    sorted_key = np.sort(key, kind="stable")
+
+    problem = pd.Series(None, index=combined.index, dtype=object)
+    for row, columns, count in holders:
+        at = int(np.searchsorted(sorted_key, row))
+        problem.iloc[at] = (
+            f"a quote opened in column {columns} runs over {count} line break(s) and swallowed "
+            f"what look like the next {count} record(s) (rejected with it): close or remove "
+            "the quote and send these records again"
+        )
+        problem.iloc[at + 1 : at + 1 + count] = (
+            f"this record was read inside a quoted field of data row {source_row.iloc[at]} (a "
+            "quote that is not closed on its line): send it again once the quote is fixed"
+        )
+    combined[READ_PROBLEM_COLUMN] = problem.astype("str")
+    return combined
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"

@@ -14,6 +14,7 @@ from datetime import date
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from migrant_linkage.io import READ_PROBLEM_COLUMN, describe_source, read_records
 from migrant_linkage.schema import (
@@ -42,6 +43,14 @@ class StandardizeResult:
     standardized: pd.DataFrame  # raw contract columns verbatim + STANDARDIZED_COLUMNS + extras
     rejects: pd.DataFrame  # schema.REJECT_COLUMNS, one row per rejected input record
     counts: dict[str, int]  # records_in, standardized, rejected, rejected_<REASON> per code
+
+    def to_arrow(self) -> dict[str, pa.Table]:
+        """The two tables as Arrow ({"standardized": ..., "rejects": ...}), for a caller working
+        in Arrow or Polars (`polars.from_arrow`). Identifiers stay text."""
+        return {
+            "standardized": pa.Table.from_pandas(self.standardized, preserve_index=False),
+            "rejects": pa.Table.from_pandas(self.rejects, preserve_index=False),
+        }
 
 
 def standardize(
