@@ -14,7 +14,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ import pandas as pd
 
 __all__ = [
     "MEMORY_LIMIT_ENV",
+    "PRIVATE_FILE_MODE",
     "TEMP_DIRECTORY_ENV",
+    "atomic_file",
     "columns_sql",
     "connect",
     "copy_atomic",
@@ -171,15 +174,34 @@ def load_frame(
         con.unregister(view)
 
 
-def copy_atomic(con: duckdb.DuckDBPyConnection, select_sql: str, target: Path, fmt: str) -> None:
-    """Stream a query to a Parquet or CSV file, atomically: the target appears whole or not at
-    all (a temporary file beside it, then a rename)."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(handle)
-    options = "FORMAT PARQUET" if fmt == "parquet" else "FORMAT CSV, HEADER"
+#: Every file the package writes holds student data or describes it: owner read/write only.
+PRIVATE_FILE_MODE = 0o600
+
+
+@contextmanager
+def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
+    """The one way the package writes a file: yields a path to write `target` through.
+
+    The path is in a new hidden folder beside the target (mode 0700, named `.<target>.…`, so a
+    reader globbing the output folder ignores it, and so does whatever temporary name the writer
+    itself uses inside it, such as DuckDB COPY's `tmp_` file). When the block ends the file is
+    made 0600 and renamed over the target: the target appears whole or not at all, and is never
+    world-readable. A killed writer leaves at most the hidden folder."""
+    final = Path(target)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    temporary = folder / final.name
     try:
-        execute(con, f"COPY ({select_sql}) TO {quote_literal(temporary)} ({options})")
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        yield temporary
+        os.chmod(temporary, PRIVATE_FILE_MODE)
+        os.replace(temporary, final)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def copy_atomic(con: duckdb.DuckDBPyConnection, select_sql: str, target: Path, fmt: str) -> None:
+    """Stream a query to a Parquet or CSV file through `atomic_file`: the target appears whole
+    or not at all, 0600, and no partial file is ever visible in the target's folder."""
+    options = "FORMAT PARQUET" if fmt == "parquet" else "FORMAT CSV, HEADER"
+    with atomic_file(target) as temporary:
+        execute(con, f"COPY ({select_sql}) TO {quote_literal(str(temporary))} ({options})")

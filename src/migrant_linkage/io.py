@@ -10,7 +10,6 @@ import codecs
 import csv
 import os
 import re
-import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -553,39 +552,28 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write a text file (JSON, HTML) atomically, with a hidden temporary name in the same
-    folder: a killed writer leaves the previous file or none, never half of one."""
+    """Write a text file (JSON, HTML) through `db.atomic_file`: whole or not at all, 0600."""
+    from migrant_linkage.db import atomic_file
+
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(target) as temporary:
+        temporary.write_text(text, encoding="utf-8")
     return target
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write CSV or Parquet (by extension) atomically: a temporary file in the same folder is
-    renamed over the target, so readers never see a half-written file. CSV output is
-    formula-neutralised (see `neutralise_formulas`)."""
+    """Write CSV or Parquet (by extension) through `db.atomic_file`: readers never see a
+    half-written file, and the file is 0600. CSV output is formula-neutralised (see
+    `neutralise_formulas`)."""
+    from migrant_linkage.db import atomic_file
+
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise RecordContractError(f"{target.name}: write_table writes .csv or .parquet only")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(handle)
-    try:
+    with atomic_file(target) as temporary:
         if suffix == ".csv":
             neutralise_formulas(frame).to_csv(temporary, index=False, encoding="utf-8")
         else:
             frame.to_parquet(temporary, index=False)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return target

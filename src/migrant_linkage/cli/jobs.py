@@ -165,10 +165,14 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     _check_inputs([args.input])
     column_map = _parse_column_map(args.column_map)
+    if args.out is not None:
+        _check_out_dir(args.out)
 
-    from migrant_linkage.io import write_table
+    from migrant_linkage.io import write_table, write_text_atomic
+    from migrant_linkage.pipeline.run import FINISHED_MARKER, prepare_out_dir
     from migrant_linkage.standardize import standardize
 
+    out = prepare_out_dir(args.out)  # no earlier validation's marker beside this one's files
     result = standardize(
         args.input,
         column_map=column_map,
@@ -178,11 +182,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     counts = result.counts
     for key, value in counts.items():
         print(f"{key:>30}: {value}")
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        write_table(result.standardized, args.out / "standardized.parquet")
-        write_table(result.rejects, args.out / "rejects.csv")
-        print(f"{'outputs':>30}: {args.out}")
+    if out is not None:
+        write_table(result.standardized, out / "standardized.parquet")
+        write_table(result.rejects, out / "rejects.csv")
+        # Written last: its presence says both files above are from this validation.
+        write_text_atomic(out / FINISHED_MARKER, json.dumps({"job": "validate", **counts}))
+        print(f"{'outputs':>30}: {out}")
     return 0
 
 
