@@ -10,6 +10,7 @@ and spill directory. Every identifier or path put into SQL goes through `quote_i
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import re
 import shutil
@@ -188,15 +189,36 @@ def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
     made 0600 and renamed over the target: the target appears whole or not at all, and is never
     world-readable. A killed writer leaves at most the hidden folder."""
     final = Path(target)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    except OSError as error:  # name the folder the user chose, not our temporary name
+        raise OSError(error.errno, error.strerror, str(final.parent)) from error
     temporary = folder / final.name
     try:
         yield temporary
         os.chmod(temporary, PRIVATE_FILE_MODE)
         os.replace(temporary, final)
+    except (OSError, duckdb.IOException) as error:
+        # A write that fails part way (a full disk) names no file: name the target.
+        if isinstance(error, OSError) and error.filename not in (None, str(temporary)):
+            raise
+        code = getattr(error, "errno", None) or _errno_from(str(error))
+        cause = getattr(error, "strerror", None) or os.strerror(code)
+        raise OSError(code, cause, str(final)) from error
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _errno_from(message: str) -> int:
+    """The errno a DuckDB IO message describes (as `"errno":"27"`, or only in words)."""
+    given = re.search(r'"errno"\s*:\s*"?(\d+)', message)
+    if given:
+        return int(given.group(1))
+    for code in (errno.ENOSPC, errno.EFBIG, errno.EACCES, errno.EROFS, errno.EDQUOT):
+        if os.strerror(code) in message:
+            return code
+    return errno.EIO
 
 
 def copy_atomic(con: duckdb.DuckDBPyConnection, select_sql: str, target: Path, fmt: str) -> None:

@@ -203,7 +203,10 @@ def _read_csv(path: Path, sep: str | None, encoding: str | None) -> pd.DataFrame
                 f"{path.name}: unknown encoding {encoding!r}; use e.g. utf-8, cp1252 or latin-1, "
                 "or leave it out to let the reader try UTF-8, then cp1252"
             ) from None
-    for candidate in (encoding,) if encoding is not None else FALLBACK_ENCODINGS:
+    candidates = (encoding,) if encoding is not None else FALLBACK_ENCODINGS
+    if encoding is None and _starts_with_utf16_bom(path):
+        candidates = ("utf-16",)  # Excel's "Unicode text"; cp1252 would read it as NUL bytes
+    for candidate in candidates:
         try:
             return _parse_csv(path, sep, candidate)
         except UnicodeError:  # UnicodeDecodeError, and UTF-16's "no byte-order mark"
@@ -220,10 +223,17 @@ def _read_csv(path: Path, sep: str | None, encoding: str | None) -> pd.DataFrame
 SNIFFED_DELIMITERS: tuple[str, ...] = (";", "\t", "|")
 
 
+def _starts_with_utf16_bom(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
 def _header_field_count(path: Path, sep: str) -> int:
     """How many fields the header line holds (quotes respected; delimiters are ASCII)."""
     with path.open("rb") as f:
-        line = f.readline().decode("latin-1")
+        raw = f.readline()
+    # UTF-16 puts a NUL beside every ASCII byte; the delimiter is still one of them.
+    line = raw.replace(b"\x00", b"").decode("latin-1")
     return max((len(row) for row in csv.reader([line], delimiter=sep)), default=0)
 
 

@@ -98,12 +98,16 @@ def _model(path: str | None):
 
 
 def _check_out_dir(out: Path) -> None:
+    if out.is_symlink() and not out.exists():
+        raise UsageError(f"--out {out}: a symbolic link that leads nowhere or back to itself")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder; name a folder for the outputs")
 
 
 def _check_inputs(paths: Sequence[str]) -> None:
     for p in paths:
+        if Path(p).is_symlink() and not Path(p).exists():
+            raise UsageError(f"{p}: a symbolic link that leads nowhere or back to itself")
         if not Path(p).exists():
             raise UsageError(f"{p}: file not found")
 
