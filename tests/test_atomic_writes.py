@@ -250,3 +250,31 @@ def test_database_copy_never_shows_a_partial_file_in_the_output_folder(tmp_path)
 def test_every_output_of_a_run_is_private_to_its_owner(reference):
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in reference.iterdir()}
     assert modes == dict.fromkeys(OUTPUTS, 0o600)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_report_the_database_and_the_index_are_private_to_their_owner(inputs, tmp_path):
+    out, database, index = tmp_path / "out", tmp_path / "work.duckdb", tmp_path / "index.duckdb"
+    argv = ["dedupe", str(inputs["week1"]), "--out", str(out), "--quiet", "--report"]
+    done = _run([*argv, "--database", str(database)], None)
+    assert done.returncode == 0, done.stderr
+    assert _mode(out / "report.html") == 0o600
+    assert _mode(database) == 0o600
+    assert _run(["index", "init", "--index", str(index)], None).returncode == 0
+    uploaded = _run(
+        ["index", "upload", str(inputs["week2"]), "--index", str(index), "--reviewer", "ana"],
+        None,
+    )
+    assert uploaded.returncode == 0, uploaded.stderr
+    assert _mode(index) == 0o600
+
+
+def test_validate_outputs_are_private_to_their_owner(inputs, tmp_path):
+    out = tmp_path / "checked"
+    assert _run(["validate", str(inputs["week1"]), "--out", str(out)], None).returncode == 0
+    assert {p.name: _mode(p) for p in out.iterdir()} == dict.fromkeys(
+        ("standardized.parquet", "rejects.csv", "summary.json"), 0o600
+    )

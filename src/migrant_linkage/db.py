@@ -36,6 +36,7 @@ __all__ = [
     "is_memory_size",
     "load_frame",
     "make_db_api",
+    "make_private",
     "quote_identifier",
     "quote_literal",
     "scalar",
@@ -53,6 +54,9 @@ TEMP_DIRECTORY_ENV = "MIGRANT_LINKAGE_DUCKDB_TEMP_DIRECTORY"  # default: a new t
 DEFAULT_MEMORY_SHARE = 1 / 6
 #: The default limit never goes below this, however small the machine (DuckDB needs room).
 MIN_DEFAULT_MEMORY_LIMIT_MB = 1024
+
+#: Every file the package writes holds student data or describes it: owner read/write only.
+PRIVATE_FILE_MODE = 0o600
 
 _spill_directory: str | None = None
 
@@ -121,9 +125,19 @@ def _limit_memory(connection: duckdb.DuckDBPyConnection) -> None:
 def connect(database: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the package's memory policy: in memory, or in an on-disk
     database file when `database` is given (DuckDB then spills to the file)."""
+    created = database is not None and not Path(database).exists()
     connection = duckdb.connect(str(database) if database is not None else ":memory:")
+    if created:
+        make_private(Path(database))  # type: ignore[arg-type]
     _limit_memory(connection)
     return connection
+
+
+def make_private(path: Path) -> None:
+    """Owner read/write only for a database file the package just created (DuckDB creates it
+    with the process's umask, usually world-readable). Its tables hold student data."""
+    if path.is_file():
+        os.chmod(path, PRIVATE_FILE_MODE)
 
 
 def make_db_api(database: str | Path | None = None) -> tuple[Any, duckdb.DuckDBPyConnection]:
@@ -173,10 +187,6 @@ def load_frame(
         )
     finally:
         con.unregister(view)
-
-
-#: Every file the package writes holds student data or describes it: owner read/write only.
-PRIVATE_FILE_MODE = 0o600
 
 
 @contextmanager
