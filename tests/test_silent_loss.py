@@ -277,3 +277,35 @@ def test_read_records_keeps_every_id_as_text():
     read = read_records(frame)
     assert list(read["record_id"].fillna("<none>")) == ["1", "<none>", "3"]
     assert pd.api.types.is_string_dtype(read["record_id"])
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    ids=st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=20, unique=True),
+    msix=st.lists(st.one_of(st.none(), st.integers(0, 10**12 - 1)), min_size=20, max_size=20),
+    as_decimal=st.booleans(),
+)
+def test_any_integer_ids_arrive_as_their_digits_from_parquet(ids, msix, as_decimal, tmp_path):
+    n = len(ids)
+    msix_values = msix[:n]
+    msix_type = pa.decimal128(12, 0) if as_decimal else pa.int64()
+    table = pa.table(
+        {
+            "record_id": pa.array(ids, pa.int64()),
+            "state": ["TX"] * n,
+            "first_name": ["ANA"] * n,
+            "msix_id": pa.array(
+                [decimal.Decimal(v) if as_decimal and v is not None else v for v in msix_values],
+                msix_type,
+            ),
+        }
+    )
+    path = tmp_path / "typed.parquet"
+    pq.write_table(table, path)
+    result = standardize(path)
+    assert list(result.standardized["record_id"]) == [str(i) for i in ids]
+    expected_msix = [None if v is None else str(v) for v in msix_values]
+    got = [None if pd.isna(v) else v for v in result.standardized["msix_id"]]
+    assert got == expected_msix

@@ -70,7 +70,8 @@ def read_records(
     following records) carries its reason in READ_PROBLEM_COLUMN; standardize rejects it.
     """
     if isinstance(source, tuple) and len(source) == 2 and table is None:
-        source, table = source[0], str(source[1])
+        database, name = source  # (database path, table name), as dedupe takes it
+        source, table = database, str(name)
     label = describe_source(source, table)
     frame = _read_raw(source, encoding=encoding, delimiter=delimiter, table=table, conn=connection)
     _check_column_count(len(frame.columns), label)
@@ -306,10 +307,11 @@ def _mark_swallowed_records(frame: pd.DataFrame, sep: str) -> pd.DataFrame:
         has_break = values.str.contains(r"[\r\n]", regex=True, na=False).astype(bool)
         if not has_break.any():
             continue
-        for row, cell in values[has_break].items():
-            lines = _LINE_BREAK.split(cell)
+        for position_in_file in np.flatnonzero(has_break.to_numpy()):
+            lines = _LINE_BREAK.split(values.iloc[position_in_file])
             if any(line.count(sep) >= needed for line in lines[1:]):
-                swallowed.setdefault(int(row), []).append((str(column), lines[1:]))
+                cells = swallowed.setdefault(int(position_in_file), [])
+                cells.append((str(column), lines[1:]))
     if not swallowed:
         return frame
 
@@ -319,7 +321,7 @@ def _mark_swallowed_records(frame: pd.DataFrame, sep: str) -> pd.DataFrame:
         lines = [line for _, cell_lines in cells for line in cell_lines]
         holders.append((row, ", ".join(f"'{c}'" for c, _ in cells), len(lines)))
         for k, line in enumerate(lines, start=1):
-            fields = next(csv.reader([line], delimiter=sep), [])
+            fields: list[str | None] = list(next(csv.reader([line], delimiter=sep), []))
             fields = (fields + [None] * len(frame.columns))[: len(frame.columns)]
             extra_rows.append([f if f != "" else None for f in fields])
             extra_order.append(row + k / (len(lines) + 1))
@@ -327,7 +329,7 @@ def _mark_swallowed_records(frame: pd.DataFrame, sep: str) -> pd.DataFrame:
     combined = pd.concat([frame, extra], ignore_index=True)
     key = np.concatenate([order.to_numpy(), np.array(extra_order)])
     combined = combined.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
-    source_row = pd.Series(np.arange(1, len(combined) + 1))
+    source_row = np.arange(1, len(combined) + 1)
     sorted_key = np.sort(key, kind="stable")
 
     problem = pd.Series(None, index=combined.index, dtype=object)
@@ -339,7 +341,7 @@ def _mark_swallowed_records(frame: pd.DataFrame, sep: str) -> pd.DataFrame:
             "the quote and send these records again"
         )
         problem.iloc[at + 1 : at + 1 + count] = (
-            f"this record was read inside a quoted field of data row {source_row.iloc[at]} (a "
+            f"this record was read inside a quoted field of data row {source_row[at]} (a "
             "quote that is not closed on its line): send it again once the quote is fixed"
         )
     combined[READ_PROBLEM_COLUMN] = problem.astype("str")
