@@ -391,22 +391,23 @@ def _read_duckdb(conn: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
 
 def _frame_as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """A caller's DataFrame as text, through Arrow so that every dtype is written the same way
-    as from Parquet (nullable integers, decimals, dates, bytes). A column Arrow cannot take
-    (mixed Python objects) is written with str() instead."""
-    columns: dict[str, pd.Series] = {}
+    as from Parquet (nullable integers, decimals, dates, bytes). Text columns are kept as they
+    are; a column Arrow cannot take (mixed Python objects) is written with str() instead."""
+    columns: list[pd.Series] = []
     for position, name in enumerate(frame.columns):
         values = frame.iloc[:, position]
+        if pd.api.types.is_string_dtype(values) and values.dtype != object:
+            columns.append(values)
+            continue
         try:
             array = pa.chunked_array([pa.Array.from_pandas(values)])
         except (pa.ArrowException, TypeError):
-            text = values.astype("str")
-            columns[str(name)] = text.where(values.notna())
+            columns.append(values.astype("str").where(values.notna()))
             continue
-        columns[str(name)] = pd.Series(
-            _column_as_text(array, str(name), "dataframe").to_pandas(), index=frame.index
-        )
-    out = pd.DataFrame(columns, index=frame.index)
-    out.columns = list(frame.columns)  # keep the names as given; _as_text trims them
+        text = _column_as_text(array, str(name), "dataframe").to_pandas()
+        columns.append(pd.Series(text.to_numpy(), index=frame.index, dtype="str"))
+    out = pd.concat(columns, axis=1) if columns else pd.DataFrame(index=frame.index)
+    out.columns = frame.columns  # the names as given (repeats too): _as_text checks them
     return out
 
 
