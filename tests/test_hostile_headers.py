@@ -104,3 +104,14 @@ def test_index_upload_runs_no_sql_from_a_header(hostile):
     _nothing_ran(hostile, index)
     check = _cli("index", "audit", "--index", str(index), "--check")
     assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize("bad", ["name\x00", "\x1b[31mred", "two\nlines"], ids=["NUL", "ESC", "LF"])
+def test_a_header_with_a_control_character_exits_2_naming_its_position(bad, tmp_path):
+    path = tmp_path / "roster.csv"
+    frame = pd.DataFrame({"record_id": ["1"], "state": ["TX"], bad: ["x"]})
+    frame.to_csv(path, index=False)
+    completed = _cli("validate", str(path))
+    assert completed.returncode == 2, completed.stderr
+    assert "roster.csv" in completed.stderr and "header column 3" in completed.stderr
+    assert "\x1b" not in completed.stderr and "\x00" not in completed.stderr

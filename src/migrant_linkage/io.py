@@ -288,6 +288,7 @@ def _parse_csv(path: Path, sep: str, encoding: str) -> pd.DataFrame:
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _mark_swallowed_records(frame: pd.DataFrame, sep: str) -> pd.DataFrame:
@@ -493,6 +494,13 @@ def _as_text(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     columns = {}
     for position, column in enumerate(frame.columns):
         name = str(column).replace("\ufeff", "").strip()
+        if _CONTROL_CHARACTER.search(name):
+            # A NUL or an escape code is never part of a name; echoing it would reach the
+            # terminal, so the column is named by its position.
+            raise RecordContractError(
+                f"{label}: header column {position + 1} holds a control character (NUL, an "
+                "escape code or a line break); rename the column to plain text"
+            )
         if name in columns:
             raise RecordContractError(
                 f"{label}: column '{name}' appears twice (after trimming spaces); "
