@@ -101,7 +101,7 @@ UNREADABLE_FILES = {
         b"1,TX,ZEBULONIA,QUIXOTEZ,2011-07-23\n2,TX,ANA,RUIZ,2010-01-01\n",
         ["no_header_row.csv", "record_id", "header row is missing"],
     ),
-    "binary.csv": (bytes(range(256)) * 8, ["binary.csv", "record_id"]),
+    "binary.csv": (bytes(range(256)) * 8, ["binary.csv", "header column 1", "control character"]),
     "no_record_id.csv": (b"id,state\n1,TX\n", ["no_record_id.csv", "'record_id'", "found: id"]),
 }
 
