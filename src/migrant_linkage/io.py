@@ -284,7 +284,22 @@ def _parse_csv(path: Path, sep: str, encoding: str) -> pd.DataFrame:
             f"{path.name}: column(s) {repeated} appear more than once in the header row; "
             "rename or drop the extra column"
         )
+    if _physical_lines(path) == len(frame) + 1:
+        return frame  # one line per record and the header: no field holds a line break
     return _mark_swallowed_records(frame, sep)
+
+
+def _physical_lines(path: Path) -> int:
+    """Lines in the file (LF, CRLF or CR-only ends), counted in 16 MB chunks."""
+    newlines = carriage_returns = 0
+    last = b""
+    with path.open("rb") as f:
+        while chunk := f.read(16 * 2**20):
+            newlines += chunk.count(b"\n")
+            carriage_returns += chunk.count(b"\r")
+            last = chunk[-1:]
+    breaks = newlines or carriage_returns
+    return breaks + (0 if last in (b"\n", b"\r", b"") else 1)
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
