@@ -12,14 +12,18 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
 from migrant_linkage import synthetic
+from migrant_linkage.db import copy_atomic
 
 #: Every output of a dedupe run, in the order the engine writes them.
 OUTPUTS = (
@@ -49,13 +53,29 @@ def replace_then_die(src, dst, *args, **kwargs):
     return real_replace(src, dst, *args, **kwargs)
 
 os.replace = replace_then_die
+
+kill_in = os.environ.get("ML_KILL_IN")  # "module:function": die when it is called
+if kill_in:
+    import importlib
+    module_name, attribute = kill_in.split(":")
+    owner = importlib.import_module(module_name)
+    *path, function_name = attribute.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+
+    def die(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    setattr(owner, function_name, die)
 from migrant_linkage.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
 
-def _run(argv: list[str], kill_at: str | None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ML_KILL_AT": kill_at or "<never>"}
+def _run(
+    argv: list[str], kill_at: str | None, kill_in: str | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ML_KILL_AT": kill_at or "<never>", "ML_KILL_IN": kill_in or ""}
     return subprocess.run(
         [sys.executable, "-c", _KILLING_RUNNER, *argv],
         capture_output=True,
@@ -160,3 +180,101 @@ def test_write_table_killed_mid_write_keeps_the_previous_complete_file(tmp_path)
     assert target.read_bytes() == before
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "clusters.csv"]
     assert all(name.startswith(".clusters.csv.") for name in leftovers)
+
+
+@pytest.mark.parametrize(
+    "stage",
+    ["migrant_linkage.standardize:standardize", "migrant_linkage.model:Model.train"],
+    ids=["standardize", "train"],
+)
+def test_rerun_killed_before_writing_leaves_no_finished_marker(stage, inputs, tmp_path):
+    out = tmp_path / "weekly"
+    done = _run(["dedupe", str(inputs["week1"]), "--out", str(out), "--quiet"], None)
+    assert done.returncode == 0, done.stderr
+    assert (out / "summary.json").exists()
+    argv = ["dedupe", str(inputs["week2"]), "--out", str(out), "--quiet", "--train"]
+    killed = _run(argv, None, kill_in=stage)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not (out / "summary.json").exists()
+
+
+def test_validate_out_writes_a_finished_marker_last(inputs, tmp_path):
+    out = tmp_path / "checked"
+    done = _run(["validate", str(inputs["week1"]), "--out", str(out)], None)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    week1_records = len(pd.read_csv(inputs["week1"], dtype=str))
+    assert summary["records_in"] == week1_records
+    assert set(_visible_files(out)) == {"standardized.parquet", "rejects.csv", "summary.json"}
+    killed = _run(["validate", str(inputs["week2"]), "--out", str(out)], "rejects.csv")
+    assert killed.returncode == -signal.SIGKILL
+    assert not (out / "summary.json").exists()  # week2's parquet beside week1's rejects
+
+
+def test_validate_out_naming_an_existing_file_exits_2(inputs, tmp_path):
+    completed = _run(["validate", str(inputs["week1"]), "--out", str(inputs["week1"])], None)
+    assert completed.returncode == 2
+    assert str(inputs["week1"]) in completed.stderr and "not a folder" in completed.stderr
+
+
+def test_database_copy_never_shows_a_partial_file_in_the_output_folder(tmp_path):
+    """DuckDB's COPY writes its own `tmp_<name>` beside the file it is given; that file, or a
+    partial output, must never be visible in the output folder while the copy runs."""
+    con = duckdb.connect()
+    out = tmp_path / "out"
+    out.mkdir()
+    seen: set[str] = set()
+    finished = threading.Event()
+
+    def watch() -> None:
+        while not finished.is_set():
+            seen.update(p.name for p in out.iterdir())
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        copy_atomic(
+            con,
+            "SELECT range AS n, CAST(range AS VARCHAR) AS id FROM range(3000000)",
+            out / "pairs.parquet",
+            "parquet",
+        )
+    finally:
+        finished.set()
+        watcher.join()
+    visible = {name for name in seen if not name.startswith(".")}
+    assert visible <= {"pairs.parquet"}, visible
+    assert sorted(p.name for p in out.iterdir()) == ["pairs.parquet"]
+
+
+def test_every_output_of_a_run_is_private_to_its_owner(reference):
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in reference.iterdir()}
+    assert modes == dict.fromkeys(OUTPUTS, 0o600)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_report_the_database_and_the_index_are_private_to_their_owner(inputs, tmp_path):
+    out, database, index = tmp_path / "out", tmp_path / "work.duckdb", tmp_path / "index.duckdb"
+    argv = ["dedupe", str(inputs["week1"]), "--out", str(out), "--quiet", "--report"]
+    done = _run([*argv, "--database", str(database)], None)
+    assert done.returncode == 0, done.stderr
+    assert _mode(out / "report.html") == 0o600
+    assert _mode(database) == 0o600
+    assert _run(["index", "init", "--index", str(index)], None).returncode == 0
+    uploaded = _run(
+        ["index", "upload", str(inputs["week2"]), "--index", str(index), "--reviewer", "ana"],
+        None,
+    )
+    assert uploaded.returncode == 0, uploaded.stderr
+    assert _mode(index) == 0o600
+
+
+def test_validate_outputs_are_private_to_their_owner(inputs, tmp_path):
+    out = tmp_path / "checked"
+    assert _run(["validate", str(inputs["week1"]), "--out", str(out)], None).returncode == 0
+    assert {p.name: _mode(p) for p in out.iterdir()} == dict.fromkeys(
+        ("standardized.parquet", "rejects.csv", "summary.json"), 0o600
+    )

@@ -101,7 +101,7 @@ UNREADABLE_FILES = {
         b"1,TX,ZEBULONIA,QUIXOTEZ,2011-07-23\n2,TX,ANA,RUIZ,2010-01-01\n",
         ["no_header_row.csv", "record_id", "header row is missing"],
     ),
-    "binary.csv": (bytes(range(256)) * 8, ["binary.csv", "record_id"]),
+    "binary.csv": (bytes(range(256)) * 8, ["binary.csv", "header column 1", "control character"]),
     "no_record_id.csv": (b"id,state\n1,TX\n", ["no_record_id.csv", "'record_id'", "found: id"]),
 }
 
@@ -159,7 +159,9 @@ def test_all_null_columns_reject_every_record_with_a_reason(tmp_path, hostile_ca
     assert set(result.rejects["reason"]) == {RejectCode.MISSING_RECORD_ID.value}
 
 
-def test_ten_thousand_character_names_are_kept_not_crashed(tmp_path, hostile_cases):
+def test_ten_thousand_character_names_are_rejected_with_the_field_and_length(
+    tmp_path, hostile_cases
+):
     hostile_cases["fixed file (API)"] += 1
     long_given, long_surname = "A" * 10_000, "Ñ" * 10_000
     path = _write(
@@ -167,9 +169,10 @@ def test_ten_thousand_character_names_are_kept_not_crashed(tmp_path, hostile_cas
     )
     result = standardize(path)
     _reconciles(result)
-    row = _standardized_row(result, "1")
-    assert row["first_name"] == long_given  # raw kept verbatim
-    assert row["surname_full"] == "N" * 10_000
+    (reject,) = result.rejects.to_dict("records")
+    assert (reject["record_id"], reject["reason"]) == ("1", RejectCode.FIELD_TOO_LONG.value)
+    assert "'first_name'" in reject["message"] and "'last_name_1'" in reject["message"]
+    assert "10,000" in reject["message"] and "AAAA" not in reject["message"]
 
 
 def test_emoji_and_right_to_left_text_are_standardized(tmp_path, hostile_cases):

@@ -10,11 +10,13 @@ and spill directory. Every identifier or path put into SQL goes through `quote_i
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,9 @@ import pandas as pd
 
 __all__ = [
     "MEMORY_LIMIT_ENV",
+    "PRIVATE_FILE_MODE",
     "TEMP_DIRECTORY_ENV",
+    "atomic_file",
     "columns_sql",
     "connect",
     "copy_atomic",
@@ -32,6 +36,7 @@ __all__ = [
     "is_memory_size",
     "load_frame",
     "make_db_api",
+    "make_private",
     "quote_identifier",
     "quote_literal",
     "scalar",
@@ -49,6 +54,9 @@ TEMP_DIRECTORY_ENV = "MIGRANT_LINKAGE_DUCKDB_TEMP_DIRECTORY"  # default: a new t
 DEFAULT_MEMORY_SHARE = 1 / 6
 #: The default limit never goes below this, however small the machine (DuckDB needs room).
 MIN_DEFAULT_MEMORY_LIMIT_MB = 1024
+
+#: Every file the package writes holds student data or describes it: owner read/write only.
+PRIVATE_FILE_MODE = 0o600
 
 _spill_directory: str | None = None
 
@@ -117,9 +125,19 @@ def _limit_memory(connection: duckdb.DuckDBPyConnection) -> None:
 def connect(database: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the package's memory policy: in memory, or in an on-disk
     database file when `database` is given (DuckDB then spills to the file)."""
+    created = database is not None and not Path(database).exists()
     connection = duckdb.connect(str(database) if database is not None else ":memory:")
+    if created:
+        make_private(Path(database))  # type: ignore[arg-type]
     _limit_memory(connection)
     return connection
+
+
+def make_private(path: Path) -> None:
+    """Owner read/write only for a database file the package just created (DuckDB creates it
+    with the process's umask, usually world-readable). Its tables hold student data."""
+    if path.is_file():
+        os.chmod(path, PRIVATE_FILE_MODE)
 
 
 def make_db_api(database: str | Path | None = None) -> tuple[Any, duckdb.DuckDBPyConnection]:
@@ -171,15 +189,51 @@ def load_frame(
         con.unregister(view)
 
 
-def copy_atomic(con: duckdb.DuckDBPyConnection, select_sql: str, target: Path, fmt: str) -> None:
-    """Stream a query to a Parquet or CSV file, atomically: the target appears whole or not at
-    all (a temporary file beside it, then a rename)."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(handle)
-    options = "FORMAT PARQUET" if fmt == "parquet" else "FORMAT CSV, HEADER"
+@contextmanager
+def atomic_file(target: str | os.PathLike) -> Iterator[Path]:
+    """The one way the package writes a file: yields a path to write `target` through.
+
+    The path is in a new hidden folder beside the target (mode 0700, named `.<target>.…`, so a
+    reader globbing the output folder ignores it, and so does whatever temporary name the writer
+    itself uses inside it, such as DuckDB COPY's `tmp_` file). When the block ends the file is
+    made 0600 and renamed over the target: the target appears whole or not at all, and is never
+    world-readable. A killed writer leaves at most the hidden folder."""
+    final = Path(target)
     try:
-        execute(con, f"COPY ({select_sql}) TO {quote_literal(temporary)} ({options})")
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        final.parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    except OSError as error:  # name the folder the user chose, not our temporary name
+        raise OSError(error.errno, error.strerror, str(final.parent)) from error
+    temporary = folder / final.name
+    try:
+        yield temporary
+        os.chmod(temporary, PRIVATE_FILE_MODE)
+        os.replace(temporary, final)
+    except (OSError, duckdb.IOException) as error:
+        # A write that fails part way (a full disk) names no file: name the target.
+        if isinstance(error, OSError) and error.filename not in (None, str(temporary)):
+            raise
+        code = getattr(error, "errno", None) or _errno_from(str(error))
+        cause = getattr(error, "strerror", None) or os.strerror(code)
+        raise OSError(code, cause, str(final)) from error
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _errno_from(message: str) -> int:
+    """The errno a DuckDB IO message describes (as `"errno":"27"`, or only in words)."""
+    given = re.search(r'"errno"\s*:\s*"?(\d+)', message)
+    if given:
+        return int(given.group(1))
+    for code in (errno.ENOSPC, errno.EFBIG, errno.EACCES, errno.EROFS, errno.EDQUOT):
+        if os.strerror(code) in message:
+            return code
+    return errno.EIO
+
+
+def copy_atomic(con: duckdb.DuckDBPyConnection, select_sql: str, target: Path, fmt: str) -> None:
+    """Stream a query to a Parquet or CSV file through `atomic_file`: the target appears whole
+    or not at all, 0600, and no partial file is ever visible in the target's folder."""
+    options = "FORMAT PARQUET" if fmt == "parquet" else "FORMAT CSV, HEADER"
+    with atomic_file(target) as temporary:
+        execute(con, f"COPY ({select_sql}) TO {quote_literal(str(temporary))} ({options})")

@@ -36,6 +36,7 @@ def run_demo(out_dir: Path, students: int = 2000, seed: int = 7, quiet: bool = F
     from migrant_linkage import synthetic
     from migrant_linkage.engine import dedupe
     from migrant_linkage.evaluate import evaluate
+    from migrant_linkage.io import write_table
 
     started = time.perf_counter()
 
@@ -47,7 +48,7 @@ def run_demo(out_dir: Path, students: int = 2000, seed: int = 7, quiet: bool = F
     records = synthetic.generate(students, seed=seed, states=list(DEMO_STATES))
     inputs = write_state_files(records, out_dir / "input")
     truth_path = out_dir / "truth.csv"
-    records[["record_id", *TRUTH_COLUMNS]].to_csv(truth_path, index=False)
+    write_table(records[["record_id", *TRUTH_COLUMNS]], truth_path)
 
     result = dedupe(*inputs, train=True, out_dir=out_dir / "run", progress=progress)
     evaluation = evaluate(

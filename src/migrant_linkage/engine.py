@@ -110,6 +110,9 @@ def _run(
     thresholds = thresholds or Thresholds()
     stages = Stages(progress)
     _check_backend(backend)  # fail fast on a bad backend, before reading
+    # The previous run's finished marker goes before any work: a run killed while standardizing
+    # or training must not leave the folder looking finished.
+    out = prepare_out_dir(out_dir)
     db_api, con = make_db_api(database)
 
     std = stages.run(
@@ -147,7 +150,6 @@ def _run(
             "chance_weight": thresholds.chance_weight,
         },
     }
-    out = prepare_out_dir(out_dir)
     if len(records) == 0:
         con.close()
         return empty_result(std.records, std.rejects, chosen, summary, stages, out)

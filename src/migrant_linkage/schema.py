@@ -51,6 +51,8 @@ class RejectCode(StrEnum):
     """Why a record could not enter the standardized table. Only records that cannot be
     identified or addressed are rejected; everything else is kept with quality flags."""
 
+    UNBALANCED_QUOTE = "UNBALANCED_QUOTE"  # a quote ran over line breaks and swallowed records
+    FIELD_TOO_LONG = "FIELD_TOO_LONG"  # a contract field longer than MAX_FIELD_LENGTH
     HEADER_ROW = "HEADER_ROW"  # the row repeats the header (exports concatenated with headers)
     MISSING_RECORD_ID = "MISSING_RECORD_ID"
     DUPLICATE_RECORD_ID = "DUPLICATE_RECORD_ID"

@@ -19,7 +19,7 @@ from migrant_linkage.cli.courses import add_course_commands
 from migrant_linkage.cli.index import add_index_commands
 from migrant_linkage.cli.jobs import add_job_commands
 from migrant_linkage.cli.report import add_report_command
-from migrant_linkage.errors import UsageError
+from migrant_linkage.errors import UsageError, describe_system_error
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_INTERNAL", "EXIT_OK", "UsageError", "build_parser", "main"]
 
@@ -60,6 +60,9 @@ def _run(args: argparse.Namespace) -> int:
     except Exception as exc:
         if isinstance(exc, _input_error_types()):
             raise UsageError(str(exc)) from exc
+        system = describe_system_error(exc)  # a file or folder we cannot read or write
+        if system is not None:
+            raise UsageError(system) from exc
         raise
 
 

@@ -98,12 +98,16 @@ def _model(path: str | None):
 
 
 def _check_out_dir(out: Path) -> None:
+    if out.is_symlink() and not out.exists():
+        raise UsageError(f"--out {out}: a symbolic link that leads nowhere or back to itself")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder; name a folder for the outputs")
 
 
 def _check_inputs(paths: Sequence[str]) -> None:
     for p in paths:
+        if Path(p).is_symlink() and not Path(p).exists():
+            raise UsageError(f"{p}: a symbolic link that leads nowhere or back to itself")
         if not Path(p).exists():
             raise UsageError(f"{p}: file not found")
 
@@ -165,10 +169,14 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     _check_inputs([args.input])
     column_map = _parse_column_map(args.column_map)
+    if args.out is not None:
+        _check_out_dir(args.out)
 
-    from migrant_linkage.io import write_table
+    from migrant_linkage.io import write_table, write_text_atomic
+    from migrant_linkage.pipeline.run import FINISHED_MARKER, prepare_out_dir
     from migrant_linkage.standardize import standardize
 
+    out = prepare_out_dir(args.out)  # no earlier validation's marker beside this one's files
     result = standardize(
         args.input,
         column_map=column_map,
@@ -178,11 +186,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     counts = result.counts
     for key, value in counts.items():
         print(f"{key:>30}: {value}")
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        write_table(result.standardized, args.out / "standardized.parquet")
-        write_table(result.rejects, args.out / "rejects.csv")
-        print(f"{'outputs':>30}: {args.out}")
+    if out is not None:
+        write_table(result.standardized, out / "standardized.parquet")
+        write_table(result.rejects, out / "rejects.csv")
+        # Written last: its presence says both files above are from this validation.
+        write_text_atomic(out / FINISHED_MARKER, json.dumps({"job": "validate", **counts}))
+        print(f"{'outputs':>30}: {out}")
     return 0
 
 

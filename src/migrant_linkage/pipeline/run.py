@@ -11,6 +11,8 @@ pulled into Python whole.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -120,16 +122,33 @@ def _write_pairs(con: duckdb.DuckDBPyConnection, out: Path, pairs_csv: bool) -> 
     copy_atomic(con, csv_select, out / "pairs.csv", "csv")
 
 
+#: The file whose presence means "this run finished": written last, removed first.
+FINISHED_MARKER = "summary.json"
+
+
 def prepare_out_dir(out_dir: str | Path | None) -> Path | None:
-    """The output folder, created; the previous run's summary.json (the marker of a finished
-    run) removed, so a re-run into a used folder never leaves it beside half of this run's
-    files."""
+    """The output folder, created; the previous run's finished marker (summary.json) removed,
+    so a re-run into a used folder never leaves it beside half of this run's files. Call it
+    before any work starts. Hidden temporary folders a killed run left behind are removed."""
     if out_dir is None:
         return None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").unlink(missing_ok=True)
+    (out / FINISHED_MARKER).unlink(missing_ok=True)
+    for leftover in out.glob(".*.*"):
+        if _is_interrupted_write(leftover):
+            shutil.rmtree(leftover, ignore_errors=True)
     return out
+
+
+def _is_interrupted_write(path: Path) -> bool:
+    """A hidden folder db.atomic_file made (`.<name>.<8 random characters>`) holding nothing
+    but files of that name: what a killed write leaves. Anything else is the user's."""
+    found = re.fullmatch(r"\.(.+)\.[a-z0-9_]{8}", path.name)
+    if not found or path.is_symlink() or not path.is_dir():
+        return False
+    name = found.group(1)
+    return all(p.name in (name, f"tmp_{name}") and p.is_file() for p in path.iterdir())
 
 
 def empty_result(

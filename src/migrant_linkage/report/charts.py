@@ -135,9 +135,9 @@ class Chart:
         )
 
     def save(self, path: Any) -> None:
-        from pathlib import Path
+        from migrant_linkage.io import write_text_atomic
 
-        Path(path).write_text(self.to_html(), encoding="utf-8")
+        write_text_atomic(path, self.to_html())
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         from uuid import uuid4

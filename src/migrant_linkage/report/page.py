@@ -542,12 +542,11 @@ def write_report(
     RUN_DIR/report.html, or report-redacted.html with `redact`) and return its path.
 
     `standardized` (e.g. Result.standardized) supplies the quality-flag counts when the run
-    folder lacks them. The file is written atomically (a temporary file, then a rename)."""
+    folder lacks them. The file is written atomically and private (io.write_text_atomic)."""
+    from migrant_linkage.io import write_text_atomic
+
     run = load_run(run_dir, standardized=standardized)
     text = render_report(run, redact=redact, top_n=top_n)
     default_name = "report-redacted.html" if redact else "report.html"
     target = Path(out_path) if out_path is not None else run.folder / default_name
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
-    return target
+    return write_text_atomic(target, text)  # whole or not at all, and 0600

@@ -40,6 +40,7 @@ from typing import Any
 
 import duckdb
 
+from migrant_linkage.db import make_private
 from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMNS, TRUTH_COLUMNS
 
 SCHEMA_VERSION = "1"
@@ -243,7 +244,11 @@ def connect(path: Path, *, timeout: float, create: bool = False) -> duckdb.DuckD
     delay = 0.02
     while True:
         try:
-            return duckdb.connect(str(path))
+            new = not path.exists()
+            connection = duckdb.connect(str(path))
+            if new:
+                make_private(path)  # the index holds every student's records: 0600
+            return connection
         except duckdb.Error as exc:
             if not _is_lock_error(exc):
                 raise

@@ -14,8 +14,9 @@ from datetime import date
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from migrant_linkage.io import describe_source, read_records
+from migrant_linkage.io import READ_PROBLEM_COLUMN, describe_source, read_records
 from migrant_linkage.schema import (
     FLAG_SEPARATOR,
     INPUT_COLUMNS,
@@ -26,7 +27,7 @@ from migrant_linkage.schema import (
 )
 from migrant_linkage.standardize import codes
 from migrant_linkage.standardize.dates import parse_dates, parse_enrollment_dates
-from migrant_linkage.standardize.validate import find_rejects
+from migrant_linkage.standardize.validate import find_rejects, oversized_fields
 
 __all__ = ["StandardizeInternalError", "StandardizeResult", "combine_flags", "standardize"]
 
@@ -42,6 +43,14 @@ class StandardizeResult:
     standardized: pd.DataFrame  # raw contract columns verbatim + STANDARDIZED_COLUMNS + extras
     rejects: pd.DataFrame  # schema.REJECT_COLUMNS, one row per rejected input record
     counts: dict[str, int]  # records_in, standardized, rejected, rejected_<REASON> per code
+
+    def to_arrow(self) -> dict[str, pa.Table]:
+        """The two tables as Arrow ({"standardized": ..., "rejects": ...}), for a caller working
+        in Arrow or Polars (`polars.from_arrow`). Identifiers stay text."""
+        return {
+            "standardized": pa.Table.from_pandas(self.standardized, preserve_index=False),
+            "rejects": pa.Table.from_pandas(self.rejects, preserve_index=False),
+        }
 
 
 def standardize(
@@ -75,10 +84,20 @@ def standardize(
     raw = raw.drop(columns=[c for c in STANDARDIZED_COLUMN_NAMES if c in raw.columns])
     raw = raw.reset_index(drop=True)
     label = source_name or describe_source(source, table)
+    read_problems = raw.pop(READ_PROBLEM_COLUMN) if READ_PROBLEM_COLUMN in raw else None
+    oversized = oversized_fields(raw)
 
-    derived = _derive(raw, label, date_format, today)
+    # Rows that will be rejected for what the reader or the length check found are not
+    # standardized: a 5 MB surname never reaches the name folding.
+    untrusted = oversized.notna()
+    if read_problems is not None:
+        untrusted |= read_problems.notna()
+    clean = raw.mask(untrusted, axis=0) if untrusted.any() else raw
+    derived = _derive(clean, label, date_format, today)
     header_names = {ours: theirs for theirs, ours in (column_map or {}).items()}
-    reasons, rejects = find_rejects(raw, derived, label, header_names)
+    reasons, rejects = find_rejects(
+        raw, derived, label, header_names, read_problems=read_problems, oversized=oversized
+    )
     kept = reasons.isna().to_numpy()
 
     extras = [c for c in raw.columns if c not in INPUT_COLUMNS]

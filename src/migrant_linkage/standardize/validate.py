@@ -14,7 +14,39 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from migrant_linkage.schema import REJECT_COLUMNS, QualityFlag, RejectCode
+from migrant_linkage.schema import INPUT_COLUMNS, REJECT_COLUMNS, QualityFlag, RejectCode
+
+#: The longest value a record-contract field may hold, in characters. State systems store names
+#: in fields of a few dozen characters (VARCHAR(255) at most); a longer value is not a name but
+#: a broken export, and comparing it costs time and memory with the square of its length (two
+#: 5 MB surnames took a comparison to 24 GB). Such a record is rejected before standardizing.
+MAX_FIELD_LENGTH = 255
+
+
+def oversized_fields(raw: pd.DataFrame) -> pd.Series:
+    """Per row, the message naming the contract columns longer than MAX_FIELD_LENGTH (and
+    their lengths, never their values); None where every field fits. One vectorised length
+    per column."""
+    message = pd.Series(None, index=raw.index, dtype=object)
+    for column in INPUT_COLUMNS:
+        if column not in raw.columns:
+            continue
+        lengths = raw[column].str.len()
+        long = (lengths > MAX_FIELD_LENGTH).fillna(False).astype(bool)
+        if not long.any():
+            continue
+        part = (
+            f"column '{column}' holds "
+            + lengths[long].astype("int64").map("{:,}".format)
+            + " characters"
+        )
+        message[long] = (message[long].fillna("") + "; " + part).str.lstrip("; ")
+    found = message.notna()
+    message[found] = (
+        message[found]
+        + f", more than the {MAX_FIELD_LENGTH} a field may hold: not compared; fix the export"
+    )
+    return message
 
 
 def _blank(values: pd.Series) -> pd.Series:
@@ -38,12 +70,16 @@ def find_rejects(
     names: pd.DataFrame,
     source_name: str,
     header_names: Mapping[str, str] | None = None,
+    read_problems: pd.Series | None = None,
+    oversized: pd.Series | None = None,
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Decide which rows are rejected.
 
     `raw` holds the contract columns on a 0-based RangeIndex (row i is source_row i+1);
     `names` is the output of standardize_names on the same index. `header_names` gives the
     input's own name of a contract column where a column map renamed it ({contract: theirs}).
+    `read_problems` holds the reader's message for rows it could not trust (a quote that
+    swallowed records), `oversized` the message of `oversized_fields`; None where there is none.
     Returns (reason per row, None where the row is kept; the rejects table with
     schema.REJECT_COLUMNS). When several reasons apply, the first in RejectCode order is
     reported.
@@ -74,9 +110,14 @@ def find_rejects(
         "BABY GIRL, FNU): at least one real name is required"
     )
     header_row = _repeats_header(raw, header_names or {})
+    nothing = pd.Series(None, index=raw.index, dtype=object)
+    read_problems = nothing if read_problems is None else read_problems.reindex(raw.index)
+    oversized = nothing if oversized is None else oversized.reindex(raw.index)
 
     # (reason, rows it applies to, message: one text for all rows, or one per applying row)
     checks: list[tuple[RejectCode, pd.Series, str | pd.Series]] = [
+        (RejectCode.UNBALANCED_QUOTE, read_problems.notna(), read_problems),
+        (RejectCode.FIELD_TOO_LONG, oversized.notna(), oversized),
         (
             RejectCode.HEADER_ROW,
             header_row,
@@ -121,7 +162,10 @@ def find_rejects(
         {
             "source_name": pd.Series(source_name, index=raw.index[rejected], dtype="str"),
             "source_row": source_row[rejected].astype("Int64"),
-            "record_id": raw["record_id"][rejected].astype("str"),
+            # An id longer than any id can be is a broken field: not copied into the rejects.
+            "record_id": raw["record_id"]
+            .where(raw["record_id"].str.len().fillna(0) <= MAX_FIELD_LENGTH)[rejected]
+            .astype("str"),
             "reason": reason[rejected].astype("str"),
             "message": message[rejected].astype("str"),
         },
