@@ -237,3 +237,20 @@ def test_a_cp1252_catalogue_is_read(tmp_path):
     path = tmp_path / "cat.csv"
     path.write_bytes("course_id,title\nA,Álgebra I\n".encode("cp1252"))
     assert read_catalogue(path).variants["key"].tolist() == ["ALGEBRA 1"]
+
+
+def test_a_titles_file_without_its_header_row_does_not_echo_the_first_row(tmp_path):
+    path = tmp_path / "enrolments.csv"
+    path.write_text("GARCIA LOPEZ,MARIA,2010-04-03\nRUIZ,JOSE,2011-01-09\n", encoding="utf-8")
+    with pytest.raises(CourseFileError) as error:
+        map_titles(path, CATALOGUE, state="TX")
+    assert "title" in str(error.value)
+    assert "GARCIA" not in str(error.value) and "2010" not in str(error.value)
+
+
+def test_a_header_with_a_control_character_is_not_echoed_raw(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('code,"ti\x1b[2Jtle"\n1,ALG I\n', encoding="utf-8")
+    with pytest.raises(CourseFileError) as error:
+        map_titles(path, CATALOGUE, state="TX")
+    assert "\x1b" not in str(error.value)

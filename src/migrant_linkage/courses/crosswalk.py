@@ -46,7 +46,8 @@ TITLE_COLUMNS: tuple[str, ...] = ("title", "code", "subject", "grade", "credits"
 
 REJECT_REASONS: dict[str, str] = {
     "title_missing": "the title is empty",
-    "title_without_words": "the title holds no letters or digits",
+    "title_without_words": "the title holds nothing to compare (only punctuation, or only "
+    "words such as GRADE or OF)",
 }
 
 NUMBER_DIFFERS = -30.0

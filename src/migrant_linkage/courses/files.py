@@ -81,11 +81,32 @@ def _read_path(path: Path, what: str) -> pd.DataFrame:
     raise CourseFileError(f"{what} {path.name}: neither UTF-8 nor cp1252; re-save it as UTF-8")
 
 
+#: Every column name the crosswalk's files use; a header holding none of them is not shown.
+KNOWN_COLUMNS: frozenset[str] = frozenset(
+    {"title", "code", "subject", "grade", "credits", "course_id", "aliases", "decision", "state"}
+)
+
+
 def require_columns(frame: pd.DataFrame, label: str, what: str, required: Sequence[str]) -> None:
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise CourseFileError(
-            f"{what} {label}: required column(s) {missing} missing (found: "
-            f"{', '.join(map(str, frame.columns)) or 'no columns'}). Rename the columns in the "
-            "file; docs/courses.md lists them"
+            f"{what} {label}: required column(s) {missing} missing ({_found(frame.columns)}). "
+            "Rename the columns in the file; docs/courses.md lists them"
         )
+
+
+def _found(columns: pd.Index) -> str:
+    """The header for a message, unless it may be a record: a file sent without its header row
+    (a course-enrolment extract, say) has a student's values there, which must not reach a log."""
+    names = [str(c) for c in columns]
+    if not names:
+        return "found no columns"
+    if not KNOWN_COLUMNS & set(names):
+        return (
+            f"found {len(names)} column(s), none a crosswalk column; names not shown in case the "
+            "header row is missing and the first row is a record"
+        )
+    # Control characters (an escape code, a line break) are not echoed to a terminal.
+    shown = ["".join(ch if ch.isprintable() else "?" for ch in n) for n in names]
+    return "found: " + ", ".join(shown)
