@@ -228,6 +228,16 @@ def test_catalogue_grades_read_kindergarten_and_ranges(tmp_path):
     assert pd.isna(cat.courses["grade_low"].iloc[2])
 
 
+def test_a_grade_stored_as_a_number_is_read(tmp_path):
+    path = tmp_path / "titles.parquet"
+    pd.DataFrame({"title": ["MATH"], "grade": [7.0]}).to_parquet(path)
+    assert _top_of(map_titles(path, CATALOGUE, state="TX")) == "EX-MA-07"
+
+
+def _top_of(result) -> str:
+    return result.suggestions.iloc[0]["course_id"]
+
+
 def test_an_empty_catalogue_file_is_a_clear_error(tmp_path):
     with pytest.raises(CourseFileError, match="empty"):
         _catalogue(tmp_path, "")

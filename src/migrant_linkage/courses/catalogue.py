@@ -30,7 +30,7 @@ __all__ = [
 CATALOGUE_REQUIRED: tuple[str, ...] = ("course_id", "title")
 
 _GRADE_WORDS = {"PK": -1, "PREK": -1, "K": 0, "KG": 0, "KN": 0}
-_GRADE = r"(PK|PREK|KG|KN|K|\d{1,2})"
+_GRADE = r"(PK|PREK|KG|KN|K|\d{1,2})(?:\.0+)?"  # 9.0: a grade read as a number upstream
 _GRADE_RANGE = rf"(?i)^\s*{_GRADE}\s*(?:(?:-|TO|–)\s*{_GRADE})?\s*$"
 
 
