@@ -27,7 +27,15 @@ SRC = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "schema"),  # import nothing above them
     ("db",),  # the connection factory and SQL quoting
-    ("io", "standardize", "synthetic", "evaluate", "sources"),  # records in, truth and accuracy
+    (
+        "io",
+        "standardize",
+        "synthetic",
+        "evaluate",
+        "sources",
+        "input_checks",
+        "jobfile",
+    ),  # records in
     ("comparisons", "blocking"),
     ("levels",),  # a model's levels by label
     ("zones", "clustering"),  # routing of a scored pair; splitting a component
