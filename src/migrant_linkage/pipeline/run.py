@@ -122,13 +122,14 @@ def _write_pairs(con: duckdb.DuckDBPyConnection, out: Path, pairs_csv: bool) -> 
 
 def prepare_out_dir(out_dir: str | Path | None) -> Path | None:
     """The output folder, created; the previous run's summary.json (the marker of a finished
-    run) removed, so a re-run into a used folder never leaves it beside half of this run's
-    files."""
+    run) and its reports removed, so a re-run into a used folder never leaves them beside
+    half of this run's files, nor an old report beside this run's outputs."""
     if out_dir is None:
         return None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").unlink(missing_ok=True)
+    for stale in ("summary.json", "report.html", "report-redacted.html"):
+        (out / stale).unlink(missing_ok=True)
     return out
 
 
