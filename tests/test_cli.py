@@ -330,3 +330,14 @@ def test_index_upload_takes_the_same_column_map_json_as_dedupe(tmp_path, capsys)
         ]
     )
     assert code == EXIT_OK, capsys.readouterr().err
+
+
+def test_a_rerun_into_the_same_folder_removes_the_old_report(tmp_path):
+    data, out = _small_input(tmp_path), tmp_path / "out"
+    assert main(["dedupe", str(data), "--out", str(out), "-q", "--report"]) == EXIT_OK
+    assert (out / "report.html").is_file()
+    assert main(["dedupe", str(data), "--out", str(out), "-q"]) == EXIT_OK
+    assert not (out / "report.html").exists()  # it described the previous run
+    assert main(["report", str(out)]) == EXIT_OK
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Quality flags are not available" not in page
