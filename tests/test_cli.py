@@ -8,7 +8,17 @@ import pytest
 
 from migrant_linkage.cli import EXIT_BAD_INPUT, EXIT_OK, build_parser, main
 
-SUBCOMMANDS = ["demo", "validate", "synth", "dedupe", "link", "explain", "report", "index"]
+SUBCOMMANDS = [
+    "demo",
+    "validate",
+    "synth",
+    "dedupe",
+    "link",
+    "explain",
+    "report",
+    "index",
+    "cheatsheet",
+]
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
@@ -341,3 +351,32 @@ def test_a_rerun_into_the_same_folder_removes_the_old_report(tmp_path):
     assert main(["report", str(out)]) == EXIT_OK
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "Quality flags are not available" not in page
+
+
+def test_cheatsheet_check_prints_a_data_specialists_row_that_lands_elsewhere(tmp_path, capsys):
+    mine = tmp_path / "given_name.csv"
+    mine.write_text(
+        "value_a,value_b,expected_level,note\n"
+        "MARIA,MARIA,exact,the same name\n"
+        "LUPE,GUADALUPE,exact,I thought a nickname was exact\n",
+        encoding="utf-8",
+    )
+    assert main(["cheatsheet", "check", str(mine), "--format", "json"]) == 1
+    (missed,) = json.loads(capsys.readouterr().out)
+    assert (missed["line"], missed["landed"]) == (3, "nickname")
+
+
+def test_cheatsheet_export_then_check_runs_the_shipped_sheet(tmp_path, capsys):
+    assert main(["cheatsheet", "export", str(tmp_path / "sheet")]) == EXIT_OK
+    assert (tmp_path / "sheet" / "fields.csv").is_file()
+    assert main(["cheatsheet", "check", str(tmp_path / "sheet" / "sex.csv")]) == EXIT_OK
+    assert "rows land in their expected level" in capsys.readouterr().out
+
+
+def test_cheatsheet_check_of_an_unknown_level_names_the_line(tmp_path, capsys):
+    mine = tmp_path / "rows.csv"
+    mine.write_text(
+        "comparison,value_a,value_b,expected_level,note\nsex,F,F,same,typo\n", encoding="utf-8"
+    )
+    assert main(["cheatsheet", "check", str(mine)]) == EXIT_BAD_INPUT
+    assert "line 2" in capsys.readouterr().err

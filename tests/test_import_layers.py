@@ -37,7 +37,7 @@ LAYERS: list[tuple[str, ...]] = [
         "jobfile",
     ),  # records in
     ("comparisons", "blocking"),
-    ("levels",),  # a model's levels by label
+    ("levels", "cheatsheet"),  # a model's levels by label; the cheat sheet run through them
     ("zones", "clustering"),  # routing of a scored pair; splitting a component
     ("spark_backend",),  # scoring on Spark
     ("model",),

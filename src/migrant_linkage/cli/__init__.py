@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from migrant_linkage.cli.cheatsheet import add_cheatsheet_command
 from migrant_linkage.cli.index import add_index_commands
 from migrant_linkage.cli.jobs import add_job_commands
 from migrant_linkage.cli.report import add_report_command
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_job_commands(sub)
     add_report_command(sub)
     add_index_commands(sub)
+    add_cheatsheet_command(sub)
     for child in _subcommand_parsers(parser):
         _add_verbosity(child, argparse.SUPPRESS)
     return parser
