@@ -135,9 +135,11 @@ class Chart:
         )
 
     def save(self, path: Any) -> None:
-        from pathlib import Path
+        """Write the chart as one HTML file, atomically and private to its owner like every
+        output (io.write_text_atomic): a waterfall chart can show a pair's values."""
+        from migrant_linkage.io import write_text_atomic
 
-        Path(path).write_text(self.to_html(), encoding="utf-8")
+        write_text_atomic(path, self.to_html())
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         from uuid import uuid4
@@ -164,10 +166,8 @@ def _threshold_rules(thresholds: Mapping[str, float] | None, *, axis: str = "x")
     match 20) never write a label across the other line."""
     if not thresholds:
         return []
-    values = sorted(
-        ({"name": name, "value": float(v)} for name, v in thresholds.items()),
-        key=lambda item: item["value"],
-    )
+    values = [{"name": name, "value": float(v)} for name, v in thresholds.items()]
+    lowest = min(range(len(values)), key=lambda i: values[i]["value"])
     layers: list[dict] = [
         {
             "data": {"values": values},
@@ -176,7 +176,7 @@ def _threshold_rules(thresholds: Mapping[str, float] | None, *, axis: str = "x")
         }
     ]
     for i, value in enumerate(values):
-        before = i == 0 and len(values) > 1
+        before = i == lowest and len(values) > 1
         layers.append(
             {
                 "data": {"values": [value]},
