@@ -194,8 +194,8 @@ def landed_levels(rows: Sequence[Row]) -> dict[tuple[str, str], str]:
             if row.key in rejected:
                 landed[row.key, order] = rejected[row.key]
                 continue
-            gamma = scored.loc[(row.key, order), f"gamma_{row.comparison}"]
-            landed[row.key, order] = label_of[row.comparison][int(gamma)]
+            gamma = int(scored.at[(row.key, order), f"gamma_{row.comparison}"])  # type: ignore[arg-type]
+            landed[row.key, order] = label_of[row.comparison][gamma]
     return landed
 
 

@@ -167,7 +167,8 @@ def _threshold_rules(thresholds: Mapping[str, float] | None, *, axis: str = "x")
     if not thresholds:
         return []
     values = [{"name": name, "value": float(v)} for name, v in thresholds.items()]
-    lowest = min(range(len(values)), key=lambda i: values[i]["value"])
+    numbers = [float(v) for v in thresholds.values()]
+    lowest = numbers.index(min(numbers))
     layers: list[dict] = [
         {
             "data": {"values": values},
