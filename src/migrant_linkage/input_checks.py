@@ -82,9 +82,7 @@ def source_warnings(
         filled = int(standardized[column].notna().sum()) if column in standardized else 0
         if (n - filled) / n >= NEARLY_ALL_EMPTY:
             where = (
-                f"mapped from '{mapped[column]}'"
-                if column in mapped
-                else "no column map entry names it"
+                f"mapped from '{mapped[column]}'" if column in mapped else "nothing is mapped to it"
             )
             warnings.append(
                 f"{label}: {column} is empty for {n - filled:,} of {n:,} records ({where}); "

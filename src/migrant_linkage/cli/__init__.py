@@ -100,12 +100,17 @@ def _input_error_types() -> tuple[type[BaseException], ...]:
 def _configure_logging(verbose: bool) -> None:
     """Warnings always reach stderr; -v adds our own INFO lines, never those of the
     libraries underneath (sqlglot logs every SQL it cannot optimise at INFO)."""
-    from migrant_linkage.sources import LAYOUT_WARNING
-
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     log.setLevel(logging.INFO if verbose else logging.WARNING)
     for handler in logging.getLogger().handlers:  # the commands print layout warnings
-        handler.addFilter(lambda record: not getattr(record, LAYOUT_WARNING, False))
+        if _not_a_layout_warning not in handler.filters:
+            handler.addFilter(_not_a_layout_warning)
+
+
+def _not_a_layout_warning(record: logging.LogRecord) -> bool:
+    from migrant_linkage.sources import LAYOUT_WARNING
+
+    return not getattr(record, LAYOUT_WARNING, False)
 
 
 def _quiet_closed_pipe() -> int:

@@ -95,15 +95,15 @@ def _print_sources(sources: dict[str, Any], fmt: str = "table") -> None:
     print_rows(rows, fmt)
 
 
-def _print_warnings(sources: dict[str, Any]) -> None:
+def _print_warnings(sources: dict[str, Any], kept: str = "summary.json") -> None:
     """Each source's layout warnings on stderr, after the counts, where they are seen."""
     warnings = [w for counts in sources.values() for w in counts.get("warnings", [])]
     for warning in warnings:
         print(f"migrant-linkage: WARNING: {warning}", file=sys.stderr)
     if warnings:
         print(
-            f"migrant-linkage: WARNING: {len(warnings)} layout warning(s), kept in "
-            "summary.json; --strict makes them exit 2",
+            f"migrant-linkage: WARNING: {len(warnings)} layout warning(s), kept in {kept}; "
+            "--strict makes them exit 2",
             file=sys.stderr,
         )
 
@@ -257,7 +257,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         write_text_atomic(args.out / "summary.json", json.dumps(summary, indent=2))
         if args.format == "table":
             print(f"\n{'outputs':>16}: {args.out}")
-    _print_warnings(std.counts)
+    _print_warnings(std.counts, "summary.json" if args.out else "summary.json with --out")
     return 0
 
 
