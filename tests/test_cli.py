@@ -380,3 +380,19 @@ def test_cheatsheet_check_of_an_unknown_level_names_the_line(tmp_path, capsys):
     )
     assert main(["cheatsheet", "check", str(mine)]) == EXIT_BAD_INPUT
     assert "line 2" in capsys.readouterr().err
+
+
+def test_index_upload_reads_a_duckdb_table(tmp_path, capsys):
+    import duckdb
+    import pandas as pd
+
+    data = _small_input(tmp_path)
+    database = tmp_path / "all.duckdb"
+    with duckdb.connect(str(database)) as con:
+        frame = pd.read_csv(data, dtype=str)
+        con.execute("CREATE TABLE students AS SELECT * FROM frame")
+    index = tmp_path / "index.duckdb"
+    assert main(["index", "init", "--index", str(index)]) == EXIT_OK
+    upload = ["index", "upload", str(database), "--index", str(index), "--reviewer", "ana"]
+    assert main([*upload, "--table", "students"]) == EXIT_OK, capsys.readouterr().err
+    assert str(len(frame)) in capsys.readouterr().out

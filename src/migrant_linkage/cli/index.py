@@ -56,7 +56,7 @@ def _uploads(args: argparse.Namespace) -> list:
     from migrant_linkage.sources import SourceSpec
 
     if args.job is not None:
-        if args.file or args.column_map or args.date_format or args.encoding:
+        if args.file or args.column_map or args.date_format or args.encoding or args.table:
             raise UsageError(
                 f"--job {args.job}: give the file, column map, date format and encoding in "
                 "the job file's [[source]] tables, not on the command line"
@@ -66,6 +66,7 @@ def _uploads(args: argparse.Namespace) -> list:
         specs = [
             SourceSpec(
                 args.file,
+                table=args.table,
                 column_map=parse_column_map(args.column_map),
                 date_format=args.date_format,
                 encoding=args.encoding,
@@ -269,6 +270,7 @@ def add_index_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("--column-map", action="append", metavar="THEIRS=OURS|FILE.json")
     p.add_argument("--date-format", help="declared birth-date format, e.g. %%d/%%m/%%Y")
     p.add_argument("--encoding", help="declared file encoding")
+    p.add_argument("--table", help="the table to read from a DuckDB database file")
     p.add_argument("--model", help="model JSON for this upload (default: the index's model)")
     p.add_argument("--match-weight", type=float, help="auto-merge at or above this weight")
     p.add_argument("--review-weight", type=float, help="worklist at or above this weight")
