@@ -82,7 +82,7 @@ def _source_specs(args: argparse.Namespace, paths: Sequence[str]) -> list[Any]:
 
 
 def _print_sources(sources: dict[str, Any], fmt: str = "table") -> None:
-    """Counts and quality flags per source; warnings were logged to stderr as they came."""
+    """Counts and quality flags per source (the warnings follow on stderr, _print_warnings)."""
     from migrant_linkage.cli.output import print_rows
 
     rows = []
