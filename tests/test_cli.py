@@ -286,15 +286,21 @@ def test_a_closed_pipe_ends_quietly(tmp_path, capsys, monkeypatch):
     assert "internal error" not in capsys.readouterr().err
 
 
-def test_a_duckdb_table_is_named_with_table(tmp_path, capsys):
+def _duckdb_input(tmp_path):
+    """The small input as the table `students` of a DuckDB file, and the frame it holds."""
     import duckdb
     import pandas as pd
 
-    data = _small_input(tmp_path)
+    frame = pd.read_csv(_small_input(tmp_path), dtype=str)
     database = tmp_path / "all.duckdb"
     with duckdb.connect(str(database)) as con:
-        frame = pd.read_csv(data, dtype=str)
+        con.register("frame", frame)
         con.execute("CREATE TABLE students AS SELECT * FROM frame")
+    return database, frame
+
+
+def test_a_duckdb_table_is_named_with_table(tmp_path, capsys):
+    database, frame = _duckdb_input(tmp_path)
     assert main(["validate", str(database)]) == EXIT_BAD_INPUT
     assert "table" in capsys.readouterr().err
     assert main(["validate", str(database), "--table", "students", "--format", "json"]) == EXIT_OK
@@ -383,14 +389,7 @@ def test_cheatsheet_check_of_an_unknown_level_names_the_line(tmp_path, capsys):
 
 
 def test_index_upload_reads_a_duckdb_table(tmp_path, capsys):
-    import duckdb
-    import pandas as pd
-
-    data = _small_input(tmp_path)
-    database = tmp_path / "all.duckdb"
-    with duckdb.connect(str(database)) as con:
-        frame = pd.read_csv(data, dtype=str)
-        con.execute("CREATE TABLE students AS SELECT * FROM frame")
+    database, frame = _duckdb_input(tmp_path)
     index = tmp_path / "index.duckdb"
     assert main(["index", "init", "--index", str(index)]) == EXIT_OK
     upload = ["index", "upload", str(database), "--index", str(index), "--reviewer", "ana"]
