@@ -395,3 +395,29 @@ def test_index_upload_reads_a_duckdb_table(tmp_path, capsys):
     upload = ["index", "upload", str(database), "--index", str(index), "--reviewer", "ana"]
     assert main([*upload, "--table", "students"]) == EXIT_OK, capsys.readouterr().err
     assert str(len(frame)) in capsys.readouterr().out
+
+
+def test_every_runtime_dependency_is_imported_by_the_package():
+    """A dependency nothing in src/ imports (jellyfish was one) only slows every install."""
+    import ast
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    declared = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    import_name = {"python-dateutil": "dateutil"}  # distributions named unlike their module
+    wanted = {
+        import_name.get(name, name)
+        for name in (
+            re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0] for d in declared["project"]["dependencies"]
+        )
+    }
+    imported = set()
+    for path in (root / "src" / "migrant_linkage").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    assert wanted - imported == set()
