@@ -5,7 +5,8 @@
 The hand-written text of docs/comparisons.md stays as it is; only the blocks between
 ``<!-- generated:NAME:start -->`` and ``<!-- generated:NAME:end -->`` markers are rewritten:
 ``levels:<comparison>`` (the level table of one comparison, from migrant_linkage.comparisons) and
-``cheat-sheet`` (every row of every CSV in this folder). tests/test_cheat_sheet.py fails when the
+``cheat-sheet`` (every row of every CSV of the cheat sheet, shipped in
+src/migrant_linkage/data/cheatsheet/). tests/test_cheat_sheet.py fails when the
 docs are out of date.
 """
 
@@ -21,6 +22,7 @@ from migrant_linkage.levels import gamma_value
 
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs" / "comparisons.md"
+SHEET = HERE.parent / "src" / "migrant_linkage" / "data" / "cheatsheet"
 
 _BLOCK = re.compile(
     r"(<!-- generated:(?P<name>[\w:-]+):start -->\n).*?(<!-- generated:(?P=name):end -->)",
@@ -41,7 +43,7 @@ def _levels_table(name: str) -> str:
 
 
 def _fields() -> dict[str, str]:
-    with open(HERE / "fields.csv", newline="", encoding="utf-8") as f:
+    with open(SHEET / "fields.csv", newline="", encoding="utf-8") as f:
         return {r["comparison"]: r["fields"] for r in csv.DictReader(f)}
 
 
@@ -50,11 +52,13 @@ def _cheat_sheet() -> str:
     out = []
     total = 0
     for name in COMPARISON_NAMES:
-        with open(HERE / f"{name}.csv", newline="", encoding="utf-8") as f:
+        with open(SHEET / f"{name}.csv", newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
         total += len(rows)
         out.append(f"### {name} ({len(rows)} rows)\n")
-        out.append(f"Values are `{fields[name]}` (file `comparisons/{name}.csv`).\n")
+        out.append(
+            f"Values are `{fields[name]}` (file `src/migrant_linkage/data/cheatsheet/{name}.csv`).\n"
+        )
         out.append("| value A | value B | level | note |")
         out.append("|---|---|---|---|")
         for r in rows:

@@ -27,9 +27,18 @@ SRC = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "schema"),  # import nothing above them
     ("db",),  # the connection factory and SQL quoting
-    ("io", "standardize", "synthetic", "evaluate", "sources", "courses"),  # records in; courses
+    (
+        "io",
+        "standardize",
+        "synthetic",
+        "evaluate",
+        "sources",
+        "input_checks",
+        "jobfile",
+        "courses",
+    ),  # records in; courses
     ("comparisons", "blocking"),
-    ("levels",),  # a model's levels by label
+    ("levels", "cheatsheet"),  # a model's levels by label; the cheat sheet run through them
     ("zones", "clustering"),  # routing of a scored pair; splitting a component
     ("spark_backend",),  # scoring on Spark
     ("model",),

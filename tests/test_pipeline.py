@@ -32,7 +32,9 @@ from migrant_linkage.zones import (
     Thresholds,
 )
 
-CHEAT_SHEET = Path(__file__).resolve().parents[1] / "comparisons"
+CHEAT_SHEET = (
+    Path(__file__).resolve().parents[1] / "src" / "migrant_linkage" / "data" / "cheatsheet"
+)
 
 FAMILY = {
     "state": "TX",

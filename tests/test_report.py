@@ -332,7 +332,11 @@ def test_report_command_redacts(run_dir: Path) -> None:
     assert SECRET_SURNAME not in (run_dir / "share.html").read_text(encoding="utf-8")
 
 
-def test_report_option_of_a_job_writes_the_report_with_the_runs_flags(run_dir: Path) -> None:
+def _without_timestamp(html_text: str) -> str:
+    return re.sub(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", "", html_text)
+
+
+def test_report_option_and_report_command_write_the_same_page(run_dir: Path) -> None:
     from types import SimpleNamespace
 
     from migrant_linkage.cli.report import add_report_option
@@ -342,13 +346,53 @@ def test_report_option_of_a_job_writes_the_report_with_the_runs_flags(run_dir: P
     add_report_option(parser)
     assert parser.parse_args(["--report"]).report is True
     assert parser.parse_args([]).report is False
+    # A job's Result holds the standardized records; the report must not need them.
+    result = SimpleNamespace(standardized=pd.DataFrame({"quality_flags": ["TWO_DIGIT_YEAR"]}))
+    during = report_run(result, run_dir).read_text(encoding="utf-8")
+    args = _parse(["report", str(run_dir)])
+    assert args.func(args) == 0
+    afterwards = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert _without_timestamp(during) == _without_timestamp(afterwards)
+
+
+def test_quality_flags_are_summed_over_the_sources_of_the_summary(run_dir: Path) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     del summary["quality_flags"]
+    summary["sources"] = {
+        "tx.csv": {"records_in": 5, "quality_flags": {"BIRTH_DATE_MISSING": 4}},
+        "mi.csv": {
+            "records_in": 7,
+            "quality_flags": {"BIRTH_DATE_MISSING": 1, "TWO_DIGIT_YEAR": 2},
+        },
+    }
     (run_dir / "summary.json").write_text(json.dumps(summary))
-    result = SimpleNamespace(standardized=pd.DataFrame({"quality_flags": ["TWO_DIGIT_YEAR"]}))
-    path = report_run(result, run_dir)
-    assert path == run_dir / "report.html"
-    assert "TWO_DIGIT_YEAR" in path.read_text(encoding="utf-8")
+    from migrant_linkage.report.run import quality_flag_counts
+
+    counts = quality_flag_counts(load_run(run_dir))
+    assert dict(zip(counts["flag"], counts["records"], strict=True)) == {
+        "BIRTH_DATE_MISSING": 5,
+        "TWO_DIGIT_YEAR": 2,
+    }
+    assert "Quality flags are not available" not in render_report(load_run(run_dir))
+
+
+def test_top_near_matches_list_near_matches_not_pairs_kept_apart(run_dir: Path) -> None:
+    worklist = pd.read_csv(run_dir / "worklist.csv", dtype=str)
+    kept_apart = worklist.iloc[[0]].assign(
+        record_id_l="TX-KEPT",
+        record_id_r="TX-APART",
+        match_weight="30.0",
+        zone="match",
+        grade="certain",
+        reason="match kept apart: a strong disagreement within the student",
+    )
+    pd.concat([kept_apart, worklist]).to_csv(run_dir / "worklist.csv", index=False)
+    page = render_report(load_run(run_dir), top_n=3)
+    section = page[page.index('id="near-matches"') :]
+    section = section[: section.index("</section>")]
+    assert "TX-KEPT" not in section
+    assert section.count('class="pair"') == 3
+    assert "1 match-zone pair(s) kept apart" in section
 
 
 def test_report_command_on_a_wrong_folder_is_a_usage_error(tmp_path: Path) -> None:
@@ -437,6 +481,12 @@ def open_in_chromium(html_path: Path, screenshot: Path, tmp_path: Path) -> dict:
                     marks: [...document.querySelectorAll('.chart svg')]
                         .map(s => s.querySelectorAll('path, rect, line').length),
                     pwned: window.__pwned === 1,
+                    axis_labels: Object.fromEntries([...document.querySelectorAll('.chart')]
+                        .map(c => [c.dataset.chart, [...c.querySelectorAll('.role-axis')]
+                            .filter(a => (a.getAttribute('aria-label') || '')
+                                .startsWith('Y-axis'))
+                            .flatMap(a => [...a.querySelectorAll('.role-axis-label text')]
+                                .map(t => t.textContent))])),
                 })"""
             )
             page.screenshot(path=str(screenshot), full_page=True)
@@ -467,6 +517,11 @@ def test_report_draws_every_chart_in_headless_chromium(run_dir: Path, tmp_path: 
     assert all(n > 5 for n in info["marks"])  # each SVG holds drawn marks, not an empty frame
     assert info["pwned"] is False  # the <script> in a name did not run
     assert shot.stat().st_size > 10_000
+    # The sweep's log count axis is labelled where the false-match curve lies (below 1,000) ...
+    sweep = [float(t.replace("k", "e3")) for t in info["axis_labels"]["threshold sweep"]]
+    assert [t for t in sweep if 0 < t < 1000], sweep
+    # ... and no level label of the weights chart is cut off with an ellipsis.
+    assert not [t for t in info["axis_labels"]["model weights"] if t.endswith("…")]
 
 
 @needs_chromium
@@ -497,3 +552,34 @@ def test_tuning_charts_draw_offline_in_headless_chromium(run_dir: Path, tmp_path
         assert info["requests"] == [], name
         assert info["drawn"] == 1, name
         assert not math.isnan(info["marks"][0]) and info["marks"][0] > 3, name
+
+
+# ---------------------------------------------------------------------------------------------
+# Chart details (issue 17)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_symlog_axis_has_ticks_between_zero_and_a_thousand() -> None:
+    from migrant_linkage.report.charts import symlog_ticks
+
+    ticks = symlog_ticks(4_321)
+    assert ticks[0] == 0 and max(ticks) <= 4_321
+    assert {1, 10, 100, 1000} <= set(ticks)
+    assert ticks == sorted(ticks)
+
+
+def test_threshold_labels_sit_on_the_far_sides_of_their_lines() -> None:
+    from migrant_linkage.report.charts import _threshold_rules, threshold_marks
+
+    layers = _threshold_rules(threshold_marks(20, 12))
+    labels = {layer["data"]["values"][0]["name"]: layer["mark"] for layer in layers[1:]}
+    assert labels["review ≥ 12"]["align"] == "right"  # left of the review line
+    assert labels["match ≥ 20"]["align"] == "left"  # right of the match line
+
+
+def test_weights_chart_does_not_cut_level_labels(run_dir: Path) -> None:
+    from migrant_linkage.report.charts import model_weights_chart
+
+    spec = model_weights_chart(json.loads((run_dir / "model.json").read_text())).spec
+    for part in spec["vconcat"]:
+        assert part["encoding"]["y"]["axis"]["labelLimit"] == 0

@@ -9,7 +9,7 @@ coalesce) and Splink's own string-distance levels. No Python UDFs, no array func
 
 Levels are evaluated first match wins, so each level only sees the pairs no earlier level took.
 Every level has a short stable *label* (``exact_set``, ``nickname``, ``transposed``, ...). The
-label is what the cheat sheet in ``comparisons/`` names, what ``docs/comparisons.md`` documents,
+label is what the cheat sheet (``data/cheatsheet/``, run by cheatsheet.py) names, what ``docs/comparisons.md`` documents,
 and it starts the level's chart label (``"exact_set: ..."``), so a weight in a Splink chart can be
 traced back to this file. ``docs/comparisons.md`` explains the order of every comparison.
 """

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migrant_linkage.cli.output import add_format_option, print_frame
 from migrant_linkage.errors import UsageError
 
 if TYPE_CHECKING:  # pandas is imported by the commands, not when the parser is built
@@ -26,34 +26,14 @@ def _index(args: argparse.Namespace):
     return MasterIndex.open(args.index, lock_timeout=args.lock_timeout)
 
 
-def _print_frame(frame: pd.DataFrame, out: Path | None = None) -> None:
-    import pandas as pd
-
+def _print_frame(frame: pd.DataFrame, out: Path | None = None, fmt: str = "table") -> None:
     if out is not None:
         from migrant_linkage.io import write_table
 
         write_table(frame, out)
         print(f"wrote {len(frame)} rows to {out}")
         return
-    if frame.empty:
-        print("(none)")
-        return
-    with pd.option_context(
-        "display.max_rows", 500, "display.max_columns", 50, "display.width", 200
-    ):
-        print(frame.to_string(index=False))
-
-
-def _column_map(pairs: Sequence[str] | None) -> dict[str, str] | None:
-    if not pairs:
-        return None
-    mapping = {}
-    for item in pairs:
-        if "=" not in item:
-            raise UsageError(f"--column-map {item!r}: expected THEIR_COLUMN=CONTRACT_COLUMN")
-        theirs, ours = item.split("=", 1)
-        mapping[theirs.strip()] = ours.strip()
-    return mapping
+    print_frame(frame, fmt)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -70,9 +50,38 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _uploads(args: argparse.Namespace) -> list:
+    """The upload's sources: --job FILE (one upload per [[source]]) or the one file."""
+    from migrant_linkage.jobfile import parse_column_map, read_job_file
+    from migrant_linkage.sources import SourceSpec
+
+    if args.job is not None:
+        if args.file or args.column_map or args.date_format or args.encoding or args.table:
+            raise UsageError(
+                f"--job {args.job}: give the file, column map, date format and encoding in "
+                "the job file's [[source]] tables, not on the command line"
+            )
+        specs = read_job_file(args.job)
+    elif args.file:
+        specs = [
+            SourceSpec(
+                args.file,
+                table=args.table,
+                column_map=parse_column_map(args.column_map),
+                date_format=args.date_format,
+                encoding=args.encoding,
+            )
+        ]
+    else:
+        raise UsageError("name the file to upload, or give --job FILE.toml")
+    for spec in specs:
+        if not Path(spec.source).exists():
+            raise UsageError(f"{spec.source}: file not found")
+    return specs
+
+
 def cmd_upload(args: argparse.Namespace) -> int:
-    if not Path(args.file).exists():
-        raise UsageError(f"{args.file}: file not found")
+    specs = _uploads(args)
     thresholds = None
     if args.match_weight is not None or args.review_weight is not None:
         from migrant_linkage.zones import Thresholds
@@ -85,19 +94,26 @@ def cmd_upload(args: argparse.Namespace) -> int:
             ),
             strong_disagreement_weight=base.strong_disagreement_weight,
         )
-    report = _index(args).upload(
-        args.file,
-        state=args.state,
-        reviewer=args.reviewer,
-        column_map=_column_map(args.column_map),
-        date_format=args.date_format,
-        encoding=args.encoding,
-        model=args.model,
-        thresholds=thresholds,
-    )
-    print(f"upload {report.upload_id}")
-    for key, value in report.counts.items():
-        print(f"{key:>24}: {value}")
+    for spec in specs:
+        source = spec.source
+        if spec.table is not None:  # a DuckDB table: read here, the upload takes a frame
+            from migrant_linkage.io import read_records
+
+            source = read_records(spec.source, table=spec.table, column_map=spec.column_map)
+        report = _index(args).upload(
+            source,
+            state=spec.state or args.state,
+            reviewer=args.reviewer,
+            column_map=None if spec.table is not None else spec.column_map,
+            date_format=spec.date_format,
+            encoding=spec.encoding,
+            source_name=spec.name,
+            model=args.model,
+            thresholds=thresholds,
+        )
+        print(f"upload {report.upload_id}")
+        for key, value in report.counts.items():
+            print(f"{key:>24}: {value}")
     return 0
 
 
@@ -107,7 +123,7 @@ def cmd_worklist(args: argparse.Namespace) -> int:
     frame = _index(args).worklist(
         state=args.state, older_than_days=args.older_than_days, limit=args.limit, **kwargs
     )
-    _print_frame(frame, args.out)
+    _print_frame(frame, args.out, args.format)
     return 0
 
 
@@ -141,7 +157,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_pending(args: argparse.Namespace) -> int:
-    _print_frame(_index(args).pending())
+    _print_frame(_index(args).pending(), fmt=args.format)
     return 0
 
 
@@ -174,7 +190,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         ok = index.check_replay()
         print("audit log replays to the current state" if ok else "audit log does NOT replay")
         return 0 if ok else 1
-    _print_frame(index.audit(limit=args.limit))
+    _print_frame(index.audit(limit=args.limit), fmt=args.format)
     return 0
 
 
@@ -184,12 +200,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         frame = index.birth_date_conflicts()
         if args.out is None:  # birth dates only go to a file, not the terminal
             frame = frame.drop(columns=["birth_dates"])
-        _print_frame(frame, args.out)
+        _print_frame(frame, args.out, args.format)
     elif args.report == "duplicates":
-        _print_frame(index.duplicates_by_state(), args.out)
-        print(f"duplicate rate (all states): {index.duplicate_rate():.4%}")
+        _print_frame(index.duplicates_by_state(), args.out, args.format)
+        if args.format == "table":
+            print(f"duplicate rate (all states): {index.duplicate_rate():.4%}")
     else:
-        _print_frame(index.backlog(), args.out)
+        _print_frame(index.backlog(), args.out, args.format)
     return 0
 
 
@@ -244,12 +261,16 @@ def add_index_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("--model", help="model JSON to score uploads with (default: shipped model)")
 
     p = sub("upload", "standardize a state file and link it into the index", cmd_upload)
-    p.add_argument("file", help="CSV or Parquet file of contract columns")
+    p.add_argument("file", nargs="?", help="CSV or Parquet file of contract columns (or --job)")
+    p.add_argument(
+        "--job", type=Path, metavar="FILE.toml", help="a job file: one upload per [[source]]"
+    )
     p.add_argument("--state", help="submitting state (2 letters); default: each record's state")
     p.add_argument("--reviewer", required=True, help="who runs the upload")
-    p.add_argument("--column-map", action="append", metavar="THEIRS=OURS")
+    p.add_argument("--column-map", action="append", metavar="THEIRS=OURS|FILE.json")
     p.add_argument("--date-format", help="declared birth-date format, e.g. %%d/%%m/%%Y")
     p.add_argument("--encoding", help="declared file encoding")
+    p.add_argument("--table", help="the table to read from a DuckDB database file")
     p.add_argument("--model", help="model JSON for this upload (default: the index's model)")
     p.add_argument("--match-weight", type=float, help="auto-merge at or above this weight")
     p.add_argument("--review-weight", type=float, help="worklist at or above this weight")
@@ -260,6 +281,7 @@ def add_index_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("--status", help="comma-separated statuses (default: open,skipped)")
     p.add_argument("--limit", type=int)
     p.add_argument("--out", type=Path, help="write the list to a CSV/Parquet file")
+    add_format_option(p)
 
     p = sub("show", "show one item: both records side by side and the evidence", cmd_show)
     p.add_argument("item", type=int)
@@ -276,7 +298,8 @@ def add_index_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("--reject", action="store_true")
     p.add_argument("--comment")
 
-    sub("pending", "list merges waiting for a second reviewer", cmd_pending)
+    p = sub("pending", "list merges waiting for a second reviewer", cmd_pending)
+    add_format_option(p)
 
     p = sub("merge", "merge students by hand (the oldest ID survives)", cmd_merge)
     p.add_argument("students", nargs="+")
@@ -298,10 +321,12 @@ def add_index_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("--entry", type=int)
     p.add_argument("--check", action="store_true")
     p.add_argument("--limit", type=int, default=50)
+    add_format_option(p)
 
     p = sub("report", "conflicts | duplicates | backlog", cmd_report)
     p.add_argument("report", choices=["conflicts", "duplicates", "backlog"])
     p.add_argument("--out", type=Path)
+    add_format_option(p)
 
     p = sub("export", "write record_id, state, student_id (or --consolidated)", cmd_export)
     p.add_argument("--out", required=True, type=Path)

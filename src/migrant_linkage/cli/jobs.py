@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from migrant_linkage.cli.output import add_format_option
 from migrant_linkage.cli.report import add_report_option
 from migrant_linkage.errors import UsageError
 
@@ -34,31 +35,77 @@ def _progress(quiet: bool):
     return report
 
 
-def _parse_column_map(pairs: Sequence[str] | None) -> dict[str, str] | None:
-    """`--column-map THEIRS=OURS` (repeatable) or `--column-map map.json`."""
-    if not pairs:
-        return None
-    mapping: dict[str, str] = {}
-    for item in pairs:
-        if "=" in item:
-            theirs, ours = item.split("=", 1)
-            mapping[theirs.strip()] = ours.strip()
-            continue
-        path = Path(item)
-        if not path.is_file():
-            raise UsageError(
-                f"--column-map {item!r}: expected THEIR_COLUMN=CONTRACT_COLUMN or a JSON file"
+def _source_specs(args: argparse.Namespace, paths: Sequence[str]) -> list[Any]:
+    """The run's sources as SourceSpecs: from --job FILE, or from the paths with the
+    --column-map / --date-format / --encoding / --table shortcuts applied to each."""
+    from dataclasses import replace
+
+    from migrant_linkage.jobfile import parse_column_map, read_job_file
+    from migrant_linkage.sources import SourceSpec
+
+    strict = bool(getattr(args, "strict", False))
+    if args.job is not None:
+        shortcuts = [
+            flag
+            for flag, value in (
+                ("input file(s)", paths),
+                ("--column-map", args.column_map),
+                ("--date-format", args.date_format),
+                ("--encoding", getattr(args, "encoding", None)),
+                ("--table", args.table),
             )
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
+            if value
+        ]
+        if shortcuts:
             raise UsageError(
-                f"--column-map {item}: not valid JSON ({exc.msg}, line {exc.lineno})"
-            ) from None
-        if not isinstance(loaded, dict):
-            raise UsageError(f"--column-map {item}: the JSON must be an object {{theirs: ours}}")
-        mapping.update({str(k): str(v) for k, v in loaded.items()})
-    return mapping
+                f"--job {args.job}: give {', '.join(shortcuts)} in the job file's [[source]] "
+                "tables, not on the command line"
+            )
+        specs = read_job_file(args.job)
+        _check_inputs([spec.source for spec in specs])
+        return [replace(spec, strict=strict) for spec in specs]
+    if not paths:
+        raise UsageError("name the input file(s), or give --job FILE.toml")
+    _check_inputs(paths)
+    column_map = parse_column_map(args.column_map)
+    return [
+        SourceSpec(
+            source=path,
+            table=args.table,
+            column_map=column_map,
+            date_format=args.date_format,
+            encoding=getattr(args, "encoding", None),
+            strict=strict,
+        )
+        for path in paths
+    ]
+
+
+def _print_sources(sources: dict[str, Any], fmt: str = "table") -> None:
+    """Counts and quality flags per source (the warnings follow on stderr, _print_warnings)."""
+    from migrant_linkage.cli.output import print_rows
+
+    rows = []
+    for name, counts in sources.items():
+        row: dict[str, Any] = {"source": name}
+        row.update({k: v for k, v in counts.items() if k not in ("quality_flags", "warnings")})
+        row.update({f"flag {k}": v for k, v in counts.get("quality_flags", {}).items()})
+        row["warnings"] = len(counts.get("warnings", []))
+        rows.append(row)
+    print_rows(rows, fmt)
+
+
+def _print_warnings(sources: dict[str, Any], kept: str = "summary.json") -> None:
+    """Each source's layout warnings on stderr, after the counts, where they are seen."""
+    warnings = [w for counts in sources.values() for w in counts.get("warnings", [])]
+    for warning in warnings:
+        print(f"migrant-linkage: WARNING: {warning}", file=sys.stderr)
+    if warnings:
+        print(
+            f"migrant-linkage: WARNING: {len(warnings)} layout warning(s), kept in {kept}; "
+            "--strict makes them exit 2",
+            file=sys.stderr,
+        )
 
 
 def _thresholds(args: argparse.Namespace):
@@ -113,6 +160,10 @@ def _check_inputs(paths: Sequence[str]) -> None:
 
 
 def _print_summary(summary: dict[str, Any], out_dir: Path | None) -> None:
+    sources = summary.get("sources") or {}
+    if sources:
+        _print_sources(sources)
+        print()
     keys = ("records_in", "standardized", "rejected", "comparisons", "clusters")
     for key in keys:
         if key in summary:
@@ -123,6 +174,7 @@ def _print_summary(summary: dict[str, Any], out_dir: Path | None) -> None:
             print(f"{'pairs ' + zone:>16}: {count}")
     if out_dir is not None:
         print(f"{'outputs':>16}: {out_dir}")
+    _print_warnings(sources)
 
 
 def _add_job_options(p: argparse.ArgumentParser) -> None:
@@ -137,13 +189,7 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--review-weight", type=float, help="near match at or above this weight")
     p.add_argument("--match-probability", type=float, help="auto-merge threshold as probability")
     p.add_argument("--review-probability", type=float, help="near-match threshold as probability")
-    p.add_argument(
-        "--column-map",
-        action="append",
-        metavar="THEIRS=OURS|FILE.json",
-        help="map your column names to the record contract (repeatable)",
-    )
-    p.add_argument("--date-format", help="declared birth-date format, e.g. %%d/%%m/%%Y")
+    add_source_options(p)
     p.add_argument("--backend", default="duckdb", choices=["duckdb", "spark"])
     p.add_argument("--database", type=Path, help="on-disk DuckDB file (default: in memory)")
     p.add_argument(
@@ -157,8 +203,36 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="write the scored pairs as pairs.parquet only (the CSV is the largest output)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_report_option(p)
+
+
+def add_source_options(p: argparse.ArgumentParser, *, encoding: bool = True) -> None:
+    """--job and the one-file shortcuts for it, shared by validate, dedupe, link (and index
+    upload, which has its own --encoding)."""
+    p.add_argument(
+        "--job",
+        type=Path,
+        metavar="FILE.toml",
+        help="a job file: one [[source]] per input with its path or table, state, column "
+        "map, date format and encoding (see docs/usage.md)",
+    )
+    p.add_argument(
+        "--column-map",
+        action="append",
+        metavar="THEIRS=OURS|FILE.json",
+        help="map your column names to the record contract (repeatable; one file's layout)",
+    )
+    p.add_argument("--date-format", help="declared date format, e.g. DD/MM/YYYY or %%d/%%m/%%Y")
+    if encoding:
+        p.add_argument("--encoding", help="declared file encoding (default: UTF-8, else cp1252)")
+    p.add_argument("--table", help="the table to read from a DuckDB database input")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 2 (nothing linked) when a source draws a layout warning: a mapped or "
+        "expected column empty for nearly every record, or a declared date format that "
+        "fails for most rows",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,31 +241,32 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    _check_inputs([args.input])
-    column_map = _parse_column_map(args.column_map)
+    specs = _source_specs(args, [args.input] if args.input else [])
     if args.out is not None:
         _check_out_dir(args.out)
 
     from migrant_linkage.io import write_table, write_text_atomic
     from migrant_linkage.pipeline.run import FINISHED_MARKER, prepare_out_dir
-    from migrant_linkage.standardize import standardize
+    from migrant_linkage.sources import source_names, standardize_all
 
     out = prepare_out_dir(args.out)  # no earlier validation's marker beside this one's files
-    result = standardize(
-        args.input,
-        column_map=column_map,
-        date_format=args.date_format,
-        encoding=args.encoding,
-    )
-    counts = result.counts
-    for key, value in counts.items():
-        print(f"{key:>30}: {value}")
+    std = standardize_all(specs, source_names(specs), None, None)
+    _print_sources(std.counts, args.format)
     if out is not None:
-        write_table(result.standardized, out / "standardized.parquet")
-        write_table(result.rejects, out / "rejects.csv")
+        write_table(std.records, out / "standardized.parquet")
+        write_table(std.rejects, out / "rejects.csv")
+        summary = {
+            "job": "validate",
+            "records_in": std.records_in,
+            "standardized": len(std.records),
+            "rejected": len(std.rejects),
+            "sources": std.counts,
+        }
         # Written last: its presence says both files above are from this validation.
-        write_text_atomic(out / FINISHED_MARKER, json.dumps({"job": "validate", **counts}))
-        print(f"{'outputs':>30}: {out}")
+        write_text_atomic(out / FINISHED_MARKER, json.dumps(summary, indent=2))
+        if args.format == "table":
+            print(f"\n{'outputs':>16}: {out}")
+    _print_warnings(std.counts, "summary.json" if args.out else "summary.json with --out")
     return 0
 
 
@@ -213,13 +288,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_job(args: argparse.Namespace, job_name: str, inputs: list[str]) -> int:
+def _run_job(args: argparse.Namespace, job_name: str, inputs: list[Any]) -> int:
     """dedupe and link share every option; only the engine function and its inputs differ."""
-    _check_inputs(inputs)
     _check_out_dir(args.out)
     model = _model(args.model)
     thresholds = _thresholds(args)
-    column_map = _parse_column_map(args.column_map)
 
     from migrant_linkage import db, engine
 
@@ -235,8 +308,6 @@ def _run_job(args: argparse.Namespace, job_name: str, inputs: list[str]) -> int:
         model=model,
         train=args.train or None,
         thresholds=thresholds,
-        column_map=column_map,
-        date_format=args.date_format,
         backend=args.backend,
         database=args.database,
         out_dir=args.out,
@@ -252,17 +323,31 @@ def _run_job(args: argparse.Namespace, job_name: str, inputs: list[str]) -> int:
 
 
 def cmd_dedupe(args: argparse.Namespace) -> int:
-    return _run_job(args, "dedupe", list(args.inputs))
+    return _run_job(args, "dedupe", _source_specs(args, list(args.inputs)))
 
 
 def cmd_link(args: argparse.Namespace) -> int:
-    return _run_job(args, "link", [args.left, args.right])
+    given = [side for side in (args.left, args.right) if side]
+    specs = _source_specs(args, given)
+    if len(specs) != 2:
+        where = f"--job {args.job} has" if args.job else "got"
+        raise UsageError(
+            f"link needs two sources, the receiving state's then the sending state's; "
+            f"{where} {len(specs)}"
+        )
+    return _run_job(args, "link", specs)
 
 
 def _load_record(text: str) -> dict[str, Any]:
-    path = Path(text)
-    if path.is_file():
-        text = path.read_text(encoding="utf-8")
+    """An inline JSON object, or a JSON file. Text that opens with '{' is never tried as a
+    path (a long record is longer than a file name may be)."""
+    if not text.lstrip().startswith("{"):
+        path = Path(text)
+        try:
+            if path.is_file():
+                text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read the record file ({type(exc).__name__})") from None
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -303,15 +388,18 @@ def add_job_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder")
     p.add_argument("--students", type=int, default=2000, help="synthetic children to draw")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("validate", help="standardize one file and report counts and rejects")
-    p.add_argument("input", help="CSV or Parquet file")
-    p.add_argument("--out", type=Path, help="write standardized.parquet and rejects.csv here")
-    p.add_argument("--column-map", action="append", metavar="THEIRS=OURS|FILE.json")
-    p.add_argument("--date-format", help="declared birth-date format, e.g. %%d/%%m/%%Y")
-    p.add_argument("--encoding", help="declared file encoding (default: UTF-8, else cp1252)")
+    p = sub.add_parser(
+        "validate",
+        help="standardize input files and report counts, quality flags and layout warnings",
+    )
+    p.add_argument("input", nargs="?", help="CSV, Parquet or DuckDB file (or use --job)")
+    p.add_argument(
+        "--out", type=Path, help="write standardized.parquet, rejects.csv and summary.json here"
+    )
+    add_source_options(p)
+    add_format_option(p)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("synth", help="write synthetic migrant-student records with ground truth")
@@ -322,13 +410,15 @@ def add_job_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("dedupe", help="find records of the same child in one or more files")
-    p.add_argument("inputs", nargs="+", help="CSV or Parquet files, treated as one population")
+    p.add_argument(
+        "inputs", nargs="*", help="CSV, Parquet or DuckDB files, one population (or --job)"
+    )
     _add_job_options(p)
     p.set_defaults(func=cmd_dedupe)
 
     p = sub.add_parser("link", help="link a receiving state's records to a sending state's")
-    p.add_argument("left", help="receiving state's file")
-    p.add_argument("right", help="sending state's file (or an export of the index)")
+    p.add_argument("left", nargs="?", help="receiving state's file (or --job)")
+    p.add_argument("right", nargs="?", help="sending state's file (or an export of the index)")
     _add_job_options(p)
     p.set_defaults(func=cmd_link)
 

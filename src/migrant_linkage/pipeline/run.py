@@ -127,14 +127,16 @@ FINISHED_MARKER = "summary.json"
 
 
 def prepare_out_dir(out_dir: str | Path | None) -> Path | None:
-    """The output folder, created; the previous run's finished marker (summary.json) removed,
-    so a re-run into a used folder never leaves it beside half of this run's files. Call it
-    before any work starts. Hidden temporary folders a killed run left behind are removed."""
+    """The output folder, created; the previous run's finished marker (summary.json) and
+    its reports removed, so a re-run into a used folder never leaves them beside half of
+    this run's files. Call it before any work starts. Hidden temporary folders a killed
+    run left behind are removed."""
     if out_dir is None:
         return None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / FINISHED_MARKER).unlink(missing_ok=True)
+    for stale in (FINISHED_MARKER, "report.html", "report-redacted.html"):
+        (out / stale).unlink(missing_ok=True)
     for leftover in out.glob(".*.*"):
         if _is_interrupted_write(leftover):
             shutil.rmtree(leftover, ignore_errors=True)

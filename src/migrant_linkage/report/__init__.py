@@ -26,7 +26,8 @@ __all__ = [
 
 
 def report_run(result: object, out_dir: str | Path, *, redact: bool = False) -> Path:
-    """Write the report of a run that just finished into its out_dir, using the run's
-    standardized records (Result.standardized) for the quality flags and birth dates."""
-    standardized = getattr(result, "standardized", None)
-    return write_report(out_dir, redact=redact, standardized=standardized)
+    """Write the report of a run that just finished into its out_dir. Like `write_report`,
+    it reads everything from the folder, so `--report` and a later `migrant-linkage report
+    RUN_DIR` write the same page (`result` is accepted for the callers that pass it)."""
+    del result
+    return write_report(out_dir, redact=redact)

@@ -135,6 +135,8 @@ class Chart:
         )
 
     def save(self, path: Any) -> None:
+        """Write the chart as one HTML file, atomically and private to its owner like every
+        output (io.write_text_atomic): a waterfall chart can show a pair's values."""
         from migrant_linkage.io import write_text_atomic
 
         write_text_atomic(path, self.to_html())
@@ -159,11 +161,14 @@ class Chart:
 
 
 def _threshold_rules(thresholds: Mapping[str, float] | None, *, axis: str = "x") -> list[dict]:
-    """Dashed rules with a label, one per named threshold; labels are staggered so two close
-    thresholds stay readable."""
+    """Dashed rules with a label, one per named threshold. The lowest threshold's label sits
+    left of its line and the others' right of theirs, so two close thresholds (review 12,
+    match 20) never write a label across the other line."""
     if not thresholds:
         return []
     values = [{"name": name, "value": float(v)} for name, v in thresholds.items()]
+    numbers = [float(v) for v in thresholds.values()]
+    lowest = numbers.index(min(numbers))
     layers: list[dict] = [
         {
             "data": {"values": values},
@@ -172,15 +177,16 @@ def _threshold_rules(thresholds: Mapping[str, float] | None, *, axis: str = "x")
         }
     ]
     for i, value in enumerate(values):
+        before = i == lowest and len(values) > 1
         layers.append(
             {
                 "data": {"values": [value]},
                 "mark": {
                     "type": "text",
-                    "align": "left",
+                    "align": "right" if before else "left",
                     "baseline": "top",
-                    "dx": 4,
-                    "dy": 4 + 16 * i,
+                    "dx": -4 if before else 4,
+                    "dy": 4,
                     "fontSize": 12,
                     "fontWeight": "bold",
                     "color": "#24292f",
@@ -193,6 +199,18 @@ def _threshold_rules(thresholds: Mapping[str, float] | None, *, axis: str = "x")
             }
         )
     return layers
+
+
+def symlog_ticks(largest: float) -> list[float]:
+    """Axis values for a symlog count axis: 0, 1, 2, 5, 10, 20, 50, ... up to `largest`.
+    Vega picks too few ticks on a symlog scale (none between 0 and 1,000 on a typical run,
+    exactly where the false-match curve lies), so the values are given."""
+    ticks: list[float] = [0]
+    decade = 1
+    while decade <= max(largest, 1):
+        ticks.extend(t for t in (decade, 2 * decade, 5 * decade) if t <= max(largest, 1))
+        decade *= 10
+    return ticks
 
 
 def threshold_marks(match_weight: float, review_weight: float) -> dict[str, float]:
@@ -238,6 +256,11 @@ def histogram_chart(
                         "type": "quantitative",
                         "title": "Pairs" + (" (log scale)" if log_scale else ""),
                         "scale": {"type": "symlog"} if log_scale else {},
+                        **(
+                            {"axis": {"values": symlog_ticks(float(bins["pairs"].max() or 1))}}
+                            if log_scale and len(bins)
+                            else {}
+                        ),
                         # A log scale cannot stack; a bin straddling a threshold overlays.
                         "stack": None if log_scale else "zero",
                     },
@@ -300,6 +323,10 @@ def sweep_chart(sweep: pd.DataFrame, thresholds: Mapping[str, float] | None = No
                         "type": "quantitative",
                         "title": "Count (log scale)",
                         "scale": {"type": "symlog"},
+                        "axis": {
+                            "values": symlog_ticks(float(long["count"].max()) if len(long) else 1),
+                            "format": "~s",
+                        },
                     },
                     "color": {
                         "field": "measure",
@@ -393,4 +420,11 @@ def model_weights_chart(settings: Mapping[str, Any]) -> Chart:
     from migrant_linkage.report.evidence import _splink_settings
 
     spec = _splink_settings(settings).match_weights_chart().chart_dict
+    # Splink cuts level labels at 270 px ("given names: first given name and paternal su...");
+    # ours are longer, and the label is what a data specialist reads.
+    for part in spec.get("vconcat", []):
+        axis = part.get("encoding", {}).get("y", {}).get("axis")
+        if isinstance(axis, dict):
+            axis["labelLimit"] = 0  # no limit
+            axis.pop("maxExtent", None)
     return _from_splink(spec, "model weights")

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from migrant_linkage.io import write_text_atomic
 from migrant_linkage.report import charts, evidence, pair_stats
 from migrant_linkage.report.run import Run, load_run, quality_flag_counts, thresholds_of
 
@@ -50,6 +51,7 @@ BIRTH_DATE_COMPARISON = "birth_date"
 #: Birth-date levels that mean "the same date" (labels as in comparisons.py: "<label>: <meaning>").
 SAME_BIRTH_DATE_LEVELS = ("exact", "default_equal")
 REVIEW_ZONES = ("match", "near_match")
+NEAR_MATCH_ZONE = "near_match"
 
 
 def _e(value: Any) -> str:
@@ -302,9 +304,26 @@ def _near_matches(run: Run, redact: bool, top_n: int) -> str:
         )
     if worklist.empty:
         return _section("near-matches", "Top near matches", "<p>The worklist is empty.</p>")
-    top = worklist.copy()
+    # The worklist also holds match-zone pairs a guard kept apart ("match kept apart"); they
+    # outweigh every near match, and listing them first hid the near matches altogether.
+    if "zone" in worklist.columns:
+        in_zone = worklist["zone"] == NEAR_MATCH_ZONE
+    else:  # an older worklist without zones: every pair is a near match
+        in_zone = pd.Series(True, index=worklist.index)
+    kept_apart = int((~in_zone).sum())
+    top = worklist[in_zone].copy()
     top["match_weight"] = pd.to_numeric(top["match_weight"])
     top = top.sort_values("match_weight", ascending=False).head(top_n).reset_index(drop=True)
+    note = (
+        f'<p class="note">The worklist also holds {kept_apart} match-zone pair(s) kept apart '
+        "by a guard; they are in worklist.csv with their reason.</p>"
+        if kept_apart
+        else ""
+    )
+    if top.empty:
+        return _section(
+            "near-matches", "Top near matches", "<p>No pair is in the near-match zone.</p>" + note
+        )
     scored = _pairs_for(run, top)
     ev = _evidence_lookup(run, scored) if scored is not None else None
     cards = []
@@ -333,12 +352,12 @@ def _near_matches(run: Run, redact: bool, top_n: int) -> str:
         card += "</div></div>"
         cards.append(card)
     intro = (
-        f"The {len(top)} worklist pairs with the highest match weight: the ones a reviewer "
+        f"The {len(top)} near matches with the highest match weight: the ones a reviewer "
         "should see first. Evidence: the comparison level each pair reached and its weight."
     )
     if redact:
         intro += " Names, birth dates and other identifying values are redacted."
-    return _section("near-matches", "Top near matches", "".join(cards), intro)
+    return _section("near-matches", "Top near matches", note + "".join(cards), intro)
 
 
 def _num(value: Any) -> float | None:
@@ -543,7 +562,6 @@ def write_report(
 
     `standardized` (e.g. Result.standardized) supplies the quality-flag counts when the run
     folder lacks them. The file is written atomically and private (io.write_text_atomic)."""
-    from migrant_linkage.io import write_text_atomic
 
     run = load_run(run_dir, standardized=standardized)
     text = render_report(run, redact=redact, top_n=top_n)

@@ -107,9 +107,21 @@ def load_run(folder: str | Path, *, standardized: pd.DataFrame | None = None) ->
 
 
 def quality_flag_counts(run: Run) -> pd.DataFrame | None:
-    """Records per quality flag: flag, records. From the summary when it counts them, else from
-    the standardized table's quality_flags column; None when neither is available."""
+    """Records per quality flag: flag, records. From the summary when it counts them (per
+    source, as every run since issue 17 does, or in total), else from the standardized table's
+    quality_flags column; None when neither is available."""
     flags = run.summary.get("quality_flags")
+    sources = run.summary.get("sources")
+    per_source = [
+        v["quality_flags"]
+        for v in (sources.values() if isinstance(sources, dict) else [])
+        if isinstance(v, dict) and isinstance(v.get("quality_flags"), dict)
+    ]
+    if not isinstance(flags, dict) and per_source:
+        flags = {}
+        for counts in per_source:
+            for flag, n in counts.items():
+                flags[flag] = flags.get(flag, 0) + int(n)
     if isinstance(flags, dict):
         table = pd.DataFrame({"flag": list(flags), "records": [int(v) for v in flags.values()]})
         return table.sort_values(["records", "flag"], ascending=[False, True], ignore_index=True)
