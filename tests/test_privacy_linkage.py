@@ -235,6 +235,23 @@ def test_bloom_dice_in_sql_tracks_the_bigram_dice_of_the_names(a, b):
     assert true_dice - 0.1 <= filter_dice <= true_dice + 4 * chance + 0.05
 
 
+def test_the_same_name_born_in_another_year_gets_an_unrelated_filter():
+    """Record-level salting: a filter stands for a (name, birth year) pair, so the commonest
+    filter of a file is no longer simply the commonest name (benchmarks/privacy_attack.py)."""
+    rows = [
+        _record("a", "TX", "MARIA", "RUIZ", "", "2012-03-04"),
+        _record("b", "CA", "MARIA", "RUIZ", "", "2012-11-30"),
+        _record("c", "CA", "MARIA", "RUIZ", "", "2013-03-04"),
+    ]
+    encoded = _encode_raw(rows)
+    words = privacy.bloom_word_columns("given_name_1")
+    filters = [tuple(int(v) & (2**64 - 1) for v in encoded.loc[i, words]) for i in range(3)]
+    assert filters[0] == filters[1]  # same name, same year: the fuzzy level still meets
+    shared = sum((p & q).bit_count() for p, q in zip(filters[0], filters[2], strict=True))
+    assert shared < sum(p.bit_count() for p in filters[0]) / 2
+    assert encoded["given_name_1"].nunique() == 1  # the equality hash is not salted
+
+
 def test_spelling_variant_is_closer_than_a_different_name():
     assert _sql_dice("MARIA", "MARYA") > _sql_dice("MARIA", "JOSEFINA")
     assert _sql_dice("GUADALUPE", "GUADALUPEE") >= privacy.FUZZY_DICE

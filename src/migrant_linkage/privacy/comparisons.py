@@ -21,8 +21,9 @@ def bloom_dice_sql(column: str) -> str:
     The set-bit counts are computed here, not stored: a clear count column told the name's
     length to anyone (it correlated 0.99 with it)."""
     words = bloom_word_columns(column)
-    common = " + ".join(f"bit_count({w}_l & {w}_r)" for w in words)
-    total = " + ".join(f"bit_count({w}_{side})" for side in "lr" for w in words)
+    # DuckDB's bit_count is a TINYINT: sixteen of them overflow it, so each is widened first.
+    common = " + ".join(f"CAST(bit_count({w}_l & {w}_r) AS INTEGER)" for w in words)
+    total = " + ".join(f"CAST(bit_count({w}_{side}) AS INTEGER)" for side in "lr" for w in words)
     return f"(2.0 * ({common}) / nullif({total}, 0))"
 
 

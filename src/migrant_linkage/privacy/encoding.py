@@ -1,4 +1,4 @@
-"""Encoding a standardized table: keyed hashes for equality, Bloom filters for fuzzy names.
+"""Encoding a standardized table: keyed hashes for equality, salted Bloom filters for fuzzy names.
 
 * exact-level columns (names, name keys, birth date and its parts, IDs, birth place, parents)
   become keyed hashes: HMAC-SHA256(domain key, value), hex. Equal values give equal hashes, so
@@ -8,6 +8,12 @@
   2009): each padded bigram (_M, MA, AR, ...) sets `BLOOM_HASHES` bits chosen by keyed hashes.
   The Dice coefficient of two filters approximates the Dice coefficient of the two names'
   bigram sets, so MARIA and MARYA are still close.
+* the Bloom filters are salted per record with the birth year (Niedermeyer et al. 2014;
+  Christen et al. 2018): the bit positions of a bigram depend on the record's birth year, so
+  MARIA born 2012 and MARIA born 2013 have unrelated filters. A frequent filter then stands for
+  a (name, year) pair, which spreads the frequency peaks an attacker aligns with a name list,
+  and bit positions learnt from one year say nothing about another.
+  benchmarks/privacy_attack.py measures what this buys; docs/privacy.md what it costs.
 
 A Bloom filter is stored as `BLOOM_WORDS` signed 64-bit integer columns (`<col>_bf0`, ...).
 Dice is plain integer SQL, `2 * sum(bit_count(l.w & r.w)) / sum(bit_count(l.w) +
@@ -147,8 +153,9 @@ LEVELS_NOT_ENCODED: frozenset[tuple[str, str]] = frozenset(
 FUZZY_DICE = 0.8
 
 
-#: The record attribute that salts the Bloom filters (see the module docstring).
-BLOOM_SALT_COLUMN: str | None = None  # unsalted: every record of a name has one filter
+#: The record attribute that salts the Bloom filters: stable between true matches and spread
+#: over about fifteen common values (None: unsalted, one filter per name in the whole file).
+BLOOM_SALT_COLUMN: str | None = "birth_year"
 
 
 def bloom_word_columns(column: str) -> list[str]:
