@@ -15,6 +15,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from migrant_linkage.cli.encoded import add_encoded_commands
 from migrant_linkage.cli.index import add_index_commands
 from migrant_linkage.cli.jobs import add_job_commands
 from migrant_linkage.cli.report import add_report_command
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_job_commands(sub)
     add_report_command(sub)
     add_index_commands(sub)
+    add_encoded_commands(sub)
     return parser
 
 
