@@ -13,6 +13,9 @@ students, false merges of twins and siblings, and the worklist), and prints a Ma
 and the command. Heavy runs on the shared machine go under the lock:
 
     flock /tmp/heavy.lock python benchmarks/privacy_accuracy.py --students 3000 --seed 1
+
+`--before COMMIT` adds a row for the encoding of an earlier commit (loaded from git as in
+privacy_attack.py), so a hardening is measured against what it replaced in one run.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ import pandas as pd
 from migrant_linkage import privacy, synthetic
 from migrant_linkage.engine import dedupe
 from migrant_linkage.evaluate import evaluate, truth_from_records
-from migrant_linkage.schema import TRUTH_COLUMNS
 from migrant_linkage.standardize import standardize
+from privacy_attack import load_encoding_at
 
 
 def _row(name: str, result, truth: pd.DataFrame, seconds: float) -> dict[str, object]:
@@ -52,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--before", help="also run the encoding of this commit (e.g. 081f2a2)")
     args = parser.parse_args(argv)
 
     raw = synthetic.generate(args.students, seed=args.seed)
@@ -62,21 +66,23 @@ def main(argv: list[str] | None = None) -> int:
     plain = dedupe(raw, train=True)
     plain_seconds = time.perf_counter() - started
 
-    started = time.perf_counter()
-    encoded = privacy.encode(standardized, secrets.token_hex(32), keep_columns=list(TRUTH_COLUMNS))
-    encode_seconds = time.perf_counter() - started
-    encoded_model = privacy.train_encoded(encoded.drop(columns=list(TRUTH_COLUMNS)))
-    private = privacy.dedupe_encoded(encoded.drop(columns=list(TRUTH_COLUMNS)), model=encoded_model)
-    private_seconds = time.perf_counter() - started
-
-    rows = [
-        _row("plain (engine.dedupe, trained)", plain, truth, plain_seconds),
-        _row("encoded (HMAC + Bloom, trained)", private, truth, private_seconds),
-    ]
+    encodings = [(f"encoded ({privacy.ENCODING_VERSION}, trained)", privacy)]
+    if args.before:
+        before = load_encoding_at(args.before)
+        encodings.insert(0, (f"encoded ({before.ENCODING_VERSION}, trained)", before))
+    rows = [_row("plain (engine.dedupe, trained)", plain, truth, plain_seconds)]
+    encode_seconds = 0.0
+    for label, module in encodings:
+        started = time.perf_counter()
+        encoded = module.encode(standardized, secrets.token_hex(32))
+        encode_seconds = time.perf_counter() - started
+        encoded_model = module.train_encoded(encoded)
+        private = module.dedupe_encoded(encoded, model=encoded_model)
+        rows.append(_row(label, private, truth, time.perf_counter() - started))
     table = pd.DataFrame(rows)
-    command = "python benchmarks/privacy_accuracy.py " + shlex.join(
-        ["--students", str(args.students), "--seed", str(args.seed)]
-    )
+    options = ["--students", str(args.students), "--seed", str(args.seed)]
+    options += ["--before", args.before] if args.before else []
+    command = "python benchmarks/privacy_accuracy.py " + shlex.join(options)
     print(f"`{command}`\n")
     print(
         f"{len(raw):,} records of {args.students:,} synthetic children "

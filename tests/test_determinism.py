@@ -136,7 +136,7 @@ def test_trained_model_json_is_byte_identical_across_runs(trained_runs):
 
 def test_encoding_is_deterministic_for_one_secret():
     records = standardize(synthetic.generate(30, seed=4)).standardized
-    secret = "the-same-shared-secret-value"
+    secret = "9b2e4f71c0a8d35e6f1b97c4a2d08e5f3c6a1b9d7e40f28c5a3d6b1e9f07c4a2"
     first = privacy.encode(records, secret, keep_columns=list(TRUTH_COLUMNS))
     second = privacy.encode(records.sample(frac=1.0, random_state=1), secret).set_index("record_id")
     reordered = first.drop(columns=list(TRUTH_COLUMNS)).set_index("record_id").loc[second.index]

@@ -165,7 +165,7 @@ def _holds_an_initial(value: str) -> bool:
 def _encoded_levels() -> dict[str, str]:
     """Each cheat-sheet row's encoded level (key: '<comparison>-<line>')."""
     std = standardize(_cheat_sheet_records()).standardized
-    encoded = encode(std, "a secret both states share")
+    encoded = encode(std, "9b2e4f71c0a8d35e6f1b97c4a2d08e5f3c6a1b9d7e40f28c5a3d6b1e9f07c4a2")
     levels = ModelLevels.of_comparisons(encoded_comparisons())
     cases = []
     for creator in encoded_comparisons():

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from migrant_linkage.cli.cheatsheet import add_cheatsheet_command
 from migrant_linkage.cli.courses import add_course_commands
+from migrant_linkage.cli.encoded import add_encoded_commands
 from migrant_linkage.cli.index import add_index_commands
 from migrant_linkage.cli.jobs import add_job_commands
 from migrant_linkage.cli.report import add_report_command
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_index_commands(sub)
     add_course_commands(sub)
     add_cheatsheet_command(sub)
+    add_encoded_commands(sub)
     for child in _subcommand_parsers(parser):
         _add_verbosity(child, argparse.SUPPRESS)
     return parser
