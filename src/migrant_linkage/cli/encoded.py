@@ -20,11 +20,11 @@ from pathlib import Path
 from migrant_linkage.cli.jobs import (
     _check_inputs,
     _check_out_dir,
-    _parse_column_map,
     _print_summary,
     _thresholds,
 )
 from migrant_linkage.errors import UsageError
+from migrant_linkage.jobfile import parse_column_map
 
 #: The environment variable `encode` reads the secret from when no --secret-file is given.
 SECRET_ENV = "MIGRANT_LINKAGE_SECRET"
@@ -82,7 +82,7 @@ def _looks_like_a_key(text: str) -> bool:
 def cmd_encode(args: argparse.Namespace) -> int:
     _check_inputs([args.input])
     _check_out_dir(args.out)
-    column_map = _parse_column_map(args.column_map)
+    column_map = parse_column_map(args.column_map)
     secret = _secret(args)
 
     from migrant_linkage import privacy
