@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("errors", "schema"),  # import nothing above them
     ("db",),  # the connection factory and SQL quoting
     ("io", "standardize", "synthetic", "evaluate", "sources"),  # records in, truth and accuracy
+    ("enrolment", "profile"),  # the optional enrolment columns; the naming-convention profile
     ("comparisons", "blocking"),
     ("levels",),  # a model's levels by label
     ("zones", "clustering"),  # routing of a scored pair; splitting a component
@@ -36,6 +37,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("pipeline",),  # the stages after predict, shared by every front end
     ("engine",),  # dedupe, link and explain
     ("privacy", "review", "demo"),  # encoded linkage, the master index, the demo
+    ("reconcile", "districts"),  # migrant flags across a state's systems; district lists
     ("report",),  # the HTML run report
     ("tuning",),  # notebook helpers, drawn with the report's charts
     ("cli", "__main__", PACKAGE),  # the command line and the public surface
