@@ -22,7 +22,7 @@ from migrant_linkage.standardize.codes import (
 )
 from migrant_linkage.standardize.dates import parse_enrollment_dates
 
-__all__ = ["is_active_sql", "standardize_enrolment"]
+__all__ = ["flagged", "is_active_sql", "standardize_enrolment"]
 
 
 def _yes_no(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -83,3 +83,12 @@ def is_active_sql(on: str) -> str:
         "CASE WHEN active_std IS NOT NULL THEN active_std = 'Y' "
         f"ELSE enrollment_end_date_std IS NULL OR enrollment_end_date_std > {on} END"
     )
+
+
+def flagged(migrant_flag_std: pd.Series, *, migrant_system: bool) -> pd.Series:
+    """Whether each record counts as flagged migrant. The migrant database lists migrant
+    children, so there only an explicit N means "not"; in any other system (the state student
+    record system) only an explicit Y means "flagged"."""
+    if migrant_system:
+        return migrant_flag_std.ne("N").fillna(True).astype(bool)
+    return migrant_flag_std.eq("Y").fillna(False).astype(bool)

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from migrant_linkage.db import load_frame, make_db_api
-from migrant_linkage.enrolment import standardize_enrolment
+from migrant_linkage.enrolment import flagged, standardize_enrolment
 from migrant_linkage.io import write_table, write_text_atomic
 from migrant_linkage.levels import ModelLevels
 from migrant_linkage.model import Model, quiet_splink
@@ -108,8 +108,11 @@ LIST_COLUMNS: tuple[str, ...] = (
     "school_id_std",
     "state_student_id_std",
     "migrant_flag_std",
-    "given_name_full",
-    "surname_full",
+    "flagged",
+    "first_name",
+    "middle_name",
+    "last_name_1",
+    "last_name_2",
     "birth_date_std",
     "enrollment_date_std",
     "enrollment_end_date_std",
@@ -163,10 +166,8 @@ def _standardized(
     records.insert(1, "system_record_id", records[UNIQUE_ID_COLUMN].astype(str))
     records[UNIQUE_ID_COLUMN] = _PREFIX[system] + records["system_record_id"]
     records[scoring.LINK_SIDE] = 0 if system == MIGRANT_SYSTEM else 1
-    flag = records["migrant_flag_std"]
-    # The migrant database lists migrant children: only an explicit N there means "not".
-    records["flagged"] = flag.eq("Y").fillna(False) | (
-        flag.isna() if system == MIGRANT_SYSTEM else False
+    records["flagged"] = flagged(
+        records["migrant_flag_std"], migrant_system=system == MIGRANT_SYSTEM
     )
     rejects = result.rejects.assign(system=system, source_name=system)
     return records, rejects, result.counts["records_in"]

@@ -59,6 +59,7 @@ class EnrolmentFlag(StrEnum):
     ENROLLMENT_DATES_INVERTED = "ENROLLMENT_DATES_INVERTED"  # exit before entry
     DISTRICT_MISSING = "DISTRICT_MISSING"  # no district: no district master list can hold it
 
+
 #: Columns that must exist in the input (after the column map). A record missing a value in one
 #: of them may still be rejected row by row; see RejectCode.
 REQUIRED_INPUT_COLUMNS: tuple[str, ...] = ("record_id", "state")

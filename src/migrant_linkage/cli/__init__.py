@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from migrant_linkage.cli.index import add_index_commands
 from migrant_linkage.cli.jobs import add_job_commands
+from migrant_linkage.cli.reconcile import add_reconcile_commands
 from migrant_linkage.cli.report import add_report_command
 from migrant_linkage.errors import UsageError
 
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_job_commands(sub)
     add_report_command(sub)
     add_index_commands(sub)
+    add_reconcile_commands(sub)
     return parser
 
 
