@@ -178,10 +178,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     counts = result.counts
     for key, value in counts.items():
         print(f"{key:>30}: {value}")
+    from migrant_linkage.profile import format_profile, naming_profile
+
+    profile = naming_profile(result.standardized)
+    print(format_profile(profile))
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         write_table(result.standardized, args.out / "standardized.parquet")
         write_table(result.rejects, args.out / "rejects.csv")
+        write_table(profile, args.out / "naming_profile.csv")
         print(f"{'outputs':>30}: {args.out}")
     return 0
 
