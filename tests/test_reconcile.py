@@ -311,3 +311,21 @@ def test_reconcile_command_names_a_missing_file(tmp_path, capsys):
     )
     assert code == 2
     assert "nope.csv" in capsys.readouterr().err
+
+
+def test_two_systems_same_seed_same_output():
+    first, second = two_systems(80, seed=6), two_systems(80, seed=6)
+    pd.testing.assert_frame_equal(first.migrant, second.migrant)
+    pd.testing.assert_frame_equal(first.state, second.state)
+
+
+def test_record_ids_of_the_two_systems_say_nothing_of_the_child():
+    systems = two_systems(300, seed=6)
+    both = systems.migrant.merge(systems.state, on="true_student_id", suffixes=("_m", "_s"))
+    same_number = both["record_id_m"].str[4:] == both["record_id_s"].str[4:]
+    assert same_number.mean() < 0.5
+
+
+def test_system_rates_adding_up_to_more_than_one_are_refused():
+    with pytest.raises(ValueError, match="id rates"):
+        SystemRates(id_missing=0.6, id_mistyped=0.5)

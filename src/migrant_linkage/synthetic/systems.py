@@ -177,7 +177,7 @@ def two_systems(
     )
     sis_category[donors] = "ID_REUSED"
 
-    def system(frame: pd.DataFrame, ids: pd.Series, flags: np.ndarray, prefix: str, keep):
+    def system(frame, ids, flags, categories, prefix: str, keep: np.ndarray) -> pd.DataFrame:
         out = frame.copy()
         out["state_student_id"] = ids.to_numpy()
         out["migrant_flag"] = flags
@@ -187,24 +187,19 @@ def two_systems(
             withdrawn, _exit_date(out["enrollment_date"], exit_days), None
         )
         out["active_status"] = np.where(withdrawn, "N", "Y")
-        out = out.reset_index()
-        out["record_id"] = np.where(
-            out["record_id"].isna(),
-            None,
-            prefix + pd.Series(np.arange(1, n + 1)).astype(str).str.zfill(7),
-        )
-        return out.loc[keep].reset_index(drop=True)
+        out[TRUE_CATEGORY_COLUMN] = categories
+        out = out.reset_index().loc[keep]
+        # Each system numbers its records in its own order: an id says nothing of the child.
+        out = out.iloc[rng.permutation(len(out))].reset_index(drop=True)
+        numbers = pd.Series(np.arange(1, len(out) + 1)).astype(str).str.zfill(7)
+        out["record_id"] = np.where(out["record_id"].isna(), None, prefix + numbers)
+        rejected = out["record_id"].isna() | out[["first_name", "last_name_1"]].isna().all(axis=1)
+        out.loc[rejected, TRUE_CATEGORY_COLUMN] = "REJECTED"
+        return out
 
     mep_flag = np.where(flag == 2, "N", "Y")
     sis_flag = np.where((where == 2) | ((where == 0) & (flag != 1)), "Y", "N")
-    migrant = system(mep, mep_ids, mep_flag, "MEP-", np.isin(where, (0, 1)))
-    migrant[TRUE_CATEGORY_COLUMN] = mep_category[np.isin(where, (0, 1))]
-    state_system = system(sis, state_ids, sis_flag, "SIS-", where != 1)
-    state_system[TRUE_CATEGORY_COLUMN] = sis_category[where != 1]
-    for frame in (migrant, state_system):
-        rejected = frame["record_id"].isna() | frame[["first_name", "last_name_1"]].isna().all(
-            axis=1
-        )
-        frame.loc[rejected, TRUE_CATEGORY_COLUMN] = "REJECTED"
+    migrant = system(mep, mep_ids, mep_flag, mep_category, "MEP-", np.isin(where, (0, 1)))
+    state_system = system(sis, state_ids, sis_flag, sis_category, "SIS-", where != 1)
     columns = [c for c in migrant.columns if c != "true_student_id"] + ["true_student_id"]
     return TwoSystems(migrant[columns].astype("str"), state_system[columns].astype("str"))
