@@ -119,3 +119,11 @@ def test_districts_command_writes_the_lists(tmp_path, capsys):
         "all_districts.csv",
     }
     assert "ANA" not in capsys.readouterr().out
+
+
+def test_an_enrolment_that_begins_after_the_list_day_is_not_yet_active():
+    frame = _records(
+        {"record_id": "a", "first_name": "ANA", "enrollment_date": "2024-09-01"},
+        {"record_id": "b", "first_name": "EVA", "enrollment_date": "2024-01-10"},
+    )
+    assert districts.master_lists(frame, on="2024-03-01")["record_id"].tolist() == ["b"]

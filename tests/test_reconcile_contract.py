@@ -74,3 +74,14 @@ def test_dedupe_and_link_give_the_same_pairs_with_and_without_enrolment_columns(
     linked = link(with_columns, state, train=False)
     linked_plain = link(without, state.drop(columns=list(ENROLMENT_COLUMNS)), train=False)
     pd.testing.assert_frame_equal(linked.pairs[key], linked_plain.pairs[key])
+
+
+def test_every_enrolment_column_and_flag_is_documented():
+    from pathlib import Path
+
+    from migrant_linkage.schema import ENROLMENT_STANDARDIZED_COLUMNS
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "record-contract.md").read_text()
+    names = [*ENROLMENT_COLUMNS, *(c.name for c in ENROLMENT_STANDARDIZED_COLUMNS)]
+    names += [flag.value for flag in EnrolmentFlag]
+    assert [name for name in names if f"`{name}`" not in text] == []

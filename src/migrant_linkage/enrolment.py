@@ -76,10 +76,11 @@ def standardize_enrolment(
 
 
 def is_active_sql(on: str) -> str:
-    """SQL: whether an enrolment is active on the ISO date `on` (a quoted literal): the active
-    status says so when given; without one, an enrolment with no exit date, or an exit date
-    after `on`, is active."""
+    """SQL: whether an enrolment is active on the ISO date `on` (a quoted literal). It must
+    have begun by then (or give no entry date); then the active status decides when given,
+    and without one an enrolment with no exit date, or an exit date after `on`, is active."""
     return (
+        f"(enrollment_date_std IS NULL OR enrollment_date_std <= {on}) AND "
         "CASE WHEN active_std IS NOT NULL THEN active_std = 'Y' "
         f"ELSE enrollment_end_date_std IS NULL OR enrollment_end_date_std > {on} END"
     )
