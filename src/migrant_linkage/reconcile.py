@@ -352,7 +352,7 @@ def _by_district(listed: pd.DataFrame) -> pd.DataFrame:
 
 
 def _summary(listed: pd.DataFrame, records: pd.DataFrame, records_in: dict[str, int]) -> dict:
-    per_system = {}
+    per_system: dict[str, dict[str, Any]] = {}
     for system in (MIGRANT_SYSTEM, STATE_SYSTEM):
         rows = listed[listed["system"] == system]
         counts = rows["category"].value_counts()

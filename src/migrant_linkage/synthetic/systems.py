@@ -112,7 +112,8 @@ def _mistype(ids: pd.Series, rng: np.random.Generator) -> pd.Series:
 def _exit_date(entry: pd.Series, days: np.ndarray) -> pd.Series:
     """An exit `days` after the entry date (entry parsed as the generator wrote it, US order)."""
     parsed = pd.to_datetime(entry, errors="coerce", format="mixed")
-    return (parsed + pd.to_timedelta(days, unit="D")).dt.strftime("%Y-%m-%d")
+    shift = pd.Series(pd.to_timedelta(days, unit="D"), index=parsed.index)
+    return (parsed + shift).dt.strftime("%Y-%m-%d")
 
 
 def two_systems(
@@ -162,7 +163,7 @@ def two_systems(
     donors = rng.choice(donors_pool, size=min(len(reused), len(donors_pool)), replace=False)
     reused = reused[: len(donors)]
     id_kind[np.flatnonzero(id_kind == 4)[len(donors) :]] = 0  # no donor left: the ID agrees
-    mep_ids.iloc[reused] = state_ids.iloc[donors].to_numpy()
+    mep_ids[mep_ids.index[reused]] = state_ids.iloc[donors].to_numpy()
 
     # Truth: the category each record should get (names as in reconcile.Category).
     flag_category = np.array(["FLAGGED_IN_BOTH", "FLAGGED_MIGRANT_ONLY", "FLAGGED_STATE_ONLY"])
@@ -183,16 +184,15 @@ def two_systems(
         out["migrant_flag"] = flags
         out["district_id"] = district
         out["school_id"] = school
-        out["enrollment_end_date"] = np.where(
-            withdrawn, _exit_date(out["enrollment_date"], exit_days), None
-        )
+        exit_dates = _exit_date(out["enrollment_date"], exit_days)
+        out["enrollment_end_date"] = exit_dates.where(pd.Series(withdrawn, index=out.index))
         out["active_status"] = np.where(withdrawn, "N", "Y")
         out[TRUE_CATEGORY_COLUMN] = categories
         out = out.reset_index().loc[keep]
         # Each system numbers its records in its own order: an id says nothing of the child.
         out = out.iloc[rng.permutation(len(out))].reset_index(drop=True)
         numbers = pd.Series(np.arange(1, len(out) + 1)).astype(str).str.zfill(7)
-        out["record_id"] = np.where(out["record_id"].isna(), None, prefix + numbers)
+        out["record_id"] = (prefix + numbers).where(out["record_id"].notna())
         rejected = out["record_id"].isna() | out[["first_name", "last_name_1"]].isna().all(axis=1)
         out.loc[rejected, TRUE_CATEGORY_COLUMN] = "REJECTED"
         return out
