@@ -329,3 +329,25 @@ def test_record_ids_of_the_two_systems_say_nothing_of_the_child():
 def test_system_rates_adding_up_to_more_than_one_are_refused():
     with pytest.raises(ValueError, match="id rates"):
         SystemRates(id_missing=0.6, id_mistyped=0.5)
+
+
+def test_reconcile_report_shows_the_counts_and_no_child(tmp_path, caplog):
+    systems = two_systems(150, seed=12)
+    synthetic.write(systems.migrant.drop(columns=[TRUE_CATEGORY_COLUMN]), tmp_path / "mep.csv")
+    synthetic.write(systems.state.drop(columns=[TRUE_CATEGORY_COLUMN]), tmp_path / "sis.csv")
+    out = tmp_path / "out"
+    caplog.set_level("DEBUG")
+    args = ["-v", "reconcile", str(tmp_path / "mep.csv"), str(tmp_path / "sis.csv")]
+    assert main([*args, "--out", str(out), "--report"]) == 0
+    page = (out / "reconcile.html").read_text(encoding="utf-8")
+    summary = json.loads((out / "summary.json").read_text())
+    reused = summary["systems"]["migrant"]["categories"]["ID_REUSED"]
+    assert (
+        f'ID_REUSED *</td><td>same State ID, clearly a different child</td><td class="num">{reused}'
+        in page
+    )
+    surnames = set(systems.migrant["last_name_1"].dropna()) | set(
+        systems.state["last_name_1"].dropna()
+    )
+    assert not any(name in page for name in surnames)
+    assert not any(name in caplog.text for name in surnames)

@@ -59,7 +59,7 @@ from migrant_linkage.schema import (
 from migrant_linkage.standardize import standardize
 from migrant_linkage.zones import MATCH_ZONE, NEAR_MATCH_ZONE, Routing, Thresholds
 
-__all__ = ["NO_DISTRICT", "Category", "Reconciliation", "reconcile"]
+__all__ = ["INCONSISTENT", "NO_DISTRICT", "Category", "Reconciliation", "reconcile"]
 
 logger = logging.getLogger(__name__)
 

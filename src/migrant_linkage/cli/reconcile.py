@@ -39,6 +39,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         counts = [systems[s]["categories"][category.value] for s in ("migrant", "state")]
         print(f"{category.value:>30}  {counts[0]:>14}  {counts[1]:>12}")
     print(f"{'outputs':>30}  {args.out}")
+    if args.report:
+        from migrant_linkage.report.reconcile_page import write_reconcile_report
+
+        print(f"{'report':>30}  {write_reconcile_report(args.out)}")
     return 0
 
 
@@ -88,6 +92,7 @@ def add_reconcile_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--state-column-map", action="append", metavar="THEIRS=OURS|FILE.json")
     p.add_argument("--date-format", help="declared date format, e.g. %%d/%%m/%%Y")
     p.add_argument("--model", help="model JSON to score with (default: the shipped model)")
+    p.add_argument("--report", action="store_true", help="also write DIR/reconcile.html (counts)")
     p.set_defaults(func=cmd_reconcile)
 
     p = sub.add_parser("districts", help="write each district's master list of migrant students")
