@@ -42,6 +42,8 @@ def test_every_input_record_appears_in_exactly_one_category(migrant, state):
         assert sorted(rows["source_row"].astype(int)) == list(range(1, len(frame) + 1))
         counts = result.summary["systems"][name]["categories"]
         assert sum(counts.values()) == len(frame)
+        column = f"{name}_system_records"
+        assert result.by_district[column].sum() == len(frame)
     assert set(listed["category"]) <= {c.value for c in Category}
     migrant_side = listed.loc[listed["system"] == "migrant", "category"]
     state_side = listed.loc[listed["system"] == "state", "category"]

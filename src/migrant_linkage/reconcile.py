@@ -336,7 +336,7 @@ def _by_district(listed: pd.DataFrame) -> pd.DataFrame:
         .pivot_table(
             index=["district_id", "category"],
             columns="system",
-            values="record_id",
+            values="source_row",
             aggfunc="count",
             fill_value=0,
         )
