@@ -230,7 +230,8 @@ def _classify_pairs(
     pairs: pd.DataFrame, records: pd.DataFrame, thresholds: Thresholds
 ) -> pd.DataFrame:
     """The pairs that decide categories (steps 2-4 of the module docstring), each with its
-    category. Columns: migrant_key, state_key, category, matched_by, match_weight."""
+    category. Columns: migrant_key, state_key, category, matched_by, match_weight,
+    weight_without_id."""
     by_key = records.set_index(UNIQUE_ID_COLUMN)
     pairs = pairs.rename(columns={"record_id_l": "migrant_key", "record_id_r": "state_key"})
     ids_m = by_key["state_student_id_std"].reindex(pairs["migrant_key"]).to_numpy()
