@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, ...]] = [
         "jobfile",
         "courses",
     ),  # records in; courses
+    ("enrolment", "profile"),  # the optional enrolment columns; the naming-convention profile
     ("comparisons", "blocking"),
     ("levels", "cheatsheet"),  # a model's levels by label; the cheat sheet run through them
     ("zones", "clustering"),  # routing of a scored pair; splitting a component
@@ -45,6 +46,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("pipeline",),  # the stages after predict, shared by every front end
     ("engine",),  # dedupe, link and explain
     ("privacy", "review", "demo"),  # encoded linkage, the master index, the demo
+    ("reconcile", "districts"),  # migrant flags across a state's systems; district lists
     ("report",),  # the HTML run report
     ("tuning",),  # notebook helpers, drawn with the report's charts
     ("cli", "__main__", PACKAGE),  # the command line and the public surface

@@ -38,6 +38,28 @@ INPUT_COLUMNS: tuple[str, ...] = (
     "enrollment_date",
 )
 
+#: Optional enrolment columns, for jobs that compare a state's own systems (reconcile.py,
+#: districts.py): carried through standardization like any extra column (dedupe and link never
+#: read them) and checked by `migrant_linkage.enrolment`, which adds the `_std` columns below.
+ENROLMENT_COLUMNS: tuple[str, ...] = (
+    "migrant_flag",  # Y/N: the record is flagged as a migrant (MEP-eligible) child
+    "district_id",  # the district (LEA) the child is enrolled in
+    "school_id",  # the school within the district
+    "enrollment_end_date",  # withdrawal / exit date; empty while enrolled
+    "active_status",  # Y/N: the enrolment (or eligibility) is active
+)
+
+
+class EnrolmentFlag(StrEnum):
+    """Problems in the optional enrolment columns (kept, flagged in `enrolment_flags`)."""
+
+    MIGRANT_FLAG_UNRECOGNISED = "MIGRANT_FLAG_UNRECOGNISED"  # not a yes/no value
+    ACTIVE_STATUS_UNRECOGNISED = "ACTIVE_STATUS_UNRECOGNISED"  # not a yes/no value
+    ENROLLMENT_END_DATE_UNPARSEABLE = "ENROLLMENT_END_DATE_UNPARSEABLE"
+    ENROLLMENT_DATES_INVERTED = "ENROLLMENT_DATES_INVERTED"  # exit before entry
+    DISTRICT_MISSING = "DISTRICT_MISSING"  # no district: no district master list can hold it
+
+
 #: Columns that must exist in the input (after the column map). A record missing a value in one
 #: of them may still be rejected row by row; see RejectCode.
 REQUIRED_INPUT_COLUMNS: tuple[str, ...] = ("record_id", "state")
@@ -174,6 +196,19 @@ STANDARDIZED_COLUMNS: tuple[StandardizedColumn, ...] = (
 )
 
 STANDARDIZED_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in STANDARDIZED_COLUMNS)
+
+#: The derived enrolment columns `migrant_linkage.enrolment.standardize_enrolment` adds (not
+#: part of the standardized table: only the jobs that read the enrolment columns add them).
+ENROLMENT_STANDARDIZED_COLUMNS: tuple[StandardizedColumn, ...] = (
+    StandardizedColumn("migrant_flag_std", "VARCHAR", "Y, N or null"),
+    StandardizedColumn("district_id_std", "VARCHAR", "district (LEA) id, trimmed, upper case"),
+    StandardizedColumn("school_id_std", "VARCHAR", "school id, trimmed, upper case"),
+    StandardizedColumn("enrollment_end_date_std", "VARCHAR", "ISO exit date or null"),
+    StandardizedColumn("active_std", "VARCHAR", "Y, N or null"),
+    StandardizedColumn(
+        "enrolment_flags", "VARCHAR", "sorted EnrolmentFlag codes joined by ';', empty when clean"
+    ),
+)
 
 #: Columns of the rejects table.
 REJECT_COLUMNS: tuple[str, ...] = ("source_name", "source_row", "record_id", "reason", "message")

@@ -23,6 +23,7 @@ from migrant_linkage.cli.courses import add_course_commands
 from migrant_linkage.cli.encoded import add_encoded_commands
 from migrant_linkage.cli.index import add_index_commands
 from migrant_linkage.cli.jobs import add_job_commands
+from migrant_linkage.cli.reconcile import add_reconcile_commands
 from migrant_linkage.cli.report import add_report_command
 from migrant_linkage.errors import UsageError, describe_system_error
 
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_course_commands(sub)
     add_cheatsheet_command(sub)
     add_encoded_commands(sub)
+    add_reconcile_commands(sub)
     for child in _subcommand_parsers(parser):
         _add_verbosity(child, argparse.SUPPRESS)
     return parser

@@ -252,9 +252,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     out = prepare_out_dir(args.out)  # no earlier validation's marker beside this one's files
     std = standardize_all(specs, source_names(specs), None, None)
     _print_sources(std.counts, args.format)
+
+    from migrant_linkage.profile import format_profile, naming_profile
+
+    profile = naming_profile(std.records)
+    if args.format == "table":
+        print(format_profile(profile))
     if out is not None:
         write_table(std.records, out / "standardized.parquet")
         write_table(std.rejects, out / "rejects.csv")
+        write_table(profile, out / "naming_profile.csv")
         summary = {
             "job": "validate",
             "records_in": std.records_in,

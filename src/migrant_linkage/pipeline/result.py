@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from migrant_linkage.io import write_table, write_text_atomic
+from migrant_linkage.profile import NAMING_PROFILE_FILE, PROFILED_COLUMNS, naming_profile
 
 
 @dataclass
@@ -57,5 +58,9 @@ class Result:
         write_table(self.clusters, out / "clusters.parquet")
         write_table(self.worklist, out / "worklist.csv")
         write_table(self.rejects, out / "rejects.csv")
+        if set(PROFILED_COLUMNS) <= set(self.standardized.columns) and len(self.standardized):
+            # Counts per state and district only: the report's naming-convention section
+            # reads it, so `report RUN_DIR` needs no standardized records.
+            write_table(naming_profile(self.standardized), out / NAMING_PROFILE_FILE)
         self.model.save(out / "model.json")
         write_text_atomic(out / "summary.json", json.dumps(self.summary, indent=2, default=str))

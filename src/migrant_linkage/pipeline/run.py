@@ -30,6 +30,7 @@ from migrant_linkage.pipeline import scoring
 from migrant_linkage.pipeline.clusters import PAIRS_TABLE
 from migrant_linkage.pipeline.result import Result
 from migrant_linkage.pipeline.worklist import worklist
+from migrant_linkage.profile import NAMING_PROFILE_FILE
 from migrant_linkage.zones import ZONES, Routing, Thresholds
 
 Progress = Callable[[str], None]
@@ -135,7 +136,7 @@ def prepare_out_dir(out_dir: str | Path | None) -> Path | None:
         return None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in (FINISHED_MARKER, "report.html", "report-redacted.html"):
+    for stale in (FINISHED_MARKER, "report.html", "report-redacted.html", NAMING_PROFILE_FILE):
         (out / stale).unlink(missing_ok=True)
     for leftover in out.glob(".*.*"):
         if _is_interrupted_write(leftover):

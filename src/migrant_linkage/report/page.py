@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from migrant_linkage.io import write_text_atomic
-from migrant_linkage.report import charts, evidence, pair_stats
+from migrant_linkage.report import charts, conventions, evidence, pair_stats
 from migrant_linkage.report.run import Run, load_run, quality_flag_counts, thresholds_of
 
 #: The worklist columns shown for each near match, with a heading. `_l`/`_r` are appended.
@@ -171,6 +171,16 @@ def _quality(run: Run) -> str:
         "Soft problems found while standardizing. Flagged records are kept and linked; the flag "
         "tells staff and the comparisons what to trust.",
     )
+
+
+def _conventions(run: Run) -> str:
+    table = conventions.conventions_table(run)
+    body = (
+        _missing("The naming-convention profile needs the run's standardized records.")
+        if table is None
+        else _table(table, {"records": "int"}, "narrow")
+    )
+    return _section("conventions", "Naming conventions", body, conventions.INTRO)
 
 
 def _zones(run: Run, chart_box: _Charts) -> str:
@@ -518,6 +528,7 @@ def render_report(run: Run, *, redact: bool = False, top_n: int = 10) -> str:
     sections = [
         _inputs(run),
         _quality(run),
+        _conventions(run),
         _zones(run, chart_box),
         _weights(run, chart_box),
         _near_matches(run, redact, top_n),
