@@ -25,6 +25,7 @@ from migrant_linkage import synthetic
 OUTPUTS = (
     "pairs.parquet",
     "pairs.csv",
+    "weight_histogram.parquet",
     "clusters.csv",
     "clusters.parquet",
     "worklist.csv",
