@@ -80,7 +80,9 @@ def build_histogram(
     con: duckdb.DuckDBPyConnection, pairs_table: str, records_table: str
 ) -> pd.DataFrame:
     """HISTOGRAM_TABLE from the routed pairs: one scan for the pair counts (joined to the truth
-    when the records carry it) and one for the records' best zone and weight."""
+    when the records carry it) and one for the records' best zone and weight. Probabilities
+    are summed as decimals: a float sum depends on the order the threads add in, and the
+    same run must write the same file."""
     truth = _truth_column(con, records_table)
     if truth:
         true_pair = f"count(*) FILTER (WHERE tl.{truth} = tr.{truth})"
@@ -98,7 +100,8 @@ def build_histogram(
         f"""CREATE OR REPLACE TABLE {HISTOGRAM_TABLE} AS
         WITH pair_bins AS (
             SELECT p.zone, {bin_low_sql("p.match_weight")} AS bin_low, count(*) AS pairs,
-                   sum(p.match_probability) AS expected_matches, {true_pair} AS true_pairs
+                   CAST(sum(CAST(p.match_probability AS DECIMAL(18, 15))) AS DOUBLE)
+                       AS expected_matches, {true_pair} AS true_pairs
             FROM {pairs_table} p {truth_join}
             GROUP BY ALL
         ), sides AS (
