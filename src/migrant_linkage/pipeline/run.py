@@ -239,6 +239,9 @@ def run_stages(
     pairs_worklist = stages.run(
         "worklist", lambda: worklist(con, scoring.RECORDS_TABLE, worklist_columns)
     )
+    # Splink's own tables (the predictions, the scores inside components) are read no more:
+    # dropped, their memory holds the sort of the written pairs instead of growing the process.
+    linker.table_management.delete_tables_created_by_splink_from_db()
     summary["clusters"] = int(clusters["cluster_id"].nunique())
     summary["records_in_multi_record_clusters"] = int((clusters["cluster_size"] > 1).sum())
     summary["worklist_pairs"] = len(pairs_worklist)
