@@ -245,11 +245,10 @@ def _weight_bins_of_histogram(
     rows = histogram[histogram["pairs"] > 0]
     zone = rows["zone"].astype(str) if thresholds is None else zone_of(rows["bin_low"], thresholds)
     low = np.floor(rows["bin_low"].to_numpy(dtype=float) / bin_width + 1e-9) * bin_width
-    table = (
-        pd.DataFrame({"bin_low": low, "zone": zone.to_numpy(), "pairs": rows["pairs"].to_numpy()})
-        .groupby(["bin_low", "zone"], as_index=False)["pairs"]
-        .sum()
+    per_bin = pd.DataFrame(
+        {"bin_low": low, "zone": zone.to_numpy(), "pairs": rows["pairs"].to_numpy()}
     )
+    table = per_bin.groupby(["bin_low", "zone"], as_index=False).agg(pairs=("pairs", "sum"))
     table["bin_high"] = table["bin_low"] + bin_width
     return table[["bin_low", "bin_high", "zone", "pairs"]]
 
