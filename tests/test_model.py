@@ -8,7 +8,7 @@ import itertools
 import pandas as pd
 import pytest
 
-from migrant_linkage import blocking, synthetic
+from migrant_linkage import synthetic
 from migrant_linkage.model import (
     MAX_GIVEN_NAME_ELSE_WEIGHT,
     MIN_EXACT_BIRTH_DATE_WEIGHT,
@@ -17,7 +17,6 @@ from migrant_linkage.model import (
     ModelNotTrainedError,
     apply_priors,
     check_weights,
-    em_sample,
     untrained_settings,
 )
 from migrant_linkage.standardize import standardize
@@ -132,26 +131,3 @@ def test_labels_naming_unknown_records_are_rejected(standardized):
     labels = pd.DataFrame({"record_id_l": ["nope"], "record_id_r": ["nada"], "is_match": [True]})
     with pytest.raises(ValueError, match="not in the training records"):
         Model().train(standardized, labels=labels)
-
-
-def test_em_on_a_large_population_reads_whole_training_blocks_of_a_share_of_given_names(
-    standardized,
-):
-    sized = blocking.training_block_sizes(standardized)
-    limit = len(sized) // 4
-    sample = em_sample(sized, max_records=limit)
-    assert 0 < len(sample) < len(sized) // 2
-    # Every EM block keyed on the given name is either whole in the sample or absent.
-    for keys in (
-        ("given_name_1_canonical", "birth_date_std"),
-        ("surname_units_key", "given_name_1_canonical"),
-    ):
-        full = sized.groupby(list(keys)).size()
-        kept = sample.groupby(list(keys)).size()
-        assert (full.reindex(kept.index) == kept).all()
-    # The caps were counted on every record, not on the sample.
-    assert sample[blocking.NAMES_BLOCK_RECORDS].equals(
-        sized.loc[sample.index, blocking.NAMES_BLOCK_RECORDS]
-    )
-    pd.testing.assert_frame_equal(em_sample(sized, max_records=limit), sample)  # same draw
-    assert em_sample(sized, max_records=len(sized)) is sized  # small populations: every record

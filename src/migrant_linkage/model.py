@@ -166,38 +166,13 @@ def _training_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[list(dict.fromkeys(keep))]
 
 
-def training_linker(
-    db_api: Any, frame: pd.DataFrame, settings: dict[str, Any], name: str, *, sized: bool = False
-) -> Any:
+def training_linker(db_api: Any, frame: pd.DataFrame, settings: dict[str, Any], name: str) -> Any:
     """A Linker over training records, which carry the sizes of their training blocks (the EM
-    rules leave out blocks crowded with namesakes: blocking.TRAINING_BLOCK_MAX_RECORDS);
-    `sized`: the frame carries them already."""
+    rules leave out blocks crowded with namesakes: blocking.TRAINING_BLOCK_MAX_RECORDS)."""
     from splink import Linker
 
-    records = frame if sized else blocking.training_block_sizes(frame)
-    return Linker(db_api.register(records, dataset_display_name=name), settings, log_level=None)
-
-
-#: EM reads the records of at most about this many records' worth of given names. Every EM
-#: training block is keyed on the given name (blocking.training_rule_names_and_place,
-#: training_rule_birth_date), so taking the records of a seeded share of the given names keeps
-#: each chosen block whole, and the block sizes that cap them are counted on every record first.
-#: EM's cost then stops growing with the population; the prior and the u-probabilities are still
-#: estimated on every record (the u sample is bounded by max_u_pairs already).
-EM_MAX_RECORDS = 300_000
-_EM_BUCKETS = 10_000
-
-
-def em_sample(sized: pd.DataFrame, max_records: int = EM_MAX_RECORDS) -> pd.DataFrame:
-    """The training records EM reads: all of them up to `max_records`, else the records of
-    the given names whose hash falls in a share max_records / len(sized) of the buckets (the
-    same names for the same data: the hash is pandas' fixed-key one)."""
-    if len(sized) <= max_records:
-        return sized
-    names = sized["given_name_1_canonical"].astype("string").fillna("")
-    bucket = pd.util.hash_pandas_object(names, index=False).to_numpy() % _EM_BUCKETS
-    kept = bucket < max(int(_EM_BUCKETS * max_records / len(sized)), 1)
-    return sized[kept]
+    records = db_api.register(blocking.training_block_sizes(frame), dataset_display_name=name)
+    return Linker(records, settings, log_level=None)
 
 
 def estimate_prior_and_u(
@@ -312,8 +287,7 @@ class Model:
         # tables and buffer pool (up to the memory limit) are not held through the run.
         db_api, con = make_db_api()
         try:
-            sized = blocking.training_block_sizes(frame)
-            linker = training_linker(db_api, sized, settings, "training_records", sized=True)
+            linker = training_linker(db_api, frame, settings, "training_records")
             training = linker.training
             estimate_prior_and_u(
                 training,
@@ -322,16 +296,7 @@ class Model:
                 deterministic_recall=deterministic_recall,
             )
             if labels is None:
-                sample = em_sample(sized)
-                if len(sample) < len(sized):  # EM on the sample, from the prior and u above
-                    linker = training_linker(
-                        db_api,
-                        sample,
-                        linker.misc.save_model_to_json(),
-                        "training_records_em",
-                        sized=True,
-                    )
-                estimate_m_without_labels(linker.training)
+                estimate_m_without_labels(training)
             else:
                 registered = db_api.register(label_table, dataset_display_name="training_labels")
                 training.estimate_m_from_pairwise_labels(registered)
