@@ -300,14 +300,15 @@ def run_ours(data: ExternalSet) -> ModelRun:
 
     started = time.perf_counter()
     if data.left_ids is not None:
-        result = migrant_linkage.link(*data.sides())
+        result = migrant_linkage.link(*data.sides(), all_pairs=True)
     elif data.files:
         on = data.records["record_id"]
         result = migrant_linkage.dedupe(
-            *(data.records[on.isin(ids)].reset_index(drop=True) for ids in data.files.values())
+            *(data.records[on.isin(ids)].reset_index(drop=True) for ids in data.files.values()),
+            all_pairs=True,
         )
     else:
-        result = migrant_linkage.dedupe(data.records)
+        result = migrant_linkage.dedupe(data.records, all_pairs=True)
     seconds = time.perf_counter() - started
     return ModelRun(
         "ours",

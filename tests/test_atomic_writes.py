@@ -29,10 +29,12 @@ from migrant_linkage.db import copy_atomic
 OUTPUTS = (
     "pairs.parquet",
     "pairs.csv",
+    "weight_histogram.parquet",
     "clusters.csv",
     "clusters.parquet",
     "worklist.csv",
     "rejects.csv",
+    "naming_profile.csv",
     "model.json",
     "summary.json",
 )
@@ -205,7 +207,12 @@ def test_validate_out_writes_a_finished_marker_last(inputs, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     week1_records = len(pd.read_csv(inputs["week1"], dtype=str))
     assert summary["records_in"] == week1_records
-    assert set(_visible_files(out)) == {"standardized.parquet", "rejects.csv", "summary.json"}
+    assert set(_visible_files(out)) == {
+        "standardized.parquet",
+        "rejects.csv",
+        "naming_profile.csv",
+        "summary.json",
+    }
     killed = _run(["validate", str(inputs["week2"]), "--out", str(out)], "rejects.csv")
     assert killed.returncode == -signal.SIGKILL
     assert not (out / "summary.json").exists()  # week2's parquet beside week1's rejects
@@ -276,5 +283,5 @@ def test_validate_outputs_are_private_to_their_owner(inputs, tmp_path):
     out = tmp_path / "checked"
     assert _run(["validate", str(inputs["week1"]), "--out", str(out)], None).returncode == 0
     assert {p.name: _mode(p) for p in out.iterdir()} == dict.fromkeys(
-        ("standardized.parquet", "rejects.csv", "summary.json"), 0o600
+        ("standardized.parquet", "rejects.csv", "naming_profile.csv", "summary.json"), 0o600
     )

@@ -102,6 +102,24 @@ def test_no_pairs_csv_writes_the_pairs_as_parquet_only_and_drops_a_stale_csv(tmp
     assert len(pd.read_parquet(out / "pairs.parquet")) == summary["comparisons"] > 0
 
 
+def test_all_pairs_writes_every_scored_pair_and_the_default_says_it_kept_a_sample(tmp_path):
+    import pandas as pd
+
+    data = _small_input(tmp_path)
+    everything, default = tmp_path / "all", tmp_path / "default"
+    assert (
+        main(["dedupe", str(data), "--out", str(everything), "--quiet", "--all-pairs"]) == EXIT_OK
+    )
+    assert main(["dedupe", str(data), "--out", str(default), "--quiet"]) == EXIT_OK
+    summary = json.loads((everything / "summary.json").read_text(encoding="utf-8"))
+    assert summary["pairs_written"] == "all"
+    assert len(pd.read_parquet(everything / "pairs.parquet")) == summary["comparisons"] > 0
+    kept = json.loads((default / "summary.json").read_text(encoding="utf-8"))["pairs_written"]
+    assert kept.startswith("match and near_match")
+    histogram = pd.read_parquet(default / "weight_histogram.parquet")
+    assert histogram["pairs"].sum() == summary["comparisons"]
+
+
 def test_memory_limit_is_checked_and_handed_to_duckdb(tmp_path, capsys, monkeypatch):
     import os
 

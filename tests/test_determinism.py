@@ -23,6 +23,7 @@ BYTE_IDENTICAL = (
     "clusters.parquet",
     "worklist.csv",
     "rejects.csv",
+    "naming_profile.csv",
     "pairs.csv",
     "pairs.parquet",
     "model.json",

@@ -103,6 +103,7 @@ def _run(
     out_dir: str | Path | None,
     progress: Progress | None,
     pairs_csv: bool,
+    all_pairs: bool,
 ) -> Result:
     from migrant_linkage.pipeline.run import empty_result, prepare_out_dir
 
@@ -168,6 +169,7 @@ def _run(
         backend=backend,
         out=out,
         pairs_csv=pairs_csv,
+        all_pairs=all_pairs,
     )
 
 
@@ -183,6 +185,7 @@ def dedupe(
     out_dir: str | Path | None = None,
     progress: Progress | None = None,
     pairs_csv: bool = True,
+    all_pairs: bool = False,
 ) -> Result:
     """Find records of the same child in one or more inputs, treated as one population.
 
@@ -192,8 +195,12 @@ def dedupe(
         on the data when there are at least MIN_RECORDS_TO_TRAIN records, else the shipped
         default model is used. train=False always scores with the given or default model.
     out_dir: when given, every output is written there (pairs streamed from the database).
-    pairs_csv: False leaves out pairs.csv (pairs.parquet holds the same rows); at national size
-        the CSV is the largest file and its write the slowest stage.
+    pairs_csv: False leaves out pairs.csv (pairs.parquet holds the same rows).
+    all_pairs: the result's pairs (and pairs.parquet) hold every scored pair; by default they
+        hold the match and near-match pairs and a sample of the non-match pairs, and
+        `Result.weight_histogram` (weight_histogram.parquet) counts every pair per zone and
+        weight bin, which the report and the tuning helpers read (at 1M records 7 of the 7.3M
+        scored pairs are non-matches, and writing them all was a third of the run).
     """
     if not sources:
         raise ValueError("dedupe() needs at least one input")
@@ -213,6 +220,7 @@ def dedupe(
         out_dir=out_dir,
         progress=progress,
         pairs_csv=pairs_csv,
+        all_pairs=all_pairs,
     )
 
 
@@ -231,6 +239,7 @@ def link(
     out_dir: str | Path | None = None,
     progress: Progress | None = None,
     pairs_csv: bool = True,
+    all_pairs: bool = False,
 ) -> Result:
     """Link a receiving state's records (`left`) with a sending state's or an index (`right`).
 
@@ -254,6 +263,7 @@ def link(
         out_dir=out_dir,
         progress=progress,
         pairs_csv=pairs_csv,
+        all_pairs=all_pairs,
     )
 
 

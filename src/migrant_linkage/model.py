@@ -283,18 +283,27 @@ class Model:
                 for level in comparison["comparison_levels"]:
                     level["fix_m_probability"] = False
 
-        db_api, _ = make_db_api()
-        linker = training_linker(db_api, frame, settings, "training_records")
-        training = linker.training
-        estimate_prior_and_u(
-            training, seed=seed, max_u_pairs=max_u_pairs, deterministic_recall=deterministic_recall
-        )
-        if labels is None:
-            estimate_m_without_labels(training)
-        else:
-            registered = db_api.register(label_table, dataset_display_name="training_labels")
-            training.estimate_m_from_pairwise_labels(registered)
-        trained = Model(linker.misc.save_model_to_json())
+        # Training's own in-memory database: closed when the model is read off it, so its
+        # tables and buffer pool (up to the memory limit) are not held through the run.
+        db_api, con = make_db_api()
+        try:
+            linker = training_linker(db_api, frame, settings, "training_records")
+            training = linker.training
+            estimate_prior_and_u(
+                training,
+                seed=seed,
+                max_u_pairs=max_u_pairs,
+                deterministic_recall=deterministic_recall,
+            )
+            if labels is None:
+                estimate_m_without_labels(training)
+            else:
+                registered = db_api.register(label_table, dataset_display_name="training_labels")
+                training.estimate_m_from_pairwise_labels(registered)
+            saved = linker.misc.save_model_to_json()
+        finally:
+            con.close()
+        trained = Model(saved)
         trained.settings["link_type"] = "dedupe_only"
         # Splink's random cache id would make identical trainings save different JSON; without
         # it each linker that loads the model draws its own, so nothing is shared by accident.

@@ -16,8 +16,14 @@ does, with or without labels:
   truth): precision, recall and F1 at every threshold, drawn with Splink's accuracy chart.
 - `waterfall`: how one pair's match weight adds up; `weights_chart`: the model's weights.
 
-Every function takes the scored pairs table of a run (`Result.pairs`, or `pairs.parquet` in a
-run folder) and works a column at a time; nothing loops over pairs.
+The counting functions (zone_counts, weight_histogram, threshold_sweep, sweep_chart and, with
+`truth`, accuracy_by_threshold) take a run's weight histogram (`Result.weight_histogram`, or
+`weight_histogram.parquet` in a run folder), which counts every scored pair, or a pairs table.
+The functions that show pairs one by one (sample_near_threshold, waterfall, pair_evidence, and
+accuracy_by_threshold with reviewed `labels`) take the pairs (`Result.pairs`, or
+`pairs.parquet`): by default the match and near-match pairs and a sample of non-matches,
+every pair with `all_pairs=True`. Everything works a column at a time; nothing loops over
+pairs.
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ from migrant_linkage.report.pair_stats import (
     RIGHT,
     WEIGHT,
     as_weights,
+    at_or_above,
+    histogram_grid,
+    is_histogram,
     threshold_sweep,
     weight_bins,
     zone_counts,
@@ -170,7 +179,12 @@ def accuracy_by_threshold(
     labelled, and true pairs the blocking never compared count as missed, so recall is honest
     about blocking; pass total_true_pairs to override that count, e.g. for a link job).
 
+    `pairs` may be a run's weight histogram when the run's records carried the synthetic truth
+    (its true_pairs column); give `truth` or total_true_pairs for the count of true pairs.
+
     Columns: threshold, match_probability, tp, fp, fn, tn, precision, recall, f1."""
+    if is_histogram(pairs):
+        return _accuracy_of_histogram(pairs, truth, total_true_pairs, grid, step)
     _require(pairs, WEIGHT)
     if (labels is None) == (truth is None):
         raise ValueError("give either labels (reviewed pairs) or truth (true_student_id)")
@@ -191,6 +205,38 @@ def accuracy_by_threshold(
     cut = np.searchsorted(w_sorted, grid_values, side="left")
     above = w_sorted.size - cut
     tp = suffix[cut].astype(int)
+    return _accuracy_table(grid_values, above, tp, positives, negatives)
+
+
+def _accuracy_of_histogram(
+    histogram: pd.DataFrame,
+    truth: pd.DataFrame | None,
+    total_true_pairs: int | None,
+    grid: Sequence[float] | None,
+    step: float,
+) -> pd.DataFrame:
+    if "true_pairs" not in histogram.columns or histogram["true_pairs"].isna().any():
+        raise ValueError(
+            "this histogram has no true_pairs (the run's records carried no true_student_id); "
+            "pass the pairs of a run with all_pairs=True instead, with truth= or labels="
+        )
+    if total_true_pairs is None:
+        if truth is None:
+            raise ValueError("give truth= or total_true_pairs= (the count of true pairs)")
+        total_true_pairs = true_pair_count(truth)
+    grid_values = (
+        np.asarray(grid, dtype=float) if grid is not None else histogram_grid(histogram, step)
+    )
+    above = at_or_above(histogram, "pairs", grid_values).astype(int)
+    tp = at_or_above(histogram, "true_pairs", grid_values).astype(int)
+    total = int(histogram["pairs"].sum())
+    negatives = total - int(histogram["true_pairs"].sum())
+    return _accuracy_table(grid_values, above, tp, total_true_pairs, negatives)
+
+
+def _accuracy_table(
+    grid_values: np.ndarray, above: np.ndarray, tp: np.ndarray, positives: int, negatives: int
+) -> pd.DataFrame:
     fp = above - tp
     fn = positives - tp
     tn = negatives - fp

@@ -201,7 +201,13 @@ def _add_job_options(p: argparse.ArgumentParser) -> None:
         "--no-pairs-csv",
         dest="pairs_csv",
         action="store_false",
-        help="write the scored pairs as pairs.parquet only (the CSV is the largest output)",
+        help="write the scored pairs as pairs.parquet only, no pairs.csv",
+    )
+    p.add_argument(
+        "--all-pairs",
+        action="store_true",
+        help="write every scored pair (default: the match and near-match pairs, a sample of "
+        "non-matches, and weight_histogram.parquet counting them all)",
     )
     add_report_option(p)
 
@@ -320,6 +326,7 @@ def _run_job(args: argparse.Namespace, job_name: str, inputs: list[Any]) -> int:
         out_dir=args.out,
         progress=_progress(args.quiet),
         pairs_csv=args.pairs_csv,
+        all_pairs=args.all_pairs,
     )
     _print_summary(result.summary, args.out)
     if args.report:

@@ -104,10 +104,18 @@ def cluster(
         WHERE records BETWEEN 3 AND {MAX_COMPONENT_FULLY_SCORED}""",
     )
     n_big = con.execute("SELECT count(*) FROM ml_big_components").fetchall()[0][0]
+    # A pair inside one component has both records in a component of 2 or more: probing the
+    # scored pairs against those few records, not against every record, keeps the join small.
+    execute(
+        con,
+        """CREATE OR REPLACE TABLE ml_joined AS
+        SELECT c.record_id, c.cluster_id FROM ml_components c JOIN ml_component_sizes USING (cluster_id)
+        WHERE records > 1""",
+    )
     conflict_sources = [
         f"""SELECT p.record_id_l, p.record_id_r FROM ml_pairs p
-            JOIN ml_components a ON a.record_id = p.record_id_l
-            JOIN ml_components b ON b.record_id = p.record_id_r
+            JOIN ml_joined a ON a.record_id = p.record_id_l
+            JOIN ml_joined b ON b.record_id = p.record_id_r
             WHERE a.cluster_id = b.cluster_id
               AND (p.guarded OR p.match_weight < {routing.thresholds.strong_disagreement_weight!r})"""
     ]

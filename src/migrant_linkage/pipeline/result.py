@@ -10,13 +10,17 @@ from typing import Any
 import pandas as pd
 
 from migrant_linkage.io import write_table, write_text_atomic
+from migrant_linkage.pipeline.histogram import HISTOGRAM_FILE, empty_histogram
 from migrant_linkage.profile import NAMING_PROFILE_FILE, PROFILED_COLUMNS, naming_profile
 
 
 @dataclass
 class Result:
     """What a dedupe or link run produced. `pairs` is read from disk on first use when the run
-    wrote an out_dir (it can be large)."""
+    wrote an out_dir. It holds the match and near-match pairs and a sample of the non-match
+    pairs unless the run was asked for all pairs (summary["pairs_written"] says which);
+    `weight_histogram` counts every scored pair per zone and weight bin (pipeline.histogram).
+    """
 
     standardized: pd.DataFrame
     rejects: pd.DataFrame
@@ -24,6 +28,7 @@ class Result:
     worklist: pd.DataFrame
     summary: dict[str, Any]
     model: Any  # migrant_linkage.model.Model
+    weight_histogram: pd.DataFrame = field(default_factory=empty_histogram)
     _pairs: pd.DataFrame | None = field(default=None, repr=False)
     _pairs_path: Path | None = field(default=None, repr=False)
 
@@ -37,7 +42,7 @@ class Result:
 
     def write(self, out_dir: str | Path, *, pairs_csv: bool = True) -> None:
         """Write every output to `out_dir` (atomic writes): pairs.parquet, pairs.csv (unless
-        pairs_csv=False), clusters.csv, clusters.parquet, worklist.csv, rejects.csv, model.json,
+        pairs_csv=False), weight_histogram.parquet, clusters.csv, clusters.parquet, worklist.csv, rejects.csv, model.json,
         summary.json."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -54,6 +59,7 @@ class Result:
 
     def write_small_outputs(self, out: Path) -> None:
         """Everything but the pairs; summary.json last (it marks a finished run)."""
+        write_table(self.weight_histogram, out / HISTOGRAM_FILE)
         write_table(self.clusters, out / "clusters.csv")
         write_table(self.clusters, out / "clusters.parquet")
         write_table(self.worklist, out / "worklist.csv")

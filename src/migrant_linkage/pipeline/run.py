@@ -22,12 +22,18 @@ import duckdb
 import pandas as pd
 
 from migrant_linkage import blocking
-from migrant_linkage.db import copy_atomic, execute, load_frame, scalar
+from migrant_linkage.db import copy_atomic, execute, load_frame
 from migrant_linkage.io import write_text_atomic
 from migrant_linkage.levels import ModelLevels
 from migrant_linkage.pipeline import clusters as clustering_stage
 from migrant_linkage.pipeline import scoring
 from migrant_linkage.pipeline.clusters import PAIRS_TABLE
+from migrant_linkage.pipeline.histogram import (
+    NON_MATCH_SAMPLE_PER_BIN,
+    build_histogram,
+    empty_histogram,
+    kept_pairs_sql,
+)
 from migrant_linkage.pipeline.result import Result
 from migrant_linkage.pipeline.worklist import worklist
 from migrant_linkage.profile import NAMING_PROFILE_FILE
@@ -56,11 +62,11 @@ class Stages:
 
 
 def route_pairs(con: duckdb.DuckDBPyConnection, routing: Routing, predict_table: str) -> None:
-    """ml_pairs: one row per scored pair with zone, grade, guard and comparison levels."""
+    """ml_pairs: one row per scored pair with zone, grade, guard and comparison levels (gamma
+    values; the level labels are added to the pairs that are written, see _labelled_pairs)."""
     extra = [
         "CAST(match_key AS INTEGER) AS blocking_rule",
         ", ".join(routing.levels.gamma_columns()),
-        ", ".join(routing.levels.label_columns_sql()),
     ]
     execute(
         con,
@@ -69,33 +75,29 @@ def route_pairs(con: duckdb.DuckDBPyConnection, routing: Routing, predict_table:
     )
 
 
-def _comparisons_per_rule(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Pairs each blocking rule found first (Splink's match_key), with the rule's SQL."""
-    counts = dict(
-        con.execute(f"SELECT blocking_rule, count(*) FROM {PAIRS_TABLE} GROUP BY 1").fetchall()
-    )
-    return [
-        {"rule": i, "sql": sql, "comparisons": int(counts.get(i, 0))}
-        for i, sql in enumerate(blocking.rule_descriptions())
-    ]
-
-
 def _pair_counts(con: duckdb.DuckDBPyConnection, n_records: int) -> dict[str, Any]:
-    comparisons = int(scalar(con, f"SELECT count(*) FROM {PAIRS_TABLE}"))
-    per_zone = {
-        zone: int(n)
-        for zone, n in dict(
-            con.execute(f"SELECT zone, count(*) FROM {PAIRS_TABLE} GROUP BY zone").fetchall()
-        ).items()
-    }
-    for zone in ZONES:
-        per_zone.setdefault(zone, 0)
+    """Comparisons in all, per zone, per blocking rule (the rule that found the pair first,
+    Splink's match_key) and guarded: one scan of the scored pairs."""
+    rows = con.execute(
+        f"SELECT zone, blocking_rule, guarded, count(*) FROM {PAIRS_TABLE} GROUP BY ALL"
+    ).fetchall()
+    per_zone = dict.fromkeys(ZONES, 0)
+    per_rule: dict[int, int] = {}
+    guarded = 0
+    for zone, rule, is_guarded, n in rows:
+        per_zone[zone] = per_zone.get(zone, 0) + int(n)
+        per_rule[rule] = per_rule.get(rule, 0) + int(n)
+        guarded += int(n) if is_guarded else 0
+    comparisons = sum(per_zone.values())
     return {
         "comparisons": comparisons,
-        "comparisons_per_rule": _comparisons_per_rule(con),
+        "comparisons_per_rule": [
+            {"rule": i, "sql": sql, "comparisons": per_rule.get(i, 0)}
+            for i, sql in enumerate(blocking.rule_descriptions())
+        ],
         "comparisons_per_record": round(comparisons / n_records, 2),
         "pairs_per_zone": per_zone,
-        "guarded_pairs": int(scalar(con, f"SELECT count(*) FROM {PAIRS_TABLE} WHERE guarded")),
+        "guarded_pairs": guarded,
     }
 
 
@@ -107,18 +109,27 @@ def _csv_safe(column: str) -> str:
     )
 
 
-def _write_pairs(con: duckdb.DuckDBPyConnection, out: Path, pairs_csv: bool) -> None:
-    select = f"SELECT * FROM {PAIRS_TABLE} ORDER BY record_id_l, record_id_r"
-    copy_atomic(con, select, out / "pairs.parquet", "parquet")
+def _labelled_pairs(levels: ModelLevels, all_pairs: bool) -> str:
+    """The pairs a run hands back: every pair with `all_pairs`, else the match and near-match
+    pairs and a sample of non-match pairs (pipeline.histogram); with each level's label."""
+    source = PAIRS_TABLE if all_pairs else f"({kept_pairs_sql(PAIRS_TABLE)})"
+    labels = ", ".join(levels.label_columns_sql())
+    return f"SELECT *, {labels} FROM {source} ORDER BY record_id_l, record_id_r"
+
+
+def _write_pairs(
+    con: duckdb.DuckDBPyConnection, out: Path, pairs_select: str, pairs_csv: bool
+) -> None:
+    copy_atomic(con, pairs_select, out / "pairs.parquet", "parquet")
     if not pairs_csv:  # no stale pairs.csv from an earlier run beside this run's outputs
         (out / "pairs.csv").unlink(missing_ok=True)
         return
     text_cols = ["record_id_l", "record_id_r"]
-    columns = con.execute(f"SELECT * FROM {PAIRS_TABLE} LIMIT 0").df().columns
+    columns = con.execute(f"SELECT * FROM ({pairs_select}) LIMIT 0").df().columns
     others = [c for c in columns if c not in text_cols]
     csv_select = (
         f"SELECT {', '.join(_csv_safe(c) for c in text_cols)}, {', '.join(others)} "
-        f"FROM {PAIRS_TABLE} ORDER BY record_id_l, record_id_r"
+        f"FROM ({pairs_select})"
     )
     copy_atomic(con, csv_select, out / "pairs.csv", "csv")
 
@@ -184,6 +195,7 @@ def empty_result(
         worklist=pd.DataFrame(),
         summary=summary,
         model=model,
+        weight_histogram=empty_histogram(),
         _pairs=empty_pairs,
     )
     if out is not None:
@@ -207,9 +219,13 @@ def run_stages(
     backend: str = "duckdb",
     out: Path | None = None,
     pairs_csv: bool = True,
+    all_pairs: bool = False,
 ) -> Result:
     """Block, predict, zone, cluster, build the worklist and write: `records` (one row per
-    record, with `_link_side`) scored with `model`; `summary` gains the counts. Closes `con`."""
+    record, with `_link_side`) scored with `model`; `summary` gains the counts. The result's
+    pairs (and pairs.parquet) are the match and near-match pairs and a sample of non-match
+    pairs, with the weight histogram beside them; `all_pairs` keeps every scored pair.
+    Closes `con`."""
     load_frame(con, scoring.RECORDS_TABLE, records, column_types)
     rules = scoring.rules_for(link_type)
     settings = scoring.scoring_settings(model, rules)
@@ -234,7 +250,10 @@ def run_stages(
 
     predictions = stages.run("predict", predict)
     stages.run("zone", lambda: route_pairs(con, routing, predictions.physical_name))
-    summary.update(_pair_counts(con, len(records)))
+    summary.update(stages.run("count", lambda: _pair_counts(con, len(records))))
+    histogram = stages.run(
+        "histogram", lambda: build_histogram(con, PAIRS_TABLE, scoring.RECORDS_TABLE)
+    )
     clusters = stages.run(
         "cluster",
         lambda: clustering_stage.cluster(con, db_api, linker, predictions, routing, summary),
@@ -242,6 +261,9 @@ def run_stages(
     pairs_worklist = stages.run(
         "worklist", lambda: worklist(con, scoring.RECORDS_TABLE, worklist_columns)
     )
+    # Splink's own tables (the predictions, the scores inside components) are read no more:
+    # dropped, their memory holds the sort of the written pairs instead of growing the process.
+    linker.table_management.delete_tables_created_by_splink_from_db()
     summary["clusters"] = int(clusters["cluster_id"].nunique())
     summary["records_in_multi_record_clusters"] = int((clusters["cluster_size"] > 1).sum())
     summary["worklist_pairs"] = len(pairs_worklist)
@@ -249,6 +271,11 @@ def run_stages(
         summary["records_in"] == summary["standardized"] + summary["rejected"]
     )
 
+    summary["pairs_written"] = (
+        "all"
+        if all_pairs
+        else f"match and near_match, and up to {NON_MATCH_SAMPLE_PER_BIN} non_match per weight bin"
+    )
     result = Result(
         standardized=records.drop(columns=[scoring.LINK_SIDE]),
         rejects=rejects,
@@ -256,15 +283,15 @@ def run_stages(
         worklist=pairs_worklist,
         summary=summary,
         model=model,
+        weight_histogram=histogram,
     )
+    pairs_select = _labelled_pairs(levels, all_pairs)
     if out is None:
-        result._pairs = con.execute(
-            f"SELECT * FROM {PAIRS_TABLE} ORDER BY record_id_l, record_id_r"
-        ).df()
+        result._pairs = con.execute(pairs_select).df()
     else:
 
         def write() -> None:
-            _write_pairs(con, out, pairs_csv)
+            _write_pairs(con, out, pairs_select, pairs_csv)
             summary["timings"] = dict(stages.timings)
             result.write_small_outputs(out)
 

@@ -189,8 +189,9 @@ def _zones(run: Run, chart_box: _Charts) -> str:
     per_zone = s.get("pairs_per_zone") or {}
     frame = pd.DataFrame({"zone": list(charts.ZONE_LABELS)})
     frame["pairs"] = [per_zone.get(z) for z in charts.ZONE_LABELS]
-    if run.pairs is not None and len(run.pairs) and "zone" in run.pairs.columns:
-        counts = pair_stats.zone_counts(run.pairs, n_records=s.get("standardized"))
+    histogram = run.histogram  # every scored pair, counted per zone and weight bin
+    if histogram is not None and len(histogram):
+        counts = pair_stats.zone_counts(histogram, n_records=s.get("standardized"))
         frame = frame.drop(columns="pairs").merge(counts, on="zone", how="left")
     frame["zone"] = frame["zone"].map(charts.ZONE_LABELS)
     frame = frame.rename(
@@ -222,11 +223,11 @@ def _zones(run: Run, chart_box: _Charts) -> str:
     extra = [(k, v) for k, v in extra if v is not None]
     if extra:
         body += _table(pd.DataFrame(extra, columns=["", "count"]), {"count": "int"}, "narrow")
-    if run.pairs is not None and len(run.pairs):
+    if histogram is not None and len(histogram):
         marks = charts.threshold_marks(*thresholds) if thresholds else None
-        bins = pair_stats.weight_bins(run.pairs)  # zones as the run assigned them
+        bins = pair_stats.weight_bins(histogram)  # zones as the run assigned them
         body += chart_box.add(charts.histogram_chart(bins, marks, log_scale=False))
-        body += chart_box.add(charts.sweep_chart(pair_stats.threshold_sweep(run.pairs), marks))
+        body += chart_box.add(charts.sweep_chart(pair_stats.threshold_sweep(histogram), marks))
     else:
         body += _missing("No scored pairs in the run folder: no histogram.")
     return _section(

@@ -1,5 +1,10 @@
 """Read a run folder (what `Result.write` / `--out` leaves behind) for the report.
 
+The report's counts and charts come from weight_histogram.parquet, which counts every scored
+pair; pairs.parquet (the match and near-match pairs, and a sample of non-matches, unless the
+run wrote all pairs) gives the pairs the report shows one by one. A folder from before the
+histogram existed holds every pair, and its histogram is built from them.
+
 Only summary.json is required. Every other output is optional, so a report can be made of a
 partial or older run and says which part it could not show rather than failing.
 """
@@ -13,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from migrant_linkage.pipeline.histogram import HISTOGRAM_FILE
+from migrant_linkage.report.pair_stats import histogram_of_pairs
 from migrant_linkage.schema import FLAG_SEPARATOR
 
 SUMMARY_FILE = "summary.json"
@@ -31,6 +38,8 @@ class Run:
     folder: Path
     summary: dict[str, Any]
     pairs: pd.DataFrame | None = None
+    #: counts of every scored pair per zone and weight bin (pipeline.histogram)
+    histogram: pd.DataFrame | None = None
     clusters: pd.DataFrame | None = None
     worklist: pd.DataFrame | None = None
     rejects: pd.DataFrame | None = None
@@ -70,6 +79,15 @@ def _read_pairs(folder: Path) -> pd.DataFrame | None:
     return table
 
 
+def _read_histogram(folder: Path, pairs: pd.DataFrame | None) -> pd.DataFrame | None:
+    path = folder / HISTOGRAM_FILE
+    if path.is_file():
+        return pd.read_parquet(path)
+    if pairs is not None and {"zone", "match_weight"} <= set(pairs.columns):
+        return histogram_of_pairs(pairs)  # an older run: its pairs file holds every pair
+    return None
+
+
 def load_run(folder: str | Path, *, standardized: pd.DataFrame | None = None) -> Run:
     """Read the outputs in `folder`. `standardized` (e.g. Result.standardized) supplies the
     quality flags when neither the summary nor the folder holds them."""
@@ -87,6 +105,7 @@ def load_run(folder: str | Path, *, standardized: pd.DataFrame | None = None) ->
         raise ValueError(f"{summary_path}: not valid JSON ({err.msg}, line {err.lineno})") from None
     run = Run(folder=folder, summary=summary, standardized=standardized)
     run.pairs = _read_pairs(folder)
+    run.histogram = _read_histogram(folder, run.pairs)
     run.clusters = _read_table(folder, "clusters")
     run.worklist = _read_table(folder, "worklist")
     run.rejects = _read_table(folder, "rejects")

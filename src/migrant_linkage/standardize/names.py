@@ -553,6 +553,20 @@ class _ParsedColumn:
         return self.get(lambda p: len(p.units), np.int64)
 
 
+def _shared(parse: Callable[[str], _FieldParse]) -> Callable[[str], _FieldParse]:
+    """`parse` remembering its results: the child's and the parents' surname columns hold
+    mostly the same surnames, so each distinct value is parsed once across all of them."""
+    cache: dict[str, _FieldParse] = {}
+
+    def parse_once(value: str) -> _FieldParse:
+        found = cache.get(value)
+        if found is None:
+            found = cache[value] = parse(value)
+        return found
+
+    return parse_once
+
+
 def _parsed(raw: pd.DataFrame, column: str, parse: Callable[[str], _FieldParse]) -> _ParsedColumn:
     codes, parsed = _parse_column(_column(raw, column), parse)
     return _ParsedColumn(codes, parsed)
@@ -664,15 +678,19 @@ def _suffix_column(
     return suffix, in_name
 
 
-def _parent_columns(raw: pd.DataFrame) -> dict[str, np.ndarray]:
-    first_1 = _parsed(raw, "parent1_first", _parse_given)
-    first_2 = _parsed(raw, "parent2_first", _parse_given)
+def _parent_columns(
+    raw: pd.DataFrame,
+    parse_given: Callable[[str], _FieldParse] = _parse_given,
+    parse_surname: Callable[[str], _FieldParse] = _parse_surname,
+) -> dict[str, np.ndarray]:
+    first_1 = _parsed(raw, "parent1_first", parse_given)
+    first_2 = _parsed(raw, "parent2_first", parse_given)
     given_1, given_2 = first_1.unit(0), first_2.unit(0)
     # Order-free: a <= b alphabetically, a missing name last (it sorts after any name).
     last = "\U0010ffff"
     swap = np.where(pd.isna(given_2), last, given_2) < np.where(pd.isna(given_1), last, given_1)
-    p1 = _parsed(raw, "parent1_last", _parse_surname)
-    p2 = _parsed(raw, "parent2_last", _parse_surname)
+    p1 = _parsed(raw, "parent1_last", parse_surname)
+    p2 = _parsed(raw, "parent2_last", parse_surname)
     placeholder = np.zeros(len(raw), dtype=bool)
     for field in (first_1, first_2, p1, p2):
         placeholder |= field.placeholder()
@@ -712,10 +730,11 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
     Returns a frame with the same index and the columns in NAME_OUTPUT_COLUMNS; `name_flags`
     holds the sorted QualityFlag codes this module raised, joined by ';' ('' when none).
     """
-    first = _parsed(raw, "first_name", _parse_given)
+    parse_given, parse_surname = _shared(_parse_given), _shared(_parse_surname)
+    first = _parsed(raw, "first_name", parse_given)
     middle = _parsed(raw, "middle_name", _parse_middle)
-    l1 = _parsed(raw, "last_name_1", _parse_surname)
-    l2 = _parsed(raw, "last_name_2", _parse_surname)
+    l1 = _parsed(raw, "last_name_1", parse_surname)
+    l2 = _parsed(raw, "last_name_2", parse_surname)
 
     surnames = _surname_columns(l1, l2, _middle_candidates(raw))
     from_middle = surnames.pop("from_middle")
@@ -734,7 +753,7 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
     for field in (first, middle, l1, l2):
         has_digits |= field.flag(lambda p: p.has_digits)
         placeholder |= field.placeholder()
-    parents = _parent_columns(raw)
+    parents = _parent_columns(raw, parse_given, parse_surname)
     placeholder |= parents.pop("placeholder")
     flags = _flag_strings(
         {
