@@ -37,6 +37,10 @@ def only_item(idx: MasterIndex) -> int:
     return int(items["item_id"].iloc[0])
 
 
+def queued(items) -> list[tuple[str, str]]:
+    return sorted(zip(items["record_key_l"], items["record_key_r"], strict=True))
+
+
 def test_account_ids_differing_in_case_or_width_are_one_account():
     assert normalize_account_id("Maria.CA") == "maria.ca"
     assert normalize_account_id("ｍａｒｉａ.ca") == "maria.ca"  # fullwidth letters (NFKC)
@@ -110,12 +114,15 @@ def test_a_texas_account_cannot_decide_show_or_upload_california_records(index):
 
 def test_an_interstate_pair_is_either_states_to_decide(index):
     index.upload_standardized(
-        records("TX", [{"record_id": "9", "name": "LUIS", "dob": "2015-01-02"}]), actor="lupe.tx"
+        records("CA", [{"record_id": "5", "name": "PEDRO", "dob": "2016-03-04"}]), actor="jose.ca"
+    )
+    index.upload_standardized(
+        records("TX", [{"record_id": "9", "name": "RUTH", "dob": "2016-03-04"}]), actor="lupe.tx"
     )
     items = index.worklist(actor="lupe.tx")
-    cross = items[(items["state_l"] != items["state_r"])]
-    assert len(cross) >= 1
-    outcome = index.decide(int(cross["item_id"].iloc[0]), "not-a-match", actor="lupe.tx")
+    assert queued(items) == [("CA:5", "TX:9")]
+    assert queued(index.worklist(actor="maria.ca")) == [("CA:1", "CA:2"), ("CA:5", "TX:9")]
+    outcome = index.decide(int(items["item_id"].iloc[0]), "not-a-match", actor="lupe.tx")
     assert index.audit_entry(outcome["audit_id"])["actor"] == "lupe.tx"
 
 

@@ -41,10 +41,33 @@ def _print_frame(frame: pd.DataFrame, out: Path | None = None) -> None:
     if frame.empty:
         print("(none)")
         return
+    frame = printable(frame)
     with pd.option_context(
         "display.max_rows", 500, "display.max_columns", 50, "display.width", 200
     ):
         print(frame.to_string(index=False))
+
+
+def strip_controls(text: str) -> str:
+    """`text` with control and format characters (terminal escapes, bidi overrides, zero-width
+    characters) replaced by U+FFFD, so nothing stored in the index can drive the terminal."""
+    import unicodedata
+
+    return "".join("\ufffd" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
+
+
+def printable(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` whose text cells are safe to print (strip_controls); one pass per
+    distinct value."""
+    import pandas as pd
+
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            values = out[col].dropna().unique()
+            mapping = {v: strip_controls(v) for v in values if isinstance(v, str)}
+            out[col] = out[col].map(lambda v, m=mapping: m.get(v, v) if isinstance(v, str) else v)
+    return out
 
 
 def _column_map(pairs: Sequence[str] | None) -> dict[str, str] | None:
@@ -221,12 +244,19 @@ def cmd_undo(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     index = _index(args)
     if args.entry is not None:
+        # json.dumps escapes control characters, so an actor or reason cannot drive the terminal
         print(json.dumps(index.audit_entry(args.entry), indent=2, default=str))
         return 0
     if args.check:
-        ok = index.check_replay()
-        print("audit log replays to the current state" if ok else "audit log does NOT replay")
-        return 0 if ok else 1
+        verdict = index.verify_audit()
+        if verdict.ok:
+            print(
+                f"audit log verified: {verdict.entries} entries, the id sequence and the SHA-256 "
+                f"chain are intact, the settings and the replay match; head {verdict.head}"
+            )
+            return 0
+        print(f"audit log FAILS at entry {verdict.first_bad}: {verdict.why}")
+        return 1
     _print_frame(index.audit(limit=args.limit))
     return 0
 

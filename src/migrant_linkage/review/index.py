@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from migrant_linkage.review import accounts, audit, reports, survivorship, worklist
+from migrant_linkage.review import accounts, audit, chain, reports, survivorship, worklist
 from migrant_linkage.review.accounts import Account, require, states_of_keys
 from migrant_linkage.review.merge import (
     active_records_of,
@@ -126,9 +126,11 @@ class MasterIndex:
                     "two_person_rule": two_person_rule,
                     "thresholds": json.loads(settings.get("thresholds_json", "null")),
                     "model": "custom" if model is not None else "shipped default",
+                    "model_sha256": audit.model_digest(settings.get("model_json")),
                 },
                 at=at,
             )
+            chain.seal(con)
         return cls(path, **options)
 
     @classmethod
@@ -154,7 +156,15 @@ class MasterIndex:
         return reading(self.path, timeout=self.lock_timeout)
 
     def _write(self, work: Callable[[Any], Any], name: str = "write") -> Any:
-        return run_in_transaction(self.path, work, timeout=self.lock_timeout, name=name)
+        """Run `work(con)` as one transaction; then, in the same transaction, open the waiting
+        items whose records the work unlocked (the one place locks are released)."""
+
+        def unit(con):
+            result = work(con)
+            worklist.release_waiting(con, at=self.clock())
+            return result
+
+        return run_in_transaction(self.path, unit, timeout=self.lock_timeout, name=name)
 
     # ------------------------------------------------------------------------ settings
     @property
@@ -269,23 +279,36 @@ class MasterIndex:
             text = get_meta(con, "model_json")
         return Model(json.loads(text)) if text else Model.default()
 
-    def set_model(self, model: Any, *, actor: str, reason: str | None = None) -> None:
-        """Score future uploads with `model` (an index administrator; audited)."""
+    def set_model(self, model: Any, *, actor: str, reason: str | None = None) -> dict[str, Any]:
+        """Score future uploads with `model` (an index administrator; audited). Under the
+        two-person rule this proposes the change; a second administrator validates it."""
         settings = _as_model(model).trained_settings()
 
         def work(con):
             admin = accounts.require_index_administrator(con, actor, action="changing the model")
+            if _rule(con):
+                pending_id = worklist.propose(
+                    con,
+                    "set_model",
+                    pair=None,
+                    payload={"settings": settings},
+                    reviewer=admin.account_id,
+                    comment=reason,
+                    at=self.clock(),
+                )
+                return {"pending_id": pending_id, "changed": False}
             set_meta(con, "model_json", json.dumps(settings))
             write_audit(
                 con,
                 actor=admin.account_id,
                 action="set_model",
                 reason=reason,
-                details={},
+                details={"model_sha256": audit.model_digest(json.dumps(settings))},
                 at=self.clock(),
             )
+            return {"changed": True}
 
-        self._write(work)
+        return self._write(work)
 
     def thresholds(self):
         from migrant_linkage.zones import Thresholds
@@ -517,20 +540,29 @@ class MasterIndex:
 
         return self._write(work, "decide")
 
+    def item_evidence(self, item_id: int) -> pd.DataFrame:
+        """Evidence attached to an item while it was open: one row per upload that changed one
+        of its (locked) records, with the weights and evidence before and after."""
+        with self._read() as con:
+            return con.execute(
+                "SELECT * FROM item_evidence WHERE item_id = ? ORDER BY upload_id",
+                [int(item_id)],
+            ).df()
+
     def validate(
         self, pending_id: int, *, actor: str, approve: bool = True, comment: str | None = None
     ) -> dict[str, Any]:
         """A validator (not the proposer) approves or rejects a proposed merge."""
 
         def work(con):
-            keys = worklist.pending_pair(con, int(pending_id))
-            account = require(
-                con,
-                actor,
-                action=f"validating pending merge {pending_id}",
-                role="validator",
-                states=states_of_keys(keys),
-            )
+            kind, keys = worklist.pending_kind(con, int(pending_id))
+            action = f"validating pending {kind} {pending_id}"
+            if kind == "set_model":
+                account = accounts.require_index_administrator(con, actor, action=action)
+            else:
+                account = require(
+                    con, actor, action=action, role="validator", states=states_of_keys(keys)
+                )
             return worklist.validate(
                 con,
                 int(pending_id),
@@ -611,6 +643,25 @@ class MasterIndex:
             reviewer = require(
                 con, actor, action=f"splitting student {student_id}", states=states_of_keys(members)
             ).account_id
+            if _rule(con):
+                leaving = sorted(set(record_keys))
+                strangers = [k for k in leaving if k not in set(members)]
+                staying = [k for k in members if k not in set(leaving)]
+                if strangers or not leaving or not staying:
+                    raise ReviewError(
+                        f"a split of student {student_id} must move some of its own records "
+                        "and leave at least one"
+                    )
+                pending_id = worklist.propose(
+                    con,
+                    "split",
+                    pair=(leaving[0], staying[0]),
+                    payload={"student_id": student_id, "leaving": leaving},
+                    reviewer=reviewer,
+                    comment=reason,
+                    at=self.clock(),
+                )
+                return {"pending_id": pending_id, "student_id": student_id, "split": False}
             audit_id, new_id = split_student(
                 con, student_id, list(record_keys), actor=reviewer, reason=reason, at=self.clock()
             )
@@ -632,6 +683,17 @@ class MasterIndex:
             reviewer = require(
                 con, actor, action=f"undoing audit entry {audit_id}", states=states_of_keys(keys)
             ).account_id
+            if _rule(con):
+                pending_id = worklist.propose(
+                    con,
+                    "undo",
+                    pair=(keys[0], keys[-1]) if keys else None,
+                    payload={"target": int(audit_id)},
+                    reviewer=reviewer,
+                    comment=reason,
+                    at=self.clock(),
+                )
+                return {"pending_id": pending_id, "undone": False}
             return {
                 "audit_id": undo_merge(
                     con, int(audit_id), actor=reviewer, reason=reason, at=self.clock()
@@ -685,6 +747,12 @@ class MasterIndex:
         with self._read() as con:
             return audit.check_replay(con)
 
+    def verify_audit(self) -> chain.Verdict:
+        """The full check of the audit log: the id sequence, the SHA-256 chain, the settings
+        and the replay of every record's student. Names the first entry that fails."""
+        with self._read() as con:
+            return audit.verify(con)
+
     def consolidated(self) -> pd.DataFrame:
         with self._read() as con:
             return survivorship.consolidated(con)
@@ -716,6 +784,11 @@ class MasterIndex:
             else self.assignments()[["record_id", "state", "student_id"]]
         )
         return write_table(frame, out)
+
+
+def _rule(con) -> bool:
+    """Whether the two-person rule is on (read inside the action's transaction)."""
+    return get_meta(con, "two_person_rule", "false") == "true"
 
 
 def _as_model(model: Any):

@@ -190,6 +190,7 @@ def split_student(
     actor: str,
     reason: str | None,
     at: datetime,
+    details: dict[str, Any] | None = None,
 ) -> tuple[int, str]:
     """Move the `leaving` records of a student to one new student. Returns (audit_id, new ID)."""
     members = active_records_of(con, student_id)
@@ -214,6 +215,7 @@ def split_student(
             "new_student_id": new_id,
             "leaving": leaving,
             "staying": staying,
+            **(details or {}),
         },
         at=at,
         audit_id=audit_id,
@@ -233,7 +235,13 @@ def split_student(
 
 
 def undo_merge(
-    con: duckdb.DuckDBPyConnection, target: int, *, actor: str, reason: str | None, at: datetime
+    con: duckdb.DuckDBPyConnection,
+    target: int,
+    *,
+    actor: str,
+    reason: str | None,
+    at: datetime,
+    details: dict[str, Any] | None = None,
 ) -> int:
     """Reverse the merge written as audit entry `target`. Returns the undo's audit_id."""
     row = first_row(
@@ -253,6 +261,7 @@ def undo_merge(
     )
     if done is not None:
         raise ReviewError(f"audit entry {target} was already undone by entry {done[0]}")
+    extra = details or {}
     details = json.loads(details_json)
     changes = con.execute(
         """SELECT c.record_key, c.before_student, c.after_student
@@ -267,7 +276,7 @@ def undo_merge(
         actor=actor,
         action="undo",
         reason=reason,
-        details={"target": target, "target_action": action},
+        details={"target": target, "target_action": action, **extra},
         at=at,
     )
     # Records that had no student before (new records an upload joined to a student) leave

@@ -18,12 +18,17 @@ Tables (all created by `create_schema`):
                       counts.
 * ``rejects``         records an upload could not take in, with the reason (record ids only).
 * ``worklist``        near matches waiting for a person, with their evidence.
+* ``item_evidence``   new evidence attached to an undecided item: a record of it changed in an
+                      upload while the item was open (the record was locked), so the item was
+                      scored again; the weights and evidence before and after.
 * ``decisions``       every reviewer decision; the latest match / not-a-match per pair is
                       remembered so a rejected pair never returns.
-* ``pending_merges``  merges waiting for a second reviewer (the optional two-person rule).
+* ``pending_merges``  proposals waiting for a second person under the two-person rule: merges,
+                      splits, undos and model changes (`kind`, with `payload_json`; items.py).
 * ``accounts``        reviewer accounts: id, display name, role, scope (accounts.py); no
                       credentials (a login service keeps those keyed by account_id).
-* ``audit_log``       append-only: who, when, action, why, details (JSON).
+* ``audit_log``       append-only: who, when, action, why, details (JSON), and the SHA-256
+                      chain (prev_hash, entry_hash; chain.py) sealed at every commit.
 * ``audit_changes``   append-only: per audit entry, each record's state before and after (student
                       and content hash). Replaying it rebuilds the current assignment.
 """
@@ -164,7 +169,18 @@ def _ddl() -> list[str]:
             status VARCHAR NOT NULL,
             created_at TIMESTAMP NOT NULL,
             upload_id BIGINT,
-            closed_at TIMESTAMP
+            closed_at TIMESTAMP,
+            evidence_updated_in BIGINT
+        )""",
+        """CREATE TABLE item_evidence (
+            item_id BIGINT NOT NULL,
+            upload_id BIGINT NOT NULL,
+            changed_record VARCHAR NOT NULL,
+            previous_weight DOUBLE,
+            match_weight DOUBLE,
+            previous_evidence_json VARCHAR,
+            evidence_json VARCHAR,
+            recorded_at TIMESTAMP NOT NULL
         )""",
         """CREATE TABLE decisions (
             decision_id BIGINT PRIMARY KEY,
@@ -180,14 +196,16 @@ def _ddl() -> list[str]:
         """CREATE TABLE pending_merges (
             pending_id BIGINT PRIMARY KEY,
             item_id BIGINT,
-            record_key_l VARCHAR NOT NULL,
-            record_key_r VARCHAR NOT NULL,
+            record_key_l VARCHAR,
+            record_key_r VARCHAR,
             proposed_by VARCHAR NOT NULL,
             proposed_at TIMESTAMP NOT NULL,
             comment VARCHAR,
             status VARCHAR NOT NULL,
             closed_by VARCHAR,
-            closed_at TIMESTAMP
+            closed_at TIMESTAMP,
+            kind VARCHAR NOT NULL,
+            payload_json VARCHAR
         )""",
         """CREATE TABLE audit_log (
             audit_id BIGINT PRIMARY KEY,
@@ -195,7 +213,9 @@ def _ddl() -> list[str]:
             actor VARCHAR NOT NULL,
             action VARCHAR NOT NULL,
             reason VARCHAR,
-            details_json VARCHAR
+            details_json VARCHAR,
+            prev_hash VARCHAR,
+            entry_hash VARCHAR
         )""",
         """CREATE TABLE audit_changes (
             audit_id BIGINT NOT NULL,
@@ -300,6 +320,9 @@ def run_in_transaction(
             with transaction(path, timeout=max(deadline - time.monotonic(), 0.0)) as con:
                 result = work(con)
                 bump_revision(con)
+                from migrant_linkage.review.chain import seal
+
+                seal(con)  # hash the entries this unit appended, before it commits
                 crash_point(f"{name}:before_commit")
                 return result
         except duckdb.Error as exc:
@@ -372,7 +395,7 @@ def write_audit(
     if audit_id is None:
         audit_id = next_id(con, "audit_log", "audit_id")
     con.execute(
-        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
         [audit_id, at, actor, action, reason, json.dumps(details, sort_keys=True, default=str)],
     )
     return audit_id
