@@ -222,7 +222,12 @@ def cmd_pending(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    outcome = _index(args).merge(*args.students, actor=args.reviewer, reason=args.reason)
+    outcome = _index(args).merge(
+        *args.students,
+        actor=args.reviewer,
+        reason=args.reason,
+        reverse_decisions=args.reverse_not_a_match,
+    )
     print(json.dumps(outcome, default=str))
     return 0
 
@@ -236,7 +241,9 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    outcome = _index(args).undo(args.audit_id, actor=args.reviewer, reason=args.reason)
+    outcome = _index(args).undo(
+        args.audit_id, actor=args.reviewer, reason=args.reason, cascade=args.cascade
+    )
     print(json.dumps(outcome, default=str))
     return 0
 
@@ -402,6 +409,12 @@ def add_index_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("--reviewer", required=True)
     p.add_argument("--reason")
 
+    p.add_argument(
+        "--reverse-not-a-match",
+        action="store_true",
+        help="reverse earlier 'not a match' decisions between the students (recorded)",
+    )
+
     p = sub("split", "move records out of a student to a new student ID", cmd_split)
     p.add_argument("student")
     p.add_argument("--records", nargs="+", required=True, help="record keys STATE:record_id")
@@ -412,6 +425,10 @@ def add_index_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("audit_id", type=int)
     p.add_argument("--reviewer", required=True)
     p.add_argument("--reason")
+
+    p.add_argument(
+        "--cascade", action="store_true", help="also undo the later merges of these records"
+    )
 
     p = sub("audit", "show the audit log (or --entry N, or --check the replay)", cmd_audit)
     p.add_argument("--entry", type=int)

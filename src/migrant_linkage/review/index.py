@@ -579,9 +579,17 @@ class MasterIndex:
             return worklist.pending(con)
 
     # ------------------------------------------------------------------------ merge/split/undo
-    def merge(self, *student_ids: str, actor: str, reason: str | None = None) -> dict[str, Any]:
+    def merge(
+        self,
+        *student_ids: str,
+        actor: str,
+        reason: str | None = None,
+        reverse_decisions: bool = False,
+    ) -> dict[str, Any]:
         """Merge students by hand into the oldest (lowest ID). Under the two-person rule this
-        proposes the merge (two students only) and returns the pending id."""
+        proposes the merge (two students only) and returns the pending id. A pair across the
+        students decided "not a match" refuses the merge unless `reverse_decisions` (the
+        reversal is recorded, as "match", under the merge's audit entry)."""
 
         def work(con):
             reps = []
@@ -612,6 +620,7 @@ class MasterIndex:
                 reason=reason,
                 at=at,
                 details={"pairs": [[reps[0], r] for r in reps[1:]]},
+                reverse_decisions=reverse_decisions,
             )
             for other in reps[1:]:
                 worklist._record_decision(
@@ -669,8 +678,12 @@ class MasterIndex:
 
         return self._write(work)
 
-    def undo(self, audit_id: int, *, actor: str, reason: str | None = None) -> dict[str, Any]:
-        """Undo the merge (hand, reviewed or automatic) written as audit entry `audit_id`."""
+    def undo(
+        self, audit_id: int, *, actor: str, reason: str | None = None, cascade: bool = False
+    ) -> dict[str, Any]:
+        """Undo the merge (hand, reviewed or automatic) written as audit entry `audit_id`.
+        Refuses, naming them, when later entries moved its records; `cascade` undoes later
+        merges first."""
 
         def work(con):
             keys = [
@@ -688,7 +701,7 @@ class MasterIndex:
                     con,
                     "undo",
                     pair=(keys[0], keys[-1]) if keys else None,
-                    payload={"target": int(audit_id)},
+                    payload={"target": int(audit_id), "cascade": cascade},
                     reviewer=reviewer,
                     comment=reason,
                     at=self.clock(),
@@ -696,7 +709,12 @@ class MasterIndex:
                 return {"pending_id": pending_id, "undone": False}
             return {
                 "audit_id": undo_merge(
-                    con, int(audit_id), actor=reviewer, reason=reason, at=self.clock()
+                    con,
+                    int(audit_id),
+                    actor=reviewer,
+                    reason=reason,
+                    at=self.clock(),
+                    cascade=cascade,
                 )
             }
 

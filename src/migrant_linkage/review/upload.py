@@ -543,8 +543,20 @@ def _plan(
     shared = labels.reindex(student_nodes).to_frame("label").reset_index(names="node")
     shared = shared.merge(shared, on="label", suffixes=("_l", "_r"))
     shared = shared.loc[shared["node_l"] < shared["node_r"], ["node_l", "node_r"]]
+    # Decisions are constraints: a pair remembered as "not a match" is a conflict even when
+    # this upload did not score it, so no chain of matches puts its records in one student.
+    no = memory[memory["decision"] == "not_a_match"]
+    no = no[
+        (no["l"].isin(incoming_set) | no["l"].isin(index_student.index))
+        & (no["r"].isin(incoming_set) | no["r"].isin(index_student.index))
+    ]
+    decided_apart = pd.DataFrame({"record_id_l": nodes(no["l"]), "record_id_r": nodes(no["r"])})
     conflicts = pd.concat(
-        [conflicts_of(pairs), shared.set_axis(["record_id_l", "record_id_r"], axis=1)],
+        [
+            conflicts_of(pairs),
+            shared.set_axis(["record_id_l", "record_id_r"], axis=1),
+            decided_apart,
+        ],
         ignore_index=True,
     )
     final = _split(labels, edges, conflicts)

@@ -578,6 +578,7 @@ def _validate_proposal(
             reason=comment,
             at=at,
             details={"proposed_by": proposed_by, "validated_by": reviewer},
+            cascade=bool(payload.get("cascade", False)),
         )
     elif kind == "set_model":
         from migrant_linkage.review.audit import model_digest
