@@ -124,7 +124,12 @@ def cmd_settings(args: argparse.Namespace) -> int:
     """Show the index settings, or change them (an administrator; each change is audited)."""
     index = _index(args)
     weights = (args.match_weight, args.review_weight, args.strong_disagreement_weight)
-    changing = args.two_person_rule is not None or args.model or any(w is not None for w in weights)
+    changing = (
+        args.two_person_rule is not None
+        or args.model
+        or args.escalation_days
+        or any(w is not None for w in weights)
+    )
     if changing and not args.reviewer:
         raise UsageError("changing a setting needs --reviewer ADMINISTRATOR")
     if args.two_person_rule is not None:
@@ -148,11 +153,27 @@ def cmd_settings(args: argparse.Namespace) -> int:
             actor=args.reviewer,
             reason=args.reason,
         )
+    if args.escalation_days:
+        days = {}
+        for item in args.escalation_days:
+            level, _, value = item.partition("=")
+            try:
+                days[level.strip()] = float(value)
+            except ValueError:
+                raise UsageError(f"--escalation-days {item!r}: expected LEVEL=DAYS") from None
+        index.set_escalation_days(days, actor=args.reviewer, reason=args.reason)
     thresholds = index.thresholds()
+    print(f"escalation days: {index.escalation_days()}")
     print(f"two-person rule: {'on' if index.two_person_rule else 'off'}")
     print(f"match weight: {thresholds.match_weight}")
     print(f"review weight: {thresholds.review_weight}")
     print(f"strong disagreement weight: {thresholds.strong_disagreement_weight}")
+    return 0
+
+
+def cmd_escalate(args: argparse.Namespace) -> int:
+    outcome = _index(args).escalate(actor=args.reviewer)
+    print(json.dumps(outcome, default=str))
     return 0
 
 
@@ -364,8 +385,21 @@ def add_index_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("--match-weight", type=float, help="auto-merge at or above this weight")
     p.add_argument("--review-weight", type=float, help="worklist at or above this weight")
     p.add_argument("--strong-disagreement-weight", type=float)
+    p.add_argument(
+        "--escalation-days",
+        action="append",
+        metavar="LEVEL=DAYS",
+        help="days an item waits at district, region or state level before it escalates",
+    )
     p.add_argument("--reviewer", help="the administrator making the change")
     p.add_argument("--reason")
+
+    p = sub(
+        "escalate",
+        "escalate overdue items; pass validations that waited the full time",
+        cmd_escalate,
+    )
+    p.add_argument("--reviewer", required=True, help="the administrator running it")
 
     p = sub("upload", "standardize a state file and link it into the index", cmd_upload)
     p.add_argument("file", help="CSV or Parquet file of contract columns")

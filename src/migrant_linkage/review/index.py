@@ -26,7 +26,15 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from migrant_linkage.review import accounts, audit, chain, reports, survivorship, worklist
+from migrant_linkage.review import (
+    accounts,
+    audit,
+    chain,
+    escalation,
+    reports,
+    survivorship,
+    worklist,
+)
 from migrant_linkage.review.accounts import Account, require, states_of_keys
 from migrant_linkage.review.merge import (
     active_records_of,
@@ -338,6 +346,48 @@ class MasterIndex:
 
         self._write(work)
 
+    def escalation_days(self) -> dict[str, float]:
+        with self._read() as con:
+            return escalation.escalation_days(con)
+
+    def set_escalation_days(
+        self, days: dict[str, float], *, actor: str, reason: str | None = None
+    ) -> None:
+        """Days an item waits at each level (district, region, state) before it escalates (an
+        index administrator; audited)."""
+        try:
+            values = escalation.clean_days(days)
+        except ValueError as exc:
+            raise ReviewError(str(exc)) from None
+
+        def work(con):
+            admin = accounts.require_index_administrator(
+                con, actor, action="changing the escalation times"
+            )
+            merged = {**escalation.escalation_days(con), **values}
+            set_meta(con, "escalation_days_json", json.dumps(merged, sort_keys=True))
+            write_audit(
+                con,
+                actor=admin.account_id,
+                action="settings",
+                reason=reason,
+                details={"escalation_days": merged},
+                at=self.clock(),
+            )
+
+        self._write(work)
+
+    def escalate(self, *, actor: str) -> dict[str, Any]:
+        """Run escalation now (docs: daily): items move up a level after the level's time;
+        validation items that waited the full time pass automatically (audited as automatic).
+        An index administrator runs it."""
+
+        def work(con):
+            admin = accounts.require_index_administrator(con, actor, action="running escalation")
+            return escalation.run(con, now=self.clock(), run_by=admin.account_id)
+
+        return self._write(work, "escalate")
+
     # ------------------------------------------------------------------------ upload
     def upload(
         self,
@@ -489,9 +539,12 @@ class MasterIndex:
     ) -> pd.DataFrame:
         """Undecided items, oldest first (record keys only). With `actor`, only the items in
         that account's scope (an item is in scope when one of its records is)."""
+        levels = None
         with self._read() as con:
             if actor is not None:
                 account = require(con, actor, action="listing the worklist")
+                rank = escalation.LEVELS.index(escalation.account_level(account))
+                levels = escalation.LEVELS[: rank + 1]
                 if account.state is not None:
                     if state is not None and state.upper() != account.state:
                         raise accounts.PermissionDeniedError(
@@ -505,6 +558,7 @@ class MasterIndex:
                 older_than_days=older_than_days,
                 status=tuple(status),
                 limit=limit,
+                levels=levels,
             )
 
     def show(self, item_id: int, *, actor: str) -> dict[str, Any]:

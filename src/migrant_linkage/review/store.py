@@ -170,7 +170,8 @@ def _ddl() -> list[str]:
             created_at TIMESTAMP NOT NULL,
             upload_id BIGINT,
             closed_at TIMESTAMP,
-            evidence_updated_in BIGINT
+            evidence_updated_in BIGINT,
+            level VARCHAR
         )""",
         """CREATE TABLE item_evidence (
             item_id BIGINT NOT NULL,

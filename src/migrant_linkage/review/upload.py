@@ -959,7 +959,7 @@ def _queue(con: duckdb.DuckDBPyConnection, plan: _Plan, *, upload_id: int, at: d
     con.execute(
         """INSERT INTO worklist SELECT item_id, l, r,
                CASE WHEN isfinite(match_weight) THEN match_weight END, match_probability,
-               reason, evidence, status, ?, ?, NULL, NULL FROM _items""",
+               reason, evidence, status, ?, ?, NULL, NULL, NULL FROM _items""",
         [at, upload_id],
     )
     con.unregister("_items")

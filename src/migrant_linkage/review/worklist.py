@@ -63,10 +63,15 @@ def list_items(
     older_than_days: float | None = None,
     status: tuple[str, ...] = UNDECIDED,
     limit: int | None = None,
+    levels: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
-    """Worklist items with both records' state and student, oldest first."""
+    """Worklist items with both records' state and student, oldest first. `levels`: only items
+    assigned to one of these escalation levels (not yet assigned counts as the lowest)."""
     where = ["w.status IN (SELECT unnest(?::VARCHAR[]))"]
     params: list[Any] = [list(status)]
+    if levels is not None:
+        where.append("coalesce(w.level, 'district') IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(levels))
     if state is not None:
         where.append("(l.submitting_state = ? OR r.submitting_state = ?)")
         params += [state.upper(), state.upper()]
@@ -74,7 +79,7 @@ def list_items(
         where.append("w.created_at <= ?")
         params.append(now - timedelta(days=older_than_days))
     sql = f"""
-        SELECT w.item_id, w.status, w.reason, w.match_weight, w.match_probability,
+        SELECT w.item_id, w.status, w.level, w.reason, w.match_weight, w.match_probability,
                w.record_key_l, w.record_key_r,
                l.submitting_state AS state_l, r.submitting_state AS state_r,
                l.student_id AS student_l, r.student_id AS student_r,
