@@ -111,7 +111,7 @@ def test_index_commands_from_init_to_export(workspace, capsys):
     assert code == 0
 
     code, out, _ = run(capsys, "audit", "--index", db, "--check")
-    assert code == 0 and "replays" in out
+    assert code == 0 and "audit log verified" in out and "replay match" in out
     code, out, _ = run(capsys, "report", "duplicates", "--index", db)
     assert code == 0 and "duplicate rate" in out
     code, out, _ = run(capsys, "report", "conflicts", "--index", db)

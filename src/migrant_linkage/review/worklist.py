@@ -65,7 +65,8 @@ def list_items(
     limit: int | None = None,
     levels: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
-    """Worklist items with both records' state and student, oldest first. `levels`: only items
+    """Worklist items with both records' state and student, oldest first (waiting items, which
+    cannot be decided yet, after the others). `levels`: only items
     assigned to one of these escalation levels (not yet assigned counts as the lowest)."""
     where = ["w.status IN (SELECT unnest(?::VARCHAR[]))"]
     params: list[Any] = [list(status)]
@@ -88,7 +89,7 @@ def list_items(
         LEFT JOIN records l ON l.record_key = w.record_key_l AND l.active
         LEFT JOIN records r ON r.record_key = w.record_key_r AND r.active
         WHERE {" AND ".join(where)}
-        ORDER BY w.created_at, w.item_id
+        ORDER BY w.status = 'waiting', w.created_at, w.item_id
         {"LIMIT " + str(int(limit)) if limit else ""}"""
     return con.execute(sql, [now, *params]).df()
 
