@@ -229,6 +229,23 @@ def cmd_decide(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_decide_batch(args: argparse.Namespace) -> int:
+    frame = _index(args).decide_batch(
+        args.decision,
+        actor=args.reviewer,
+        reason=args.reason,
+        grade=args.grade,
+        min_weight=args.min_weight,
+        max_weight=args.max_weight,
+        comment=args.comment,
+        preview=not args.apply,
+    )
+    _print_frame(frame, args.out)
+    if not args.apply:
+        print(f"preview: {len(frame)} item(s); run again with --apply to decide them")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     outcome = _index(args).validate(
         args.pending, actor=args.reviewer, approve=not args.reject, comment=args.comment
@@ -429,6 +446,21 @@ def add_index_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("decision", choices=["match", "not-a-match", "skip"])
     p.add_argument("--reviewer", required=True)
     p.add_argument("--comment")
+
+    p = sub(
+        "decide-batch",
+        "decide every open item of a reason / grade / weight band (a preview unless --apply)",
+        cmd_decide_batch,
+    )
+    p.add_argument("decision", choices=["match", "not-a-match", "skip"])
+    p.add_argument("--reviewer", required=True)
+    p.add_argument("--reason", help="only items with exactly this reason")
+    p.add_argument("--grade", choices=["certain", "probable", "possible"])
+    p.add_argument("--min-weight", type=float)
+    p.add_argument("--max-weight", type=float)
+    p.add_argument("--comment")
+    p.add_argument("--apply", action="store_true", help="decide them (default: preview only)")
+    p.add_argument("--out", type=Path, help="write the list to a CSV/Parquet file")
 
     p = sub("validate", "second reviewer: validate (or --reject) a pending merge", cmd_validate)
     p.add_argument("pending", type=int)

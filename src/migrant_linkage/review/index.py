@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from migrant_linkage.review import (
@@ -594,6 +595,82 @@ class MasterIndex:
 
         return self._write(work, "decide")
 
+    def decide_batch(
+        self,
+        decision: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        grade: str | None = None,
+        min_weight: float | None = None,
+        max_weight: float | None = None,
+        comment: str | None = None,
+        preview: bool = True,
+    ) -> pd.DataFrame:
+        """Decide every open item of one reason / grade (certain, probable, possible, from the
+        index thresholds) / weight band [min_weight, max_weight) in `actor`'s scope at once.
+        With `preview` (the default) nothing changes: the frame lists the items and what the
+        decision would do. Otherwise each item is decided as `decide` would (one audit entry
+        per item, so each can be undone on its own), in one transaction; the frame's `outcome`
+        says what happened to each (an item settled by an earlier one in the batch is
+        `resolved`)."""
+        decision = worklist.normalise_decision(decision)
+        thresholds = self.thresholds()
+
+        def work(con):
+            account = require(con, actor, action="deciding a batch of items")
+            items = worklist.list_items(
+                con, now=self.clock(), state=account.state, status=("open", "skipped")
+            )
+            weight = items["match_weight"].astype(float)
+            items["grade"] = np.select(
+                [weight >= thresholds.match_weight, weight >= thresholds.probable_weight],
+                ["certain", "probable"],
+                "possible",
+            )
+            keep = pd.Series(True, index=items.index)
+            if reason is not None:
+                keep &= items["reason"] == reason
+            if grade is not None:
+                keep &= items["grade"] == grade
+            if min_weight is not None:
+                keep &= weight >= min_weight
+            if max_weight is not None:
+                keep &= weight < max_weight
+            chosen = items.loc[keep].reset_index(drop=True)
+            rule = _rule(con)
+            outcomes = []
+            for row in chosen.itertuples():  # one decision (and audit entry) per item
+                if preview:
+                    outcomes.append(_would(decision, rule, row.student_l, row.student_r))
+                    continue
+                status = worklist._item(con, int(row.item_id))[2]
+                if status == "resolved":
+                    outcomes.append("resolved by an earlier item of the batch")
+                    continue
+                done = worklist.decide(
+                    con,
+                    int(row.item_id),
+                    decision,
+                    reviewer=account.account_id,
+                    comment=comment,
+                    at=self.clock(),
+                    two_person_rule=rule,
+                )
+                outcomes.append(
+                    f"proposed (pending {done['pending_id']})"
+                    if "pending_id" in done
+                    else f"{decision} (audit {done['audit_id']})"
+                )
+            chosen["outcome"] = outcomes
+            columns = ["item_id", "record_key_l", "record_key_r", "match_weight", "grade"]
+            return chosen[[*columns, "reason", "outcome"]]
+
+        if preview:
+            with self._read() as con:
+                return work(con)
+        return self._write(work, "batch")
+
     def item_evidence(self, item_id: int) -> pd.DataFrame:
         """Evidence attached to an item while it was open: one row per upload that changed one
         of its (locked) records, with the weights and evidence before and after."""
@@ -856,6 +933,17 @@ class MasterIndex:
             else self.assignments()[["record_id", "state", "student_id"]]
         )
         return write_table(frame, out)
+
+
+def _would(decision: str, rule: bool, student_l: str, student_r: str) -> str:
+    """What deciding an item would do (batch preview)."""
+    if decision == "skip":
+        return "would skip"
+    if decision == "not_a_match":
+        return "would remember not a match"
+    if rule:
+        return "would propose a merge (two-person rule)"
+    return f"would merge students {student_l} and {student_r}"
 
 
 def _rule(con) -> bool:
