@@ -56,6 +56,13 @@ def strip_controls(text: str) -> str:
     return "".join("\ufffd" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
 
 
+def _lookup(mapping: dict[str, str]):
+    def one(value: object) -> object:
+        return mapping.get(value, value) if isinstance(value, str) else value
+
+    return one
+
+
 def printable(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of `frame` whose text cells are safe to print (strip_controls); one pass per
     distinct value."""
@@ -66,7 +73,7 @@ def printable(frame: pd.DataFrame) -> pd.DataFrame:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             values = out[col].dropna().unique()
             mapping = {v: strip_controls(v) for v in values if isinstance(v, str)}
-            out[col] = out[col].map(lambda v, m=mapping: m.get(v, v) if isinstance(v, str) else v)
+            out[col] = out[col].map(_lookup(mapping))
     return out
 
 

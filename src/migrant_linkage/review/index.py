@@ -640,17 +640,23 @@ class MasterIndex:
             chosen = items.loc[keep].reset_index(drop=True)
             rule = _rule(con)
             outcomes = []
-            for row in chosen.itertuples():  # one decision (and audit entry) per item
+            rows = zip(
+                chosen["item_id"].astype(int).tolist(),
+                chosen["student_l"].astype(str).tolist(),
+                chosen["student_r"].astype(str).tolist(),
+                strict=True,
+            )
+            for item_id, student_l, student_r in rows:  # one decision (audit entry) per item
                 if preview:
-                    outcomes.append(_would(decision, rule, row.student_l, row.student_r))
+                    outcomes.append(_would(decision, rule, student_l, student_r))
                     continue
-                status = worklist._item(con, int(row.item_id))[2]
+                status = worklist._item(con, item_id)[2]
                 if status == "resolved":
                     outcomes.append("resolved by an earlier item of the batch")
                     continue
                 done = worklist.decide(
                     con,
-                    int(row.item_id),
+                    item_id,
                     decision,
                     reviewer=account.account_id,
                     comment=comment,

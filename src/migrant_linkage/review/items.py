@@ -19,6 +19,8 @@ an error naming the item's status and the event (tests walk every pair).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from migrant_linkage.review.store import ReviewError
@@ -113,7 +115,7 @@ def advance(machine: str, status: str, event: str, *, label: str) -> str:
     return new
 
 
-def proposal_type(kind: str, item_id: object) -> str:
+def proposal_type(kind: str, item_id: Any) -> str:
     """The MSIX worklist type of a proposal row."""
     if kind == "merge":
         return "validate_user_merge" if pd.isna(item_id) else "validate_merge"

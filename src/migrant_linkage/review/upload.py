@@ -324,10 +324,13 @@ def write_upload(
         counts["pairs_scored"] = len(pairs)
         counts["pairs_match_zone"] = int((pairs["zone"] == "match").sum())
         counts["pairs_near_match_zone"] = int((pairs["zone"] == "near_match").sum())
-        locked_items = snapshot.locked_items if snapshot.locked_items is not None else None
+        assert pairs is not None  # score() just set it
+        locked_items = (
+            snapshot.locked_items if snapshot.locked_items is not None else pd.DataFrame()
+        )
         changed = set(snapshot.changed_keys)
         locked_keys: list[str] = []
-        if locked_items is not None and len(locked_items):
+        if len(locked_items):
             holding = locked_items[locked_items["status"].isin(LOCKING_STATUSES)]
             locked_keys = sorted(
                 changed & (set(holding["record_key_l"]) | set(holding["record_key_r"]))
@@ -754,12 +757,12 @@ def _write_upload(
     if rescored is not None and len(rescored):
         _attach_evidence(con, rescored, locked_keys, upload_id=upload_id, at=at, labels=plan.labels)
     added = _queue(con, plan, upload_id=upload_id, at=at)
-    (waiting,) = first_row(
+    waiting = first_row(
         con.execute(
             "SELECT count(*) FROM worklist WHERE upload_id = ? AND status = 'waiting'", [upload_id]
         )
     )
-    counts["worklist_waiting"] = int(waiting)
+    counts["worklist_waiting"] = int(waiting[0]) if waiting else 0
     counts["joined_existing"] = int(joining.sum())
     counts["new_students"] = len(minted)
     counts["worklist_added"] = added
