@@ -225,6 +225,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     _print_frame(shown["records"])
     print()
     _print_frame(shown["evidence"])
+    print("\nevery record of both students:")
+    _print_frame(shown["students"])
+    print("\nwhat keeps them apart:")
+    _print_frame(shown["conflicts"])
+    if len(shown["new_evidence"]):
+        print("\nnew evidence while the item was open:")
+        _print_frame(shown["new_evidence"])
     return 0
 
 

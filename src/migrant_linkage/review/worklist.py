@@ -95,8 +95,11 @@ def list_items(
 
 
 def show_item(con: duckdb.DuckDBPyConnection, item_id: int) -> dict[str, Any]:
-    """The item, both records side by side (field, left, right), and the evidence per
-    comparison (comparison, level, weight)."""
+    """The item, both records side by side (field, left, right), the evidence per comparison
+    (comparison, level, weight), every record of each student involved (`students`: side,
+    then the record's fields), what keeps the two students apart (`conflicts`: pairs across
+    them decided not a match, and other undecided items between them, with who and why), and
+    the evidence attached while the item was open (`new_evidence`)."""
     row = con.execute("SELECT * FROM worklist WHERE item_id = ?", [item_id]).df()
     if row.empty:
         raise ReviewError(f"no worklist item {item_id}")
@@ -128,7 +131,56 @@ def show_item(con: duckdb.DuckDBPyConnection, item_id: int) -> dict[str, Any]:
         ],
         columns=["comparison", "level", "weight"],
     )
-    return {"item": item, "records": side, "evidence": evidence_frame}
+    students = con.execute(
+        f"""SELECT CASE WHEN r.student_id = (SELECT student_id FROM records
+                                              WHERE active AND record_key = ?)
+                        THEN 'left' ELSE 'right' END AS side, {cols}
+            FROM records r WHERE active AND student_id IN (
+                SELECT student_id FROM records WHERE active AND record_key IN (?, ?))
+            ORDER BY side, record_key""",
+        [item["record_key_l"], item["record_key_l"], item["record_key_r"]],
+    ).df()
+    left_keys = students.loc[students["side"] == "left", "record_key"].tolist()
+    right_keys = students.loc[students["side"] == "right", "record_key"].tolist()
+    conflicts = con.execute(
+        """WITH latest AS (
+               SELECT record_key_l, record_key_r, arg_max(decision, decision_id) AS decision,
+                      arg_max(reviewer, decision_id) AS reviewer,
+                      arg_max(comment, decision_id) AS comment,
+                      arg_max(audit_id, decision_id) AS audit_id
+               FROM decisions WHERE decision IN ('match', 'not_a_match') GROUP BY 1, 2)
+           SELECT 'decided not a match' AS kind, record_key_l, record_key_r, reviewer,
+                  comment AS reason, audit_id, NULL::BIGINT AS item_id
+           FROM latest WHERE decision = 'not_a_match'
+             AND ((list_contains(?::VARCHAR[], record_key_l)
+                   AND list_contains(?::VARCHAR[], record_key_r))
+               OR (list_contains(?::VARCHAR[], record_key_l)
+                   AND list_contains(?::VARCHAR[], record_key_r)))
+           UNION ALL
+           SELECT 'undecided item', record_key_l, record_key_r, NULL, reason, NULL, item_id
+           FROM worklist WHERE item_id <> ?
+             AND status IN ('open', 'skipped', 'pending', 'waiting')
+             AND ((list_contains(?::VARCHAR[], record_key_l)
+                   AND list_contains(?::VARCHAR[], record_key_r))
+               OR (list_contains(?::VARCHAR[], record_key_l)
+                   AND list_contains(?::VARCHAR[], record_key_r)))
+           ORDER BY 1, 2, 3""",
+        [left_keys, right_keys, right_keys, left_keys, item_id]
+        + [left_keys, right_keys, right_keys, left_keys],
+    ).df()
+    new_evidence = con.execute(
+        "SELECT upload_id, changed_record, previous_weight, match_weight, recorded_at "
+        "FROM item_evidence WHERE item_id = ? ORDER BY upload_id",
+        [item_id],
+    ).df()
+    return {
+        "item": item,
+        "records": side,
+        "evidence": evidence_frame,
+        "students": students,
+        "conflicts": conflicts,
+        "new_evidence": new_evidence,
+    }
 
 
 def _item(con: duckdb.DuckDBPyConnection, item_id: int) -> tuple[str, str, str]:
