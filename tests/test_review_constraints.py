@@ -101,3 +101,34 @@ def pd_concat(*frames):
     import pandas as pd
 
     return pd.concat(frames, ignore_index=True)
+
+
+def test_new_evidence_reopens_a_pair_decided_not_a_match_but_never_merges_it_alone(tmp_path):
+    from migrant_linkage.review.upload import REASON_REOPENED
+
+    idx = new_index(tmp_path / "i.duckdb")
+    luis = {"record_id": "3", "name": "LUIS", "dob": "2015-01-02"}
+    idx.upload_standardized(records("TX", [ana("1"), luis]), actor="loader")
+    item = int(idx.worklist()["item_id"].iloc[0])
+    idx.decide(item, "not-a-match", actor="ana", comment="different given names")
+    # The given name of TX:3 was a keying error: it now scores in the match zone.
+    idx.upload_standardized(records("TX", [ana("1"), {**luis, "name": "ANA"}]), actor="loader")
+    assert idx.student_of("TX:1") != idx.student_of("TX:3")  # the decision still holds
+    items = idx.worklist()
+    assert items["reason"].tolist() == [REASON_REOPENED]
+    assert float(items["match_weight"].iloc[0]) == 25.0
+    # Deciding the reopened item "match" is the explicit reversal.
+    idx.decide(int(items["item_id"].iloc[0]), "match", actor="bo", comment="same child")
+    assert idx.student_of("TX:1") == idx.student_of("TX:3")
+    assert idx.verify_audit().ok
+
+
+def test_an_unchanged_score_does_not_reopen_a_not_a_match_pair(tmp_path):
+    idx = new_index(tmp_path / "i.duckdb")
+    luis = {"record_id": "3", "name": "LUIS", "dob": "2015-01-02"}
+    idx.upload_standardized(records("TX", [ana("1"), luis]), actor="loader")
+    idx.decide(int(idx.worklist()["item_id"].iloc[0]), "not-a-match", actor="ana")
+    resent = records("TX", [ana("1"), luis])
+    resent["enrollment_date"] = "2026-09-01"  # changed records, same evidence
+    idx.upload_standardized(resent, actor="loader")
+    assert idx.worklist().empty

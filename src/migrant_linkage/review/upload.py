@@ -68,6 +68,9 @@ STATE_CODE = re.compile(r"[A-Z]{2}")
 LOCKING_STATUSES = ("open", "skipped", "pending")
 LOCKING_SQL = "(" + ", ".join(f"'{s}'" for s in LOCKING_STATUSES) + ")"
 
+#: Reason of a pair decided "not a match" that a record's change made score higher again.
+REASON_REOPENED = "reopened: new evidence since it was decided not a match"
+
 #: Reason of an item queued while one of its records is locked by another item.
 REASON_LOCKED = "a record of this pair is under review in another item"
 
@@ -609,7 +612,26 @@ def _plan(
         else pd.Series(None, index=review.index, dtype=object)
     )
     review["reason"] = reasons(review["zone"], reason, REASON_KEPT_APART_EXISTING)
+    review = pd.concat([review, _reopened(con, pairs)], ignore_index=True)
     return _Plan(assignment=assignment, join_evidence=join_evidence, review=review, pairs=pairs)
+
+
+def _reopened(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Pairs remembered as "not a match" that now score in the review or match range higher
+    than when they were decided (a record changed: new evidence). They come back as items,
+    their reason marked REASON_REOPENED; they still never merge by themselves."""
+    again = pairs[pairs["zone"].isin(["match", "near_match"]) & pairs["not_a_match"]]
+    if again.empty:
+        return again.assign(reason=pd.Series(dtype=object))
+    decided = con.execute(
+        """SELECT d.record_key_l AS l, d.record_key_r AS r,
+                  arg_max(w.match_weight, d.decision_id) AS decided_weight
+           FROM decisions d JOIN worklist w USING (item_id)
+           WHERE d.decision = 'not_a_match' GROUP BY 1, 2"""
+    ).df()
+    again = again.merge(decided, on=["l", "r"], how="inner")
+    again = again[again["match_weight"].astype(float) > again["decided_weight"].astype(float)]
+    return again.drop(columns=["decided_weight"]).assign(reason=REASON_REOPENED)
 
 
 def _write_upload(

@@ -321,8 +321,22 @@ def _merge_pair(
     item_id: int | None,
     validated_by: str | None = None,
 ) -> dict[str, Any]:
-    """Merge the students of two records (if not already one) and remember the pair as a match."""
+    """Merge the students of two records (if not already one) and remember the pair as a match.
+    The "match" decision is written first, under the merge's (reserved) audit id, so deciding a
+    reopened pair "match" is itself the explicit reversal of its earlier "not a match"; any other
+    pair across the two students decided "not a match" still refuses the merge."""
     l_student, r_student = student_of(con, pair[0]), student_of(con, pair[1])
+    reserved = next_id(con, "audit_log", "audit_id")
+    _record_decision(
+        con,
+        item_id=item_id,
+        pair=pair,
+        decision="match",
+        reviewer=validated_by or reviewer,
+        comment=comment,
+        at=at,
+        audit_id=reserved,
+    )
     details = {"item_id": item_id, "pairs": [list(ordered_pair(*pair))]}
     if validated_by:
         details.update(proposed_by=reviewer, validated_by=validated_by)
@@ -346,16 +360,7 @@ def _merge_pair(
             details=details,
         )
         merged = True
-    _record_decision(
-        con,
-        item_id=item_id,
-        pair=pair,
-        decision="match",
-        reviewer=validated_by or reviewer,
-        comment=comment,
-        at=at,
-        audit_id=audit_id,
-    )
+    assert audit_id == reserved  # one writer: the entry took the id the decision names
     return {"audit_id": audit_id, "student_id": survivor, "merged": merged}
 
 
