@@ -132,3 +132,22 @@ def test_an_unchanged_score_does_not_reopen_a_not_a_match_pair(tmp_path):
     resent["enrollment_date"] = "2026-09-01"  # changed records, same evidence
     idx.upload_standardized(resent, actor="loader")
     assert idx.worklist().empty
+
+
+def test_a_third_twin_record_scoring_strongly_against_both_twins_goes_to_review(tmp_path):
+    from migrant_linkage.review.upload import REASON_GUARDED_FAMILY
+
+    idx = new_index(tmp_path / "i.duckdb")
+    twins = [
+        {"record_id": "1", "name": "JOSE", "dob": "2015-01-02", "twin": True},
+        {"record_id": "2", "name": "JOSE", "dob": "2015-01-02", "twin": True},
+    ]
+    idx.upload_standardized(records("TX", twins), actor="loader")
+    assert idx.worklist().empty  # two twins: the guard keeps them apart, nothing to review
+    third = {"record_id": "3", "name": "JOSE", "dob": "2015-01-02", "twin": True}
+    idx.upload_standardized(records("TX", [third]), actor="loader")
+    items = idx.worklist(status=("open", "waiting"))
+    pairs = set(zip(items["record_key_l"], items["record_key_r"], strict=True))
+    assert {("TX:1", "TX:3"), ("TX:2", "TX:3")} <= pairs
+    assert set(items["reason"]) == {REASON_GUARDED_FAMILY}
+    assert len({idx.student_of(f"TX:{i}") for i in (1, 2, 3)}) == 3  # never merged

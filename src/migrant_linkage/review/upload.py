@@ -68,6 +68,11 @@ STATE_CODE = re.compile(r"[A-Z]{2}")
 LOCKING_STATUSES = ("open", "skipped", "pending")
 LOCKING_SQL = "(" + ", ".join(f"'{s}'" for s in LOCKING_STATUSES) + ")"
 
+#: Reason of a guarded pair of a record that scores strongly against two or more of its family.
+REASON_GUARDED_FAMILY = (
+    "family guard, but the record scores strongly against two or more records of the family"
+)
+
 #: Reason of a pair decided "not a match" that a record's change made score higher again.
 REASON_REOPENED = "reopened: new evidence since it was decided not a match"
 
@@ -612,8 +617,32 @@ def _plan(
         else pd.Series(None, index=review.index, dtype=object)
     )
     review["reason"] = reasons(review["zone"], reason, REASON_KEPT_APART_EXISTING)
-    review = pd.concat([review, _reopened(con, pairs)], ignore_index=True)
+    review = pd.concat(
+        [review, _reopened(con, pairs), _guarded_against_a_family(pairs, thresholds)],
+        ignore_index=True,
+    )
     return _Plan(assignment=assignment, join_evidence=join_evidence, review=review, pairs=pairs)
+
+
+def _guarded_against_a_family(pairs: pd.DataFrame, thresholds: Any) -> pd.DataFrame:
+    """Guarded pairs (never merged, normally never queued) of a record that reaches the match
+    weight against two or more records the guard calls its family: a third record of twins
+    (the same child sent twice, or a triplet) is for a person to settle, not to drop."""
+    strong = getattr(thresholds, "match_weight", None)
+    if strong is None or pairs.empty:
+        return pairs.iloc[:0].assign(reason=pd.Series(dtype=object))
+    hit = pairs[
+        pairs["guarded"].astype(bool)
+        & (pairs["match_weight"].astype(float) >= strong)
+        & ~pairs["remembered"]
+    ]
+    ends = pd.concat(
+        [hit[["l", "r"]], hit[["r", "l"]].set_axis(["l", "r"], axis=1)], ignore_index=True
+    )
+    partners = ends.groupby("l")["r"].nunique()
+    many = set(partners[partners >= 2].index)
+    chosen = hit[hit["l"].isin(many) | hit["r"].isin(many)]
+    return chosen.assign(reason=REASON_GUARDED_FAMILY)
 
 
 def _reopened(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame) -> pd.DataFrame:
