@@ -506,13 +506,12 @@ class MasterIndex:
                 taken = snapshot(con)
             try:
                 taken.score()
-                return self._write(
-                    lambda con, s=taken: (
-                        check(con)
-                        and write_upload(con, s, prepared, check_revision=True, **options)
-                    ),
-                    "upload",
-                )
+
+                def optimistic(con, s=taken):
+                    check(con)  # the account may have changed while the upload scored
+                    return write_upload(con, s, prepared, check_revision=True, **options)
+
+                return self._write(optimistic, "upload")
             except StaleSnapshotError:
                 continue
             finally:

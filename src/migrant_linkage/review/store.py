@@ -47,6 +47,7 @@ from typing import Any
 
 import duckdb
 
+from migrant_linkage.review.chain import seal
 from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMNS, TRUTH_COLUMNS
 
 SCHEMA_VERSION = "2"
@@ -321,8 +322,6 @@ def run_in_transaction(
             with transaction(path, timeout=max(deadline - time.monotonic(), 0.0)) as con:
                 result = work(con)
                 bump_revision(con)
-                from migrant_linkage.review.chain import seal
-
                 seal(con)  # hash the entries this unit appended, before it commits
                 crash_point(f"{name}:before_commit")
                 return result

@@ -409,7 +409,8 @@ def propose(
 ) -> int:
     """A split, undo or model change under the two-person rule: audited, then waits for a
     second person (validate carries it out)."""
-    audit_id = write_audit(
+    # The model itself is not copied into the log (its digest is, when the change is made).
+    write_audit(
         con,
         actor=reviewer,
         action=f"propose_{kind}",
@@ -417,7 +418,6 @@ def propose(
         details={"pair": list(pair) if pair else None, **payload} if kind != "set_model" else {},
         at=at,
     )
-    del audit_id
     return insert_proposal(
         con,
         kind=kind,
