@@ -25,6 +25,35 @@ def add_format_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def strip_controls(text: str) -> str:
+    """`text` with control and format characters (terminal escapes, bidi overrides, zero-width
+    characters) replaced by U+FFFD, so nothing stored in the index can drive the terminal."""
+    import unicodedata
+
+    return "".join("\ufffd" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
+
+
+def _lookup(mapping: dict[str, str]):
+    def one(value: object) -> object:
+        return mapping.get(value, value) if isinstance(value, str) else value
+
+    return one
+
+
+def printable(frame: Any) -> Any:
+    """A copy of `frame` whose text cells are safe to print (strip_controls); one pass per
+    distinct value."""
+    import pandas as pd
+
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            values = out[col].dropna().unique()
+            mapping = {v: strip_controls(v) for v in values if isinstance(v, str)}
+            out[col] = out[col].map(_lookup(mapping))
+    return out
+
+
 def print_frame(frame: Any, fmt: str = "table") -> None:
     """A pandas frame on stdout in the chosen format."""
     if fmt == "json":

@@ -9,13 +9,16 @@ every change starts where the previous change of the same record ended (no missi
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from migrant_linkage.review.store import ReviewError, first_row
+from migrant_linkage.review.chain import Verdict
+from migrant_linkage.review.chain import verify as chain_verify
+from migrant_linkage.review.store import ReviewError, first_row, get_meta
 
 
 def entries(con: duckdb.DuckDBPyConnection, *, limit: int | None = None) -> pd.DataFrame:
@@ -99,6 +102,75 @@ def check_chain(con: duckdb.DuckDBPyConnection) -> int:
         )
     )
     return int(broken)
+
+
+def model_digest(model_json: str | None) -> str | None:
+    """SHA-256 of the index's model JSON (None: the shipped default), as the audit records it."""
+    return None if model_json is None else hashlib.sha256(model_json.encode()).hexdigest()
+
+
+def settings_from_log(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, Any], int | None]:
+    """The settings the audit log says the index has (two-person rule, thresholds, model
+    digest), and the id of the last entry that set each: replaying the settings entries."""
+    state: dict[str, Any] = {}
+    last: dict[str, int] = {}
+    rows = con.execute(
+        "SELECT audit_id, details_json FROM audit_log "
+        "WHERE action IN ('create_index', 'settings', 'set_model') ORDER BY audit_id"
+    ).fetchall()
+    for audit_id, details_json in rows:  # settings entries are few
+        details = json.loads(details_json or "{}")
+        for key in ("two_person_rule", "thresholds", "model_sha256"):
+            if key in details:
+                state[key] = details[key]
+                last[key] = audit_id
+    return state, (max(last.values()) if last else None)
+
+
+def check_settings(con: duckdb.DuckDBPyConnection) -> str | None:
+    """None when the live settings are what the audit log set; else which one differs."""
+    logged, _ = settings_from_log(con)
+    rule = get_meta(con, "two_person_rule", "false") == "true"
+    if "two_person_rule" in logged and bool(logged["two_person_rule"]) != rule:
+        return "the two-person rule differs from the last audited setting"
+    thresholds = get_meta(con, "thresholds_json")
+    if "thresholds" in logged and json.loads(thresholds or "null") != logged["thresholds"]:
+        return "the thresholds differ from the last audited setting"
+    if (
+        "model_sha256" in logged
+        and model_digest(get_meta(con, "model_json")) != logged["model_sha256"]
+    ):
+        return "the model differs from the last audited model"
+    return None
+
+
+def verify(con: duckdb.DuckDBPyConnection) -> Verdict:
+    """Chain and id sequence (chain.verify), then the settings, then the replay."""
+    verdict = chain_verify(con)
+    if not verdict.ok:
+        return verdict
+    wrong = check_settings(con)
+    if wrong is not None:
+        _, last = settings_from_log(con)
+        return Verdict(False, verdict.entries, verdict.head, last, wrong)
+    if check_chain(con) != 0 or not check_replay(con):
+        bad = first_row(
+            con.execute(
+                """WITH live AS (SELECT record_key, student_id, content_hash FROM records
+                                 WHERE active),
+                        replayed AS (SELECT record_key, arg_max(after_student, audit_id) AS s,
+                                            arg_max(after_hash, audit_id) AS h,
+                                            max(audit_id) AS last
+                                     FROM audit_changes GROUP BY record_key)
+                   SELECT min(r.last) FROM replayed r FULL JOIN live l USING (record_key)
+                   WHERE r.s IS DISTINCT FROM l.student_id
+                      OR r.h IS DISTINCT FROM l.content_hash"""
+            )
+        )
+        first = None if bad is None or bad[0] is None else int(bad[0])
+        why = "replaying the log does not give the records' current students"
+        return Verdict(False, verdict.entries, verdict.head, first, why)
+    return verdict
 
 
 def check_replay(con: duckdb.DuckDBPyConnection) -> bool:

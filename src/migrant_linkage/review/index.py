@@ -1,10 +1,14 @@
 """MasterIndex: the Python API of the master student index.
 
->>> index = MasterIndex.create("students.duckdb")          # or MasterIndex.open(path)
->>> report = index.upload("tx_2026-11.csv", state="TX", reviewer="ana")
->>> items = index.worklist(state="TX")
->>> index.decide(int(items.item_id[0]), "match", reviewer="ana", comment="same parents")
+>>> index = MasterIndex.create("students.duckdb", administrator="admin.tx", administrator_state="TX")
+>>> index.add_account("ana.tx", display_name="Ana", role="reviewer", state="TX", actor="admin.tx")
+>>> report = index.upload("tx_2026-11.csv", state="TX", actor="ana.tx")
+>>> items = index.worklist(actor="ana.tx")
+>>> index.decide(int(items.item_id[0]), "match", actor="ana.tx", comment="same parents")
 >>> index.export("students.csv")
+
+Every action names its actor: an account id (accounts.py) whose role and scope the index checks
+in the same transaction as the action; the audit log records that id.
 
 Every method that changes the index is one transaction (see store.py): a crash leaves the index
 as it was, and reviewers in several processes can decide at the same time. The object holds
@@ -20,9 +24,19 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from migrant_linkage.review import audit, reports, survivorship, worklist
+from migrant_linkage.review import (
+    accounts,
+    audit,
+    chain,
+    escalation,
+    reports,
+    survivorship,
+    worklist,
+)
+from migrant_linkage.review.accounts import Account, require, states_of_keys
 from migrant_linkage.review.merge import (
     active_records_of,
     merge_students,
@@ -32,6 +46,7 @@ from migrant_linkage.review.merge import (
 )
 from migrant_linkage.review.store import (
     DEFAULT_LOCK_TIMEOUT,
+    SCHEMA_VERSION,
     ReviewError,
     create_schema,
     get_meta,
@@ -78,15 +93,26 @@ class MasterIndex:
         cls,
         path: str | Path,
         *,
-        two_person_rule: bool = False,
+        administrator: str,
+        administrator_name: str | None = None,
+        administrator_state: str | None = None,
+        two_person_rule: bool = True,
         model: Any = None,
         thresholds: Any = None,
         **options: Any,
     ) -> MasterIndex:
-        """Create an empty index file (error if it exists)."""
+        """Create an empty index file (error if it exists) with its first administrator
+        account (`administrator_state` None: every state). The two-person rule is on unless
+        `two_person_rule=False`; the creation is the first audit entry and records the choice."""
         path = Path(path)
         if path.exists():
             raise ReviewError(f"{path} already exists; open it with MasterIndex.open")
+        admin = accounts.make_account(
+            administrator,
+            display_name=administrator_name or administrator,
+            role="administrator",
+            state=administrator_state,
+        )
         settings = {"two_person_rule": "true" if two_person_rule else "false"}
         if model is not None:
             settings["model_json"] = json.dumps(_as_model(model).trained_settings())
@@ -96,6 +122,24 @@ class MasterIndex:
             path, timeout=options.get("lock_timeout", DEFAULT_LOCK_TIMEOUT), create=True
         ) as con:
             create_schema(con, settings)
+            at = options.get("clock", utc_now)()
+            accounts.insert_account(con, admin, created_by=admin.account_id, at=at)
+            write_audit(
+                con,
+                actor=admin.account_id,
+                action="create_index",
+                reason=None,
+                details={
+                    "administrator": admin.account_id,
+                    "scope": admin.scope,
+                    "two_person_rule": two_person_rule,
+                    "thresholds": json.loads(settings.get("thresholds_json", "null")),
+                    "model": "custom" if model is not None else "shipped default",
+                    "model_sha256": audit.model_digest(settings.get("model_json")),
+                },
+                at=at,
+            )
+            chain.seal(con)
         return cls(path, **options)
 
     @classmethod
@@ -109,13 +153,27 @@ class MasterIndex:
                 version = None
             if version is None:
                 raise ReviewError(f"{path} is a DuckDB file but not a master index")
+            if version != SCHEMA_VERSION:
+                raise ReviewError(
+                    f"{path} is a master index of schema {version}, made before reviewer "
+                    f"accounts (schema {SCHEMA_VERSION}); create a new index and upload the "
+                    "states' files into it"
+                )
         return index
 
     def _read(self):
         return reading(self.path, timeout=self.lock_timeout)
 
     def _write(self, work: Callable[[Any], Any], name: str = "write") -> Any:
-        return run_in_transaction(self.path, work, timeout=self.lock_timeout, name=name)
+        """Run `work(con)` as one transaction; then, in the same transaction, open the waiting
+        items whose records the work unlocked (the one place locks are released)."""
+
+        def unit(con):
+            result = work(con)
+            worklist.release_waiting(con, at=self.clock())
+            return result
+
+        return run_in_transaction(self.path, unit, timeout=self.lock_timeout, name=name)
 
     # ------------------------------------------------------------------------ settings
     @property
@@ -123,14 +181,99 @@ class MasterIndex:
         with self._read() as con:
             return get_meta(con, "two_person_rule", "false") == "true"
 
-    def set_two_person_rule(self, on: bool, *, reviewer: str) -> None:
+    # ------------------------------------------------------------------------ accounts
+    def add_account(
+        self,
+        account_id: str,
+        *,
+        display_name: str,
+        role: str,
+        state: str | None = None,
+        region: str | None = None,
+        district: str | None = None,
+        actor: str,
+    ) -> Account:
+        """Add a reviewer account (an administrator's action, audited). The new account's
+        scope must lie inside the administrator's: a Texas administrator adds Texas accounts."""
+        new = accounts.make_account(
+            account_id,
+            display_name=display_name,
+            role=role,
+            state=state,
+            region=region,
+            district=district,
+        )
+
         def work(con):
+            admin = require(con, actor, action="adding an account", role="administrator")
+            if not admin.covers_account(new):
+                raise accounts.PermissionDeniedError(
+                    f"account {admin.account_id} covers {admin.scope}; it cannot add an account "
+                    f"for {new.scope}"
+                )
+            at = self.clock()
+            accounts.insert_account(con, new, created_by=admin.account_id, at=at)
+            write_audit(
+                con,
+                actor=admin.account_id,
+                action="add_account",
+                reason=None,
+                details={"account_id": new.account_id, "role": new.role, "scope": new.scope},
+                at=at,
+            )
+            return new
+
+        return self._write(work, "account")
+
+    def deactivate_account(self, account_id: str, *, actor: str, reason: str | None = None) -> None:
+        """Stop an account from acting (its past decisions stay, attributed to it)."""
+
+        def work(con):
+            admin = require(con, actor, action="deactivating an account", role="administrator")
+            target = accounts.get_account(con, account_id)
+            if not admin.covers_account(target):
+                raise accounts.PermissionDeniedError(
+                    f"account {admin.account_id} covers {admin.scope}, not {target.scope}"
+                )
+            if target.account_id == admin.account_id:
+                raise ReviewError("an administrator cannot deactivate their own account")
+            con.execute(
+                "UPDATE accounts SET active = FALSE WHERE account_id = ?", [target.account_id]
+            )
+            write_audit(
+                con,
+                actor=admin.account_id,
+                action="deactivate_account",
+                reason=reason,
+                details={"account_id": target.account_id},
+                at=self.clock(),
+            )
+
+        self._write(work, "account")
+
+    def account(self, account_id: str) -> Account:
+        """The account with this id (normalised: `Maria.CA` finds `maria.ca`)."""
+        with self._read() as con:
+            return accounts.get_account(con, account_id)
+
+    def accounts(self) -> pd.DataFrame:
+        with self._read() as con:
+            return accounts.list_accounts(con)
+
+    # ------------------------------------------------------------------------ settings
+    def set_two_person_rule(self, on: bool, *, actor: str, reason: str | None = None) -> None:
+        """Turn the two-person rule on or off (an index administrator; audited)."""
+
+        def work(con):
+            admin = accounts.require_index_administrator(
+                con, actor, action="changing the two-person rule"
+            )
             set_meta(con, "two_person_rule", "true" if on else "false")
             write_audit(
                 con,
-                actor=reviewer,
+                actor=admin.account_id,
                 action="settings",
-                reason=None,
+                reason=reason,
                 details={"two_person_rule": on},
                 at=self.clock(),
             )
@@ -145,16 +288,36 @@ class MasterIndex:
             text = get_meta(con, "model_json")
         return Model(json.loads(text)) if text else Model.default()
 
-    def set_model(self, model: Any, *, reviewer: str, reason: str | None = None) -> None:
+    def set_model(self, model: Any, *, actor: str, reason: str | None = None) -> dict[str, Any]:
+        """Score future uploads with `model` (an index administrator; audited). Under the
+        two-person rule this proposes the change; a second administrator validates it."""
         settings = _as_model(model).trained_settings()
 
         def work(con):
+            admin = accounts.require_index_administrator(con, actor, action="changing the model")
+            if _rule(con):
+                pending_id = worklist.propose(
+                    con,
+                    "set_model",
+                    pair=None,
+                    payload={"settings": settings},
+                    reviewer=admin.account_id,
+                    comment=reason,
+                    at=self.clock(),
+                )
+                return {"pending_id": pending_id, "changed": False}
             set_meta(con, "model_json", json.dumps(settings))
             write_audit(
-                con, actor=reviewer, action="set_model", reason=reason, details={}, at=self.clock()
+                con,
+                actor=admin.account_id,
+                action="set_model",
+                reason=reason,
+                details={"model_sha256": audit.model_digest(json.dumps(settings))},
+                at=self.clock(),
             )
+            return {"changed": True}
 
-        self._write(work)
+        return self._write(work)
 
     def thresholds(self):
         from migrant_linkage.zones import Thresholds
@@ -163,12 +326,75 @@ class MasterIndex:
             text = get_meta(con, "thresholds_json")
         return Thresholds(**json.loads(text)) if text else Thresholds()
 
+    def set_thresholds(self, thresholds: Any, *, actor: str, reason: str | None = None) -> None:
+        """Zone future uploads with `thresholds` (an index administrator; audited)."""
+        values = _thresholds_dict(thresholds)
+
+        def work(con):
+            admin = accounts.require_index_administrator(
+                con, actor, action="changing the thresholds"
+            )
+            before = get_meta(con, "thresholds_json")
+            set_meta(con, "thresholds_json", json.dumps(values))
+            write_audit(
+                con,
+                actor=admin.account_id,
+                action="settings",
+                reason=reason,
+                details={"thresholds": values, "before": json.loads(before) if before else None},
+                at=self.clock(),
+            )
+
+        self._write(work)
+
+    def escalation_days(self) -> dict[str, float]:
+        with self._read() as con:
+            return escalation.escalation_days(con)
+
+    def set_escalation_days(
+        self, days: dict[str, float], *, actor: str, reason: str | None = None
+    ) -> None:
+        """Days an item waits at each level (district, region, state) before it escalates (an
+        index administrator; audited)."""
+        try:
+            values = escalation.clean_days(days)
+        except ValueError as exc:
+            raise ReviewError(str(exc)) from None
+
+        def work(con):
+            admin = accounts.require_index_administrator(
+                con, actor, action="changing the escalation times"
+            )
+            merged = {**escalation.escalation_days(con), **values}
+            set_meta(con, "escalation_days_json", json.dumps(merged, sort_keys=True))
+            write_audit(
+                con,
+                actor=admin.account_id,
+                action="settings",
+                reason=reason,
+                details={"escalation_days": merged},
+                at=self.clock(),
+            )
+
+        self._write(work)
+
+    def escalate(self, *, actor: str) -> dict[str, Any]:
+        """Run escalation now (docs: daily): items move up a level after the level's time;
+        validation items that waited the full time pass automatically (audited as automatic).
+        An index administrator runs it."""
+
+        def work(con):
+            admin = accounts.require_index_administrator(con, actor, action="running escalation")
+            return escalation.run(con, now=self.clock(), run_by=admin.account_id)
+
+        return self._write(work, "escalate")
+
     # ------------------------------------------------------------------------ upload
     def upload(
         self,
         source: Any,
         *,
-        reviewer: str,
+        actor: str,
         state: str | None = None,
         column_map: dict[str, str] | None = None,
         date_format: str | None = None,
@@ -177,7 +403,9 @@ class MasterIndex:
         model: Any = None,
         thresholds: Any = None,
     ) -> UploadReport:
-        """Standardize `source` (file path or DataFrame of contract columns) and apply it."""
+        """Standardize `source` (file path or DataFrame of contract columns) and apply it.
+        `actor`'s scope must cover every record's state. `model` / `thresholds` override the
+        index settings for this upload only, which only an index administrator may do."""
         from migrant_linkage.standardize import standardize
 
         name = source_name or (str(source) if isinstance(source, str | Path) else "dataframe")
@@ -194,7 +422,7 @@ class MasterIndex:
         return self.upload_standardized(
             result.standardized,
             rejects=result.rejects,
-            reviewer=reviewer,
+            actor=actor,
             state=state,
             source=name,
             model=model,
@@ -206,7 +434,7 @@ class MasterIndex:
         self,
         standardized: pd.DataFrame,
         *,
-        reviewer: str,
+        actor: str,
         state: str | None = None,
         rejects: pd.DataFrame | None = None,
         source: str = "dataframe",
@@ -215,9 +443,22 @@ class MasterIndex:
         records_in: int | None = None,
     ) -> UploadReport:
         """Apply an already standardized table (one transaction)."""
-        if not reviewer or not str(reviewer).strip():
-            raise ReviewError("an upload needs a reviewer id (who ran it)")
         prepared = prepare(standardized, state)
+        upload_states = sorted(prepared["submitting_state"].unique()) if len(prepared) else []
+        override = model is not None or thresholds is not None
+
+        def check(con) -> str:
+            if override:
+                accounts.require_index_administrator(
+                    con, actor, action="overriding the index's model or thresholds for an upload"
+                )
+            account = require(
+                con, actor, action="uploading", states=upload_states, every_state=True
+            )
+            return account.account_id
+
+        with self._read() as con:
+            reviewer = check(con)
         rejects = rejects if rejects is not None else pd.DataFrame()
         scorer = self.scorer
         labels = None
@@ -265,18 +506,19 @@ class MasterIndex:
                 taken = snapshot(con)
             try:
                 taken.score()
-                return self._write(
-                    lambda con, s=taken: write_upload(
-                        con, s, prepared, check_revision=True, **options
-                    ),
-                    "upload",
-                )
+
+                def optimistic(con, s=taken):
+                    check(con)  # the account may have changed while the upload scored
+                    return write_upload(con, s, prepared, check_revision=True, **options)
+
+                return self._write(optimistic, "upload")
             except StaleSnapshotError:
                 continue
             finally:
                 taken.close()
 
         def locked(con):
+            check(con)
             held = snapshot(con)
             try:
                 return write_upload(con, held, prepared, check_revision=False, **options)
@@ -289,12 +531,26 @@ class MasterIndex:
     def worklist(
         self,
         *,
+        actor: str | None = None,
         state: str | None = None,
         older_than_days: float | None = None,
         status: Sequence[str] = worklist.UNDECIDED,
         limit: int | None = None,
     ) -> pd.DataFrame:
+        """Undecided items, oldest first (record keys only). With `actor`, only the items in
+        that account's scope (an item is in scope when one of its records is)."""
+        levels = None
         with self._read() as con:
+            if actor is not None:
+                account = require(con, actor, action="listing the worklist")
+                rank = escalation.LEVELS.index(escalation.account_level(account))
+                levels = escalation.LEVELS[: rank + 1]
+                if account.state is not None:
+                    if state is not None and state.upper() != account.state:
+                        raise accounts.PermissionDeniedError(
+                            f"account {account.account_id} covers {account.scope}, not {state}"
+                        )
+                    state = account.state
             return worklist.list_items(
                 con,
                 now=self.clock(),
@@ -302,24 +558,35 @@ class MasterIndex:
                 older_than_days=older_than_days,
                 status=tuple(status),
                 limit=limit,
+                levels=levels,
             )
 
-    def show(self, item_id: int) -> dict[str, Any]:
+    def show(self, item_id: int, *, actor: str) -> dict[str, Any]:
+        """One item for a reviewer's screen (names and birth dates): only within `actor`'s
+        scope."""
         with self._read() as con:
+            l_key, r_key, _ = worklist._item(con, int(item_id))
+            require(
+                con, actor, action=f"showing item {item_id}", states=states_of_keys([l_key, r_key])
+            )
             return worklist.show_item(con, int(item_id))
 
     def decide(
-        self, item_id: int, decision: str, *, reviewer: str, comment: str | None = None
+        self, item_id: int, decision: str, *, actor: str, comment: str | None = None
     ) -> dict[str, Any]:
         """match / not-a-match / skip. Under the two-person rule "match" only proposes."""
 
         def work(con):
+            l_key, r_key, _ = worklist._item(con, int(item_id))
+            account = require(
+                con, actor, action=f"deciding item {item_id}", states=states_of_keys([l_key, r_key])
+            )
             rule = get_meta(con, "two_person_rule", "false") == "true"
             return worklist.decide(
                 con,
                 int(item_id),
                 decision,
-                reviewer=reviewer,
+                reviewer=account.account_id,
                 comment=comment,
                 at=self.clock(),
                 two_person_rule=rule,
@@ -327,38 +594,151 @@ class MasterIndex:
 
         return self._write(work, "decide")
 
+    def decide_batch(
+        self,
+        decision: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        grade: str | None = None,
+        min_weight: float | None = None,
+        max_weight: float | None = None,
+        comment: str | None = None,
+        preview: bool = True,
+    ) -> pd.DataFrame:
+        """Decide every open item of one reason / grade (certain, probable, possible, from the
+        index thresholds) / weight band [min_weight, max_weight) in `actor`'s scope at once.
+        With `preview` (the default) nothing changes: the frame lists the items and what the
+        decision would do. Otherwise each item is decided as `decide` would (one audit entry
+        per item, so each can be undone on its own), in one transaction; the frame's `outcome`
+        says what happened to each (an item settled by an earlier one in the batch is
+        `resolved`)."""
+        decision = worklist.normalise_decision(decision)
+        thresholds = self.thresholds()
+
+        def work(con):
+            account = require(con, actor, action="deciding a batch of items")
+            items = worklist.list_items(
+                con, now=self.clock(), state=account.state, status=("open", "skipped")
+            )
+            weight = items["match_weight"].astype(float)
+            items["grade"] = np.select(
+                [weight >= thresholds.match_weight, weight >= thresholds.probable_weight],
+                ["certain", "probable"],
+                "possible",
+            )
+            keep = pd.Series(True, index=items.index)
+            if reason is not None:
+                keep &= items["reason"] == reason
+            if grade is not None:
+                keep &= items["grade"] == grade
+            if min_weight is not None:
+                keep &= weight >= min_weight
+            if max_weight is not None:
+                keep &= weight < max_weight
+            chosen = items.loc[keep].reset_index(drop=True)
+            rule = _rule(con)
+            outcomes = []
+            rows = zip(
+                chosen["item_id"].astype(int).tolist(),
+                chosen["student_l"].astype(str).tolist(),
+                chosen["student_r"].astype(str).tolist(),
+                strict=True,
+            )
+            for item_id, student_l, student_r in rows:  # one decision (audit entry) per item
+                if preview:
+                    outcomes.append(_would(decision, rule, student_l, student_r))
+                    continue
+                status = worklist._item(con, item_id)[2]
+                if status == "resolved":
+                    outcomes.append("resolved by an earlier item of the batch")
+                    continue
+                done = worklist.decide(
+                    con,
+                    item_id,
+                    decision,
+                    reviewer=account.account_id,
+                    comment=comment,
+                    at=self.clock(),
+                    two_person_rule=rule,
+                )
+                outcomes.append(
+                    f"proposed (pending {done['pending_id']})"
+                    if "pending_id" in done
+                    else f"{decision} (audit {done['audit_id']})"
+                )
+            chosen["outcome"] = outcomes
+            columns = ["item_id", "record_key_l", "record_key_r", "match_weight", "grade"]
+            return chosen[[*columns, "reason", "outcome"]]
+
+        if preview:
+            with self._read() as con:
+                return work(con)
+        return self._write(work, "batch")
+
+    def item_evidence(self, item_id: int) -> pd.DataFrame:
+        """Evidence attached to an item while it was open: one row per upload that changed one
+        of its (locked) records, with the weights and evidence before and after."""
+        with self._read() as con:
+            return con.execute(
+                "SELECT * FROM item_evidence WHERE item_id = ? ORDER BY upload_id",
+                [int(item_id)],
+            ).df()
+
     def validate(
-        self, pending_id: int, *, reviewer: str, approve: bool = True, comment: str | None = None
+        self, pending_id: int, *, actor: str, approve: bool = True, comment: str | None = None
     ) -> dict[str, Any]:
-        return self._write(
-            lambda con: worklist.validate(
+        """A validator (not the proposer) approves or rejects a proposed merge."""
+
+        def work(con):
+            kind, keys = worklist.pending_kind(con, int(pending_id))
+            action = f"validating pending {kind} {pending_id}"
+            if kind == "set_model":
+                account = accounts.require_index_administrator(con, actor, action=action)
+            else:
+                account = require(
+                    con, actor, action=action, role="validator", states=states_of_keys(keys)
+                )
+            return worklist.validate(
                 con,
                 int(pending_id),
-                reviewer=reviewer,
+                reviewer=account.account_id,
                 approve=approve,
                 comment=comment,
                 at=self.clock(),
             )
-        )
+
+        return self._write(work, "validate")
 
     def pending(self) -> pd.DataFrame:
         with self._read() as con:
             return worklist.pending(con)
 
     # ------------------------------------------------------------------------ merge/split/undo
-    def merge(self, *student_ids: str, reviewer: str, reason: str | None = None) -> dict[str, Any]:
+    def merge(
+        self,
+        *student_ids: str,
+        actor: str,
+        reason: str | None = None,
+        reverse_decisions: bool = False,
+    ) -> dict[str, Any]:
         """Merge students by hand into the oldest (lowest ID). Under the two-person rule this
-        proposes the merge (two students only) and returns the pending id."""
-        if not reviewer:
-            raise ReviewError("a reviewer id is required")
+        proposes the merge (two students only) and returns the pending id. A pair across the
+        students decided "not a match" refuses the merge unless `reverse_decisions` (the
+        reversal is recorded, as "match", under the merge's audit entry)."""
 
         def work(con):
             reps = []
+            involved: list[str] = []
             for sid in sorted(set(student_ids)):
                 members = active_records_of(con, sid)
                 if not members:
                     raise ReviewError(f"no active records for student {sid}")
                 reps.append(members[0])
+                involved += members
+            reviewer = require(
+                con, actor, action="merging students", states=states_of_keys(involved)
+            ).account_id
             if len(reps) < 2:
                 raise ReviewError("a merge needs two different students")
             if get_meta(con, "two_person_rule", "false") == "true":
@@ -376,6 +756,7 @@ class MasterIndex:
                 reason=reason,
                 at=at,
                 details={"pairs": [[reps[0], r] for r in reps[1:]]},
+                reverse_decisions=reverse_decisions,
             )
             for other in reps[1:]:
                 worklist._record_decision(
@@ -397,14 +778,35 @@ class MasterIndex:
         student_id: str,
         record_keys: Sequence[str],
         *,
-        reviewer: str,
+        actor: str,
         reason: str | None = None,
     ) -> dict[str, Any]:
         """Move `record_keys` out of the student to one new student ID."""
-        if not reviewer:
-            raise ReviewError("a reviewer id is required")
 
         def work(con):
+            members = active_records_of(con, student_id)
+            reviewer = require(
+                con, actor, action=f"splitting student {student_id}", states=states_of_keys(members)
+            ).account_id
+            if _rule(con):
+                leaving = sorted(set(record_keys))
+                strangers = [k for k in leaving if k not in set(members)]
+                staying = [k for k in members if k not in set(leaving)]
+                if strangers or not leaving or not staying:
+                    raise ReviewError(
+                        f"a split of student {student_id} must move some of its own records "
+                        "and leave at least one"
+                    )
+                pending_id = worklist.propose(
+                    con,
+                    "split",
+                    pair=(leaving[0], staying[0]),
+                    payload={"student_id": student_id, "leaving": leaving},
+                    reviewer=reviewer,
+                    comment=reason,
+                    at=self.clock(),
+                )
+                return {"pending_id": pending_id, "student_id": student_id, "split": False}
             audit_id, new_id = split_student(
                 con, student_id, list(record_keys), actor=reviewer, reason=reason, at=self.clock()
             )
@@ -412,17 +814,47 @@ class MasterIndex:
 
         return self._write(work)
 
-    def undo(self, audit_id: int, *, reviewer: str, reason: str | None = None) -> dict[str, Any]:
-        """Undo the merge (hand, reviewed or automatic) written as audit entry `audit_id`."""
-        if not reviewer:
-            raise ReviewError("a reviewer id is required")
-        return self._write(
-            lambda con: {
+    def undo(
+        self, audit_id: int, *, actor: str, reason: str | None = None, cascade: bool = False
+    ) -> dict[str, Any]:
+        """Undo the merge (hand, reviewed or automatic) written as audit entry `audit_id`.
+        Refuses, naming them, when later entries moved its records; `cascade` undoes later
+        merges first."""
+
+        def work(con):
+            keys = [
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT record_key FROM audit_changes WHERE audit_id = ?",
+                    [int(audit_id)],
+                ).fetchall()
+            ]
+            reviewer = require(
+                con, actor, action=f"undoing audit entry {audit_id}", states=states_of_keys(keys)
+            ).account_id
+            if _rule(con):
+                pending_id = worklist.propose(
+                    con,
+                    "undo",
+                    pair=(keys[0], keys[-1]) if keys else None,
+                    payload={"target": int(audit_id), "cascade": cascade},
+                    reviewer=reviewer,
+                    comment=reason,
+                    at=self.clock(),
+                )
+                return {"pending_id": pending_id, "undone": False}
+            return {
                 "audit_id": undo_merge(
-                    con, int(audit_id), actor=reviewer, reason=reason, at=self.clock()
+                    con,
+                    int(audit_id),
+                    actor=reviewer,
+                    reason=reason,
+                    at=self.clock(),
+                    cascade=cascade,
                 )
             }
-        )
+
+        return self._write(work, "undo")
 
     # ------------------------------------------------------------------------ reading
     def records(self, *, include_inactive: bool = False) -> pd.DataFrame:
@@ -469,6 +901,12 @@ class MasterIndex:
         with self._read() as con:
             return audit.check_replay(con)
 
+    def verify_audit(self) -> chain.Verdict:
+        """The full check of the audit log: the id sequence, the SHA-256 chain, the settings
+        and the replay of every record's student. Names the first entry that fails."""
+        with self._read() as con:
+            return audit.verify(con)
+
     def consolidated(self) -> pd.DataFrame:
         with self._read() as con:
             return survivorship.consolidated(con)
@@ -500,6 +938,22 @@ class MasterIndex:
             else self.assignments()[["record_id", "state", "student_id"]]
         )
         return write_table(frame, out)
+
+
+def _would(decision: str, rule: bool, student_l: str, student_r: str) -> str:
+    """What deciding an item would do (batch preview)."""
+    if decision == "skip":
+        return "would skip"
+    if decision == "not_a_match":
+        return "would remember not a match"
+    if rule:
+        return "would propose a merge (two-person rule)"
+    return f"would merge students {student_l} and {student_r}"
+
+
+def _rule(con) -> bool:
+    """Whether the two-person rule is on (read inside the action's transaction)."""
+    return get_meta(con, "two_person_rule", "false") == "true"
 
 
 def _as_model(model: Any):

@@ -11,7 +11,12 @@ Rules (master-patient-index practice and the MSIX process):
 * a split keeps the original ID on the records that stay and mints one new ID for the records
   that leave; every pair across the split is remembered as "not a match";
 * undoing a merge moves the absorbed records back to the student they came from and remembers
-  the merged pair(s) as "not a match", so a later upload does not merge them again.
+  the merged pair(s) as "not a match", so a later upload does not merge them again;
+* decisions are constraints: a pair whose latest decision is "not a match" never ends up in one
+  student through a merge or an undo (`check_no_not_a_match`, run by every move here) unless the
+  reviewer explicitly reverses it (`reverse_decisions=True`, which records "match" for each such
+  pair in the same audit entry); an undo refuses when a later entry moved the records it would
+  restore, naming that entry (or, with `cascade=True`, undoes the later merges first).
 """
 
 from __future__ import annotations
@@ -122,6 +127,41 @@ def remember_not_a_match(
         con.unregister("_nam")
 
 
+LATEST_NOT_A_MATCH_SQL = """
+    WITH latest AS (
+        SELECT record_key_l AS l, record_key_r AS r, arg_max(decision, decision_id) AS decision,
+               arg_max(audit_id, decision_id) AS audit_id
+        FROM decisions WHERE decision IN ('match', 'not_a_match') GROUP BY 1, 2)
+    SELECT latest.l, latest.r, a.student_id AS student_l, b.student_id AS student_r,
+           latest.audit_id
+    FROM latest
+    JOIN records a ON a.record_key = latest.l AND a.active
+    JOIN records b ON b.record_key = latest.r AND b.active
+    WHERE latest.decision = 'not_a_match'
+      AND a.student_id IN (SELECT unnest(?::VARCHAR[]))
+      AND b.student_id IN (SELECT unnest(?::VARCHAR[]))
+"""
+
+
+def not_a_match_pairs(con: duckdb.DuckDBPyConnection, students: list[str]) -> pd.DataFrame:
+    """Pairs whose latest decision is "not a match" with both records in `students` (columns
+    l, r, student_l, student_r, audit_id)."""
+    return con.execute(LATEST_NOT_A_MATCH_SQL, [students, students]).df()
+
+
+def check_no_not_a_match(con: duckdb.DuckDBPyConnection, students: list[str]) -> None:
+    """Refuse (ReviewError) when a pair decided "not a match" sits inside one of `students`."""
+    pairs = not_a_match_pairs(con, students)
+    inside = pairs[pairs["student_l"] == pairs["student_r"]]
+    if len(inside):
+        first = inside.iloc[0]
+        raise ReviewError(
+            f"{len(inside)} pair(s) decided not a match would end up in one student (first: "
+            f"{first['l']} and {first['r']}, audit entry {int(first['audit_id'])}); reverse "
+            "that decision explicitly to go ahead"
+        )
+
+
 def merge_students(
     con: duckdb.DuckDBPyConnection,
     student_ids: list[str],
@@ -131,8 +171,11 @@ def merge_students(
     at: datetime,
     action: str = "merge",
     details: dict[str, Any] | None = None,
+    reverse_decisions: bool = False,
 ) -> tuple[int, str]:
-    """Merge the students into the oldest of them. Returns (audit_id, surviving student_id)."""
+    """Merge the students into the oldest of them. Returns (audit_id, surviving student_id).
+    Refuses when a pair across them was decided "not a match", unless `reverse_decisions`
+    (then each such pair is recorded as "match", by `actor`, under this merge's entry)."""
     distinct = sorted(set(student_ids))
     if len(distinct) < 2:
         raise ReviewError("a merge needs two different students")
@@ -148,14 +191,34 @@ def merge_students(
     if missing:
         raise ReviewError(f"no active records for student(s) {', '.join(missing)}")
     survivor, absorbed = distinct[0], distinct[1:]
+    blocking = not_a_match_pairs(con, distinct)
+    blocking = blocking[blocking["student_l"] != blocking["student_r"]]
+    if len(blocking) and not reverse_decisions:
+        first = blocking.iloc[0]
+        raise ReviewError(
+            f"students {', '.join(distinct)} hold {len(blocking)} pair(s) decided not a match "
+            f"(first: {first['l']} and {first['r']}, audit entry {int(first['audit_id'])}); "
+            "the merge is refused unless that decision is explicitly reversed"
+        )
+    reversed_pairs = sorted(zip(blocking["l"], blocking["r"], strict=True))
+    extra = {"reversed_not_a_match": [list(p) for p in reversed_pairs]} if reversed_pairs else {}
     audit_id = write_audit(
         con,
         actor=actor,
         action=action,
         reason=reason,
-        details={"survivor": survivor, "absorbed": absorbed, **(details or {})},
+        details={"survivor": survivor, "absorbed": absorbed, **(details or {}), **extra},
         at=at,
     )
+    if reversed_pairs:
+        first_id = next_id(con, "decisions", "decision_id")
+        con.executemany(
+            "INSERT INTO decisions VALUES (?, NULL, ?, ?, 'match', ?, ?, ?, ?)",
+            [
+                [first_id + i, left, right, actor, "reverses not a match", at, audit_id]
+                for i, (left, right) in enumerate(reversed_pairs)
+            ],
+        )
     moves = con.execute(
         "SELECT record_key, ? AS student_id FROM records WHERE active AND student_id IN "
         "(SELECT unnest(?::VARCHAR[]))",
@@ -190,6 +253,7 @@ def split_student(
     actor: str,
     reason: str | None,
     at: datetime,
+    details: dict[str, Any] | None = None,
 ) -> tuple[int, str]:
     """Move the `leaving` records of a student to one new student. Returns (audit_id, new ID)."""
     members = active_records_of(con, student_id)
@@ -214,6 +278,7 @@ def split_student(
             "new_student_id": new_id,
             "leaving": leaving,
             "staying": staying,
+            **(details or {}),
         },
         at=at,
         audit_id=audit_id,
@@ -233,9 +298,19 @@ def split_student(
 
 
 def undo_merge(
-    con: duckdb.DuckDBPyConnection, target: int, *, actor: str, reason: str | None, at: datetime
+    con: duckdb.DuckDBPyConnection,
+    target: int,
+    *,
+    actor: str,
+    reason: str | None,
+    at: datetime,
+    details: dict[str, Any] | None = None,
+    cascade: bool = False,
 ) -> int:
-    """Reverse the merge written as audit entry `target`. Returns the undo's audit_id."""
+    """Reverse the merge written as audit entry `target`. Returns the undo's audit_id.
+    Refuses, naming the entries, when later entries moved the records it would move back;
+    with `cascade`, undoes those later merges first (newest first) and refuses if one of them
+    is not a merge."""
     row = first_row(
         con.execute("SELECT action, details_json FROM audit_log WHERE audit_id = ?", [target])
     )
@@ -253,7 +328,27 @@ def undo_merge(
     )
     if done is not None:
         raise ReviewError(f"audit entry {target} was already undone by entry {done[0]}")
+    extra = details or {}
     details = json.loads(details_json)
+    later = _later_moves(con, target)
+    if later:
+        if not cascade:
+            raise ReviewError(
+                f"audit entry {target} cannot be undone alone: later entries "
+                f"{', '.join(str(a) for a, _ in later)} moved the records it would move back; "
+                "undo those first (or ask for the cascade)"
+            )
+        blockers = [f"{a} ({act})" for a, act in later if act not in MERGE_ACTIONS]
+        if blockers:
+            raise ReviewError(
+                f"audit entry {target} cannot be undone: later entries {', '.join(blockers)} "
+                "are not merges and undo does not reverse them"
+            )
+        for later_id, _ in sorted(later, reverse=True):
+            undo_merge(
+                con, later_id, actor=actor, reason=reason, at=at, details=extra, cascade=True
+            )
+        extra = {**extra, "cascaded": [a for a, _ in later]}
     changes = con.execute(
         """SELECT c.record_key, c.before_student, c.after_student
            FROM audit_changes c JOIN records r ON r.record_key = c.record_key AND r.active
@@ -267,7 +362,7 @@ def undo_merge(
         actor=actor,
         action="undo",
         reason=reason,
-        details={"target": target, "target_action": action},
+        details={"target": target, "target_action": action, **extra},
         at=at,
     )
     # Records that had no student before (new records an upload joined to a student) leave
@@ -302,4 +397,24 @@ def undo_merge(
         at=at,
         audit_id=audit_id,
     )
+    check_no_not_a_match(con, sorted({*back.dropna(), *changes["after_student"].dropna()}))
     return audit_id
+
+
+def _later_moves(con: duckdb.DuckDBPyConnection, target: int) -> list[tuple[int, str]]:
+    """(audit_id, action) of the later entries that moved a record `target` moved (and that
+    were not themselves undone), oldest first."""
+    rows = con.execute(
+        """SELECT DISTINCT a.audit_id, a.action
+           FROM audit_changes t
+           JOIN audit_changes c ON c.record_key = t.record_key AND c.audit_id > t.audit_id
+           JOIN audit_log a ON a.audit_id = c.audit_id
+           WHERE t.audit_id = ? AND a.action NOT IN ('undo', 'upload')
+             AND c.before_student IS DISTINCT FROM c.after_student
+             AND NOT EXISTS (
+                 SELECT 1 FROM audit_log u WHERE u.action = 'undo'
+                   AND json_extract(u.details_json, '$.target')::BIGINT = a.audit_id)
+           ORDER BY a.audit_id""",
+        [target],
+    ).fetchall()
+    return [(int(a), str(act)) for a, act in rows]

@@ -3,7 +3,7 @@ per state, worklist backlog, and the duplicate rate (the usual MPI measure).
 
 Definitions:
 
-* possible duplicate: an undecided worklist item (open, skipped or pending);
+* possible duplicate: an undecided worklist item (open, skipped, pending or waiting);
 * duplicate rate of a state: possible duplicates with both records in that state / the state's
   active records (a state's own MPI measure; the target is usually at most 1%);
 * cross-state possible duplicates are counted separately, once for each state involved.
@@ -18,7 +18,7 @@ import pandas as pd
 
 from migrant_linkage.review.store import first_row
 
-UNDECIDED_SQL = "('open', 'skipped', 'pending')"
+UNDECIDED_SQL = "('open', 'skipped', 'pending', 'waiting')"
 
 
 def birth_date_conflicts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

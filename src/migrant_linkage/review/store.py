@@ -18,10 +18,17 @@ Tables (all created by `create_schema`):
                       counts.
 * ``rejects``         records an upload could not take in, with the reason (record ids only).
 * ``worklist``        near matches waiting for a person, with their evidence.
+* ``item_evidence``   new evidence attached to an undecided item: a record of it changed in an
+                      upload while the item was open (the record was locked), so the item was
+                      scored again; the weights and evidence before and after.
 * ``decisions``       every reviewer decision; the latest match / not-a-match per pair is
                       remembered so a rejected pair never returns.
-* ``pending_merges``  merges waiting for a second reviewer (the optional two-person rule).
-* ``audit_log``       append-only: who, when, action, why, details (JSON).
+* ``pending_merges``  proposals waiting for a second person under the two-person rule: merges,
+                      splits, undos and model changes (`kind`, with `payload_json`; items.py).
+* ``accounts``        reviewer accounts: id, display name, role, scope (accounts.py); no
+                      credentials (a login service keeps those keyed by account_id).
+* ``audit_log``       append-only: who, when, action, why, details (JSON), and the SHA-256
+                      chain (prev_hash, entry_hash; chain.py) sealed at every commit.
 * ``audit_changes``   append-only: per audit entry, each record's state before and after (student
                       and content hash). Replaying it rebuilds the current assignment.
 """
@@ -41,9 +48,10 @@ from typing import Any
 import duckdb
 
 from migrant_linkage.db import make_private
+from migrant_linkage.review.chain import seal
 from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMNS, TRUTH_COLUMNS
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 #: Student IDs are "S" + this many digits: sortable as text, so the oldest student is min(id).
 STUDENT_ID_DIGITS = 9
@@ -163,7 +171,19 @@ def _ddl() -> list[str]:
             status VARCHAR NOT NULL,
             created_at TIMESTAMP NOT NULL,
             upload_id BIGINT,
-            closed_at TIMESTAMP
+            closed_at TIMESTAMP,
+            evidence_updated_in BIGINT,
+            level VARCHAR
+        )""",
+        """CREATE TABLE item_evidence (
+            item_id BIGINT NOT NULL,
+            upload_id BIGINT NOT NULL,
+            changed_record VARCHAR NOT NULL,
+            previous_weight DOUBLE,
+            match_weight DOUBLE,
+            previous_evidence_json VARCHAR,
+            evidence_json VARCHAR,
+            recorded_at TIMESTAMP NOT NULL
         )""",
         """CREATE TABLE decisions (
             decision_id BIGINT PRIMARY KEY,
@@ -179,14 +199,16 @@ def _ddl() -> list[str]:
         """CREATE TABLE pending_merges (
             pending_id BIGINT PRIMARY KEY,
             item_id BIGINT,
-            record_key_l VARCHAR NOT NULL,
-            record_key_r VARCHAR NOT NULL,
+            record_key_l VARCHAR,
+            record_key_r VARCHAR,
             proposed_by VARCHAR NOT NULL,
             proposed_at TIMESTAMP NOT NULL,
             comment VARCHAR,
             status VARCHAR NOT NULL,
             closed_by VARCHAR,
-            closed_at TIMESTAMP
+            closed_at TIMESTAMP,
+            kind VARCHAR NOT NULL,
+            payload_json VARCHAR
         )""",
         """CREATE TABLE audit_log (
             audit_id BIGINT PRIMARY KEY,
@@ -194,7 +216,9 @@ def _ddl() -> list[str]:
             actor VARCHAR NOT NULL,
             action VARCHAR NOT NULL,
             reason VARCHAR,
-            details_json VARCHAR
+            details_json VARCHAR,
+            prev_hash VARCHAR,
+            entry_hash VARCHAR
         )""",
         """CREATE TABLE audit_changes (
             audit_id BIGINT NOT NULL,
@@ -203,6 +227,17 @@ def _ddl() -> list[str]:
             after_student VARCHAR,
             before_hash VARCHAR,
             after_hash VARCHAR
+        )""",
+        """CREATE TABLE accounts (
+            account_id VARCHAR PRIMARY KEY,
+            display_name VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,
+            state VARCHAR,
+            region VARCHAR,
+            district VARCHAR,
+            active BOOLEAN NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            created_by VARCHAR NOT NULL
         )""",
         "CREATE INDEX records_key ON records (record_key)",
         "CREATE INDEX records_student ON records (student_id)",
@@ -292,6 +327,7 @@ def run_in_transaction(
             with transaction(path, timeout=max(deadline - time.monotonic(), 0.0)) as con:
                 result = work(con)
                 bump_revision(con)
+                seal(con)  # hash the entries this unit appended, before it commits
                 crash_point(f"{name}:before_commit")
                 return result
         except duckdb.Error as exc:
@@ -364,7 +400,7 @@ def write_audit(
     if audit_id is None:
         audit_id = next_id(con, "audit_log", "audit_id")
     con.execute(
-        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
         [audit_id, at, actor, action, reason, json.dumps(details, sort_keys=True, default=str)],
     )
     return audit_id

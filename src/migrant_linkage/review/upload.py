@@ -32,6 +32,7 @@ index revision did not change meanwhile, and the upload scores again if it did):
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,6 +61,24 @@ from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES, UNI
 #: -> pairs`, `score_within(clusters) -> pairs` and `close()` (see scoring.SplinkScorer).
 Scorer = Callable[..., Any]
 
+#: A submitting state as the records' state column holds it (two letters).
+STATE_CODE = re.compile(r"[A-Z]{2}")
+
+#: Item statuses that lock their two records (see lock_statuses and docs/review-workflow.md).
+LOCKING_STATUSES = ("open", "skipped", "pending")
+LOCKING_SQL = "(" + ", ".join(f"'{s}'" for s in LOCKING_STATUSES) + ")"
+
+#: Reason of a guarded pair of a record that scores strongly against two or more of its family.
+REASON_GUARDED_FAMILY = (
+    "family guard, but the record scores strongly against two or more records of the family"
+)
+
+#: Reason of a pair decided "not a match" that a record's change made score higher again.
+REASON_REOPENED = "reopened: new evidence since it was decided not a match"
+
+#: Reason of an item queued while one of its records is locked by another item.
+REASON_LOCKED = "a record of this pair is under review in another item"
+
 #: Weight given to a pair remembered as "match" (a person decided it; no score needed).
 REMEMBERED_MATCH_WEIGHT = float("inf")
 
@@ -79,22 +98,30 @@ class UploadReport:
 def prepare(standardized: pd.DataFrame, state: str | None) -> pd.DataFrame:
     """Add record_key, submitting_state and content_hash (md5 of the raw contract columns)."""
     frame = standardized.copy()
+    raw = frame["state"].astype("string").str.strip().str.upper() if "state" in frame else None
+    std = frame["state_std"].astype("string") if "state_std" in frame else None
+    own = (
+        std.fillna(raw)
+        if std is not None and raw is not None
+        else (std if std is not None else raw)
+    )
     if state is not None:
         state = state.strip().upper()
-        if not state:
-            raise ReviewError("--state must be a state code such as TX")
+        if not STATE_CODE.fullmatch(state):
+            raise ReviewError("--state must be a two-letter state code such as TX")
+        # The declared state must agree with what the records say of themselves.
+        disagree = own.notna() & (own != state) if own is not None else None
+        if disagree is not None and disagree.any():
+            first = frame.loc[disagree, UNIQUE_ID_COLUMN].iloc[0]
+            raise ReviewError(
+                f"--state {state} disagrees with the state of {int(disagree.sum())} record(s) "
+                f"(first: record_id {first}); the upload is refused"
+            )
         frame["submitting_state"] = state
     else:
-        raw = frame["state"].astype("string").str.strip().str.upper() if "state" in frame else None
-        std = frame["state_std"].astype("string") if "state_std" in frame else None
-        chosen = (
-            std.fillna(raw)
-            if std is not None and raw is not None
-            else (std if std is not None else raw)
-        )
-        if chosen is None or chosen.isna().any():
+        if own is None or own.isna().any():
             raise ReviewError("records without a state: give the submitting state (--state XX)")
-        frame["submitting_state"] = chosen.astype(str)
+        frame["submitting_state"] = own.astype(str)
     frame[UNIQUE_ID_COLUMN] = frame[UNIQUE_ID_COLUMN].astype(str)
     frame["record_key"] = frame["submitting_state"] + ":" + frame[UNIQUE_ID_COLUMN]
     duplicated = frame["record_key"].duplicated()
@@ -193,6 +220,10 @@ class Snapshot:
     index_student: pd.Series | None = None
     scoring: Any = None
     pairs: pd.DataFrame | None = None
+    #: Undecided items (item_id, record_key_l, record_key_r, status) holding a changed record.
+    #: A changed record in an open, skipped or pending item is locked: its new version keeps
+    #: its student, and the items holding it (waiting ones too) are scored again.
+    locked_items: pd.DataFrame | None = None
 
     def score(self) -> None:
         """Score the loaded records (no index connection needed)."""
@@ -240,6 +271,12 @@ def read_snapshot(
     incoming_status = status[is_new | is_changed].reset_index(drop=True)
     changed_keys = incoming_status.loc[incoming_status["old_hash"].notna(), "record_key"].tolist()
     snapshot = Snapshot(revision, counts, incoming_status, changed_keys)
+    snapshot.locked_items = con.execute(
+        f"""SELECT item_id, record_key_l, record_key_r, status FROM worklist
+            WHERE (status IN {LOCKING_SQL} OR status = 'waiting') AND (record_key_l IN (SELECT unnest(?::VARCHAR[]))
+                  OR record_key_r IN (SELECT unnest(?::VARCHAR[]))) ORDER BY item_id""",
+        [changed_keys, changed_keys],
+    ).df()
     if incoming_status.empty:
         return snapshot
     incoming = prepared[prepared["record_key"].isin(set(incoming_status["record_key"]))]
@@ -295,19 +332,47 @@ def write_upload(
         counts["pairs_scored"] = len(pairs)
         counts["pairs_match_zone"] = int((pairs["zone"] == "match").sum())
         counts["pairs_near_match_zone"] = int((pairs["zone"] == "near_match").sum())
+        assert pairs is not None  # score() just set it
+        locked_items = (
+            snapshot.locked_items if snapshot.locked_items is not None else pd.DataFrame()
+        )
+        changed = set(snapshot.changed_keys)
+        locked_keys: list[str] = []
+        if len(locked_items):
+            holding = locked_items[locked_items["status"].isin(LOCKING_STATUSES)]
+            locked_keys = sorted(
+                changed & (set(holding["record_key_l"]) | set(holding["record_key_r"]))
+            )
+            on_locked = locked_items["record_key_l"].isin(locked_keys) | locked_items[
+                "record_key_r"
+            ].isin(locked_keys)
+            locked_items = locked_items[on_locked].drop(columns=["status"])
+        status = snapshot.incoming_status
+        touches_locked = pairs["record_id_l"].isin(locked_keys) | pairs["record_id_r"].isin(
+            locked_keys
+        )
+        score_within = getattr(snapshot.scoring, "score_within", None)
         plan = _plan(
             con,
-            pairs,
-            snapshot.incoming_status,
+            pairs[~touches_locked].reset_index(drop=True),
+            status[~status["record_key"].isin(locked_keys)].reset_index(drop=True),
             snapshot.index_student,
             thresholds,
-            score_within=getattr(snapshot.scoring, "score_within", None),
+            score_within=score_within,
         )
         plan.labels = labels
+        rescored = None
+        if locked_keys:
+            rescored = _locked_pairs(
+                con, plan, pairs[touches_locked], locked_items, score_within=score_within
+            )
+        counts["items_rescored"] = 0 if rescored is None else len(rescored)
         audit_ids = _write_upload(
             con,
             prepared=prepared,
-            incoming_status=snapshot.incoming_status,
+            incoming_status=status,
+            locked_keys=locked_keys,
+            rescored=rescored,
             plan=plan,
             upload_id=upload_id,
             reviewer=reviewer,
@@ -319,6 +384,7 @@ def write_upload(
     else:
         counts.update(pairs_scored=0, pairs_match_zone=0, pairs_near_match_zone=0)
         counts.update(joined_existing=0, new_students=0, worklist_added=0, worklist_superseded=0)
+        counts.update(items_rescored=0, worklist_waiting=0)
 
     if len(rejects):
         r = rejects.reindex(columns=["source_row", "record_id", "reason", "message"]).copy()
@@ -382,7 +448,7 @@ def _clusters_to_check(
         {"record_id": incoming_keys, "cluster_id": labels.reindex(incoming_keys).to_numpy()}
     )
     joined = labels.reindex(student_nodes)
-    joined.index = joined.index.str[1:]
+    joined.index = pd.Index([str(n)[1:] for n in student_nodes], dtype=object)
     existing = index_student[index_student.isin(joined.index)]
     existing = pd.DataFrame(
         {"record_id": existing.index, "cluster_id": existing.map(joined).to_numpy()}
@@ -488,8 +554,20 @@ def _plan(
     shared = labels.reindex(student_nodes).to_frame("label").reset_index(names="node")
     shared = shared.merge(shared, on="label", suffixes=("_l", "_r"))
     shared = shared.loc[shared["node_l"] < shared["node_r"], ["node_l", "node_r"]]
+    # Decisions are constraints: a pair remembered as "not a match" is a conflict even when
+    # this upload did not score it, so no chain of matches puts its records in one student.
+    no = memory[memory["decision"] == "not_a_match"]
+    no = no[
+        (no["l"].isin(incoming_set) | no["l"].isin(index_student.index))
+        & (no["r"].isin(incoming_set) | no["r"].isin(index_student.index))
+    ]
+    decided_apart = pd.DataFrame({"record_id_l": nodes(no["l"]), "record_id_r": nodes(no["r"])})
     conflicts = pd.concat(
-        [conflicts_of(pairs), shared.set_axis(["record_id_l", "record_id_r"], axis=1)],
+        [
+            conflicts_of(pairs),
+            shared.set_axis(["record_id_l", "record_id_r"], axis=1),
+            decided_apart,
+        ],
         ignore_index=True,
     )
     final = _split(labels, edges, conflicts)
@@ -539,7 +617,50 @@ def _plan(
         else pd.Series(None, index=review.index, dtype=object)
     )
     review["reason"] = reasons(review["zone"], reason, REASON_KEPT_APART_EXISTING)
+    review = pd.concat(
+        [review, _reopened(con, pairs), _guarded_against_a_family(pairs, thresholds)],
+        ignore_index=True,
+    )
     return _Plan(assignment=assignment, join_evidence=join_evidence, review=review, pairs=pairs)
+
+
+def _guarded_against_a_family(pairs: pd.DataFrame, thresholds: Any) -> pd.DataFrame:
+    """Guarded pairs (never merged, normally never queued) of a record that reaches the match
+    weight against two or more records the guard calls its family: a third record of twins
+    (the same child sent twice, or a triplet) is for a person to settle, not to drop."""
+    strong = getattr(thresholds, "match_weight", None)
+    if strong is None or pairs.empty:
+        return pairs.iloc[:0].assign(reason=pd.Series(dtype=object))
+    hit = pairs[
+        pairs["guarded"].astype(bool)
+        & (pairs["match_weight"].astype(float) >= strong)
+        & ~pairs["remembered"]
+    ]
+    ends = pd.concat(
+        [hit[["l", "r"]], hit[["r", "l"]].set_axis(["l", "r"], axis=1)], ignore_index=True
+    )
+    partners = ends.groupby("l")["r"].nunique()
+    many = set(partners[partners >= 2].index)
+    chosen = hit[hit["l"].isin(many) | hit["r"].isin(many)]
+    return chosen.assign(reason=REASON_GUARDED_FAMILY)
+
+
+def _reopened(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Pairs remembered as "not a match" that now score in the review or match range higher
+    than when they were decided (a record changed: new evidence). They come back as items,
+    their reason marked REASON_REOPENED; they still never merge by themselves."""
+    again = pairs[pairs["zone"].isin(["match", "near_match"]) & pairs["not_a_match"]]
+    if again.empty:
+        return again.assign(reason=pd.Series(dtype=object))
+    decided = con.execute(
+        """SELECT d.record_key_l AS l, d.record_key_r AS r,
+                  arg_max(w.match_weight, d.decision_id) AS decided_weight
+           FROM decisions d JOIN worklist w USING (item_id)
+           WHERE d.decision = 'not_a_match' GROUP BY 1, 2"""
+    ).df()
+    again = again.merge(decided, on=["l", "r"], how="inner")
+    again = again[again["match_weight"].astype(float) > again["decided_weight"].astype(float)]
+    return again.drop(columns=["decided_weight"]).assign(reason=REASON_REOPENED)
 
 
 def _write_upload(
@@ -547,6 +668,8 @@ def _write_upload(
     *,
     prepared: pd.DataFrame,
     incoming_status: pd.DataFrame,
+    locked_keys: list[str],
+    rescored: pd.DataFrame | None,
     plan: _Plan,
     upload_id: int,
     reviewer: str,
@@ -555,7 +678,19 @@ def _write_upload(
     at: datetime,
     counts: dict[str, int],
 ) -> list[int]:
-    assignment = plan.assignment.merge(incoming_status, on="record_key")
+    # Locked records (in an undecided item) keep their student; the item is scored again.
+    locked = incoming_status[incoming_status["record_key"].isin(locked_keys)]
+    locked_rows = pd.DataFrame(
+        {
+            "record_key": locked["record_key"],
+            "label": None,
+            "target": locked["old_student"].astype(object),
+            "kind": "locked",
+        }
+    )
+    assignment = pd.concat([plan.assignment, locked_rows], ignore_index=True).merge(
+        incoming_status, on="record_key"
+    )
     changed = assignment["old_hash"].notna()
 
     # Students left empty by changed records that moved away may give their ID back.
@@ -568,7 +703,7 @@ def _write_upload(
             [changed_keys],
         ).fetchall()
     }
-    joined = set(assignment.loc[assignment["kind"] == "join", "target"])
+    joined = set(assignment.loc[assignment["kind"].isin(["join", "locked"]), "target"])
     reusable = sorted(set(assignment.loc[changed, "old_student"].dropna()) - still_held - joined)
     groups = assignment[assignment["kind"] == "new"].groupby("label")["record_key"].min()
     groups = groups.sort_values()
@@ -608,7 +743,8 @@ def _write_upload(
             """INSERT INTO audit_log
                SELECT audit_id, ?, ?, 'auto_merge', ?,
                       CAST(to_json({'pairs': list([l, r] ORDER BY l, r),
-                                    'survivor': student, 'upload_id': ?}) AS VARCHAR)
+                                    'survivor': student, 'upload_id': ?}) AS VARCHAR),
+                      NULL, NULL
                FROM _joins GROUP BY audit_id, student ORDER BY audit_id""",
             [at, reviewer, f"match zone in upload {upload_id}", upload_id],
         )
@@ -650,28 +786,134 @@ def _write_upload(
     con.execute("INSERT INTO audit_changes SELECT * FROM _changes")
     con.unregister("_changes")
 
-    # Worklist: items on changed records are stale; queue the new ones.
+    # Worklist: items on changed records are stale, unless the record was locked by the item
+    # (then the item was scored again above); queue the new ones. Only waiting items can
+    # hold a relinked record (open, skipped and pending ones lock it).
+    relinked = sorted(set(changed_keys) - set(locked_keys))
     superseded = first_row(
         con.execute(
             """UPDATE worklist SET status = 'superseded', closed_at = ?
-           WHERE status IN ('open', 'skipped', 'pending')
+           WHERE status IN ('open', 'skipped', 'pending', 'waiting')
              AND (record_key_l IN (SELECT unnest(?::VARCHAR[]))
                   OR record_key_r IN (SELECT unnest(?::VARCHAR[])))""",
-            [at, changed_keys, changed_keys],
+            [at, relinked, relinked],
         )
     )
     con.execute(
         """UPDATE pending_merges SET status = 'superseded', closed_at = ?
            WHERE status = 'pending' AND (record_key_l IN (SELECT unnest(?::VARCHAR[]))
                   OR record_key_r IN (SELECT unnest(?::VARCHAR[])))""",
-        [at, changed_keys, changed_keys],
+        [at, relinked, relinked],
     )
+    if rescored is not None and len(rescored):
+        _attach_evidence(con, rescored, locked_keys, upload_id=upload_id, at=at, labels=plan.labels)
     added = _queue(con, plan, upload_id=upload_id, at=at)
+    waiting = first_row(
+        con.execute(
+            "SELECT count(*) FROM worklist WHERE upload_id = ? AND status = 'waiting'", [upload_id]
+        )
+    )
+    counts["worklist_waiting"] = int(waiting[0]) if waiting else 0
     counts["joined_existing"] = int(joining.sum())
     counts["new_students"] = len(minted)
     counts["worklist_added"] = added
     counts["worklist_superseded"] = int(superseded[0]) if superseded else 0
     return audit_ids
+
+
+def _locked_pairs(
+    con: duckdb.DuckDBPyConnection,
+    plan: _Plan,
+    pairs: pd.DataFrame,
+    locked_items: pd.DataFrame,
+    *,
+    score_within: Callable[[pd.DataFrame], pd.DataFrame] | None,
+) -> pd.DataFrame:
+    """Pairs of locked records: each locked item's own pair, scored again (returned, with the
+    item id), and the record's other close pairs, added to the plan's review list (they queue
+    as waiting items until the lock is released)."""
+    scored = _ordered(pairs) if len(pairs) else pairs.assign(l=[], r=[])
+    items = locked_items.rename(columns={"record_key_l": "l", "record_key_r": "r"})
+    found = items.merge(scored, on=["l", "r"], how="inner")
+    unscored = items[~items["item_id"].isin(found["item_id"])]
+    if len(unscored) and score_within is not None:  # blocking did not pair them this time
+        clusters = pd.DataFrame(
+            {
+                "record_id": pd.concat([unscored["l"], unscored["r"]]).to_numpy(),
+                "cluster_id": pd.concat([unscored["item_id"], unscored["item_id"]]).to_numpy(),
+            }
+        )
+        extra = _ordered(score_within(clusters))
+        if len(extra):
+            found = pd.concat([found, unscored.merge(extra, on=["l", "r"])], ignore_index=True)
+    others = scored.merge(items[["l", "r"]].assign(_item=True), on=["l", "r"], how="left")
+    others = others[others["_item"].isna() & others["zone"].isin(["match", "near_match"])]
+    if len(others):
+        memory = _remembered(con, pd.unique(pd.concat([others["l"], others["r"]])).tolist())
+        others = others.merge(memory, on=["l", "r"], how="left")
+        others = others[others["decision"].isna()].drop(columns=["decision", "_item"])
+        others["remembered"] = False
+        others["reason"] = REASON_LOCKED
+        plan.review = pd.concat([plan.review, others], ignore_index=True)
+    # Items whose pair no scorer could score keep their old evidence, but are still marked.
+    missing = items[~items["item_id"].isin(found["item_id"])]
+    return pd.concat([found, missing], ignore_index=True)
+
+
+def _attach_evidence(
+    con: duckdb.DuckDBPyConnection,
+    rescored: pd.DataFrame,
+    locked_keys: list[str],
+    *,
+    upload_id: int,
+    at: datetime,
+    labels: dict[str, dict[int, str]] | None,
+) -> None:
+    """Record the new evidence of each locked item (before and after) and update the item."""
+    has_score = rescored["match_weight"].notna() if "match_weight" in rescored else None
+    frame = pd.DataFrame(
+        {
+            "item_id": rescored["item_id"].astype("int64"),
+            "match_weight": (
+                rescored["match_weight"].astype(float) if has_score is not None else np.nan
+            ),
+            "match_probability": (
+                rescored["match_probability"].astype(float)
+                if "match_probability" in rescored
+                else np.nan
+            ),
+            "evidence": evidence_json(rescored, labels) if has_score is not None else None,
+            "scored": has_score if has_score is not None else False,
+        }
+    )
+    con.register("_rescored", frame)
+    try:
+        con.execute(
+            """INSERT INTO item_evidence
+               SELECT w.item_id, ?,
+                      CASE WHEN list_contains(?::VARCHAR[], w.record_key_l) THEN w.record_key_l
+                           ELSE w.record_key_r END,
+                      w.match_weight,
+                      CASE WHEN s.scored AND isfinite(s.match_weight) THEN s.match_weight END,
+                      w.evidence_json, CASE WHEN s.scored THEN s.evidence END, ?
+               FROM _rescored s JOIN worklist w USING (item_id)
+               ORDER BY w.item_id""",
+            [upload_id, locked_keys, at],
+        )
+        con.execute(
+            """UPDATE worklist SET
+                 match_weight = CASE WHEN s.scored THEN
+                     CASE WHEN isfinite(s.match_weight) THEN s.match_weight END
+                     ELSE worklist.match_weight END,
+                 match_probability = CASE WHEN s.scored THEN s.match_probability
+                     ELSE worklist.match_probability END,
+                 evidence_json = CASE WHEN s.scored THEN s.evidence ELSE worklist.evidence_json END,
+                 evidence_updated_in = ?
+               FROM _rescored s WHERE worklist.item_id = s.item_id""",
+            [upload_id],
+        )
+    finally:
+        con.unregister("_rescored")
 
 
 def evidence_json(pairs: pd.DataFrame, labels: dict[str, dict[int, str]] | None) -> pd.Series:
@@ -703,6 +945,27 @@ def evidence_json(pairs: pd.DataFrame, labels: dict[str, dict[int, str]] | None)
     return pd.Series(out.iloc[:, 0].to_numpy(), index=pairs.index)
 
 
+def lock_statuses(con: duckdb.DuckDBPyConnection, lefts: list[str], rights: list[str]) -> list[str]:
+    """Status of each new item, in order: "open", or "waiting" while one of its records is in
+    an undecided item (a record is locked by one item at a time). One Python step per new item
+    (items are few per upload)."""
+    locked = {
+        r[0]
+        for r in con.execute(
+            f"""SELECT record_key_l FROM worklist WHERE status IN {LOCKING_SQL}
+                UNION SELECT record_key_r FROM worklist WHERE status IN {LOCKING_SQL}"""
+        ).fetchall()
+    }
+    out = []
+    for left, right in zip(lefts, rights, strict=True):
+        if left in locked or right in locked:
+            out.append("waiting")
+        else:
+            out.append("open")
+            locked.update((left, right))
+    return out
+
+
 def _queue(con: duckdb.DuckDBPyConnection, plan: _Plan, *, upload_id: int, at: datetime) -> int:
     review = plan.review
     if review.empty:
@@ -722,7 +985,7 @@ def _queue(con: duckdb.DuckDBPyConnection, plan: _Plan, *, upload_id: int, at: d
     review = review[~same]
     open_items = con.execute(
         "SELECT record_key_l AS l, record_key_r AS r, TRUE AS queued FROM worklist "
-        "WHERE status IN ('open', 'skipped', 'pending')"
+        "WHERE status IN ('open', 'skipped', 'pending', 'waiting')"
     ).df()
     review = review.merge(open_items, on=["l", "r"], how="left")
     review = review[review["queued"].isna()]
@@ -745,11 +1008,12 @@ def _queue(con: duckdb.DuckDBPyConnection, plan: _Plan, *, upload_id: int, at: d
     )
     first = next_id(con, "worklist", "item_id")
     items.insert(0, "item_id", range(first, first + len(items)))
+    items["status"] = lock_statuses(con, items["l"].tolist(), items["r"].tolist())
     con.register("_items", items)
     con.execute(
         """INSERT INTO worklist SELECT item_id, l, r,
                CASE WHEN isfinite(match_weight) THEN match_weight END, match_probability,
-               reason, evidence, 'open', ?, ?, NULL FROM _items""",
+               reason, evidence, status, ?, ?, NULL, NULL, NULL FROM _items""",
         [at, upload_id],
     )
     con.unregister("_items")
