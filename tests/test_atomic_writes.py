@@ -270,7 +270,7 @@ def test_the_report_the_database_and_the_index_are_private_to_their_owner(inputs
     assert done.returncode == 0, done.stderr
     assert _mode(out / "report.html") == 0o600
     assert _mode(database) == 0o600
-    assert _run(["index", "init", "--index", str(index)], None).returncode == 0
+    assert _run(["index", "init", "--index", str(index), "--admin", "ana"], None).returncode == 0
     uploaded = _run(
         ["index", "upload", str(inputs["week2"]), "--index", str(index), "--reviewer", "ana"],
         None,

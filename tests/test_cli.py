@@ -352,7 +352,7 @@ def test_index_upload_takes_the_same_column_map_json_as_dedupe(tmp_path, capsys)
     mapping = tmp_path / "map.json"
     mapping.write_text(json.dumps({"StudentID": "record_id"}), encoding="utf-8")
     index = tmp_path / "index.duckdb"
-    assert main(["index", "init", "--index", str(index)]) == EXIT_OK
+    assert main(["index", "init", "--index", str(index), "--admin", "ana"]) == EXIT_OK
     code = main(
         [
             "index",
@@ -412,7 +412,7 @@ def test_cheatsheet_check_of_an_unknown_level_names_the_line(tmp_path, capsys):
 def test_index_upload_reads_a_duckdb_table(tmp_path, capsys):
     database, frame = _duckdb_input(tmp_path)
     index = tmp_path / "index.duckdb"
-    assert main(["index", "init", "--index", str(index)]) == EXIT_OK
+    assert main(["index", "init", "--index", str(index), "--admin", "ana"]) == EXIT_OK
     upload = ["index", "upload", str(database), "--index", str(index), "--reviewer", "ana"]
     assert main([*upload, "--table", "students"]) == EXIT_OK, capsys.readouterr().err
     assert str(len(frame)) in capsys.readouterr().out

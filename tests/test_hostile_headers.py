@@ -96,7 +96,7 @@ def test_dedupe_and_link_store_hostile_headers_as_column_names(command, hostile)
 
 def test_index_upload_runs_no_sql_from_a_header(hostile):
     index = hostile["index"]
-    assert _cli("index", "init", "--index", str(index)).returncode == 0
+    assert _cli("index", "init", "--index", str(index), "--admin", "ana").returncode == 0
     completed = _cli(
         "index", "upload", str(hostile["tx"]), "--index", str(index), "--reviewer", "ana"
     )
