@@ -170,7 +170,7 @@ class Thresholds:
 
 # ------------------------------------------------------------------------------- guards
 #: The guards below are written with level labels (levels.py). A label the model lacks drops
-#: out of the rule; `month_day` is the encoded model's slipped-year level (privacy.py).
+#: out of the rule; `month_day` is the encoded model's slipped-year level (the `privacy` package).
 #: Any surname agreement counts as family evidence: with given names that share nothing, a
 #: pair only reaches the match zone on family evidence, however its surnames were garbled.
 _NO_SURNAME_EVIDENCE_LABELS = ("null", "else")
