@@ -10,6 +10,7 @@ field (25 records in, records_in 23, exit 0); Parquet integer ids with a null be
 from __future__ import annotations
 
 import decimal
+import re
 import warnings
 
 import duckdb
@@ -73,7 +74,8 @@ def test_validate_reports_the_swallowed_records_as_rejects(tmp_path, capsys):
     path.write_text(_csv_text(rows), encoding="utf-8")
     assert main(["validate", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "records_in: 6" in out and "rejected_UNBALANCED_QUOTE: 3" in out
+    assert re.search(r"records_in:\s+6\n", out)
+    assert re.search(r"rejected_UNBALANCED_QUOTE:\s+3\n", out)
 
 
 def test_a_name_with_a_quoted_line_break_is_still_one_record(tmp_path):
