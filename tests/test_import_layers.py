@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("privacy", "review", "demo"),  # encoded linkage, the master index, the demo
     ("report",),  # the HTML run report
     ("tuning",),  # notebook helpers, drawn with the report's charts
+    ("service",),  # the HTTP API and the reviewer's screens over the master index
     ("cli", "__main__", PACKAGE),  # the command line and the public surface
 ]
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from migrant_linkage.cli.index import add_index_commands
 from migrant_linkage.cli.jobs import add_job_commands
 from migrant_linkage.cli.report import add_report_command
+from migrant_linkage.cli.service import add_service_commands
 from migrant_linkage.errors import UsageError
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_INTERNAL", "EXIT_OK", "UsageError", "build_parser", "main"]
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_job_commands(sub)
     add_report_command(sub)
     add_index_commands(sub)
+    add_service_commands(sub)
     return parser
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migrant_linkage.cli.service import add_search_commands
 from migrant_linkage.errors import UsageError
 
 if TYPE_CHECKING:  # pandas is imported by the commands, not when the parser is built
@@ -311,6 +312,7 @@ def add_index_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--use", action="store_true", help="score future uploads with it")
     p.add_argument("--reviewer", default="retrain")
+    add_search_commands(sub)
     return index
 
 

@@ -1,0 +1,620 @@
+"""Search the master index: any subset of names, birth date, parents, state and IDs in, ranked
+candidate students out, each with its match weight, grade and the evidence per comparison.
+
+Two steps per query, neither of which reads the whole index:
+
+1. **Candidates from keys.** Every active record has a handful of search keys in the
+   ``search_keys`` table (an ART index on the key): the canonical given name with each surname,
+   the same with phonetic codes (BENITEZ / VENITEZ, LAURA / LORA), the birth date (and its
+   day-month transposition), the MSIX ID, the state student ID, both parents' given names,
+   and, for a query that has nothing else, the given name or the phonetic surname alone. The
+   query gets the same keys from the same SQL; the records sharing most keys come first, up to
+   MAX_CANDIDATES. The keys are written when a record is uploaded (`refresh`, called inside the
+   upload's transaction), so they are never behind the records.
+2. **Score with the index's own model.** The candidates and the query are compared by Splink
+   (`Linker.inference.score_pairs`, the model's comparisons and weights, even prior odds as
+   everywhere) and routed by `zones.Routing`, so a pair gets the weight, zone and grade an
+   upload would give it. Term frequencies come from ``search_term_frequencies``, computed over
+   the active records at each upload, so a common name weighs what it weighs in an upload.
+
+A field the query leaves out is null on the query side, which every comparison scores as its
+null level (weight 0): a birth-date-only query ranks by the birth date and nothing else.
+
+Results are students (a student's best record speaks for it), paged. Nothing here logs or raises
+with a name or a birth date; errors name the fields.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from migrant_linkage.db import make_db_api, quote_identifier
+from migrant_linkage.levels import ModelLevels, frequency_column
+from migrant_linkage.review.search_fields import QUERY_FIELDS
+from migrant_linkage.review.store import ReviewError
+from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
+from migrant_linkage.zones import Routing, Thresholds
+
+KEYS_TABLE = "search_keys"
+FREQUENCIES_TABLE = "search_term_frequencies"
+
+#: At most this many records are scored per query (the records sharing most keys first).
+MAX_CANDIDATES = 500
+#: Results per page unless asked otherwise, and the most a page may hold.
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+#: The key families: (kind, standardized columns joined into one key). A kind may appear more
+#: than once (given name with the paternal, then with the maternal surname): a query's key then
+#: finds a record through either. Keys are built only when every column has a value.
+SEARCH_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("name", ("given_name_1_canonical", "surname_paternal")),
+    ("name", ("given_name_1_canonical", "surname_maternal")),
+    ("sound", ("given_name_1_phonetic", "surname_paternal_phonetic")),
+    ("sound", ("given_name_1_phonetic", "surname_maternal_phonetic")),
+    ("dob", ("birth_date_std",)),
+    ("dob", ("birth_date_transposed",)),  # a day-month swap finds the date keyed the other way
+    ("msix", ("msix_id_std",)),
+    ("sid", ("state_std", "state_student_id_std")),
+    ("parents", ("parent_given_a", "parent_given_b")),
+    ("given", ("given_name_1_canonical",)),
+    ("surname", ("surname_paternal_phonetic",)),
+    ("surname", ("surname_maternal_phonetic",)),
+)
+#: Kinds whose blocks grow with the population (every MARIA, every GARCIA): used only when the
+#: query has no other key, so "JOSE GARCIA" is found by its name keys, not by every JOSE.
+BROAD_KINDS = frozenset({"given", "surname"})
+
+#: The query's record id inside the scoring session (never a record key: those hold a colon).
+QUERY_ID = "query"
+
+
+class SearchError(ReviewError):
+    """A query the index cannot run as given; the message names the fields, never values."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys and term frequencies, maintained inside upload transactions
+# ---------------------------------------------------------------------------------------------
+
+
+def keys_sql(table: str, key_column: str = "record_key") -> str:
+    """(record_key, key) rows for every record of `table` (an internal table name): one row per
+    key family whose columns all have a value. The same SQL keys the index and the query."""
+    parts = []
+    for kind, columns in SEARCH_KEYS:
+        values = ", ".join(f"CAST({quote_identifier(c)} AS VARCHAR)" for c in columns)
+        present = " AND ".join(f"{quote_identifier(c)} IS NOT NULL" for c in columns)
+        parts.append(
+            f"SELECT {key_column} AS record_key, '{kind}:' || concat_ws('|', {values}) AS key "
+            f"FROM {table} WHERE {present}"
+        )
+    return "SELECT DISTINCT record_key, key FROM (" + " UNION ALL ".join(parts) + ")"
+
+
+def term_frequency_columns(model: Any) -> list[str]:
+    return ModelLevels.of_model(model).term_frequency_columns()
+
+
+def _tables_exist(con: duckdb.DuckDBPyConnection) -> bool:
+    names = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE table_name IN (?, ?)",
+            [KEYS_TABLE, FREQUENCIES_TABLE],
+        ).fetchall()
+    }
+    return names == {KEYS_TABLE, FREQUENCIES_TABLE}
+
+
+def refresh(con: duckdb.DuckDBPyConnection, upload_id: int | None = None) -> None:
+    """Bring the search keys and term frequencies up to date inside the caller's transaction:
+    the keys of the records uploaded in `upload_id` (all active records when None or when the
+    tables are new), and the term frequencies over all active records (one GROUP BY per
+    compared column: the counts an upload's scoring would see)."""
+    if not _tables_exist(con):
+        con.execute(f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (record_key VARCHAR, key VARCHAR)")
+        con.execute(f"CREATE INDEX IF NOT EXISTS {KEYS_TABLE}_key ON {KEYS_TABLE} (key)")
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {FREQUENCIES_TABLE} "
+            "(column_name VARCHAR, value VARCHAR, tf DOUBLE, share DOUBLE)"
+        )
+        upload_id = None
+    if upload_id is None:
+        con.execute(f"DELETE FROM {KEYS_TABLE}")
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW _search_keyed AS SELECT * FROM records WHERE active"
+        )
+    else:
+        con.execute(
+            f"DELETE FROM {KEYS_TABLE} WHERE record_key IN "
+            "(SELECT record_key FROM records WHERE uploaded_in = ?)",
+            [int(upload_id)],
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW _search_keyed AS SELECT * FROM records "
+            f"WHERE active AND uploaded_in = {int(upload_id)}"
+        )
+    con.execute(f"INSERT INTO {KEYS_TABLE} {keys_sql('_search_keyed')}")
+    con.execute("DROP VIEW _search_keyed")
+    _refresh_frequencies(con)
+
+
+def _refresh_frequencies(con: duckdb.DuckDBPyConnection) -> None:
+    from migrant_linkage.model import Model
+
+    text = con.execute("SELECT value FROM meta WHERE key = 'model_json'").fetchall()
+    model = Model(json.loads(text[0][0])) if text and text[0][0] else Model.default()
+    con.execute(f"DELETE FROM {FREQUENCIES_TABLE}")
+    for column in term_frequency_columns(model):
+        c = quote_identifier(column)
+        # tf as Splink computes it (share among non-null values); share as
+        # pipeline.scoring.add_frequency_columns computes it (share among all records).
+        con.execute(
+            f"""INSERT INTO {FREQUENCIES_TABLE}
+            SELECT ?, CAST({c} AS VARCHAR), count(*) / sum(count(*)) OVER (),
+                   count(*) / (SELECT count(*) FROM records WHERE active)
+            FROM records WHERE active AND {c} IS NOT NULL GROUP BY {c}""",
+            [column],
+        )
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the search tables exist (an index made before search had none: `refresh`
+    with upload_id=None builds them, in a write transaction)."""
+    return _tables_exist(con)
+
+
+# ---------------------------------------------------------------------------------------------
+# The query
+# ---------------------------------------------------------------------------------------------
+
+
+def query_frame(query: Mapping[str, Any]) -> pd.DataFrame:
+    """One standardized row from the caller's fields (the record contract's names), derived by
+    the same code as an upload (standardize.derive_columns), without the reject rules: a query may lack
+    a name."""
+    from migrant_linkage.standardize import derive_columns
+
+    unknown = sorted(set(query) - set(QUERY_FIELDS))
+    if unknown:
+        raise SearchError(
+            f"unknown search fields {unknown}; the fields are {', '.join(QUERY_FIELDS)}"
+        )
+    given = {k: str(v).strip() for k, v in query.items() if v is not None and str(v).strip()}
+    if not given:
+        raise SearchError(f"a search needs at least one of: {', '.join(QUERY_FIELDS)}")
+    raw = pd.DataFrame(
+        {c: pd.Series([given.get(c)], dtype="str") for c in INPUT_COLUMNS if c != "record_id"}
+    )
+    raw.insert(0, "record_id", pd.Series([QUERY_ID], dtype="str"))
+    derived = derive_columns(raw, "search")
+    frame = pd.concat([raw, derived[list(STANDARDIZED_COLUMN_NAMES)]], axis=1)
+    if "birth_date" in given and pd.isna(frame.loc[0, "birth_date_std"]):
+        raise SearchError("birth_date: not a date (use YYYY-MM-DD or MM/DD/YYYY)")
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    """One candidate student: its best-scoring record and that record's evidence."""
+
+    student_id: str
+    record_key: str
+    state: str
+    match_weight: float
+    match_probability: float
+    zone: str
+    grade: str | None
+    guard_reason: str | None
+    records: int
+    evidence: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "student_id": self.student_id,
+            "record_key": self.record_key,
+            "state": self.state,
+            "match_weight": self.match_weight,
+            "match_probability": self.match_probability,
+            "zone": self.zone,
+            "grade": self.grade,
+            "guard_reason": self.guard_reason,
+            "records_matched": self.records,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass
+class SearchResult:
+    candidates: list[Candidate]
+    page: int
+    page_size: int
+    total: int  # candidate students found (all pages)
+    records_scored: int
+    truncated: bool  # the keys found more than MAX_CANDIDATES records
+    keys: list[str] = field(default_factory=list)  # the key kinds the query had
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "page": self.page,
+            "page_size": self.page_size,
+            "total": self.total,
+            "records_scored": self.records_scored,
+            "truncated": self.truncated,
+            "key_kinds": self.keys,
+            "candidates": [c.as_dict() for c in self.candidates],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# The searcher: one Splink session per model, reused across queries
+# ---------------------------------------------------------------------------------------------
+
+
+class Searcher:
+    """Scores queries against candidate records with one model. Build once (the Splink session
+    opens on first use), call `search` many times; thread-safe (queries take turns in the
+    session; each caller brings its own connection to the index)."""
+
+    def __init__(self, model: Any, thresholds: Thresholds):
+        self.model = model
+        self.thresholds = thresholds
+        self.levels = ModelLevels.of_model(model)
+        self.labels = {name: self.levels.descriptions(name) for name in self.levels.names}
+        self._tf = term_frequency_columns(model)
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._types: list[tuple[str, str]] = []
+        self._routed_for: int | None = None
+
+    # ---------------------------------------------------------------- the Splink session
+    def _settings(self) -> dict[str, Any]:
+        from migrant_linkage.pipeline.scoring import scoring_settings
+
+        settings = scoring_settings(self.model, [], lean=False)
+        settings["retain_intermediate_calculation_columns"] = True  # mw_ columns: evidence
+        settings["retain_matching_columns"] = True
+        return settings
+
+    def _open(self) -> None:
+        from splink import Linker
+
+        from migrant_linkage.model import quiet_splink
+        from migrant_linkage.schema import STANDARDIZED_COLUMNS
+
+        quiet_splink()
+        db_api, con = make_db_api()
+        types = {c.name: c.sql_type for c in STANDARDIZED_COLUMNS}
+        columns = [
+            UNIQUE_ID_COLUMN,
+            *[c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN],
+        ]
+        typed = [(c, types.get(c, "VARCHAR")) for c in columns]
+        typed += [(f"tf_{c}", "DOUBLE") for c in self._tf]
+        typed += [(frequency_column(c), "DOUBLE") for c in self._tf]
+        self._types = typed
+        body = ", ".join(f"{quote_identifier(c)} {t}" for c, t in typed)
+        for name in ("ml_search_template", "ml_search_query", "ml_search_records"):
+            con.execute(f"CREATE TABLE {name} ({body})")
+        template = db_api.register("ml_search_template", dataset_display_name="search")
+        linker = Linker(template, copy.deepcopy(self._settings()), log_level=None)
+        con.execute(f"CREATE VIEW ml_search_scored AS {_scoring_sql(linker, db_api)}")
+        self._session = con
+        self._weights = self._weight_columns()
+
+    def _weight_columns(self) -> list[str]:
+        available = {r[0] for r in self._session.execute("DESCRIBE ml_search_scored").fetchall()}
+        weights = []
+        for n in self.levels.names:  # Splink writes per-comparison match weights (log2 factors)
+            parts = [f"mw_{n}"] + ([f"mw_tf_adj_{n}"] if f"mw_tf_adj_{n}" in available else [])
+            weights.append(" + ".join(f"coalesce({p}, 0.0)" for p in parts) + f" AS weight_{n}")
+        return weights
+
+    def _route(self, population: int) -> None:
+        """The routed view over the scored pairs: zones and guards as an upload routes them,
+        the namesake check counting this population (rebuilt when the population changes)."""
+        if self._routed_for == population:
+            return
+        routing = Routing(self.levels, self.thresholds, population=population)
+        extra = [*self.levels.gamma_columns(), *self._weights]
+        self._session.execute(
+            "CREATE OR REPLACE VIEW ml_search_routed AS "
+            + routing.routed_pairs_sql("ml_search_scored", extra)
+        )
+        self._routed_for = population
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+        self._session = None
+
+    # ---------------------------------------------------------------- one query
+    def search(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        query: Mapping[str, Any],
+        *,
+        state: str | None = None,
+        page: int = 1,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        include_non_matches: bool = True,
+    ) -> SearchResult:
+        """Ranked candidate students for `query` (fields of QUERY_FIELDS). `state` keeps only
+        records sent by that state. `con` is a connection to the index (read only)."""
+        if page < 1:
+            raise SearchError("page: must be 1 or more")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise SearchError(f"page_size: must be between 1 and {MAX_PAGE_SIZE}")
+        frame = query_frame(query)
+        if not ensure(con):
+            if con.execute("SELECT count(*) FROM records").fetchall()[0][0] == 0:
+                return SearchResult([], page, page_size, 0, 0, False, [])
+            raise SearchError(
+                "this index has no search keys yet; run `migrant-linkage index search "
+                "--build-keys --index FILE` once (any upload builds them too)"
+            )
+        frame[UNIQUE_ID_COLUMN] = QUERY_ID
+        with self._lock:
+            if self._session is None:
+                self._open()
+            keys = self._query_keys(frame)
+        kinds = sorted({k.split(":", 1)[0] for k in keys})
+        narrow = [k for k in keys if k.split(":", 1)[0] not in BROAD_KINDS]
+        chosen = narrow or keys
+        if not chosen:
+            raise SearchError(
+                "the query has nothing to search by: give a name, a birth date, parents' names "
+                "or an ID"
+            )
+        candidates, truncated = self._candidates(con, chosen, state)
+        if candidates.empty:
+            return SearchResult([], page, page_size, 0, 0, False, kinds)
+        (population,) = con.execute("SELECT count(*) FROM records WHERE active").fetchall()[0]
+        query_row, records = self._with_frequencies(con, frame, candidates, int(population))
+        with self._lock:
+            pairs = self._score(query_row, records, int(population))
+        if not include_non_matches:
+            pairs = pairs[pairs["zone"] != "non_match"]
+        return self._page(pairs, candidates, page, page_size, truncated, kinds)
+
+    def _load(self, table: str, frame: pd.DataFrame) -> None:
+        con = self._session
+        con.register("_frame", frame.reindex(columns=[c for c, _ in self._types]))
+        select = ", ".join(
+            f"CAST({quote_identifier(c)} AS {t}) AS {quote_identifier(c)}" for c, t in self._types
+        )
+        con.execute(f"DELETE FROM {table}")
+        con.execute(f"INSERT INTO {table} SELECT {select} FROM _frame")
+        con.unregister("_frame")
+
+    def _query_keys(self, frame: pd.DataFrame) -> list[str]:
+        """The query's search keys, from the same SQL that keys the index."""
+        self._load("ml_search_query", frame)
+        rows = self._session.execute(keys_sql("ml_search_query", UNIQUE_ID_COLUMN)).fetchall()
+        return sorted(r[1] for r in rows)
+
+    def _candidates(
+        self, con: duckdb.DuckDBPyConnection, keys: list[str], state: str | None
+    ) -> tuple[pd.DataFrame, bool]:
+        """Active records sharing the most keys with the query, at most MAX_CANDIDATES."""
+        state_filter = "AND r.submitting_state = ?" if state else ""
+        params: list[Any] = [keys]
+        if state:
+            params.append(state.strip().upper())
+        params.append(MAX_CANDIDATES + 1)
+        selected = ", ".join(
+            f"r.{quote_identifier(c)}" for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN
+        )
+        rows = con.execute(
+            f"""WITH hits AS (
+                SELECT record_key, count(*) AS keys_shared FROM {KEYS_TABLE}
+                WHERE key IN (SELECT unnest(?::VARCHAR[])) GROUP BY record_key
+            )
+            SELECT r.record_key, r.submitting_state, r.student_id, h.keys_shared, {selected}
+            FROM hits h JOIN records r ON r.record_key = h.record_key AND r.active
+            WHERE TRUE {state_filter}
+            ORDER BY h.keys_shared DESC, r.record_key
+            LIMIT ?""",
+            params,
+        ).df()
+        truncated = len(rows) > MAX_CANDIDATES
+        return rows.head(MAX_CANDIDATES), truncated
+
+    def _with_frequencies(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        query: pd.DataFrame,
+        candidates: pd.DataFrame,
+        population: int,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The query and the candidates with tf_<col> and the namesake share of each
+        term-frequency column, read from the index's frequency table in one look-up."""
+        records = candidates.copy()
+        records[UNIQUE_ID_COLUMN] = records["record_key"]
+        query = query.copy()
+        wanted = sorted(
+            {
+                str(v)
+                for column in self._tf
+                for frame in (query, records)
+                for v in frame[column].dropna().unique()
+            }
+        )
+        found = con.execute(
+            f"SELECT column_name, value, tf, share FROM {FREQUENCIES_TABLE} "
+            "WHERE value IN (SELECT unnest(?::VARCHAR[]))",
+            [wanted],
+        ).df()
+        # A value the index does not hold is as rare as one record in the population.
+        floor = 1.0 / max(population, 1)
+        for frame in (query, records):
+            for column in self._tf:
+                mine = found[found["column_name"] == column].set_index("value")
+                key = frame[column].astype("str")
+                known = frame[column].notna()
+                for target, source in ((f"tf_{column}", "tf"), (frequency_column(column), "share")):
+                    values = key.map(mine[source]).astype("float64")
+                    frame[target] = values.where(~known | values.notna(), floor).where(known)
+        return query, records
+
+    def _score(self, query: pd.DataFrame, records: pd.DataFrame, population: int) -> pd.DataFrame:
+        self._route(population)
+        self._load("ml_search_query", query)
+        self._load("ml_search_records", records)
+        pairs = self._session.execute("SELECT * FROM ml_search_routed").df()
+        # score_pairs puts the query on the left; the candidate is the right-hand record.
+        return pairs.rename(columns={"record_id_r": "record_key"}).drop(columns=["record_id_l"])
+
+    def _page(
+        self,
+        pairs: pd.DataFrame,
+        candidates: pd.DataFrame,
+        page: int,
+        page_size: int,
+        truncated: bool,
+        kinds: list[str],
+    ) -> SearchResult:
+        info = candidates.set_index("record_key")[["submitting_state", "student_id"]]
+        pairs = pairs.join(info, on="record_key")
+        pairs = pairs.sort_values(["match_weight", "record_key"], ascending=[False, True])
+        per_student = pairs.groupby("student_id", sort=False)
+        best = per_student.head(1)
+        counts = per_student.size()
+        total = len(best)
+        start = (page - 1) * page_size
+        shown = best.iloc[start : start + page_size]
+        result = []
+        for r in shown.to_dict("records"):  # at most MAX_PAGE_SIZE rows
+            result.append(
+                Candidate(
+                    student_id=str(r["student_id"]),
+                    record_key=str(r["record_key"]),
+                    state=str(r["submitting_state"]),
+                    match_weight=_finite(r["match_weight"]),
+                    match_probability=_finite(r["match_probability"]),
+                    zone=str(r["zone"]),
+                    grade=None if pd.isna(r["grade"]) else str(r["grade"]),
+                    guard_reason=None if pd.isna(r["guard_reason"]) else str(r["guard_reason"]),
+                    records=int(counts[r["student_id"]]),
+                    evidence=self._evidence(r),
+                )
+            )
+        return SearchResult(result, page, page_size, total, len(candidates), truncated, kinds)
+
+    def _evidence(self, row: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "comparison": name,
+                "gamma": int(row[f"gamma_{name}"]),
+                "level": self.labels[name].get(int(row[f"gamma_{name}"]), ""),
+                "weight": _finite(row[f"weight_{name}"]),
+            }
+            for name in self.levels.names
+        ]
+
+
+def _scoring_sql(linker: Any, db_api: Any) -> str:
+    """The SQL Splink's `score_pairs` runs for ml_search_query x ml_search_records, captured once.
+
+    Splink renders a model's comparisons to SQL through sqlglot, which takes most of a second
+    per call; the SQL depends only on the settings and the two table names, so it is rendered
+    once (on the empty tables) and kept as a view. It is Splink's own SQL: the same
+    comparisons, weights and term-frequency adjustments (from the tf_ columns) as an upload."""
+    left = db_api.table_to_splink_dataframe("ml_search_query", "ml_search_query")
+    right = db_api.table_to_splink_dataframe("ml_search_records", "ml_search_records")
+    captured: list[str] = []
+    run = db_api.sql_pipeline_to_splink_dataframe
+
+    def capture(pipeline: Any) -> Any:
+        captured.append(pipeline.generate_cte_pipeline_sql())
+        return run(pipeline)
+
+    db_api.sql_pipeline_to_splink_dataframe = capture
+    try:
+        scored = linker.inference.score_pairs(left, right)
+    finally:
+        del db_api.sql_pipeline_to_splink_dataframe
+    scored.drop_table_from_database_and_remove_from_cache()
+    # The last pipeline scores; any before it built term-frequency tables from the empty
+    # template, which the scoring SQL must not read (the tf_ columns are supplied).
+    sql = captured[-1] if captured else ""
+    if "gamma_" not in sql or "__splink__df_tf_" in sql:
+        raise RuntimeError("Splink's score_pairs ran an unexpected pipeline; cannot search")
+    return sql
+
+
+def _finite(value: Any) -> float:
+    number = float(value)
+    return round(number, 4) if math.isfinite(number) else number
+
+
+# ---------------------------------------------------------------------------------------------
+# The library entry points
+# ---------------------------------------------------------------------------------------------
+
+_SEARCHERS: dict[tuple[str, str], Searcher] = {}
+_SEARCHERS_LOCK = threading.Lock()
+
+
+def searcher_for(index: Any) -> Searcher:
+    """The Searcher for an index's current model and thresholds (one per model, kept: its
+    Splink session is reused by every later query)."""
+    from migrant_linkage.model import Model
+    from migrant_linkage.review.store import get_meta
+
+    with index._read() as con:
+        model_json = get_meta(con, "model_json") or ""
+        thresholds_json = get_meta(con, "thresholds_json") or ""
+    key = (model_json, thresholds_json)
+    with _SEARCHERS_LOCK:
+        if key not in _SEARCHERS:
+            model = Model(json.loads(model_json)) if model_json else Model.default()
+            thresholds = (
+                Thresholds(**json.loads(thresholds_json)) if thresholds_json else Thresholds()
+            )
+            _SEARCHERS[key] = Searcher(model, thresholds)
+        return _SEARCHERS[key]
+
+
+def build_keys(index: Any, *, reviewer: str = "system") -> None:
+    """Build the search keys and term frequencies of an index made before search existed
+    (uploads keep them up to date afterwards). One write transaction; no audit entry, as no
+    record changes."""
+    index._write(lambda con: refresh(con, None), "search_keys")
+
+
+def search(
+    index: Any,
+    query: Mapping[str, Any],
+    *,
+    state: str | None = None,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    include_non_matches: bool = True,
+) -> SearchResult:
+    """Search a MasterIndex: ranked candidate students for `query` (see Searcher.search)."""
+    searcher = searcher_for(index)
+    with index._read() as con:
+        return searcher.search(
+            con,
+            query,
+            state=state,
+            page=page,
+            page_size=page_size,
+            include_non_matches=include_non_matches,
+        )
