@@ -153,8 +153,77 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _accounts(args: argparse.Namespace):
+    from migrant_linkage.service.auth import Accounts
+
+    index = _index(args)
+    return Accounts(index._write, index._read)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    import getpass
+    import sys
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("new password: ")
+    if getpass.getpass("again: ") != first:
+        raise UsageError("the two passwords differ")
+    return first
+
+
+def cmd_accounts(args: argparse.Namespace) -> int:
+    from migrant_linkage.review import ReviewError
+
+    try:
+        accounts = _accounts(args)
+        if args.action == "add":
+            if not args.role or not args.states:
+                raise UsageError("accounts add needs --role and --states")
+            accounts.add(args.account, role=args.role, states=args.states)
+            if args.role != "system":
+                accounts.set_password(args.account, _read_password(args))
+            print(f"account {args.account} added")
+        elif args.action == "password":
+            accounts.set_password(args.account, _read_password(args))
+            print(f"password of {args.account} set")
+        elif args.action == "token":
+            if not args.state:
+                raise UsageError("accounts token needs --state")
+            print(accounts.issue_token(args.account, args.state))  # shown once
+        elif args.action == "unlock":
+            accounts.unlock(args.account)
+            print(f"account {args.account} unlocked")
+        elif args.action == "reverify":
+            accounts.reverify(args.account)
+            print(f"account {args.account} re-verified")
+        elif args.action == "due":
+            due = accounts.accounts_due()
+            for row in due:
+                print(
+                    f"{row['account_id']:<20} {row['role']:<9} {row['states']:<12} "
+                    + "; ".join(row["reasons"])
+                )
+            if not due:
+                print("(none)")
+    except ReviewError as exc:
+        raise UsageError(str(exc)) from None
+    return 0
+
+
 def add_service_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register `serve` on the main parser."""
+    """Register `serve` and `accounts` on the main parser."""
+    p = subparsers.add_parser("accounts", help="service accounts: add, password, token, due")
+    p.add_argument("action", choices=["add", "password", "token", "unlock", "reverify", "due"])
+    p.add_argument("account", nargs="?", default="", help="the account id, e.g. maria.ca")
+    p.add_argument("--index", required=True, type=Path, help="the index DuckDB file")
+    p.add_argument("--lock-timeout", type=float, default=120.0)
+    p.add_argument("--role", choices=["reviewer", "system", "admin"])
+    p.add_argument("--states", help="comma-separated state codes, or * for every state")
+    p.add_argument("--state", help="the one state an API token acts for")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.set_defaults(func=cmd_accounts)
+
     p = subparsers.add_parser("serve", help="serve the index over HTTP (API and review screens)")
     p.add_argument("--index", required=True, type=Path, help="the index DuckDB file")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: local)")

@@ -96,7 +96,7 @@ class Service:
         self.path = path
         self.clock = clock
         self.write_lock = threading.Lock()
-        self._keepalive = duckdb.connect(str(path))
+        self._keepalive: duckdb.DuckDBPyConnection | None = duckdb.connect(str(path))
         self.index = ServedIndex(
             path, write_lock=self.write_lock, lock_timeout=lock_timeout, clock=clock
         )
@@ -106,7 +106,7 @@ class Service:
         self.sessions: dict[str, Session] = {}
         self.jobs: dict[str, Job] = {}
         self._jobs_lock = threading.Lock()
-        self._uploads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload")
+        self._uploads: ThreadPoolExecutor | None = None
 
     def _ensure_search_keys(self) -> None:
         from migrant_linkage.review import search
@@ -117,8 +117,13 @@ class Service:
             search.build_keys(self.index)
 
     def close(self) -> None:
-        self._uploads.shutdown(wait=True)
-        self._keepalive.close()
+        """Finish the running upload jobs and let the index file go (the app's shutdown)."""
+        if self._uploads is not None:
+            self._uploads.shutdown(wait=True)
+            self._uploads = None
+        if self._keepalive is not None:
+            self._keepalive.close()
+            self._keepalive = None
 
     # ---------------------------------------------------------------- sessions
     def open_session(self, account: Account) -> tuple[str, Session]:
@@ -147,6 +152,10 @@ class Service:
         job = Job(secrets.token_hex(8), account.account_id, state, source)
         with self._jobs_lock:
             self.jobs[job.job_id] = job
+        if self._uploads is None:  # one upload at a time, in the order sent
+            self._uploads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload")
+        if self._keepalive is None:
+            self._keepalive = duckdb.connect(str(self.path))
         self._uploads.submit(self._run_upload, job, file)
         return job
 
