@@ -39,6 +39,19 @@ LOGIN_CSRF_COOKIE = "ml_login_csrf"
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
+
+def _blank(value: Any) -> Any:
+    """Missing values (None, NaN, NA) as empty cells."""
+    import pandas as pd
+
+    try:
+        return "" if value is None or pd.isna(value) else value
+    except (TypeError, ValueError):
+        return value
+
+
+templates.env.filters["blank"] = _blank
+
 router = APIRouter(include_in_schema=False)
 
 #: Search form fields, in the order a data specialist reads a record.
