@@ -83,7 +83,9 @@ def match(
     if unknown:
         raise SearchError(f"unknown record fields {unknown}; use the record contract's columns")
     query = {k: v for k, v in record.items() if k in QUERY_FIELDS}
-    result = search(index, query, page_size=MATCH_CANDIDATES, include_non_matches=False)
+    result = search(
+        index, query, page_size=MATCH_CANDIDATES, include_non_matches=False, strict_dates=False
+    )
     outcome, student = judge(result)
     submitting = (state or record.get("state") or "").strip().upper() or None
     record_id = str(record.get("record_id") or "").strip() or None

@@ -179,10 +179,11 @@ def ensure(con: duckdb.DuckDBPyConnection) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def query_frame(query: Mapping[str, Any]) -> pd.DataFrame:
+def query_frame(query: Mapping[str, Any], *, strict_dates: bool = True) -> pd.DataFrame:
     """One standardized row from the caller's fields (the record contract's names), derived by
     the same code as an upload (standardize.derive_columns), without the reject rules: a query may lack
-    a name."""
+    a name. With `strict_dates`, a birth date that does not parse is an error (a person typed it);
+    without, it is left out, as an upload keeps such a record with a flag (a system sent it)."""
     from migrant_linkage.standardize import derive_columns
 
     unknown = sorted(set(query) - set(QUERY_FIELDS))
@@ -199,7 +200,7 @@ def query_frame(query: Mapping[str, Any]) -> pd.DataFrame:
     raw.insert(0, "record_id", pd.Series([QUERY_ID], dtype="str"))
     derived = derive_columns(raw, "search")
     frame = pd.concat([raw, derived[list(STANDARDIZED_COLUMN_NAMES)]], axis=1)
-    if "birth_date" in given and pd.isna(frame.loc[0, "birth_date_std"]):
+    if strict_dates and "birth_date" in given and pd.isna(frame.loc[0, "birth_date_std"]):
         raise SearchError("birth_date: not a date (use YYYY-MM-DD or MM/DD/YYYY)")
     return frame
 
@@ -353,6 +354,7 @@ class Searcher:
         page: int = 1,
         page_size: int = DEFAULT_PAGE_SIZE,
         include_non_matches: bool = True,
+        strict_dates: bool = True,
     ) -> SearchResult:
         """Ranked candidate students for `query` (fields of QUERY_FIELDS). `state` keeps only
         records sent by that state. `con` is a connection to the index (read only)."""
@@ -360,7 +362,7 @@ class Searcher:
             raise SearchError("page: must be 1 or more")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise SearchError(f"page_size: must be between 1 and {MAX_PAGE_SIZE}")
-        frame = query_frame(query)
+        frame = query_frame(query, strict_dates=strict_dates)
         if not ensure(con):
             if con.execute("SELECT count(*) FROM records").fetchall()[0][0] == 0:
                 return SearchResult([], page, page_size, 0, 0, False, [])
@@ -369,116 +371,123 @@ class Searcher:
                 "--build-keys --index FILE` once (any upload builds them too)"
             )
         frame[UNIQUE_ID_COLUMN] = QUERY_ID
+        (population,) = con.execute("SELECT count(*) FROM records WHERE active").fetchall()[0]
+        # One query at a time in the session: its tables hold this query's rows.
         with self._lock:
             if self._session is None:
                 self._open()
-            keys = self._query_keys(frame)
-        kinds = sorted({k.split(":", 1)[0] for k in keys})
-        narrow = [k for k in keys if k.split(":", 1)[0] not in BROAD_KINDS]
-        chosen = narrow or keys
-        if not chosen:
-            raise SearchError(
-                "the query has nothing to search by: give a name, a birth date, parents' names "
-                "or an ID"
+            self._load_query(con, frame, int(population))
+            keys = sorted(
+                r[1]
+                for r in self._session.execute(
+                    keys_sql("ml_search_query", UNIQUE_ID_COLUMN)
+                ).fetchall()
             )
-        candidates, truncated = self._candidates(con, chosen, state)
-        if candidates.empty:
-            return SearchResult([], page, page_size, 0, 0, False, kinds)
-        (population,) = con.execute("SELECT count(*) FROM records WHERE active").fetchall()[0]
-        query_row, records = self._with_frequencies(con, frame, candidates, int(population))
-        with self._lock:
-            pairs = self._score(query_row, records, int(population))
+            kinds = sorted({k.split(":", 1)[0] for k in keys})
+            narrow = [k for k in keys if k.split(":", 1)[0] not in BROAD_KINDS]
+            chosen = narrow or keys
+            if not chosen:
+                raise SearchError(
+                    "the query has nothing to search by: give a name, a birth date, parents' "
+                    "names or an ID"
+                )
+            candidates, truncated = self._load_candidates(con, chosen, state, int(population))
+            if candidates.empty:
+                return SearchResult([], page, page_size, 0, 0, False, kinds)
+            self._route(int(population))
+            pairs = self._session.execute("SELECT * FROM ml_search_routed").df()
+        # score_pairs puts the query on the left; the candidate is the right-hand record.
+        pairs = pairs.rename(columns={"record_id_r": "record_key"}).drop(columns=["record_id_l"])
         if not include_non_matches:
             pairs = pairs[pairs["zone"] != "non_match"]
         return self._page(pairs, candidates, page, page_size, truncated, kinds)
 
-    def _load(self, table: str, frame: pd.DataFrame) -> None:
-        con = self._session
-        con.register("_frame", frame.reindex(columns=[c for c, _ in self._types]))
-        select = ", ".join(
-            f"CAST({quote_identifier(c)} AS {t}) AS {quote_identifier(c)}" for c, t in self._types
+    def _load_query(self, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, population: int):
+        """The query row into the session, with the index's term frequencies of its values
+        (one parameterised INSERT: a one-row frame registered with DuckDB costs more)."""
+        row = {c: _python(frame.loc[0, c]) if c in frame else None for c, _ in self._types}
+        values = {c: str(row[c]) for c in self._tf if row.get(c) is not None}
+        found = {}
+        if values:
+            found = {
+                (column, value): (tf, share)
+                for column, value, tf, share in con.execute(
+                    f"SELECT column_name, value, tf, share FROM {FREQUENCIES_TABLE} "
+                    "WHERE value IN (SELECT unnest(?::VARCHAR[]))",
+                    [sorted(set(values.values()))],
+                ).fetchall()
+            }
+        # A value the index does not hold is as rare as one record in the population.
+        floor = 1.0 / max(population, 1)
+        for column, value in values.items():
+            tf, share = found.get((column, value), (floor, floor))
+            row["tf_" + column], row[frequency_column(column)] = tf, share
+        placeholders = ", ".join(f"CAST(? AS {t})" for _, t in self._types)
+        self._session.execute("DELETE FROM ml_search_query")
+        self._session.execute(
+            f"INSERT INTO ml_search_query VALUES ({placeholders})",
+            [row[c] for c, _ in self._types],
         )
-        con.execute(f"DELETE FROM {table}")
-        con.execute(f"INSERT INTO {table} SELECT {select} FROM _frame")
-        con.unregister("_frame")
 
-    def _query_keys(self, frame: pd.DataFrame) -> list[str]:
-        """The query's search keys, from the same SQL that keys the index."""
-        self._load("ml_search_query", frame)
-        rows = self._session.execute(keys_sql("ml_search_query", UNIQUE_ID_COLUMN)).fetchall()
-        return sorted(r[1] for r in rows)
-
-    def _candidates(
-        self, con: duckdb.DuckDBPyConnection, keys: list[str], state: str | None
+    def _load_candidates(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        keys: list[str],
+        state: str | None,
+        population: int,
     ) -> tuple[pd.DataFrame, bool]:
-        """Active records sharing the most keys with the query, at most MAX_CANDIDATES."""
+        """The active records sharing most keys with the query (at most MAX_CANDIDATES), with
+        their term frequencies, read from the index as Arrow into the session's records table.
+        Returns (record_key, submitting_state, student_id) of each, and whether more matched."""
         state_filter = "AND r.submitting_state = ?" if state else ""
         params: list[Any] = [keys]
         if state:
             params.append(state.strip().upper())
         params.append(MAX_CANDIDATES + 1)
-        selected = ", ".join(
-            f"r.{quote_identifier(c)}" for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN
-        )
-        rows = con.execute(
+        standardized = [c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN]
+        selected = ", ".join(f"p.{quote_identifier(c)}" for c in standardized)
+        floor = repr(1.0 / max(population, 1))
+        joins, frequencies = [], []
+        for i, column in enumerate(self._tf):
+            c = quote_identifier(column)
+            joins.append(
+                f"LEFT JOIN {FREQUENCIES_TABLE} f{i} ON f{i}.column_name = "
+                f"'{column}' AND f{i}.value = CAST(p.{c} AS VARCHAR)"
+            )
+            for target, source in (("tf_" + column, "tf"), (frequency_column(column), "share")):
+                frequencies.append(
+                    f"CASE WHEN p.{c} IS NULL THEN NULL ELSE coalesce(f{i}.{source}, {floor}) END "
+                    f"AS {quote_identifier(target)}"
+                )
+        table = con.sql(
             f"""WITH hits AS (
                 SELECT record_key, count(*) AS keys_shared FROM {KEYS_TABLE}
                 WHERE key IN (SELECT unnest(?::VARCHAR[])) GROUP BY record_key
+            ), picked AS (
+                SELECT r.*, h.keys_shared
+                FROM hits h JOIN records r ON r.record_key = h.record_key AND r.active
+                WHERE TRUE {state_filter}
+                ORDER BY h.keys_shared DESC, r.record_key
+                LIMIT ?
             )
-            SELECT r.record_key, r.submitting_state, r.student_id, h.keys_shared, {selected}
-            FROM hits h JOIN records r ON r.record_key = h.record_key AND r.active
-            WHERE TRUE {state_filter}
-            ORDER BY h.keys_shared DESC, r.record_key
-            LIMIT ?""",
-            params,
-        ).df()
-        truncated = len(rows) > MAX_CANDIDATES
-        return rows.head(MAX_CANDIDATES), truncated
-
-    def _with_frequencies(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        query: pd.DataFrame,
-        candidates: pd.DataFrame,
-        population: int,
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The query and the candidates with tf_<col> and the namesake share of each
-        term-frequency column, read from the index's frequency table in one look-up."""
-        records = candidates.copy()
-        records[UNIQUE_ID_COLUMN] = records["record_key"]
-        query = query.copy()
-        wanted = sorted(
-            {
-                str(v)
-                for column in self._tf
-                for frame in (query, records)
-                for v in frame[column].dropna().unique()
-            }
+            SELECT p.record_key AS {UNIQUE_ID_COLUMN}, {selected}, {", ".join(frequencies)},
+                   p.record_key, p.submitting_state, p.student_id, p.keys_shared
+            FROM picked p {" ".join(joins)}
+            ORDER BY p.keys_shared DESC, p.record_key""",
+            params=params,
+        ).to_arrow_table()
+        truncated = table.num_rows > MAX_CANDIDATES
+        table = table.slice(0, MAX_CANDIDATES)
+        session = self._session
+        columns = ", ".join(quote_identifier(c) for c, _ in self._types)
+        session.register("_candidates", table)
+        session.execute("DELETE FROM ml_search_records")
+        session.execute(
+            f"INSERT INTO ml_search_records ({columns}) SELECT {columns} FROM _candidates"
         )
-        found = con.execute(
-            f"SELECT column_name, value, tf, share FROM {FREQUENCIES_TABLE} "
-            "WHERE value IN (SELECT unnest(?::VARCHAR[]))",
-            [wanted],
-        ).df()
-        # A value the index does not hold is as rare as one record in the population.
-        floor = 1.0 / max(population, 1)
-        for frame in (query, records):
-            for column in self._tf:
-                mine = found[found["column_name"] == column].set_index("value")
-                key = frame[column].astype("str")
-                known = frame[column].notna()
-                for target, source in ((f"tf_{column}", "tf"), (frequency_column(column), "share")):
-                    values = key.map(mine[source]).astype("float64")
-                    frame[target] = values.where(~known | values.notna(), floor).where(known)
-        return query, records
-
-    def _score(self, query: pd.DataFrame, records: pd.DataFrame, population: int) -> pd.DataFrame:
-        self._route(population)
-        self._load("ml_search_query", query)
-        self._load("ml_search_records", records)
-        pairs = self._session.execute("SELECT * FROM ml_search_routed").df()
-        # score_pairs puts the query on the left; the candidate is the right-hand record.
-        return pairs.rename(columns={"record_id_r": "record_key"}).drop(columns=["record_id_l"])
+        session.unregister("_candidates")
+        info = table.select(["record_key", "submitting_state", "student_id"]).to_pandas()
+        return info, truncated
 
     def _page(
         self,
@@ -558,6 +567,15 @@ def _scoring_sql(linker: Any, db_api: Any) -> str:
     return sql
 
 
+def _python(value: Any) -> Any:
+    """A frame cell as a plain Python value for a query parameter (missing as None)."""
+    if value is None or (not isinstance(value, str | bytes) and pd.isna(value)):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10] if hasattr(value, "hour") else value.isoformat()
+    return value.item() if hasattr(value, "item") else value
+
+
 def _finite(value: Any) -> float:
     number = float(value)
     return round(number, 4) if math.isfinite(number) else number
@@ -606,6 +624,7 @@ def search(
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
     include_non_matches: bool = True,
+    strict_dates: bool = True,
 ) -> SearchResult:
     """Search a MasterIndex: ranked candidate students for `query` (see Searcher.search)."""
     searcher = searcher_for(index)
@@ -617,4 +636,5 @@ def search(
             page=page,
             page_size=page_size,
             include_non_matches=include_non_matches,
+            strict_dates=strict_dates,
         )
