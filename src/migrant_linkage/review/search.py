@@ -525,7 +525,7 @@ class Searcher:
             )
         return SearchResult(result, page, page_size, total, len(candidates), truncated, kinds)
 
-    def _evidence(self, row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _evidence(self, row: Mapping[Any, Any]) -> list[dict[str, Any]]:
         return [
             {
                 "comparison": name,

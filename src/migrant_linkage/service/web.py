@@ -205,7 +205,7 @@ def _pending_for(request: Request, account: Account) -> list[dict[str, Any]]:
         return []
     pending = pending[pending["status"] == "pending"] if "status" in pending else pending
     scope = account.scope()
-    rows = pending.to_dict("records")
+    rows = [{str(k): v for k, v in r.items()} for r in pending.to_dict("records")]
     if scope is None:
         return rows
     return [
