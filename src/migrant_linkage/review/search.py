@@ -439,11 +439,25 @@ class Searcher:
         """The active records sharing most keys with the query (at most MAX_CANDIDATES), with
         their term frequencies, read from the index as Arrow into the session's records table.
         Returns (record_key, submitting_state, student_id) of each, and whether more matched."""
-        state_filter = "AND r.submitting_state = ?" if state else ""
-        params: list[Any] = [keys]
-        if state:
-            params.append(state.strip().upper())
-        params.append(MAX_CANDIDATES + 1)
+        # Two look-ups by ART index, so the cost follows the candidates, not the index size:
+        # the keys (an IN list of parameters, which DuckDB answers from the index; a join or
+        # an IN subquery scans the table), then the chosen records by their keys.
+        hits = con.execute(
+            f"SELECT record_key, count(*) AS keys_shared FROM {KEYS_TABLE} "
+            f"WHERE key IN ({', '.join('?' for _ in keys)}) GROUP BY record_key",
+            keys,
+        ).fetchall()
+        if not hits:
+            return pd.DataFrame(), False
+        shared = dict(hits)
+        if state:  # the state is the first part of the record key
+            prefix = state.strip().upper() + ":"
+            shared = {k: n for k, n in shared.items() if k.startswith(prefix)}
+        ranked = sorted(shared, key=lambda k: (-shared[k], k))
+        truncated = len(ranked) > MAX_CANDIDATES
+        chosen = ranked[:MAX_CANDIDATES]
+        if not chosen:
+            return pd.DataFrame(), False
         standardized = [c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN]
         selected = ", ".join(f"p.{quote_identifier(c)}" for c in standardized)
         floor = repr(1.0 / max(population, 1))
@@ -460,24 +474,16 @@ class Searcher:
                     f"AS {quote_identifier(target)}"
                 )
         table = con.sql(
-            f"""WITH hits AS (
-                SELECT record_key, count(*) AS keys_shared FROM {KEYS_TABLE}
-                WHERE key IN (SELECT unnest(?::VARCHAR[])) GROUP BY record_key
-            ), picked AS (
-                SELECT r.*, h.keys_shared
-                FROM hits h JOIN records r ON r.record_key = h.record_key AND r.active
-                WHERE TRUE {state_filter}
-                ORDER BY h.keys_shared DESC, r.record_key
-                LIMIT ?
+            f"""WITH picked AS (
+                SELECT * FROM records
+                WHERE record_key IN ({", ".join("?" for _ in chosen)}) AND active
             )
             SELECT p.record_key AS {UNIQUE_ID_COLUMN}, {selected}, {", ".join(frequencies)},
-                   p.record_key, p.submitting_state, p.student_id, p.keys_shared
+                   p.record_key, p.submitting_state, p.student_id
             FROM picked p {" ".join(joins)}
-            ORDER BY p.keys_shared DESC, p.record_key""",
-            params=params,
+            ORDER BY p.record_key""",
+            params=chosen,
         ).to_arrow_table()
-        truncated = table.num_rows > MAX_CANDIDATES
-        table = table.slice(0, MAX_CANDIDATES)
         session = self._session
         columns = ", ".join(quote_identifier(c) for c, _ in self._types)
         session.register("_candidates", table)
