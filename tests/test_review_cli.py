@@ -34,10 +34,43 @@ def run(capsys, *argv) -> tuple[int, str, str]:
     return code, out, err
 
 
+def init(capsys, db, folder, *extra) -> None:
+    """An index with the administrator `admin` and accounts loader (reviewer), ana and bo
+    (validators), all for every state; the two-person rule off unless `extra` says otherwise."""
+    code, _, err = run(
+        capsys,
+        "init",
+        "--index",
+        db,
+        "--model",
+        folder / "model.json",
+        "--admin",
+        "admin",
+        *(extra or ("--no-two-person-rule",)),
+    )
+    assert code == 0, err
+    for account, role in (("loader", "reviewer"), ("ana", "validator"), ("bo", "validator")):
+        code, _, err = run(
+            capsys,
+            "account",
+            "add",
+            account,
+            "--index",
+            db,
+            "--name",
+            account.title(),
+            "--role",
+            role,
+            "--reviewer",
+            "admin",
+        )
+        assert code == 0, err
+
+
 def test_index_commands_from_init_to_export(workspace, capsys):
     folder, frame = workspace
     db = folder / "week.duckdb"
-    assert run(capsys, "init", "--index", db, "--model", folder / "model.json")[0] == 0
+    init(capsys, db, folder)
     for state in ("CA", "FL"):
         code, out, _ = run(
             capsys,
@@ -59,7 +92,7 @@ def test_index_commands_from_init_to_export(workspace, capsys):
     items = pd.read_csv(folder / "worklist.csv")
     assert len(items) > 0
     first = int(items["item_id"].iloc[0])
-    code, out, _ = run(capsys, "show", first, "--index", db)
+    code, out, _ = run(capsys, "show", first, "--index", db, "--reviewer", "ana")
     assert code == 0 and "comparison" in out and "record_key" in out
     code, out, _ = run(
         capsys,
@@ -96,7 +129,7 @@ def test_index_commands_from_init_to_export(workspace, capsys):
 def test_retrain_writes_a_model_and_use_makes_uploads_score_with_it(workspace, capsys):
     folder, _ = workspace
     db = folder / "retrain.duckdb"
-    run(capsys, "init", "--index", db, "--model", folder / "model.json")
+    init(capsys, db, folder)
     for state in ("CA", "FL"):
         run(capsys, "upload", folder / f"{state}.csv", "--index", db, "--reviewer", "loader")
     code, out, _ = run(
@@ -108,7 +141,7 @@ def test_retrain_writes_a_model_and_use_makes_uploads_score_with_it(workspace, c
         folder / "retrained.json",
         "--use",
         "--reviewer",
-        "ana",
+        "admin",
     )
     assert code == 0 and "now scores uploads" in out
     from migrant_linkage.review import MasterIndex
@@ -123,10 +156,10 @@ def test_index_errors_exit_2_with_a_message(workspace, capsys):
     db = folder / "errors.duckdb"
     code, _, err = run(capsys, "worklist", "--index", db)
     assert code == 2 and "index init" in err
-    run(capsys, "init", "--index", db, "--model", folder / "model.json")
+    init(capsys, db, folder)
     code, _, err = run(capsys, "upload", folder / "missing.csv", "--index", db, "--reviewer", "x")
     assert code == 2 and "not found" in err
     code, _, err = run(capsys, "decide", 999, "match", "--index", db, "--reviewer", "ana")
     assert code == 2 and "no worklist item 999" in err
-    code, _, err = run(capsys, "init", "--index", db)
+    code, _, err = run(capsys, "init", "--index", db, "--admin", "admin")
     assert code == 2 and "already exists" in err

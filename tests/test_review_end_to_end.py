@@ -10,6 +10,7 @@ import pytest
 from migrant_linkage import synthetic
 from migrant_linkage.model import Model
 from migrant_linkage.review import MasterIndex
+from test_review_helpers import ADMIN, add_test_accounts
 
 STATES = ("CA", "FL", "TX")  # uploaded in this order; CA-FL and FL-TX share children
 
@@ -50,17 +51,20 @@ def resolve_from_truth(index: MasterIndex, truth: dict[str, str]) -> int:
             return decided
         row = items.iloc[0]
         same = truth[row["record_key_l"]] == truth[row["record_key_r"]]
-        index.decide(int(row["item_id"]), "match" if same else "not-a-match", reviewer="ana")
+        index.decide(int(row["item_id"]), "match" if same else "not-a-match", actor="ana")
         decided += 1
 
 
 def test_three_states_uploaded_reviewed_and_one_merge_undone(tmp_path, model, state_files):
-    index = MasterIndex.create(tmp_path / "index.duckdb", model=model)
+    index = MasterIndex.create(
+        tmp_path / "index.duckdb", administrator=ADMIN, two_person_rule=False, model=model
+    )
+    add_test_accounts(index)
     uploaded: list[str] = []
     after_upload: dict[str, str] = {}
     for state in STATES:
         previous = index.assignments().set_index("record_key")["student_id"].to_dict()
-        report = index.upload(state_files[state], state=state, reviewer="loader")
+        report = index.upload(state_files[state], state=state, actor="loader")
         assert report.counts["rejected"] == 0
         current = index.assignments().set_index("record_key")["student_id"].to_dict()
         # Stable IDs: an upload never renames a student that was already there.
@@ -70,7 +74,7 @@ def test_three_states_uploaded_reviewed_and_one_merge_undone(tmp_path, model, st
     assert index.worklist()["item_id"].size > 0
 
     # The same file again changes nothing.
-    again = index.upload(state_files["FL"], state="FL", reviewer="loader")
+    again = index.upload(state_files["FL"], state="FL", actor="loader")
     assert again.counts["new"] == 0 and again.counts["changed"] == 0
 
     truth = truth_of(index)
@@ -85,7 +89,7 @@ def test_three_states_uploaded_reviewed_and_one_merge_undone(tmp_path, model, st
     audit = index.audit()
     merge_id = int(audit.loc[audit["action"] == "merge", "audit_id"].min())
     entry = index.audit_entry(merge_id)
-    index.undo(merge_id, reviewer="bo", reason="second look: checking with the sending state")
+    index.undo(merge_id, actor="bo", reason="second look: checking with the sending state")
     restored = index.assignments().set_index("record_key")["student_id"].to_dict()
     for key, state in entry["before"]["records"].items():
         assert restored[key] == state["student_id"]
@@ -111,9 +115,12 @@ def test_three_states_uploaded_reviewed_and_one_merge_undone(tmp_path, model, st
 def test_reviewed_decisions_retrain_the_model(tmp_path, model, state_files):
     from migrant_linkage.review import retrain_from_decisions
 
-    index = MasterIndex.create(tmp_path / "index.duckdb", model=model)
+    index = MasterIndex.create(
+        tmp_path / "index.duckdb", administrator=ADMIN, two_person_rule=False, model=model
+    )
+    add_test_accounts(index)
     for state in STATES[:2]:
-        index.upload(state_files[state], state=state, reviewer="loader")
+        index.upload(state_files[state], state=state, actor="loader")
     resolve_from_truth(index, truth_of(index))
     retrained = retrain_from_decisions(index)
     assert retrained.is_trained

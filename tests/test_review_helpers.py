@@ -118,10 +118,27 @@ def records(state: str, rows: list[dict]) -> pd.DataFrame:
 FAKE_THRESHOLDS = Thresholds(match_weight=20.0, review_weight=8.0, strong_disagreement_weight=0.0)
 
 
+#: Accounts every test index has (all states): the administrator who created it, a loader
+#: that runs uploads, and two validators (two different people for the two-person rule).
+TEST_ACCOUNTS = {"loader": "reviewer", "ana": "validator", "bo": "validator"}
+ADMIN = "admin"
+
+
 def new_index(path, **options) -> MasterIndex:
+    """An index scored by the fake scorer, with TEST_ACCOUNTS; the two-person rule is off
+    unless `two_person_rule=True` (the tests of the rule turn it on)."""
     options.setdefault("scorer", fake_scorer)
     two = options.pop("two_person_rule", False)
-    return MasterIndex.create(path, two_person_rule=two, thresholds=FAKE_THRESHOLDS, **options)
+    index = MasterIndex.create(
+        path, administrator=ADMIN, two_person_rule=two, thresholds=FAKE_THRESHOLDS, **options
+    )
+    add_test_accounts(index)
+    return index
+
+
+def add_test_accounts(index: MasterIndex) -> None:
+    for account_id, role in TEST_ACCOUNTS.items():
+        index.add_account(account_id, display_name=account_id.title(), role=role, actor=ADMIN)
 
 
 def snapshot(index: MasterIndex) -> dict[str, pd.DataFrame]:

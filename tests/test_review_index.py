@@ -22,7 +22,7 @@ TX = [
 @pytest.fixture
 def index(tmp_path) -> MasterIndex:
     idx = new_index(tmp_path / "index.duckdb")
-    idx.upload_standardized(records("TX", TX), state="TX", reviewer="loader")
+    idx.upload_standardized(records("TX", TX), state="TX", actor="loader")
     return idx
 
 
@@ -46,7 +46,7 @@ def test_first_upload_mints_sequential_ids_and_merges_the_match_zone(index):
 
 def test_same_file_uploaded_twice_changes_nothing(index):
     before = snapshot(index)
-    report = index.upload_standardized(records("TX", TX), state="TX", reviewer="loader")
+    report = index.upload_standardized(records("TX", TX), state="TX", actor="loader")
     after = snapshot(index)
     assert report.counts["unchanged"] == len(TX) and report.counts["new"] == 0
     for table in ("records", "students", "worklist", "decisions", "audit_log", "audit_changes"):
@@ -59,7 +59,7 @@ def test_existing_student_keeps_its_id_when_another_state_record_joins(index):
     report = index.upload_standardized(
         records("CA", [{"record_id": "77", "name": "JOSE", "dob": "2016-03-04"}]),
         state="CA",
-        reviewer="loader",
+        actor="loader",
     )
     after = students(index)
     assert after["CA:77"] == before["TX:4"]
@@ -73,7 +73,7 @@ def test_same_record_id_in_two_states_are_two_records(index):
     index.upload_standardized(
         records("CA", [{"record_id": "1", "name": "MARIA", "dob": "2012-12-12"}]),
         state="CA",
-        reviewer="loader",
+        actor="loader",
     )
     keys = set(index.assignments()["record_key"])
     assert {"TX:1", "CA:1"} <= keys
@@ -82,7 +82,7 @@ def test_same_record_id_in_two_states_are_two_records(index):
 def test_changed_record_is_relinked_and_its_stale_items_superseded(index):
     changed = [dict(r) for r in TX]
     changed[2] = {"record_id": "3", "name": "LUIS", "dob": "2014-07-07"}  # DOB corrected
-    report = index.upload_standardized(records("TX", changed), state="TX", reviewer="loader")
+    report = index.upload_standardized(records("TX", changed), state="TX", actor="loader")
     assert report.counts["changed"] == 1 and report.counts["unchanged"] == 3
     s = students(index)
     assert s["TX:3"] == "S000000002"  # alone before and after: keeps its ID
@@ -95,7 +95,7 @@ def test_changed_record_is_relinked_and_its_stale_items_superseded(index):
 def test_changed_record_that_now_matches_joins_that_student(index):
     changed = [dict(r) for r in TX]
     changed[3] = {"record_id": "4", "name": "ANA", "dob": "2015-01-02"}  # keying error fixed
-    index.upload_standardized(records("TX", changed), state="TX", reviewer="loader")
+    index.upload_standardized(records("TX", changed), state="TX", actor="loader")
     s = students(index)
     assert s["TX:4"] == s["TX:1"] == "S000000001"
 
@@ -103,12 +103,12 @@ def test_changed_record_that_now_matches_joins_that_student(index):
 def test_not_a_match_is_remembered_and_the_pair_never_returns(index):
     item = index.worklist()
     first = int(item.loc[item["record_key_l"] == "TX:1", "item_id"].iloc[0])
-    index.decide(first, "not-a-match", reviewer="ana", comment="different children")
+    index.decide(first, "not-a-match", actor="ana", comment="different children")
     changed = [dict(r) for r in TX]
     changed[2] = {**TX[2], "enrolled": "2026-09-01"}  # re-sent with a new enrolment date
     frame = records("TX", changed)
     frame.loc[2, "enrollment_date"] = "2026-09-01"  # raw column changed -> new content hash
-    index.upload_standardized(frame, state="TX", reviewer="loader")
+    index.upload_standardized(frame, state="TX", actor="loader")
     pairs = queued_pairs(index.worklist())
     assert ("TX:1", "TX:3") not in pairs
     assert ("TX:2", "TX:3") in pairs  # not decided, so it comes back after the change
@@ -116,10 +116,10 @@ def test_not_a_match_is_remembered_and_the_pair_never_returns(index):
 
 def test_a_match_remembered_as_not_a_match_is_never_auto_merged(index):
     # Split TX:2 off ANA: the split remembers TX:1/TX:2 as not a match ...
-    index.split("S000000001", ["TX:2"], reviewer="ana", reason="two children")
+    index.split("S000000001", ["TX:2"], actor="ana", reason="two children")
     frame = records("TX", TX)
     frame.loc[1, "enrollment_date"] = "2026-09-01"  # ... so re-sending TX:2 keeps them apart
-    index.upload_standardized(frame, state="TX", reviewer="loader")
+    index.upload_standardized(frame, state="TX", actor="loader")
     s = students(index)
     assert s["TX:1"] != s["TX:2"]
 
@@ -135,14 +135,14 @@ def test_record_matching_two_existing_students_does_not_merge_them(tmp_path):
             ],
         ),
         state="TX",
-        reviewer="loader",
+        actor="loader",
     )
     before = students(idx)
     assert before["TX:1"] != before["TX:2"]  # strong disagreement on sex
     idx.upload_standardized(
         records("CA", [{"record_id": "9", "name": "ANA", "dob": "2015-01-02"}]),
         state="CA",
-        reviewer="loader",
+        actor="loader",
     )
     after = students(idx)
     assert after["TX:1"] == before["TX:1"] and after["TX:2"] == before["TX:2"]
@@ -162,24 +162,24 @@ def test_twins_flagged_by_the_family_guard_are_never_merged(tmp_path):
             ],
         ),
         state="TX",
-        reviewer="loader",
+        actor="loader",
     )
     s = students(idx)
     assert s["TX:1"] != s["TX:2"]
     assert idx.worklist().empty  # the engine's routing: a guarded pair is not a near match
 
 
-def test_upload_without_reviewer_is_refused(tmp_path):
+def test_upload_without_an_account_is_refused(tmp_path):
     idx = new_index(tmp_path / "i.duckdb")
-    with pytest.raises(ReviewError, match="reviewer"):
-        idx.upload_standardized(records("TX", TX), state="TX", reviewer=" ")
+    with pytest.raises(ReviewError, match="account id is required"):
+        idx.upload_standardized(records("TX", TX), state="TX", actor=" ")
 
 
 def test_duplicate_record_id_within_a_state_is_refused_naming_the_key(tmp_path):
     idx = new_index(tmp_path / "i.duckdb")
     rows = [TX[0], {**TX[1], "record_id": "1"}]
     with pytest.raises(ReviewError, match="TX:1") as err:
-        idx.upload_standardized(records("TX", rows), state="TX", reviewer="loader")
+        idx.upload_standardized(records("TX", rows), state="TX", actor="loader")
     assert "ANA" not in str(err.value) and "2015" not in str(err.value)
 
 
@@ -187,7 +187,7 @@ def test_duplicate_record_id_within_a_state_is_refused_naming_the_key(tmp_path):
 def test_match_decision_merges_into_the_oldest_student(index):
     items = index.worklist()
     item = int(items.loc[items["record_key_l"] == "TX:1", "item_id"].iloc[0])
-    outcome = index.decide(item, "match", reviewer="ana", comment="same parents")
+    outcome = index.decide(item, "match", actor="ana", comment="same parents")
     assert outcome["merged"] and outcome["student_id"] == "S000000001"
     s = students(index)
     assert s["TX:3"] == "S000000001"
@@ -201,44 +201,44 @@ def test_match_decision_merges_into_the_oldest_student(index):
 
 def test_decided_item_cannot_be_decided_again(index):
     item = int(index.worklist()["item_id"].iloc[0])
-    index.decide(item, "not-a-match", reviewer="ana")
+    index.decide(item, "not-a-match", actor="ana")
     with pytest.raises(ReviewError, match="decided"):
-        index.decide(item, "match", reviewer="bo")
+        index.decide(item, "match", actor="bo")
 
 
 def test_skip_keeps_the_item_on_the_worklist(index):
     item = int(index.worklist()["item_id"].iloc[0])
-    index.decide(item, "skip", reviewer="ana", comment="calling the sending state")
+    index.decide(item, "skip", actor="ana", comment="calling the sending state")
     row = index.worklist().set_index("item_id").loc[item]
     assert row["status"] == "skipped"
-    index.decide(item, "not-a-match", reviewer="ana")
+    index.decide(item, "not-a-match", actor="ana")
     assert item not in set(index.worklist()["item_id"])
 
 
 def test_unknown_decision_is_refused(index):
     with pytest.raises(ReviewError, match="not-a-match"):
-        index.decide(int(index.worklist()["item_id"].iloc[0]), "maybe", reviewer="ana")
+        index.decide(int(index.worklist()["item_id"].iloc[0]), "maybe", actor="ana")
 
 
 def test_two_person_rule_merge_waits_for_a_second_different_reviewer(tmp_path):
     idx = new_index(tmp_path / "i.duckdb", two_person_rule=True)
-    idx.upload_standardized(records("TX", TX), state="TX", reviewer="loader")
+    idx.upload_standardized(records("TX", TX), state="TX", actor="loader")
     item = int(idx.worklist()["item_id"].iloc[0])
-    outcome = idx.decide(item, "match", reviewer="ana")
+    outcome = idx.decide(item, "match", actor="ana")
     assert not outcome["merged"]
     assert students(idx)["TX:3"] == "S000000002"  # nothing merged yet
     with pytest.raises(ReviewError, match="second, different reviewer"):
-        idx.validate(outcome["pending_id"], reviewer="ana")
-    validated = idx.validate(outcome["pending_id"], reviewer="bo")
+        idx.validate(outcome["pending_id"], actor="ana")
+    validated = idx.validate(outcome["pending_id"], actor="bo")
     assert validated["merged"] and students(idx)["TX:3"] == "S000000001"
 
 
 def test_two_person_rule_rejected_merge_reopens_the_item(tmp_path):
     idx = new_index(tmp_path / "i.duckdb", two_person_rule=True)
-    idx.upload_standardized(records("TX", TX), state="TX", reviewer="loader")
+    idx.upload_standardized(records("TX", TX), state="TX", actor="loader")
     item = int(idx.worklist()["item_id"].iloc[0])
-    pending = idx.decide(item, "match", reviewer="ana")["pending_id"]
-    idx.validate(pending, reviewer="bo", approve=False, comment="birth certificates differ")
+    pending = idx.decide(item, "match", actor="ana")["pending_id"]
+    idx.validate(pending, actor="bo", approve=False, comment="birth certificates differ")
     assert idx.worklist().set_index("item_id").loc[item, "status"] == "open"
     assert students(idx)["TX:3"] == "S000000002"
 
@@ -246,12 +246,12 @@ def test_two_person_rule_rejected_merge_reopens_the_item(tmp_path):
 def test_worklist_filters_by_state_and_age(tmp_path):
     now = [datetime(2026, 11, 2, 9, 0)]
     idx = new_index(tmp_path / "i.duckdb", clock=lambda: now[0])
-    idx.upload_standardized(records("TX", TX), state="TX", reviewer="loader")
+    idx.upload_standardized(records("TX", TX), state="TX", actor="loader")
     now[0] += timedelta(days=10)
     idx.upload_standardized(
         records("CA", [{"record_id": "5", "name": "PEDRO", "dob": "2016-03-04"}]),
         state="CA",
-        reviewer="loader",
+        actor="loader",
     )
     assert set(idx.worklist(state="CA")["record_key_l"]) == {"CA:5"}
     old = idx.worklist(older_than_days=7)
@@ -262,7 +262,7 @@ def test_worklist_filters_by_state_and_age(tmp_path):
 
 def test_show_gives_both_records_side_by_side_with_the_evidence(index):
     item = int(index.worklist()["item_id"].iloc[0])
-    shown = index.show(item)
+    shown = index.show(item, actor="ana")
     side = shown["records"].set_index("field")
     assert side.loc["record_key", "left"] == "TX:1" and side.loc["record_key", "right"] == "TX:3"
     assert side.loc["first_name", "left"] == "ANA" and side.loc["first_name", "right"] == "LUIS"
@@ -272,60 +272,60 @@ def test_show_gives_both_records_side_by_side_with_the_evidence(index):
 
 # ------------------------------------------------------------------------------- merge/split/undo
 def test_split_keeps_the_original_id_on_staying_records_and_mints_a_new_one(index):
-    out = index.split("S000000001", ["TX:2"], reviewer="ana", reason="different children")
+    out = index.split("S000000001", ["TX:2"], actor="ana", reason="different children")
     s = students(index)
     assert s["TX:1"] == "S000000001" and s["TX:2"] == out["new_student_id"] == "S000000004"
 
 
 def test_split_must_leave_records_on_both_sides(index):
     with pytest.raises(ReviewError, match="each side"):
-        index.split("S000000001", ["TX:1", "TX:2"], reviewer="ana")
+        index.split("S000000001", ["TX:1", "TX:2"], actor="ana")
     with pytest.raises(ReviewError, match="do not belong"):
-        index.split("S000000001", ["TX:4"], reviewer="ana")
+        index.split("S000000001", ["TX:4"], actor="ana")
 
 
 def test_hand_merge_then_undo_restores_both_students(index):
     before = students(index)
-    merged = index.merge("S000000003", "S000000002", reviewer="ana", reason="same child")
+    merged = index.merge("S000000003", "S000000002", actor="ana", reason="same child")
     assert merged["student_id"] == "S000000002"
     assert students(index)["TX:4"] == "S000000002"
-    index.undo(merged["audit_id"], reviewer="bo", reason="wrong merge")
+    index.undo(merged["audit_id"], actor="bo", reason="wrong merge")
     assert students(index) == before
     with pytest.raises(ReviewError, match="already undone"):
-        index.undo(merged["audit_id"], reviewer="bo")
+        index.undo(merged["audit_id"], actor="bo")
 
 
 def test_undo_of_an_auto_merge_gives_the_joined_records_a_new_id(index):
     index.upload_standardized(
         records("CA", [{"record_id": "77", "name": "JOSE", "dob": "2016-03-04"}]),
         state="CA",
-        reviewer="loader",
+        actor="loader",
     )
     audit = index.audit()
     entry = int(audit.loc[audit["action"] == "auto_merge", "audit_id"].iloc[0])
-    index.undo(entry, reviewer="ana", reason="not the same JOSE")
+    index.undo(entry, actor="ana", reason="not the same JOSE")
     s = students(index)
     assert s["TX:4"] == "S000000003" and s["CA:77"] == "S000000004"
     # the undone pair is remembered: re-sending the record does not merge it again
     frame = records("CA", [{"record_id": "77", "name": "JOSE", "dob": "2016-03-04"}])
     frame.loc[0, "enrollment_date"] = "2026-10-01"
-    index.upload_standardized(frame, state="CA", reviewer="loader")
+    index.upload_standardized(frame, state="CA", actor="loader")
     assert students(index)["CA:77"] != "S000000003"
 
 
 def test_only_merges_can_be_undone(index):
-    split = index.split("S000000001", ["TX:2"], reviewer="ana")
+    split = index.split("S000000001", ["TX:2"], actor="ana")
     with pytest.raises(ReviewError, match="not a merge"):
-        index.undo(split["audit_id"], reviewer="ana")
+        index.undo(split["audit_id"], actor="ana")
 
 
 def test_audit_log_replays_to_the_current_state(index):
-    index.merge("S000000003", "S000000002", reviewer="ana")
-    index.split("S000000001", ["TX:2"], reviewer="ana")
+    index.merge("S000000003", "S000000002", actor="ana")
+    index.split("S000000001", ["TX:2"], actor="ana")
     index.upload_standardized(
         records("CA", [{"record_id": "77", "name": "JOSE", "dob": "2016-03-04"}]),
         state="CA",
-        reviewer="loader",
+        actor="loader",
     )
     assert index.check_replay()
     replayed = index.replay().set_index("record_key")["student_id"].to_dict()
@@ -333,7 +333,7 @@ def test_audit_log_replays_to_the_current_state(index):
 
 
 def test_audit_entry_shows_before_and_after_state(index):
-    merged = index.merge("S000000003", "S000000002", reviewer="ana", reason="same child")
+    merged = index.merge("S000000003", "S000000002", actor="ana", reason="same child")
     entry = index.audit_entry(merged["audit_id"])
     assert entry["actor"] == "ana" and entry["reason"] == "same child"
     assert entry["before"]["records"]["TX:4"]["student_id"] == "S000000003"
@@ -342,7 +342,7 @@ def test_audit_entry_shows_before_and_after_state(index):
 
 
 def test_audit_log_holds_no_names_or_birth_dates(index):
-    index.merge("S000000003", "S000000002", reviewer="ana", reason="checked")
+    index.merge("S000000003", "S000000002", actor="ana", reason="checked")
     text = " ".join(index.audit()["details_json"].astype(str))
     for value in ("ANA", "LUIS", "JOSE", "2015-01-02", "2016-03-04"):
         assert value not in text
@@ -360,14 +360,14 @@ def test_certificate_verified_birth_date_wins_over_the_majority(tmp_path):
             ],
         ),
         state="TX",
-        reviewer="loader",
+        actor="loader",
     )
     idx.upload_standardized(
         records("CA", [{"record_id": "3", "name": "ANA", "dob": "2015-02-01", "verified": True}]),
         state="CA",
-        reviewer="loader",
+        actor="loader",
     )
-    idx.merge(*sorted(set(students(idx).values())), reviewer="ana")
+    idx.merge(*sorted(set(students(idx).values())), actor="ana")
     row = idx.consolidated().iloc[0]
     assert row["birth_date_std"] == "2015-02-01" and row["birth_date_verified"]
     assert row["birth_date_std_conflicts"] == "2015-01-02"
@@ -407,7 +407,7 @@ def test_most_frequent_value_wins_then_the_most_recent(tmp_path):
             ],
         ),
         state="TX",
-        reviewer="loader",
+        actor="loader",
     )
     row = idx.consolidated().iloc[0]
     assert row["surname_paternal"] == "GARCIA" and row["surname_paternal_conflicts"] == "LOPEZ"
@@ -434,7 +434,7 @@ def test_most_frequent_value_wins_then_the_most_recent(tmp_path):
             ],
         ),
         state="TX",
-        reviewer="loader",
+        actor="loader",
     )
     assert idx2.consolidated().iloc[0]["surname_paternal"] == "LOPEZ"
 
@@ -445,15 +445,15 @@ def test_birth_date_conflict_between_states_is_reported(tmp_path):
     idx.upload_standardized(
         records("TX", [{"record_id": "1", "name": "ANA", "dob": "2015-01-02"}]),
         state="TX",
-        reviewer="loader",
+        actor="loader",
     )
     idx.upload_standardized(
         records("CA", [{"record_id": "1", "name": "ANA", "dob": "2015-02-01", "verified": True}]),
         state="CA",
-        reviewer="loader",
+        actor="loader",
     )
     assert idx.birth_date_conflicts().empty  # different students so far
-    idx.merge(*sorted(set(students(idx).values())), reviewer="ana")
+    idx.merge(*sorted(set(students(idx).values())), actor="ana")
     report = idx.birth_date_conflicts()
     assert len(report) == 1
     assert report.iloc[0]["states"] == "CA,TX" and report.iloc[0]["verified_in"] == "CA"
@@ -470,7 +470,7 @@ def test_duplicates_per_state_and_duplicate_rate(index):
             ],
         ),
         state="CA",
-        reviewer="loader",
+        actor="loader",
     )
     report = index.duplicates_by_state().set_index("state")
     assert report.loc["TX", "records"] == 4 and report.loc["TX", "possible_duplicates"] == 2
@@ -500,7 +500,7 @@ def test_training_labels_are_within_student_pairs_and_rejected_pairs(index):
     from migrant_linkage.review.training import decision_labels
 
     items = index.worklist()
-    index.decide(int(items["item_id"].iloc[0]), "not-a-match", reviewer="ana")
+    index.decide(int(items["item_id"].iloc[0]), "not-a-match", actor="ana")
     labels = decision_labels(index)
     got = {(r.record_id_l, r.record_id_r): bool(r.is_match) for r in labels.itertuples()}
     assert got == {("TX:1", "TX:2"): True, ("TX:1", "TX:3"): False}
@@ -509,7 +509,7 @@ def test_training_labels_are_within_student_pairs_and_rejected_pairs(index):
 def test_changed_record_leaving_a_student_gets_a_new_id_and_the_student_keeps_its_own(index):
     changed = [dict(r) for r in TX]
     changed[1] = {"record_id": "2", "name": "ANA", "dob": "2013-05-05"}  # no longer matches TX:1
-    index.upload_standardized(records("TX", changed), state="TX", reviewer="loader")
+    index.upload_standardized(records("TX", changed), state="TX", actor="loader")
     s = students(index)
     assert s["TX:1"] == "S000000001"
     assert s["TX:2"] == "S000000004"
@@ -524,7 +524,7 @@ def test_without_a_state_argument_each_record_is_keyed_by_its_own_state(tmp_path
             records("CA", [{"record_id": "1", "name": "ANA", "dob": "2015-01-02"}]),
         ]
     )
-    idx.upload_standardized(frame, reviewer="loader")
+    idx.upload_standardized(frame, actor="loader")
     assert sorted(idx.assignments()["record_key"]) == ["CA:1", "TX:1"]
     assert idx.assignments()["student_id"].nunique() == 1
 
@@ -550,7 +550,7 @@ def test_group_holding_twins_is_split_keeping_the_strongest_links(tmp_path):
             ],
         ),
         state="TX",
-        reviewer="loader",
+        actor="loader",
     )
     s = students(idx)
     assert s["TX:1"] == s["TX:3"] != s["TX:2"]  # 1-2 guarded; 1-3 taken first (ties by id)
@@ -561,7 +561,7 @@ def test_auto_merge_evidence_names_only_pairs_into_the_joined_student(index):
     index.upload_standardized(
         records("CA", [{"record_id": "77", "name": "ANA", "dob": "2015-01-02"}]),
         state="CA",
-        reviewer="loader",
+        actor="loader",
     )
     audit = index.audit()
     entry = audit[audit["action"] == "auto_merge"].iloc[0]
@@ -573,11 +573,11 @@ def test_auto_merge_evidence_names_only_pairs_into_the_joined_student(index):
 def test_record_strongly_disagreeing_with_an_unblocked_record_of_the_student_does_not_join(index):
     # ANA (TX:1, TX:2) and JOSE (TX:4) merged by hand; blocking on the birth date never pairs a
     # new ANA with JOSE's record, so the upload scores that pair inside the proposed student.
-    index.merge("S000000001", "S000000003", reviewer="ana", reason="checked with the family")
+    index.merge("S000000001", "S000000003", actor="ana", reason="checked with the family")
     index.upload_standardized(
         records("CA", [{"record_id": "9", "name": "ANA", "dob": "2015-01-02"}]),
         state="CA",
-        reviewer="loader",
+        actor="loader",
     )
     s = students(index)
     assert s["CA:9"] != s["TX:1"]

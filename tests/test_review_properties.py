@@ -53,28 +53,28 @@ def test_any_sequence_of_actions_keeps_records_once_and_the_audit_replayable(tmp
     for op, a, b in [("upload", "TX", first), *ops]:
         try:
             if op == "upload":
-                index.upload_standardized(records(a, b), state=a, reviewer="loader")
+                index.upload_standardized(records(a, b), state=a, actor="loader")
                 uploaded |= {f"{a}:{r['record_id']}" for r in b}
             elif op == "decide":
                 items = index.worklist()
                 if len(items):
-                    index.decide(int(pick(items["item_id"].tolist(), a)), b, reviewer="ana")
+                    index.decide(int(pick(items["item_id"].tolist(), a)), b, actor="ana")
             elif op == "merge":
                 ids = sorted(set(index.assignments()["student_id"]))
                 if len(ids) >= 2 and pick(ids, a) != pick(ids, b):
-                    index.merge(pick(ids, a), pick(ids, b), reviewer="ana")
+                    index.merge(pick(ids, a), pick(ids, b), actor="ana")
             elif op == "split":
                 groups = index.assignments().groupby("student_id")["record_key"].apply(sorted)
                 groups = groups[groups.map(len) >= 2]
                 if len(groups):
                     student = pick(groups.index.tolist(), a)
                     members = groups[student]
-                    index.split(student, members[: min(b, len(members) - 1)], reviewer="ana")
+                    index.split(student, members[: min(b, len(members) - 1)], actor="ana")
             elif op == "undo":
                 audit = index.audit()
                 merges = audit[audit["action"].isin(["merge", "auto_merge"])]["audit_id"].tolist()
                 if merges:
-                    index.undo(int(pick(sorted(merges), a)), reviewer="ana")
+                    index.undo(int(pick(sorted(merges), a)), actor="ana")
         except ReviewError:
             pass  # refused requests (already undone, nothing left to move) change nothing
 

@@ -52,7 +52,7 @@ UPLOAD_CA = """
     from test_review_safety import CA
     from migrant_linkage.review import MasterIndex
     index = MasterIndex.open(sys.argv[-1] if len(sys.argv) > 1 else {path!r}, scorer=fake_scorer)
-    index.upload_standardized(records("CA", CA), state="CA", reviewer="loader")
+    index.upload_standardized(records("CA", CA), state="CA", actor="loader")
     print("committed")
 """
 
@@ -60,7 +60,7 @@ UPLOAD_CA = """
 def test_process_killed_mid_upload_leaves_the_index_unchanged_and_usable(tmp_path):
     path = tmp_path / "index.duckdb"
     index = new_index(path)
-    index.upload_standardized(records("TX", TX), state="TX", reviewer="loader")
+    index.upload_standardized(records("TX", TX), state="TX", actor="loader")
     before = snapshot(index)
 
     crashed = run_python(
@@ -85,19 +85,19 @@ def test_process_killed_mid_upload_leaves_the_index_unchanged_and_usable(tmp_pat
 def test_process_killed_mid_decision_leaves_the_item_open(tmp_path):
     path = tmp_path / "index.duckdb"
     index = new_index(path)
-    index.upload_standardized(records("TX", TX), state="TX", reviewer="loader")
+    index.upload_standardized(records("TX", TX), state="TX", actor="loader")
     item = int(index.worklist()["item_id"].iloc[0])
     before = snapshot(index)
     code = f"""
         from migrant_linkage.review import MasterIndex
-        MasterIndex.open({str(path)!r}).decide({item}, "match", reviewer="ana")
+        MasterIndex.open({str(path)!r}).decide({item}, "match", actor="ana")
     """
     crashed = run_python(code, env_extra={CRASH_ENV: "decide:before_commit"})
     assert crashed.returncode == -signal.SIGKILL
     after = snapshot(MasterIndex.open(path))
     for table, frame in before.items():
         pd.testing.assert_frame_equal(frame, after[table], check_dtype=False, obj=table)
-    assert MasterIndex.open(path).decide(item, "match", reviewer="ana")["merged"] in (True, False)
+    assert MasterIndex.open(path).decide(item, "match", actor="ana")["merged"] in (True, False)
 
 
 def _near_match_index(path: Path, n: int) -> MasterIndex:
@@ -110,7 +110,7 @@ def _near_match_index(path: Path, n: int) -> MasterIndex:
             {"record_id": f"b{i}", "name": "LUIS", "dob": dob},
         ]
     index = new_index(path)
-    index.upload_standardized(records("TX", rows), state="TX", reviewer="loader")
+    index.upload_standardized(records("TX", rows), state="TX", actor="loader")
     assert len(index.worklist()) == n
     return index
 
@@ -126,7 +126,7 @@ DECIDER = """
     done, refused = [], []
     for n, item in enumerate(items):
         try:
-            index.decide(item, "match" if item % 2 else "not-a-match", reviewer=reviewer,
+            index.decide(item, "match" if item % 2 else "not-a-match", actor=reviewer,
                          comment=f"batch {{reviewer}}")
             done.append(item)
         except ReviewError:
@@ -218,7 +218,7 @@ class _DecideWhileScoring(FakeScorer):
             code = f"""
                 from migrant_linkage.review import MasterIndex
                 MasterIndex.open({type(self).path!r}, lock_timeout=5).decide(
-                    {type(self).item}, "not-a-match", reviewer="ana")
+                    {type(self).item}, "not-a-match", actor="ana")
             """
             done = run_python(code)
             assert done.returncode == 0, done.stderr[-2000:]
@@ -228,7 +228,7 @@ class _DecideWhileScoring(FakeScorer):
 def test_reviewers_keep_deciding_while_an_upload_is_scored(tmp_path):
     path = tmp_path / "index.duckdb"
     index = new_index(path)
-    index.upload_standardized(records("TX", TX), state="TX", reviewer="loader")
+    index.upload_standardized(records("TX", TX), state="TX", actor="loader")
     item = int(index.worklist()["item_id"].iloc[0])
     _DecideWhileScoring.calls, _DecideWhileScoring.path, _DecideWhileScoring.item = (
         0,
@@ -237,7 +237,7 @@ def test_reviewers_keep_deciding_while_an_upload_is_scored(tmp_path):
     )
 
     uploading = MasterIndex.open(path, scorer=_DecideWhileScoring, lock_timeout=5)
-    report = uploading.upload_standardized(records("CA", CA), state="CA", reviewer="loader")
+    report = uploading.upload_standardized(records("CA", CA), state="CA", actor="loader")
 
     # The reviewer's decision went through mid-upload (the index was not held while scoring);
     # the upload saw the index change, scored again, and applied on top of the decision.

@@ -26,10 +26,10 @@ def population() -> pd.DataFrame:
 def built(tmp_path_factory, population) -> MasterIndex:
     """CA and FL uploaded; TX held back as the incoming state."""
     path = tmp_path_factory.mktemp("search") / "index.duckdb"
-    index = MasterIndex.create(path)
+    index = MasterIndex.create(path, administrator="admin")
     for state in ("CA", "FL"):
         part = population[population["state"] == state].reset_index(drop=True)
-        index.upload(part, state=state, reviewer="loader")
+        index.upload(part, state=state, actor="admin")
     return index
 
 
@@ -156,21 +156,21 @@ def test_search_scores_only_the_records_sharing_a_key(built):
 def test_an_uploaded_record_is_searchable_at_once(built, population):
     tx = population[population["state"] == "TX"].reset_index(drop=True)
     row = tx.iloc[0]
-    fresh = MasterIndex.create(built.path.parent / "fresh.duckdb")
+    fresh = MasterIndex.create(built.path.parent / "fresh.duckdb", administrator="admin")
     assert search(fresh, query_of(row)).total == 0
-    fresh.upload(tx.head(1), state="TX", reviewer="loader")
+    fresh.upload(tx.head(1), state="TX", actor="admin")
     result = search(fresh, query_of(row))
     assert [c.record_key for c in result.candidates] == [f"TX:{row.record_id}"]
 
 
 def test_a_changed_record_is_found_by_its_new_values_only(tmp_path, population):
     tx = population[population["state"] == "TX"].reset_index(drop=True).head(1)
-    index = MasterIndex.create(tmp_path / "index.duckdb")
-    index.upload(tx, state="TX", reviewer="loader")
+    index = MasterIndex.create(tmp_path / "index.duckdb", administrator="admin")
+    index.upload(tx, state="TX", actor="admin")
     old_id = tx.loc[0, "msix_id"] if isinstance(tx.loc[0, "msix_id"], str) else None
     changed = tx.copy()
     changed.loc[0, "msix_id"] = "998877665544"
-    index.upload(changed, state="TX", reviewer="loader")
+    index.upload(changed, state="TX", actor="admin")
     assert search(index, {"msix_id": "998877665544"}).total == 1
     if old_id:
         assert search(index, {"msix_id": old_id}).total == 0
@@ -180,8 +180,8 @@ def test_an_index_made_before_search_gets_its_keys_built(tmp_path, population):
     import duckdb
 
     part = population[population["state"] == "CA"].reset_index(drop=True).head(20)
-    index = MasterIndex.create(tmp_path / "index.duckdb")
-    index.upload(part, state="CA", reviewer="loader")
+    index = MasterIndex.create(tmp_path / "index.duckdb", administrator="admin")
+    index.upload(part, state="CA", actor="admin")
     con = duckdb.connect(str(index.path))
     con.execute(f"DROP TABLE {search_module.KEYS_TABLE}")
     con.execute(f"DROP TABLE {search_module.FREQUENCIES_TABLE}")
@@ -216,14 +216,14 @@ def test_query_fields_are_contract_columns():
 def test_match_outcome_is_what_the_upload_then_does(tmp_path, population):
     """matched: committing joins that student; new: committing mints a new student; review:
     committing joins no candidate (an upload never merges on a near match)."""
-    index = MasterIndex.create(tmp_path / "index.duckdb")
+    index = MasterIndex.create(tmp_path / "index.duckdb", administrator="admin")
     for state in ("CA", "FL"):
-        index.upload(population[population["state"] == state], state=state, reviewer="loader")
+        index.upload(population[population["state"] == state], state=state, actor="admin")
     tx = population[population["state"] == "TX"].sort_values("record_id").head(12)
     seen = set()
     for row in tx.to_dict("records"):
         before = set(index.assignments()["student_id"])
-        outcome = match(index, contract(row), commit=True, reviewer="vendor")
+        outcome = match(index, contract(row), commit=True, reviewer="admin")
         seen.add(outcome.outcome)
         placed = outcome.committed["student_id"]
         if outcome.outcome == MATCHED:
@@ -258,4 +258,4 @@ def test_commit_needs_a_reviewer_and_a_record_id(built, population):
         match(built, row, commit=True)
     without_id = {k: v for k, v in row.items() if k != "record_id"}
     with pytest.raises(ValueError, match="record_id"):
-        match(built, without_id, commit=True, reviewer="vendor")
+        match(built, without_id, commit=True, reviewer="admin")

@@ -188,8 +188,10 @@ def test_a_state_token_cannot_upload_another_states_file(client, app, frame):
     assert r.status_code == 403
 
 
-def test_a_state_system_has_no_worklist(client, app):
-    assert client.get("/api/worklist", headers=bearer(app)).status_code == 403
+def test_a_state_token_sees_only_its_states_worklist(client, app):
+    r = client.get("/api/worklist", headers=bearer(app))
+    assert r.status_code == 200
+    assert all("TX" in (i["state_l"], i["state_r"]) for i in r.json())
 
 
 # ------------------------------------------------------------------------------- review
@@ -227,7 +229,7 @@ def test_a_proposed_merge_takes_effect_when_a_second_reviewer_validates(client, 
         json={"approve": True},
         headers={"x-csrf-token": csrf},
     )
-    assert own.status_code == 409  # the proposer cannot validate
+    assert own.status_code == 403  # a reviewer proposes; validating needs a validator
     csrf = sign_in(client, "ana.ca")
     r = client.post(
         f"/api/pending/{pending_id}/validation",
@@ -239,6 +241,17 @@ def test_a_proposed_merge_takes_effect_when_a_second_reviewer_validates(client, 
     survivor = index.student_of(item["record_key_l"])
     trail = client.get(f"/api/students/{survivor}/audit").json()
     assert "merge" in {t["action"] for t in trail}
+
+
+def test_a_validator_cannot_validate_their_own_proposal(client, app):
+    item_id, csrf = open_item(client, app, "ana.ca")
+    headers = {"x-csrf-token": csrf}
+    r = client.post(f"/api/items/{item_id}/decision", json={"decision": "match"}, headers=headers)
+    assert r.status_code == 200
+    own = client.post(
+        f"/api/pending/{r.json()['pending_id']}/validation", json={"approve": True}, headers=headers
+    )
+    assert own.status_code == 409 and "second" in own.json()["detail"]
 
 
 def test_deciding_an_item_already_decided_is_a_conflict(client, app):

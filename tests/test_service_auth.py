@@ -44,10 +44,16 @@ def clock() -> Clock:
 
 @pytest.fixture
 def service(tmp_path, clock):
-    MasterIndex.create(tmp_path / "index.duckdb")
+    MasterIndex.create(tmp_path / "index.duckdb", administrator="admin")
     served = Service(tmp_path / "index.duckdb", clock=clock, inactive_days=90)
     yield served
     served.close()
+
+
+def add(service, account_id: str, role: str = "reviewer", state: str | None = "CA") -> None:
+    service.index.add_account(
+        account_id, display_name=account_id, role=role, state=state, actor="admin"
+    )
 
 
 def stored(service, sql: str) -> list[tuple]:
@@ -56,7 +62,7 @@ def stored(service, sql: str) -> list[tuple]:
 
 
 def test_passwords_are_stored_as_argon2_hashes_never_in_clear(service):
-    service.accounts.add("maria.ca", role="reviewer", states="CA")
+    add(service, "maria.ca", state="CA")
     service.accounts.set_password("maria.ca", PASSWORD)
     (digest,) = stored(service, "SELECT password_hash FROM service_credentials")[0]
     assert digest.startswith("$argon2id$") and PASSWORD not in digest
@@ -65,7 +71,7 @@ def test_passwords_are_stored_as_argon2_hashes_never_in_clear(service):
 
 
 def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(service):
-    service.accounts.add("maria.ca", role="reviewer", states="CA")
+    add(service, "maria.ca", state="CA")
     service.accounts.set_password("maria.ca", PASSWORD)
     with pytest.raises(AuthError) as wrong:
         service.accounts.login("maria.ca", "not the password at all")
@@ -76,13 +82,13 @@ def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(service
 
 
 def test_a_short_password_is_refused(service):
-    service.accounts.add("maria.ca", role="reviewer", states="CA")
+    add(service, "maria.ca", state="CA")
     with pytest.raises(ReviewError, match="at least"):
         service.accounts.set_password("maria.ca", "short")
 
 
 def test_an_api_token_acts_for_its_one_state_and_only_its_hash_is_kept(service):
-    service.accounts.add("tx.system", role="system", states="TX,NM")
+    add(service, "tx.system", state="TX")
     token = service.accounts.issue_token("tx.system", "TX")
     account, state = service.accounts.from_token(token)
     assert state == "TX" and account.serves("TX") and not account.serves("NM")
@@ -95,7 +101,7 @@ def test_an_api_token_acts_for_its_one_state_and_only_its_hash_is_kept(service):
 
 
 def test_an_account_unused_past_the_limit_is_locked_at_its_next_login(service, clock):
-    service.accounts.add("maria.ca", role="reviewer", states="CA")
+    add(service, "maria.ca", state="CA")
     service.accounts.set_password("maria.ca", PASSWORD)
     clock.advance(89)
     service.accounts.login("maria.ca", PASSWORD)  # used: the count starts again
@@ -109,9 +115,9 @@ def test_an_account_unused_past_the_limit_is_locked_at_its_next_login(service, c
 
 
 def test_accounts_due_lists_old_passwords_idle_accounts_and_reverification(service, clock):
-    service.accounts.add("maria.ca", role="reviewer", states="CA")
+    add(service, "maria.ca", state="CA")
     service.accounts.set_password("maria.ca", PASSWORD)
-    service.accounts.add("jose.fl", role="reviewer", states="FL")
+    add(service, "jose.fl", state="FL")
     service.accounts.set_password("jose.fl", PASSWORD)
     assert service.accounts.accounts_due() == []
     for day in range(4):  # jose signs in every 80 days and is re-verified on day 160
@@ -127,17 +133,26 @@ def test_accounts_due_lists_old_passwords_idle_accounts_and_reverification(servi
     assert not any("re-verification" in r for r in due["jose.fl"])
 
 
-def test_states_must_be_state_codes(service):
+def test_a_token_state_must_be_a_state_code_the_account_serves(service):
+    add(service, "maria.ca", state="CA")
     with pytest.raises(ReviewError, match="two-letter"):
-        service.accounts.add("x", role="reviewer", states="CAL")
-    with pytest.raises(ReviewError, match="role"):
-        service.accounts.add("x", role="superuser", states="CA")
+        service.accounts.issue_token("maria.ca", "CAL")
+    with pytest.raises(ReviewError, match="does not serve"):
+        service.accounts.issue_token("maria.ca", "TX")
+
+
+def test_a_deactivated_account_cannot_sign_in(service):
+    add(service, "maria.ca", state="CA")
+    service.accounts.set_password("maria.ca", PASSWORD)
+    service.index.deactivate_account("maria.ca", actor="admin", reason="left the programme")
+    with pytest.raises(AuthError, match="deactivated"):
+        service.accounts.login("maria.ca", PASSWORD)
 
 
 def test_the_session_cookie_is_http_only_strict_and_secure(tmp_path):
-    MasterIndex.create(tmp_path / "index.duckdb")
+    MasterIndex.create(tmp_path / "index.duckdb", administrator="admin")
     app = create_app(tmp_path / "index.duckdb")  # secure cookies: the default
-    app.state.service.accounts.add("maria.ca", role="reviewer", states="CA")
+    add(app.state.service, "maria.ca", state="CA")
     app.state.service.accounts.set_password("maria.ca", PASSWORD)
     with TestClient(app, base_url="https://testserver") as client:
         page = client.get("/login")
@@ -158,9 +173,9 @@ def test_the_session_cookie_is_http_only_strict_and_secure(tmp_path):
 
 
 def test_no_password_reaches_the_index_file_in_clear(tmp_path):
-    MasterIndex.create(tmp_path / "index.duckdb")
+    MasterIndex.create(tmp_path / "index.duckdb", administrator="admin")
     served = Service(tmp_path / "index.duckdb")
-    served.accounts.add("maria.ca", role="reviewer", states="CA")
+    add(served, "maria.ca", state="CA")
     served.accounts.set_password("maria.ca", PASSWORD)
     served.close()
     duckdb.connect(str(tmp_path / "index.duckdb")).execute("CHECKPOINT").close()

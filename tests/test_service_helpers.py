@@ -20,27 +20,30 @@ def population(n: int = 300, seed: int = 5) -> pd.DataFrame:
 
 def build_index(path: Path, frame: pd.DataFrame, *, two_person_rule: bool = True) -> MasterIndex:
     """CA and FL uploaded (TX kept back for uploads through the API)."""
-    index = MasterIndex.create(path, two_person_rule=two_person_rule)
+    index = MasterIndex.create(path, two_person_rule=two_person_rule, administrator="admin")
     for state in ("CA", "FL"):
         part = frame[frame["state"] == state].reset_index(drop=True)
-        index.upload(part, state=state, reviewer="loader")
+        index.upload(part, state=state, actor="admin")
     return index
 
 
 def add_accounts(service) -> dict[str, str]:
-    """Reviewers for CA (two: proposer and validator), one for FL, an administrator, and a TX
-    system with a token; returns {"tx_token": ...}."""
-    accounts = service.accounts
-    for account_id, role, states in (
+    """Index accounts (review/accounts.py) with passwords: a CA reviewer (the proposer), a CA
+    validator, an FL reviewer, and a TX reviewer used as the state system's token; "admin"
+    (every state) made the index. Returns {"tx_token": ...}."""
+    index = service.index
+    for account_id, role, state in (
         ("maria.ca", "reviewer", "CA"),
-        ("ana.ca", "reviewer", "CA,FL"),
+        ("ana.ca", "validator", "CA"),
         ("jose.fl", "reviewer", "FL"),
-        ("admin", "admin", "*"),
+        ("tx.system", "reviewer", "TX"),
     ):
-        accounts.add(account_id, role=role, states=states)
-        accounts.set_password(account_id, PASSWORD)
-    accounts.add("tx.system", role="system", states="TX")
-    return {"tx_token": accounts.issue_token("tx.system", "TX")}
+        index.add_account(
+            account_id, display_name=account_id, role=role, state=state, actor="admin"
+        )
+    for account_id in ("maria.ca", "ana.ca", "jose.fl", "admin"):
+        service.accounts.set_password(account_id, PASSWORD)
+    return {"tx_token": service.accounts.issue_token("tx.system", "TX")}
 
 
 def sign_in(client, account_id: str, password: str = PASSWORD) -> str:

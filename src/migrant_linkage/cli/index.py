@@ -4,6 +4,9 @@
 migrant_linkage.cli.build_parser). Output names record keys (STATE:record_id), student IDs and
 counts; names and birth dates appear only in `index show` (the reviewer's screen) and in files
 written with --out.
+
+`--reviewer` names an account (see `index account`); the first administrator is made by `index
+init --admin ID`. The index checks each account's role and scope on every action.
 """
 
 from __future__ import annotations
@@ -62,39 +65,85 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     MasterIndex.create(
         args.index,
+        administrator=args.admin,
+        administrator_name=args.admin_name,
+        administrator_state=args.admin_state,
         two_person_rule=args.two_person_rule,
         model=args.model,
         lock_timeout=args.lock_timeout,
     )
     rule = "on" if args.two_person_rule else "off"
-    print(f"created index {args.index} (two-person rule {rule})")
+    print(f"created index {args.index} (two-person rule {rule}; administrator {args.admin})")
+    return 0
+
+
+def cmd_account(args: argparse.Namespace) -> int:
+    index = _index(args)
+    if args.account_command == "add":
+        account = index.add_account(
+            args.account_id,
+            display_name=args.name,
+            role=args.role,
+            state=args.state,
+            region=args.region,
+            district=args.district,
+            actor=args.reviewer,
+        )
+        print(f"added account {account.account_id} ({account.role}, {account.scope})")
+    elif args.account_command == "deactivate":
+        index.deactivate_account(args.account_id, actor=args.reviewer, reason=args.reason)
+        print(f"deactivated account {args.account_id}")
+    else:
+        _print_frame(index.accounts())
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    """Show the index settings, or change them (an administrator; each change is audited)."""
+    index = _index(args)
+    weights = (args.match_weight, args.review_weight, args.strong_disagreement_weight)
+    changing = args.two_person_rule is not None or args.model or any(w is not None for w in weights)
+    if changing and not args.reviewer:
+        raise UsageError("changing a setting needs --reviewer ADMINISTRATOR")
+    if args.two_person_rule is not None:
+        index.set_two_person_rule(
+            args.two_person_rule == "on", actor=args.reviewer, reason=args.reason
+        )
+    if args.model:
+        index.set_model(args.model, actor=args.reviewer, reason=args.reason)
+    if any(w is not None for w in weights):
+        from migrant_linkage.zones import Thresholds
+
+        base = index.thresholds()
+        index.set_thresholds(
+            Thresholds(
+                match_weight=base.match_weight if weights[0] is None else weights[0],
+                review_weight=base.review_weight if weights[1] is None else weights[1],
+                strong_disagreement_weight=(
+                    base.strong_disagreement_weight if weights[2] is None else weights[2]
+                ),
+            ),
+            actor=args.reviewer,
+            reason=args.reason,
+        )
+    thresholds = index.thresholds()
+    print(f"two-person rule: {'on' if index.two_person_rule else 'off'}")
+    print(f"match weight: {thresholds.match_weight}")
+    print(f"review weight: {thresholds.review_weight}")
+    print(f"strong disagreement weight: {thresholds.strong_disagreement_weight}")
     return 0
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
     if not Path(args.file).exists():
         raise UsageError(f"{args.file}: file not found")
-    thresholds = None
-    if args.match_weight is not None or args.review_weight is not None:
-        from migrant_linkage.zones import Thresholds
-
-        base = _index(args).thresholds()
-        thresholds = Thresholds(
-            match_weight=args.match_weight if args.match_weight is not None else base.match_weight,
-            review_weight=(
-                args.review_weight if args.review_weight is not None else base.review_weight
-            ),
-            strong_disagreement_weight=base.strong_disagreement_weight,
-        )
     report = _index(args).upload(
         args.file,
         state=args.state,
-        reviewer=args.reviewer,
+        actor=args.reviewer,
         column_map=_column_map(args.column_map),
         date_format=args.date_format,
         encoding=args.encoding,
-        model=args.model,
-        thresholds=thresholds,
     )
     print(f"upload {report.upload_id}")
     for key, value in report.counts.items():
@@ -106,14 +155,18 @@ def cmd_worklist(args: argparse.Namespace) -> int:
     status = tuple(s.strip() for s in args.status.split(",")) if args.status else None
     kwargs = {"status": status} if status else {}
     frame = _index(args).worklist(
-        state=args.state, older_than_days=args.older_than_days, limit=args.limit, **kwargs
+        actor=args.reviewer,
+        state=args.state,
+        older_than_days=args.older_than_days,
+        limit=args.limit,
+        **kwargs,
     )
     _print_frame(frame, args.out)
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    shown = _index(args).show(args.item)
+    shown = _index(args).show(args.item, actor=args.reviewer)
     item = shown["item"]
     print(
         f"item {item['item_id']}  status {item['status']}  weight {item['match_weight']}  "
@@ -127,7 +180,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_decide(args: argparse.Namespace) -> int:
     outcome = _index(args).decide(
-        args.item, args.decision, reviewer=args.reviewer, comment=args.comment
+        args.item, args.decision, actor=args.reviewer, comment=args.comment
     )
     print(json.dumps(outcome, default=str))
     return 0
@@ -135,7 +188,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     outcome = _index(args).validate(
-        args.pending, reviewer=args.reviewer, approve=not args.reject, comment=args.comment
+        args.pending, actor=args.reviewer, approve=not args.reject, comment=args.comment
     )
     print(json.dumps(outcome, default=str))
     return 0
@@ -147,21 +200,21 @@ def cmd_pending(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    outcome = _index(args).merge(*args.students, reviewer=args.reviewer, reason=args.reason)
+    outcome = _index(args).merge(*args.students, actor=args.reviewer, reason=args.reason)
     print(json.dumps(outcome, default=str))
     return 0
 
 
 def cmd_split(args: argparse.Namespace) -> int:
     outcome = _index(args).split(
-        args.student, args.records, reviewer=args.reviewer, reason=args.reason
+        args.student, args.records, actor=args.reviewer, reason=args.reason
     )
     print(json.dumps(outcome, default=str))
     return 0
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    outcome = _index(args).undo(args.audit_id, reviewer=args.reviewer, reason=args.reason)
+    outcome = _index(args).undo(args.audit_id, actor=args.reviewer, reason=args.reason)
     print(json.dumps(outcome, default=str))
     return 0
 
@@ -205,6 +258,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     from migrant_linkage.review import retrain_from_decisions
 
     index = _index(args)
+    if args.use and not args.reviewer:
+        raise UsageError("--use changes the index's model: give --reviewer ADMINISTRATOR")
     try:
         model = retrain_from_decisions(index)
     except ModelCheckError as exc:
@@ -212,7 +267,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     model.save(args.out)
     print(f"wrote {args.out}")
     if args.use:
-        index.set_model(model, reviewer=args.reviewer, reason="retrained from decisions")
+        index.set_model(model, actor=args.reviewer, reason="retrained from decisions")
         print("the index now scores uploads with this model")
     return 0
 
@@ -224,46 +279,80 @@ def add_index_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     )
     group = index.add_subparsers(dest="index_command", required=True, metavar="INDEX_COMMAND")
 
-    def sub(name: str, help_text: str, func) -> argparse.ArgumentParser:
-        p = group.add_parser(name, help=help_text)
-        p.add_argument("--index", required=True, type=Path, help="the index DuckDB file")
-        p.add_argument(
-            "--lock-timeout",
-            type=float,
-            default=120.0,
-            help="seconds to wait while another process uses the index",
-        )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", required=True, type=Path, help="the index DuckDB file")
+    common.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait while another process uses the index",
+    )
+
+    def sub(name: str, help_text: str, func, *, nested: bool = False) -> argparse.ArgumentParser:
+        """A subcommand; `nested` ones take --index on their own subcommands instead."""
+        p = group.add_parser(name, help=help_text, parents=[] if nested else [common])
         p.set_defaults(func=_guarded(func))
         return p
 
-    p = sub("init", "create an empty index", cmd_init)
+    p = sub("init", "create an empty index and its first administrator account", cmd_init)
+    p.add_argument("--admin", required=True, help="account id of the first administrator")
+    p.add_argument("--admin-name", help="their display name (default: the id)")
+    p.add_argument("--admin-state", help="their state (default: every state)")
     p.add_argument(
         "--two-person-rule",
-        action="store_true",
-        help="a merge takes effect only when a second reviewer validates it",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a merge or split takes effect only when a second person validates it (default on)",
     )
     p.add_argument("--model", help="model JSON to score uploads with (default: shipped model)")
 
+    p = sub("account", "reviewer accounts: add, deactivate, list", cmd_account, nested=True)
+    accounts = p.add_subparsers(dest="account_command", required=True, metavar="ACCOUNT_COMMAND")
+    a = accounts.add_parser("add", help="add an account (an administrator)", parents=[common])
+    a.add_argument("account_id")
+    a.add_argument("--name", required=True, help="display name")
+    a.add_argument("--role", required=True, choices=["reviewer", "validator", "administrator"])
+    a.add_argument("--state", help="the account's state (default: every state)")
+    a.add_argument("--region")
+    a.add_argument("--district")
+    a.add_argument("--reviewer", required=True, help="the administrator adding it")
+    a = accounts.add_parser("deactivate", help="stop an account from acting", parents=[common])
+    a.add_argument("account_id")
+    a.add_argument("--reviewer", required=True, help="the administrator")
+    a.add_argument("--reason")
+    accounts.add_parser("list", help="list the accounts", parents=[common])
+
+    p = sub("settings", "show or change the index settings (an administrator)", cmd_settings)
+    p.add_argument("--two-person-rule", choices=["on", "off"])
+    p.add_argument("--model", help="model JSON uploads score with from now on")
+    p.add_argument("--match-weight", type=float, help="auto-merge at or above this weight")
+    p.add_argument("--review-weight", type=float, help="worklist at or above this weight")
+    p.add_argument("--strong-disagreement-weight", type=float)
+    p.add_argument("--reviewer", help="the administrator making the change")
+    p.add_argument("--reason")
+
     p = sub("upload", "standardize a state file and link it into the index", cmd_upload)
     p.add_argument("file", help="CSV or Parquet file of contract columns")
-    p.add_argument("--state", help="submitting state (2 letters); default: each record's state")
-    p.add_argument("--reviewer", required=True, help="who runs the upload")
+    p.add_argument(
+        "--state",
+        help="submitting state (2 letters; must agree with the records'); default: each record's",
+    )
+    p.add_argument("--reviewer", required=True, help="account running the upload")
     p.add_argument("--column-map", action="append", metavar="THEIRS=OURS")
     p.add_argument("--date-format", help="declared birth-date format, e.g. %%d/%%m/%%Y")
     p.add_argument("--encoding", help="declared file encoding")
-    p.add_argument("--model", help="model JSON for this upload (default: the index's model)")
-    p.add_argument("--match-weight", type=float, help="auto-merge at or above this weight")
-    p.add_argument("--review-weight", type=float, help="worklist at or above this weight")
 
     p = sub("worklist", "list undecided near matches", cmd_worklist)
     p.add_argument("--state", help="only items with a record from this state")
     p.add_argument("--older-than-days", type=float, help="only items at least this old")
     p.add_argument("--status", help="comma-separated statuses (default: open,skipped)")
+    p.add_argument("--reviewer", help="only the items in this account's scope")
     p.add_argument("--limit", type=int)
     p.add_argument("--out", type=Path, help="write the list to a CSV/Parquet file")
 
     p = sub("show", "show one item: both records side by side and the evidence", cmd_show)
     p.add_argument("item", type=int)
+    p.add_argument("--reviewer", required=True, help="account viewing it (scope is checked)")
 
     p = sub("decide", "decide an item: match, not-a-match or skip", cmd_decide)
     p.add_argument("item", type=int)
@@ -311,7 +400,7 @@ def add_index_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p = sub("retrain", "re-estimate the model from reviewed decisions", cmd_retrain)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--use", action="store_true", help="score future uploads with it")
-    p.add_argument("--reviewer", default="retrain")
+    p.add_argument("--reviewer", help="administrator (needed with --use)")
     add_search_commands(sub)
     return index
 

@@ -177,14 +177,7 @@ def cmd_accounts(args: argparse.Namespace) -> int:
 
     try:
         accounts = _accounts(args)
-        if args.action == "add":
-            if not args.role or not args.states:
-                raise UsageError("accounts add needs --role and --states")
-            accounts.add(args.account, role=args.role, states=args.states)
-            if args.role != "system":
-                accounts.set_password(args.account, _read_password(args))
-            print(f"account {args.account} added")
-        elif args.action == "password":
+        if args.action == "password":
             accounts.set_password(args.account, _read_password(args))
             print(f"password of {args.account} set")
         elif args.action == "token":
@@ -213,13 +206,16 @@ def cmd_accounts(args: argparse.Namespace) -> int:
 
 def add_service_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register `serve` and `accounts` on the main parser."""
-    p = subparsers.add_parser("accounts", help="service accounts: add, password, token, due")
-    p.add_argument("action", choices=["add", "password", "token", "unlock", "reverify", "due"])
+    p = subparsers.add_parser(
+        "accounts",
+        help="service credentials of index accounts: password, token, unlock, reverify, due",
+        description="Credentials for the accounts an administrator added with "
+        "`migrant-linkage index account add`.",
+    )
+    p.add_argument("action", choices=["password", "token", "unlock", "reverify", "due"])
     p.add_argument("account", nargs="?", default="", help="the account id, e.g. maria.ca")
     p.add_argument("--index", required=True, type=Path, help="the index DuckDB file")
     p.add_argument("--lock-timeout", type=float, default=120.0)
-    p.add_argument("--role", choices=["reviewer", "system", "admin"])
-    p.add_argument("--states", help="comma-separated state codes, or * for every state")
     p.add_argument("--state", help="the one state an API token acts for")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     p.set_defaults(func=cmd_accounts)

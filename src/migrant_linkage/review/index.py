@@ -1,10 +1,14 @@
 """MasterIndex: the Python API of the master student index.
 
->>> index = MasterIndex.create("students.duckdb")          # or MasterIndex.open(path)
->>> report = index.upload("tx_2026-11.csv", state="TX", reviewer="ana")
->>> items = index.worklist(state="TX")
->>> index.decide(int(items.item_id[0]), "match", reviewer="ana", comment="same parents")
+>>> index = MasterIndex.create("students.duckdb", administrator="admin.tx", administrator_state="TX")
+>>> index.add_account("ana.tx", display_name="Ana", role="reviewer", state="TX", actor="admin.tx")
+>>> report = index.upload("tx_2026-11.csv", state="TX", actor="ana.tx")
+>>> items = index.worklist(actor="ana.tx")
+>>> index.decide(int(items.item_id[0]), "match", actor="ana.tx", comment="same parents")
 >>> index.export("students.csv")
+
+Every action names its actor: an account id (accounts.py) whose role and scope the index checks
+in the same transaction as the action; the audit log records that id.
 
 Every method that changes the index is one transaction (see store.py): a crash leaves the index
 as it was, and reviewers in several processes can decide at the same time. The object holds
@@ -22,7 +26,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from migrant_linkage.review import audit, reports, survivorship, worklist
+from migrant_linkage.review import accounts, audit, reports, survivorship, worklist
+from migrant_linkage.review.accounts import Account, require, states_of_keys
 from migrant_linkage.review.merge import (
     active_records_of,
     merge_students,
@@ -32,6 +37,7 @@ from migrant_linkage.review.merge import (
 )
 from migrant_linkage.review.store import (
     DEFAULT_LOCK_TIMEOUT,
+    SCHEMA_VERSION,
     ReviewError,
     create_schema,
     get_meta,
@@ -78,15 +84,26 @@ class MasterIndex:
         cls,
         path: str | Path,
         *,
-        two_person_rule: bool = False,
+        administrator: str,
+        administrator_name: str | None = None,
+        administrator_state: str | None = None,
+        two_person_rule: bool = True,
         model: Any = None,
         thresholds: Any = None,
         **options: Any,
     ) -> MasterIndex:
-        """Create an empty index file (error if it exists)."""
+        """Create an empty index file (error if it exists) with its first administrator
+        account (`administrator_state` None: every state). The two-person rule is on unless
+        `two_person_rule=False`; the creation is the first audit entry and records the choice."""
         path = Path(path)
         if path.exists():
             raise ReviewError(f"{path} already exists; open it with MasterIndex.open")
+        admin = accounts.make_account(
+            administrator,
+            display_name=administrator_name or administrator,
+            role="administrator",
+            state=administrator_state,
+        )
         settings = {"two_person_rule": "true" if two_person_rule else "false"}
         if model is not None:
             settings["model_json"] = json.dumps(_as_model(model).trained_settings())
@@ -96,6 +113,22 @@ class MasterIndex:
             path, timeout=options.get("lock_timeout", DEFAULT_LOCK_TIMEOUT), create=True
         ) as con:
             create_schema(con, settings)
+            at = options.get("clock", utc_now)()
+            accounts.insert_account(con, admin, created_by=admin.account_id, at=at)
+            write_audit(
+                con,
+                actor=admin.account_id,
+                action="create_index",
+                reason=None,
+                details={
+                    "administrator": admin.account_id,
+                    "scope": admin.scope,
+                    "two_person_rule": two_person_rule,
+                    "thresholds": json.loads(settings.get("thresholds_json", "null")),
+                    "model": "custom" if model is not None else "shipped default",
+                },
+                at=at,
+            )
         return cls(path, **options)
 
     @classmethod
@@ -109,6 +142,12 @@ class MasterIndex:
                 version = None
             if version is None:
                 raise ReviewError(f"{path} is a DuckDB file but not a master index")
+            if version != SCHEMA_VERSION:
+                raise ReviewError(
+                    f"{path} is a master index of schema {version}, made before reviewer "
+                    f"accounts (schema {SCHEMA_VERSION}); create a new index and upload the "
+                    "states' files into it"
+                )
         return index
 
     def _read(self):
@@ -123,14 +162,99 @@ class MasterIndex:
         with self._read() as con:
             return get_meta(con, "two_person_rule", "false") == "true"
 
-    def set_two_person_rule(self, on: bool, *, reviewer: str) -> None:
+    # ------------------------------------------------------------------------ accounts
+    def add_account(
+        self,
+        account_id: str,
+        *,
+        display_name: str,
+        role: str,
+        state: str | None = None,
+        region: str | None = None,
+        district: str | None = None,
+        actor: str,
+    ) -> Account:
+        """Add a reviewer account (an administrator's action, audited). The new account's
+        scope must lie inside the administrator's: a Texas administrator adds Texas accounts."""
+        new = accounts.make_account(
+            account_id,
+            display_name=display_name,
+            role=role,
+            state=state,
+            region=region,
+            district=district,
+        )
+
         def work(con):
+            admin = require(con, actor, action="adding an account", role="administrator")
+            if not admin.covers_account(new):
+                raise accounts.PermissionDeniedError(
+                    f"account {admin.account_id} covers {admin.scope}; it cannot add an account "
+                    f"for {new.scope}"
+                )
+            at = self.clock()
+            accounts.insert_account(con, new, created_by=admin.account_id, at=at)
+            write_audit(
+                con,
+                actor=admin.account_id,
+                action="add_account",
+                reason=None,
+                details={"account_id": new.account_id, "role": new.role, "scope": new.scope},
+                at=at,
+            )
+            return new
+
+        return self._write(work, "account")
+
+    def deactivate_account(self, account_id: str, *, actor: str, reason: str | None = None) -> None:
+        """Stop an account from acting (its past decisions stay, attributed to it)."""
+
+        def work(con):
+            admin = require(con, actor, action="deactivating an account", role="administrator")
+            target = accounts.get_account(con, account_id)
+            if not admin.covers_account(target):
+                raise accounts.PermissionDeniedError(
+                    f"account {admin.account_id} covers {admin.scope}, not {target.scope}"
+                )
+            if target.account_id == admin.account_id:
+                raise ReviewError("an administrator cannot deactivate their own account")
+            con.execute(
+                "UPDATE accounts SET active = FALSE WHERE account_id = ?", [target.account_id]
+            )
+            write_audit(
+                con,
+                actor=admin.account_id,
+                action="deactivate_account",
+                reason=reason,
+                details={"account_id": target.account_id},
+                at=self.clock(),
+            )
+
+        self._write(work, "account")
+
+    def account(self, account_id: str) -> Account:
+        """The account with this id (normalised: `Maria.CA` finds `maria.ca`)."""
+        with self._read() as con:
+            return accounts.get_account(con, account_id)
+
+    def accounts(self) -> pd.DataFrame:
+        with self._read() as con:
+            return accounts.list_accounts(con)
+
+    # ------------------------------------------------------------------------ settings
+    def set_two_person_rule(self, on: bool, *, actor: str, reason: str | None = None) -> None:
+        """Turn the two-person rule on or off (an index administrator; audited)."""
+
+        def work(con):
+            admin = accounts.require_index_administrator(
+                con, actor, action="changing the two-person rule"
+            )
             set_meta(con, "two_person_rule", "true" if on else "false")
             write_audit(
                 con,
-                actor=reviewer,
+                actor=admin.account_id,
                 action="settings",
-                reason=None,
+                reason=reason,
                 details={"two_person_rule": on},
                 at=self.clock(),
             )
@@ -145,13 +269,20 @@ class MasterIndex:
             text = get_meta(con, "model_json")
         return Model(json.loads(text)) if text else Model.default()
 
-    def set_model(self, model: Any, *, reviewer: str, reason: str | None = None) -> None:
+    def set_model(self, model: Any, *, actor: str, reason: str | None = None) -> None:
+        """Score future uploads with `model` (an index administrator; audited)."""
         settings = _as_model(model).trained_settings()
 
         def work(con):
+            admin = accounts.require_index_administrator(con, actor, action="changing the model")
             set_meta(con, "model_json", json.dumps(settings))
             write_audit(
-                con, actor=reviewer, action="set_model", reason=reason, details={}, at=self.clock()
+                con,
+                actor=admin.account_id,
+                action="set_model",
+                reason=reason,
+                details={},
+                at=self.clock(),
             )
 
         self._write(work)
@@ -163,12 +294,33 @@ class MasterIndex:
             text = get_meta(con, "thresholds_json")
         return Thresholds(**json.loads(text)) if text else Thresholds()
 
+    def set_thresholds(self, thresholds: Any, *, actor: str, reason: str | None = None) -> None:
+        """Zone future uploads with `thresholds` (an index administrator; audited)."""
+        values = _thresholds_dict(thresholds)
+
+        def work(con):
+            admin = accounts.require_index_administrator(
+                con, actor, action="changing the thresholds"
+            )
+            before = get_meta(con, "thresholds_json")
+            set_meta(con, "thresholds_json", json.dumps(values))
+            write_audit(
+                con,
+                actor=admin.account_id,
+                action="settings",
+                reason=reason,
+                details={"thresholds": values, "before": json.loads(before) if before else None},
+                at=self.clock(),
+            )
+
+        self._write(work)
+
     # ------------------------------------------------------------------------ upload
     def upload(
         self,
         source: Any,
         *,
-        reviewer: str,
+        actor: str,
         state: str | None = None,
         column_map: dict[str, str] | None = None,
         date_format: str | None = None,
@@ -177,7 +329,9 @@ class MasterIndex:
         model: Any = None,
         thresholds: Any = None,
     ) -> UploadReport:
-        """Standardize `source` (file path or DataFrame of contract columns) and apply it."""
+        """Standardize `source` (file path or DataFrame of contract columns) and apply it.
+        `actor`'s scope must cover every record's state. `model` / `thresholds` override the
+        index settings for this upload only, which only an index administrator may do."""
         from migrant_linkage.standardize import standardize
 
         name = source_name or (str(source) if isinstance(source, str | Path) else "dataframe")
@@ -194,7 +348,7 @@ class MasterIndex:
         return self.upload_standardized(
             result.standardized,
             rejects=result.rejects,
-            reviewer=reviewer,
+            actor=actor,
             state=state,
             source=name,
             model=model,
@@ -206,7 +360,7 @@ class MasterIndex:
         self,
         standardized: pd.DataFrame,
         *,
-        reviewer: str,
+        actor: str,
         state: str | None = None,
         rejects: pd.DataFrame | None = None,
         source: str = "dataframe",
@@ -215,9 +369,22 @@ class MasterIndex:
         records_in: int | None = None,
     ) -> UploadReport:
         """Apply an already standardized table (one transaction)."""
-        if not reviewer or not str(reviewer).strip():
-            raise ReviewError("an upload needs a reviewer id (who ran it)")
         prepared = prepare(standardized, state)
+        upload_states = sorted(prepared["submitting_state"].unique()) if len(prepared) else []
+        override = model is not None or thresholds is not None
+
+        def check(con) -> str:
+            if override:
+                accounts.require_index_administrator(
+                    con, actor, action="overriding the index's model or thresholds for an upload"
+                )
+            account = require(
+                con, actor, action="uploading", states=upload_states, every_state=True
+            )
+            return account.account_id
+
+        with self._read() as con:
+            reviewer = check(con)
         rejects = rejects if rejects is not None else pd.DataFrame()
         scorer = self.scorer
         labels = None
@@ -266,8 +433,9 @@ class MasterIndex:
             try:
                 taken.score()
                 return self._write(
-                    lambda con, s=taken: write_upload(
-                        con, s, prepared, check_revision=True, **options
+                    lambda con, s=taken: (
+                        check(con)
+                        and write_upload(con, s, prepared, check_revision=True, **options)
                     ),
                     "upload",
                 )
@@ -277,6 +445,7 @@ class MasterIndex:
                 taken.close()
 
         def locked(con):
+            check(con)
             held = snapshot(con)
             try:
                 return write_upload(con, held, prepared, check_revision=False, **options)
@@ -289,12 +458,23 @@ class MasterIndex:
     def worklist(
         self,
         *,
+        actor: str | None = None,
         state: str | None = None,
         older_than_days: float | None = None,
         status: Sequence[str] = worklist.UNDECIDED,
         limit: int | None = None,
     ) -> pd.DataFrame:
+        """Undecided items, oldest first (record keys only). With `actor`, only the items in
+        that account's scope (an item is in scope when one of its records is)."""
         with self._read() as con:
+            if actor is not None:
+                account = require(con, actor, action="listing the worklist")
+                if account.state is not None:
+                    if state is not None and state.upper() != account.state:
+                        raise accounts.PermissionDeniedError(
+                            f"account {account.account_id} covers {account.scope}, not {state}"
+                        )
+                    state = account.state
             return worklist.list_items(
                 con,
                 now=self.clock(),
@@ -304,22 +484,32 @@ class MasterIndex:
                 limit=limit,
             )
 
-    def show(self, item_id: int) -> dict[str, Any]:
+    def show(self, item_id: int, *, actor: str) -> dict[str, Any]:
+        """One item for a reviewer's screen (names and birth dates): only within `actor`'s
+        scope."""
         with self._read() as con:
+            l_key, r_key, _ = worklist._item(con, int(item_id))
+            require(
+                con, actor, action=f"showing item {item_id}", states=states_of_keys([l_key, r_key])
+            )
             return worklist.show_item(con, int(item_id))
 
     def decide(
-        self, item_id: int, decision: str, *, reviewer: str, comment: str | None = None
+        self, item_id: int, decision: str, *, actor: str, comment: str | None = None
     ) -> dict[str, Any]:
         """match / not-a-match / skip. Under the two-person rule "match" only proposes."""
 
         def work(con):
+            l_key, r_key, _ = worklist._item(con, int(item_id))
+            account = require(
+                con, actor, action=f"deciding item {item_id}", states=states_of_keys([l_key, r_key])
+            )
             rule = get_meta(con, "two_person_rule", "false") == "true"
             return worklist.decide(
                 con,
                 int(item_id),
                 decision,
-                reviewer=reviewer,
+                reviewer=account.account_id,
                 comment=comment,
                 at=self.clock(),
                 two_person_rule=rule,
@@ -328,37 +518,51 @@ class MasterIndex:
         return self._write(work, "decide")
 
     def validate(
-        self, pending_id: int, *, reviewer: str, approve: bool = True, comment: str | None = None
+        self, pending_id: int, *, actor: str, approve: bool = True, comment: str | None = None
     ) -> dict[str, Any]:
-        return self._write(
-            lambda con: worklist.validate(
+        """A validator (not the proposer) approves or rejects a proposed merge."""
+
+        def work(con):
+            keys = worklist.pending_pair(con, int(pending_id))
+            account = require(
+                con,
+                actor,
+                action=f"validating pending merge {pending_id}",
+                role="validator",
+                states=states_of_keys(keys),
+            )
+            return worklist.validate(
                 con,
                 int(pending_id),
-                reviewer=reviewer,
+                reviewer=account.account_id,
                 approve=approve,
                 comment=comment,
                 at=self.clock(),
             )
-        )
+
+        return self._write(work, "validate")
 
     def pending(self) -> pd.DataFrame:
         with self._read() as con:
             return worklist.pending(con)
 
     # ------------------------------------------------------------------------ merge/split/undo
-    def merge(self, *student_ids: str, reviewer: str, reason: str | None = None) -> dict[str, Any]:
+    def merge(self, *student_ids: str, actor: str, reason: str | None = None) -> dict[str, Any]:
         """Merge students by hand into the oldest (lowest ID). Under the two-person rule this
         proposes the merge (two students only) and returns the pending id."""
-        if not reviewer:
-            raise ReviewError("a reviewer id is required")
 
         def work(con):
             reps = []
+            involved: list[str] = []
             for sid in sorted(set(student_ids)):
                 members = active_records_of(con, sid)
                 if not members:
                     raise ReviewError(f"no active records for student {sid}")
                 reps.append(members[0])
+                involved += members
+            reviewer = require(
+                con, actor, action="merging students", states=states_of_keys(involved)
+            ).account_id
             if len(reps) < 2:
                 raise ReviewError("a merge needs two different students")
             if get_meta(con, "two_person_rule", "false") == "true":
@@ -397,14 +601,16 @@ class MasterIndex:
         student_id: str,
         record_keys: Sequence[str],
         *,
-        reviewer: str,
+        actor: str,
         reason: str | None = None,
     ) -> dict[str, Any]:
         """Move `record_keys` out of the student to one new student ID."""
-        if not reviewer:
-            raise ReviewError("a reviewer id is required")
 
         def work(con):
+            members = active_records_of(con, student_id)
+            reviewer = require(
+                con, actor, action=f"splitting student {student_id}", states=states_of_keys(members)
+            ).account_id
             audit_id, new_id = split_student(
                 con, student_id, list(record_keys), actor=reviewer, reason=reason, at=self.clock()
             )
@@ -412,17 +618,27 @@ class MasterIndex:
 
         return self._write(work)
 
-    def undo(self, audit_id: int, *, reviewer: str, reason: str | None = None) -> dict[str, Any]:
+    def undo(self, audit_id: int, *, actor: str, reason: str | None = None) -> dict[str, Any]:
         """Undo the merge (hand, reviewed or automatic) written as audit entry `audit_id`."""
-        if not reviewer:
-            raise ReviewError("a reviewer id is required")
-        return self._write(
-            lambda con: {
+
+        def work(con):
+            keys = [
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT record_key FROM audit_changes WHERE audit_id = ?",
+                    [int(audit_id)],
+                ).fetchall()
+            ]
+            reviewer = require(
+                con, actor, action=f"undoing audit entry {audit_id}", states=states_of_keys(keys)
+            ).account_id
+            return {
                 "audit_id": undo_merge(
                     con, int(audit_id), actor=reviewer, reason=reason, at=self.clock()
                 )
             }
-        )
+
+        return self._write(work, "undo")
 
     # ------------------------------------------------------------------------ reading
     def records(self, *, include_inactive: bool = False) -> pd.DataFrame:

@@ -107,7 +107,7 @@ def match(
         frame = pd.DataFrame([{c: record.get(c) for c in INPUT_COLUMNS}], dtype="str")
         frame["record_id"] = record_id
         frame["state"] = record.get("state") or submitting
-        report = index.upload(frame, state=submitting, reviewer=reviewer, source_name="match")
+        report = index.upload(frame, state=submitting, actor=reviewer, source_name="match")
         found.committed = {
             "upload_id": report.upload_id,
             "counts": report.counts,

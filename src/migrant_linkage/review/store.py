@@ -21,6 +21,8 @@ Tables (all created by `create_schema`):
 * ``decisions``       every reviewer decision; the latest match / not-a-match per pair is
                       remembered so a rejected pair never returns.
 * ``pending_merges``  merges waiting for a second reviewer (the optional two-person rule).
+* ``accounts``        reviewer accounts: id, display name, role, scope (accounts.py); no
+                      credentials (a login service keeps those keyed by account_id).
 * ``audit_log``       append-only: who, when, action, why, details (JSON).
 * ``audit_changes``   append-only: per audit entry, each record's state before and after (student
                       and content hash). Replaying it rebuilds the current assignment.
@@ -42,7 +44,7 @@ import duckdb
 
 from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMNS, TRUTH_COLUMNS
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 #: Student IDs are "S" + this many digits: sortable as text, so the oldest student is min(id).
 STUDENT_ID_DIGITS = 9
@@ -202,6 +204,17 @@ def _ddl() -> list[str]:
             after_student VARCHAR,
             before_hash VARCHAR,
             after_hash VARCHAR
+        )""",
+        """CREATE TABLE accounts (
+            account_id VARCHAR PRIMARY KEY,
+            display_name VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,
+            state VARCHAR,
+            region VARCHAR,
+            district VARCHAR,
+            active BOOLEAN NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            created_by VARCHAR NOT NULL
         )""",
         "CREATE INDEX records_key ON records (record_key)",
         "CREATE INDEX records_student ON records (student_id)",

@@ -32,6 +32,7 @@ index revision did not change meanwhile, and the upload scores again if it did):
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,6 +62,9 @@ from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES, UNI
 #: -> pairs`, `score_within(clusters) -> pairs` and `close()` (see scoring.SplinkScorer).
 Scorer = Callable[..., Any]
 
+#: A submitting state as the records' state column holds it (two letters).
+STATE_CODE = re.compile(r"[A-Z]{2}")
+
 #: Weight given to a pair remembered as "match" (a person decided it; no score needed).
 REMEMBERED_MATCH_WEIGHT = float("inf")
 
@@ -80,22 +84,30 @@ class UploadReport:
 def prepare(standardized: pd.DataFrame, state: str | None) -> pd.DataFrame:
     """Add record_key, submitting_state and content_hash (md5 of the raw contract columns)."""
     frame = standardized.copy()
+    raw = frame["state"].astype("string").str.strip().str.upper() if "state" in frame else None
+    std = frame["state_std"].astype("string") if "state_std" in frame else None
+    own = (
+        std.fillna(raw)
+        if std is not None and raw is not None
+        else (std if std is not None else raw)
+    )
     if state is not None:
         state = state.strip().upper()
-        if not state:
-            raise ReviewError("--state must be a state code such as TX")
+        if not STATE_CODE.fullmatch(state):
+            raise ReviewError("--state must be a two-letter state code such as TX")
+        # The declared state must agree with what the records say of themselves.
+        disagree = own.notna() & (own != state) if own is not None else None
+        if disagree is not None and disagree.any():
+            first = frame.loc[disagree, UNIQUE_ID_COLUMN].iloc[0]
+            raise ReviewError(
+                f"--state {state} disagrees with the state of {int(disagree.sum())} record(s) "
+                f"(first: record_id {first}); the upload is refused"
+            )
         frame["submitting_state"] = state
     else:
-        raw = frame["state"].astype("string").str.strip().str.upper() if "state" in frame else None
-        std = frame["state_std"].astype("string") if "state_std" in frame else None
-        chosen = (
-            std.fillna(raw)
-            if std is not None and raw is not None
-            else (std if std is not None else raw)
-        )
-        if chosen is None or chosen.isna().any():
+        if own is None or own.isna().any():
             raise ReviewError("records without a state: give the submitting state (--state XX)")
-        frame["submitting_state"] = chosen.astype(str)
+        frame["submitting_state"] = own.astype(str)
     frame[UNIQUE_ID_COLUMN] = frame[UNIQUE_ID_COLUMN].astype(str)
     frame["record_key"] = frame["submitting_state"] + ":" + frame[UNIQUE_ID_COLUMN]
     duplicated = frame["record_key"].duplicated()

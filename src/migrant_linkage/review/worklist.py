@@ -400,6 +400,18 @@ def validate(
     return {"pending_id": pending_id, "approved": approve, **outcome}
 
 
+def pending_pair(con: duckdb.DuckDBPyConnection, pending_id: int) -> tuple[str, str]:
+    row = first_row(
+        con.execute(
+            "SELECT record_key_l, record_key_r FROM pending_merges WHERE pending_id = ?",
+            [pending_id],
+        )
+    )
+    if row is None:
+        raise ReviewError(f"no pending merge {pending_id}")
+    return row[0], row[1]
+
+
 def pending(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         "SELECT * FROM pending_merges WHERE status = 'pending' ORDER BY pending_id"

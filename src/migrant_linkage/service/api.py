@@ -114,9 +114,10 @@ def authenticated(request: Request) -> Account:
 Caller = Annotated[Account, Depends(authenticated)]
 
 
-def need_role(account: Account, *roles: str) -> None:
-    if account.role not in roles and not account.is_admin:
-        raise HTTPException(403, f"this needs the role {' or '.join(roles)}")
+def need_role(account: Account, role: str) -> None:
+    """The account's role is `role` or above (reviewer < validator < administrator)."""
+    if not account.has_role(role):
+        raise HTTPException(403, f"this needs the role {role} or above")
 
 
 def need_state(account: Account, *states: str | None) -> None:
@@ -200,7 +201,11 @@ def worklist_for(
     grade (probable / possible, from the index's thresholds), oldest first."""
     if state is not None:
         need_state(account, state)
-    items = service.index.worklist(state=state, older_than_days=older_than_days, status=status)
+    items = index_call(
+        lambda: service.index.worklist(
+            actor=account.account_id, state=state, older_than_days=older_than_days, status=status
+        )
+    )
     scope = account.scope()
     if scope is not None:
         items = items[items["state_l"].isin(scope) | items["state_r"].isin(scope)]
@@ -247,20 +252,18 @@ def decide_item(
     need_role(account, "reviewer")
     need_state(account, *item_states(service, item_id))
     return index_call(
-        lambda: service.index.decide(
-            item_id, decision, reviewer=account.account_id, comment=comment
-        )
+        lambda: service.index.decide(item_id, decision, actor=account.account_id, comment=comment)
     )
 
 
 def validate_pending(
     service: Service, account: Account, pending_id: int, approve: bool, comment: str | None
 ) -> dict[str, Any]:
-    need_role(account, "reviewer")
+    need_role(account, "validator")
     need_state(account, *pending_item_states(service, pending_id))
     return index_call(
         lambda: service.index.validate(
-            pending_id, reviewer=account.account_id, approve=approve, comment=comment
+            pending_id, actor=account.account_id, approve=approve, comment=comment
         )
     )
 
@@ -286,7 +289,7 @@ def api_match(body: MatchBody, request: Request, account: Caller):
     service = service_of(request)
     record = {k: v for k, v in body.record.items() if v is not None}
     if body.commit:
-        need_role(account, "system", "reviewer")
+        need_role(account, "reviewer")
         need_state(account, record.get("state"))
     outcome = index_call(
         lambda: match(
@@ -307,7 +310,7 @@ async def api_upload(
     file: Annotated[UploadFile, File(description="CSV or Parquet of contract columns")],
     state: Annotated[str, Form(min_length=2, max_length=2)],
 ):
-    need_role(account, "system", "reviewer")
+    need_role(account, "reviewer")
     need_state(account, state)
     suffix = Path(file.filename or "upload.csv").suffix.lower()
     if suffix not in (".csv", ".parquet", ".txt"):
@@ -357,7 +360,7 @@ def api_item(item_id: int, request: Request, account: Caller):
     need_role(account, "reviewer")
     service = service_of(request)
     need_state(account, *item_states(service, item_id))
-    shown = index_call(lambda: service.index.show(item_id))
+    shown = index_call(lambda: service.index.show(item_id, actor=account.account_id))
     shown["item"].pop("evidence_json", None)
     return jsonable(shown)
 
@@ -403,13 +406,13 @@ def api_validate(pending_id: int, body: ValidationBody, request: Request, accoun
 
 @router.get("/audit", summary="The audit log, newest first (administrators)")
 def api_audit(request: Request, account: Caller, limit: int = Query(100, ge=1, le=10000)):
-    need_role(account, "admin")
+    need_role(account, "administrator")
     return jsonable(service_of(request).index.audit(limit=limit))
 
 
 @router.get("/audit/check", summary="Replay the audit log and compare with the live tables")
 def api_audit_check(request: Request, account: Caller):
-    need_role(account, "admin")
+    need_role(account, "administrator")
     return {"replays": bool(service_of(request).index.check_replay())}
 
 
@@ -449,7 +452,7 @@ def api_export(request: Request, account: Caller, consolidated: bool = False):
 
 @router.get("/admin/accounts-due", summary="Accounts locked, idle, or due a password change")
 def api_accounts_due(request: Request, account: Caller):
-    need_role(account, "admin")
+    need_role(account, "administrator")
     return jsonable(service_of(request).accounts.accounts_due())
 
 

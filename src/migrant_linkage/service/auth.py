@@ -1,7 +1,8 @@
 """Who may use the service: accounts, passwords, API tokens, and the checks on every request.
 
-Accounts (id, role, the states they serve) are the review workflow's; until its accounts API
-lands, they live in this module's ``service_accounts`` table. What is ours is the credential:
+Accounts (id, role, state scope) are the review workflow's (review/accounts.py: added by an
+administrator with `migrant-linkage index account add`; the index checks every action's role and
+scope itself). What is ours is the credential, in tables keyed by their account id:
 
 * **passwords** are stored as argon2id hashes (argon2-cffi), never in clear and never logged;
 * **API tokens** (for state systems) are random 256-bit strings shown once; only their SHA-256
@@ -12,10 +13,11 @@ lands, they live in this module's ``service_accounts`` table. What is ours is th
   as the records-exchange guide asks) are kept; `accounts_due` lists who is due.
 
 Tables (created on first use, in the index file: one file to back up):
-``service_accounts``, ``service_credentials`` (keyed by account id), ``service_tokens``.
+``service_credentials`` (keyed by account id) and ``service_tokens``.
 
-Roles: ``reviewer`` (search, worklist, decide, validate in their states), ``system`` (a state
-system's token: search, match, upload for its state), ``admin`` (everything, every state).
+Roles are the review workflow's: ``reviewer`` (search, worklist, decide), ``validator`` (also
+validates another person's merge), ``administrator`` (also the audit log, the consolidated
+export and the accounts report). A state system uses an API token of an account in its state.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import duckdb
 
 from migrant_linkage.review.store import ReviewError, utc_now
 
-ROLES = ("reviewer", "system", "admin")
+ROLES = ("reviewer", "validator", "administrator")
 ALL_STATES = "*"
 
 DEFAULT_INACTIVE_DAYS = 90
@@ -41,12 +43,6 @@ MIN_PASSWORD_LENGTH = 12
 TOUCH_INTERVAL = timedelta(hours=1)
 
 _DDL = (
-    """CREATE TABLE IF NOT EXISTS service_accounts (
-        account_id VARCHAR PRIMARY KEY,
-        role VARCHAR NOT NULL,
-        states VARCHAR NOT NULL,          -- comma-separated state codes, or *
-        created_at TIMESTAMP NOT NULL
-    )""",
     """CREATE TABLE IF NOT EXISTS service_credentials (
         account_id VARCHAR PRIMARY KEY,
         password_hash VARCHAR,
@@ -80,7 +76,11 @@ class Account:
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role == "administrator"
+
+    def has_role(self, role: str) -> bool:
+        """This role or one above it (reviewer < validator < administrator)."""
+        return ROLES.index(self.role) >= ROLES.index(role)
 
     def serves(self, state: str | None) -> bool:
         if ALL_STATES in self.states:
@@ -146,44 +146,33 @@ class Accounts:
         self._write(ensure_tables)
 
     # ---------------------------------------------------------------- administration
-    def add(self, account_id: str, *, role: str, states: Iterable[str] | str) -> Account:
-        account_id = (account_id or "").strip()
-        if not account_id or any(c.isspace() for c in account_id):
-            raise ReviewError("account id: one word, e.g. maria.ca")
-        if role not in ROLES:
-            raise ReviewError(f"role: one of {', '.join(ROLES)}")
-        scope = _states(states)
+    def _ensure_row(self, con, account_id: str) -> None:
+        """A credentials row for an account of the index (made on first use: the verification
+        and use dates start then)."""
         now = self.clock()
-
-        def work(con):
-            if con.execute(
-                "SELECT 1 FROM service_accounts WHERE account_id = ?", [account_id]
-            ).fetchall():
-                raise ReviewError(f"account {account_id} exists already")
-            con.execute(
-                "INSERT INTO service_accounts VALUES (?, ?, ?, ?)", [account_id, role, scope, now]
-            )
-            con.execute(
-                "INSERT INTO service_credentials VALUES (?, NULL, NULL, ?, ?, NULL, NULL)",
-                [account_id, now, now],
-            )
-
-        self._write(work)
-        return Account(account_id, role, tuple(scope.split(",")))
+        con.execute(
+            "INSERT INTO service_credentials VALUES (?, NULL, NULL, ?, ?, NULL, NULL) "
+            "ON CONFLICT (account_id) DO NOTHING",
+            [account_id, now, now],
+        )
 
     def set_password(self, account_id: str, password: str) -> None:
         if len(password or "") < MIN_PASSWORD_LENGTH:
             raise ReviewError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        account = self.get(account_id)
         digest = _hasher().hash(password)
         now = self.clock()
-        self._write(
-            lambda con: self._update(
+
+        def work(con):
+            self._ensure_row(con, account.account_id)
+            self._update(
                 con,
-                account_id,
+                account.account_id,
                 "password_hash = ?, password_set_at = ?, last_used_at = ?",
                 [digest, now, now],
             )
-        )
+
+        self._write(work)
 
     def reverify(self, account_id: str) -> None:
         """An administrator confirmed the account still needs its access (the annual check)."""
@@ -215,15 +204,18 @@ class Accounts:
         account = self.get(account_id)
         state = _states(state)
         if state == ALL_STATES or not account.serves(state):
-            raise ReviewError(f"account {account_id} does not serve {state}")
+            raise ReviewError(f"account {account.account_id} does not serve {state}")
         token = "ml_" + secrets.token_urlsafe(32)
         now = self.clock()
-        self._write(
-            lambda con: con.execute(
+
+        def work(con):
+            self._ensure_row(con, account.account_id)
+            con.execute(
                 "INSERT INTO service_tokens VALUES (?, ?, ?, ?, NULL, NULL)",
-                [_token_hash(token), account_id, state, now],
+                [_token_hash(token), account.account_id, state, now],
             )
-        )
+
+        self._write(work)
         return token
 
     def revoke_token(self, token: str) -> None:
@@ -237,15 +229,15 @@ class Accounts:
 
     # ---------------------------------------------------------------- reading
     def get(self, account_id: str) -> Account:
+        """The index's account (review/accounts.py), as this module's Account; a deactivated
+        account cannot sign in."""
+        from migrant_linkage.review.accounts import get_account
+
         with self._read() as con:
-            rows = con.execute(
-                "SELECT account_id, role, states FROM service_accounts WHERE account_id = ?",
-                [account_id],
-            ).fetchall()
-        if not rows:
-            raise ReviewError(f"no account {account_id}")
-        a, role, states = rows[0]
-        return Account(a, role, tuple(states.split(",")))
+            account = get_account(con, account_id)
+        if not account.active:
+            raise AuthError(f"account {account.account_id} is deactivated")
+        return Account(account.account_id, account.role, (account.state or ALL_STATES,))
 
     def accounts_due(self) -> list[dict[str, Any]]:
         """Accounts an administrator must act on: locked, inactive past the limit, password
@@ -253,10 +245,11 @@ class Accounts:
         now = self.clock()
         with self._read() as con:
             rows = con.execute(
-                """SELECT a.account_id, a.role, a.states, c.password_set_at, c.verified_at,
-                          c.last_used_at, c.locked_at, c.locked_reason, c.password_hash IS NULL
-                   FROM service_accounts a JOIN service_credentials c USING (account_id)
-                   ORDER BY a.account_id"""
+                """SELECT a.account_id, a.role, coalesce(a.state, '*'), c.password_set_at,
+                          c.verified_at, c.last_used_at, c.locked_at, c.locked_reason,
+                          c.password_hash IS NULL
+                   FROM accounts a JOIN service_credentials c USING (account_id)
+                   WHERE a.active ORDER BY a.account_id"""
             ).fetchall()
         due = []
         for account_id, role, states, set_at, verified, used, locked, why, no_pw in rows:
@@ -265,13 +258,12 @@ class Accounts:
                 reasons.append(f"locked: {why}")
             elif used is not None and now - used > timedelta(days=self.inactive_days):
                 reasons.append(f"unused for more than {self.inactive_days} days")
-            if role != "system":
-                if no_pw:
-                    reasons.append("no password set")
-                elif set_at is not None and now - set_at > timedelta(
-                    days=self.password_max_age_days
-                ):
-                    reasons.append(f"password older than {self.password_max_age_days} days")
+            if (
+                not no_pw
+                and set_at is not None
+                and now - set_at > timedelta(days=self.password_max_age_days)
+            ):
+                reasons.append(f"password older than {self.password_max_age_days} days")
             if verified is None or now - verified > timedelta(days=self.reverify_days):
                 reasons.append("annual re-verification due")
             if reasons:
@@ -294,6 +286,12 @@ class Accounts:
         idle past the limit is locked now (and the login refused)."""
         from argon2.exceptions import InvalidHashError, VerificationError
 
+        from migrant_linkage.review.accounts import normalize_account_id
+
+        try:
+            account_id = normalize_account_id(account_id)
+        except ReviewError:
+            raise AuthError("wrong account or password") from None
         with self._read() as con:
             rows = con.execute(
                 "SELECT password_hash, last_used_at, locked_at FROM service_credentials "

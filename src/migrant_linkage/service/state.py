@@ -163,7 +163,7 @@ class Service:
         job.status = "running"
         try:
             report = self.index.upload(
-                str(file), state=job.state, reviewer=job.account_id, source_name=job.source
+                str(file), state=job.state, actor=job.account_id, source_name=job.source
             )
             job.upload_id, job.counts, job.status = report.upload_id, report.counts, "done"
         except (ReviewError, ValueError, FileNotFoundError) as exc:

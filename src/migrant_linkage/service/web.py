@@ -240,7 +240,7 @@ def item_page(item_id: int, request: Request):
     need_role(session.account, "reviewer")
     service = service_of(request)
     need_state(session.account, *item_states(service, item_id))
-    shown = index_call(lambda: service.index.show(item_id))
+    shown = index_call(lambda: service.index.show(item_id, actor=session.account.account_id))
     evidence = shown["evidence"].to_dict("records")
     scale = max([abs(float(e["weight"] or 0)) for e in evidence] + [1.0])
     for e in evidence:
