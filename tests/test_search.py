@@ -259,3 +259,30 @@ def test_commit_needs_a_reviewer_and_a_record_id(built, population):
     without_id = {k: v for k, v in row.items() if k != "record_id"}
     with pytest.raises(ValueError, match="record_id"):
         match(built, without_id, commit=True, reviewer="admin")
+
+
+# ------------------------------------------------------------------------------- command line
+def test_index_search_command_prints_students_and_no_names(built, capsys):
+    import json
+
+    from migrant_linkage.cli import main
+
+    row = a_record(built, "first_name", "last_name_1")
+    argv = ["index", "search", "--index", str(built.path), "--first-name", row.first_name]
+    assert main([*argv, "--last-name-1", row.last_name_1]) == 0
+    shown = capsys.readouterr().out
+    assert row.student_id in shown and row.first_name not in shown
+    assert main([*argv, "--last-name-1", row.last_name_1, "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert row.student_id in [c["student_id"] for c in body["candidates"]]
+
+
+def test_index_match_command_answers_and_a_bad_query_exits_2(built, capsys, population):
+    from migrant_linkage.cli import main
+
+    tx = population[population["state"] == "TX"].iloc[0]
+    argv = ["index", "match", "--index", str(built.path), "--state", "TX"]
+    assert main([*argv, "--first-name", tx.first_name, "--last-name-1", tx.last_name_1]) == 0
+    assert capsys.readouterr().out.startswith("outcome: ")
+    assert main(["index", "search", "--index", str(built.path), "--birth-date", "31/31/2011"]) == 2
+    assert "31/31" not in capsys.readouterr().err
