@@ -475,7 +475,9 @@ class Searcher:
                 )
         table = con.sql(
             f"""WITH picked AS (
-                SELECT * FROM records
+                SELECT record_key, submitting_state, student_id,
+                       {", ".join(quote_identifier(c) for c in standardized)}
+                FROM records
                 WHERE record_key IN ({", ".join("?" for _ in chosen)}) AND active
             )
             SELECT p.record_key AS {UNIQUE_ID_COLUMN}, {selected}, {", ".join(frequencies)},
