@@ -9,7 +9,8 @@ Two steps per query, neither of which reads the whole index:
    day-month transposition), the MSIX ID, the state student ID, both parents' given names,
    and, for a query that has nothing else, the given name or the phonetic surname alone. The
    query gets the same keys from the same SQL; the records sharing most keys come first, up to
-   MAX_CANDIDATES. The keys are written when a record is uploaded (`refresh`, called inside the
+   MAX_CANDIDATES. (The birth date alone is such a broad key: a date-only query lists the
+   children born that day; otherwise the date counts with a name's first letter.) The keys are written when a record is uploaded (`refresh`, called inside the
    upload's transaction), so they are never behind the records.
 2. **Score with the index's own model.** The candidates and the query are compared by Splink
    (`Linker.inference.score_pairs`, the model's comparisons and weights, even prior odds as
@@ -45,6 +46,8 @@ from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES, UNI
 from migrant_linkage.zones import Routing, Thresholds
 
 KEYS_TABLE = "search_keys"
+#: Bumped whenever SEARCH_KEYS changes: keys built by another version are rebuilt (`ensure`).
+KEYS_VERSION = "2"
 FREQUENCIES_TABLE = "search_term_frequencies"
 
 #: At most this many records are scored per query (the records sharing most keys first).
@@ -53,26 +56,36 @@ MAX_CANDIDATES = 500
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
-#: The key families: (kind, standardized columns joined into one key). A kind may appear more
-#: than once (given name with the paternal, then with the maternal surname): a query's key then
-#: finds a record through either. Keys are built only when every column has a value.
-SEARCH_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+#: The key families: (kind, parts joined into one key). A part is a standardized column, or
+#: (column, n) for its first n letters. A kind may appear more than once (given name with the
+#: paternal, then with the maternal surname): a query's key then finds a record through either.
+#: Keys are built only when every part has a value.
+KeyPart = str | tuple[str, int]
+SEARCH_KEYS: tuple[tuple[str, tuple[KeyPart, ...]], ...] = (
     ("name", ("given_name_1_canonical", "surname_paternal")),
     ("name", ("given_name_1_canonical", "surname_maternal")),
     ("sound", ("given_name_1_phonetic", "surname_paternal_phonetic")),
     ("sound", ("given_name_1_phonetic", "surname_maternal_phonetic")),
-    ("dob", ("birth_date_std",)),
-    ("dob", ("birth_date_transposed",)),  # a day-month swap finds the date keyed the other way
+    # A birth date with a name's first letter: the child whose names were both misspelt,
+    # without every child born that day (about 300 at a million records).
+    ("dob_given", ("birth_date_std", ("given_name_1_canonical", 1))),
+    ("dob_given", ("birth_date_transposed", ("given_name_1_canonical", 1))),
+    ("dob_surname", ("birth_date_std", ("surname_paternal", 1))),
+    ("dob_surname", ("birth_date_transposed", ("surname_paternal", 1))),
+    ("dob_surname", ("birth_date_std", ("surname_maternal", 1))),
     ("msix", ("msix_id_std",)),
     ("sid", ("state_std", "state_student_id_std")),
     ("parents", ("parent_given_a", "parent_given_b")),
+    ("dob", ("birth_date_std",)),
+    ("dob", ("birth_date_transposed",)),  # a day-month swap finds the date keyed the other way
     ("given", ("given_name_1_canonical",)),
     ("surname", ("surname_paternal_phonetic",)),
     ("surname", ("surname_maternal_phonetic",)),
 )
-#: Kinds whose blocks grow with the population (every MARIA, every GARCIA): used only when the
-#: query has no other key, so "JOSE GARCIA" is found by its name keys, not by every JOSE.
-BROAD_KINDS = frozenset({"given", "surname"})
+#: Kinds whose blocks grow with the population (every MARIA, every GARCIA, every child born on
+#: one day): used only when the query has no other key, so "JOSE GARCIA 2014-03-07" is found
+#: by its name and date keys, not by every JOSE or every child born that day.
+BROAD_KINDS = frozenset({"given", "surname", "dob"})
 
 #: The query's record id inside the scoring session (never a record key: those hold a colon).
 QUERY_ID = "query"
@@ -91,8 +104,14 @@ def keys_sql(table: str, key_column: str = "record_key") -> str:
     """(record_key, key) rows for every record of `table` (an internal table name): one row per
     key family whose columns all have a value. The same SQL keys the index and the query."""
     parts = []
-    for kind, columns in SEARCH_KEYS:
-        values = ", ".join(f"CAST({quote_identifier(c)} AS VARCHAR)" for c in columns)
+    for kind, key_parts in SEARCH_KEYS:
+        columns = [p if isinstance(p, str) else p[0] for p in key_parts]
+        values = ", ".join(
+            f"CAST({quote_identifier(p)} AS VARCHAR)"
+            if isinstance(p, str)
+            else f"substr({quote_identifier(p[0])}, 1, {int(p[1])})"
+            for p in key_parts
+        )
         present = " AND ".join(f"{quote_identifier(c)} IS NOT NULL" for c in columns)
         parts.append(
             f"SELECT {key_column} AS record_key, '{kind}:' || concat_ws('|', {values}) AS key "
@@ -129,8 +148,14 @@ def refresh(con: duckdb.DuckDBPyConnection, upload_id: int | None = None) -> Non
             "(column_name VARCHAR, value VARCHAR, tf DOUBLE, share DOUBLE)"
         )
         upload_id = None
-    if upload_id is None:
+    if upload_id is None or not ensure(con):  # new tables, or keys of another version
+        upload_id = None
         con.execute(f"DELETE FROM {KEYS_TABLE}")
+        con.execute(
+            "INSERT INTO meta VALUES ('search_keys_version', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [KEYS_VERSION],
+        )
         con.execute(
             "CREATE OR REPLACE TEMP VIEW _search_keyed AS SELECT * FROM records WHERE active"
         )
@@ -169,9 +194,12 @@ def _refresh_frequencies(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def ensure(con: duckdb.DuckDBPyConnection) -> bool:
-    """True when the search tables exist (an index made before search had none: `refresh`
-    with upload_id=None builds them, in a write transaction)."""
-    return _tables_exist(con)
+    """True when the search tables exist with keys of this KEYS_VERSION (an index made before
+    search, or keyed by another version: `refresh` with upload_id=None rebuilds them)."""
+    if not _tables_exist(con):
+        return False
+    rows = con.execute("SELECT value FROM meta WHERE key = 'search_keys_version'").fetchall()
+    return bool(rows) and rows[0][0] == KEYS_VERSION
 
 
 # ---------------------------------------------------------------------------------------------
