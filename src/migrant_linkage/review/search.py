@@ -47,7 +47,7 @@ from migrant_linkage.zones import Routing, Thresholds
 
 KEYS_TABLE = "search_keys"
 #: Bumped whenever SEARCH_KEYS changes: keys built by another version are rebuilt (`ensure`).
-KEYS_VERSION = "2"
+KEYS_VERSION = "3"
 FREQUENCIES_TABLE = "search_term_frequencies"
 
 #: At most this many records are scored per query (the records sharing most keys first).
@@ -75,7 +75,9 @@ SEARCH_KEYS: tuple[tuple[str, tuple[KeyPart, ...]], ...] = (
     ("dob_surname", ("birth_date_std", ("surname_maternal", 1))),
     ("msix", ("msix_id_std",)),
     ("sid", ("state_std", "state_student_id_std")),
-    ("parents", ("parent_given_a", "parent_given_b")),
+    # Both parents' given names with the phonetic surname: MARIA and JOSE alone are the
+    # parents of thousands of children at a million records.
+    ("parents", ("parent_given_a", "parent_given_b", "surname_paternal_phonetic")),
     ("dob", ("birth_date_std",)),
     ("dob", ("birth_date_transposed",)),  # a day-month swap finds the date keyed the other way
     ("given", ("given_name_1_canonical",)),
