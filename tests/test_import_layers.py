@@ -49,6 +49,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("reconcile", "districts"),  # migrant flags across a state's systems; district lists
     ("report",),  # the HTML run report
     ("tuning",),  # notebook helpers, drawn with the report's charts
+    ("service",),  # the HTTP API and the reviewer's screens over the master index
     ("cli", "__main__", PACKAGE),  # the command line and the public surface
 ]
 

@@ -25,6 +25,7 @@ from migrant_linkage.cli.index import add_index_commands
 from migrant_linkage.cli.jobs import add_job_commands
 from migrant_linkage.cli.reconcile import add_reconcile_commands
 from migrant_linkage.cli.report import add_report_command
+from migrant_linkage.cli.service import add_service_commands
 from migrant_linkage.errors import UsageError, describe_system_error
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_INTERNAL", "EXIT_OK", "UsageError", "build_parser", "main"]
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cheatsheet_command(sub)
     add_encoded_commands(sub)
     add_reconcile_commands(sub)
+    add_service_commands(sub)
     for child in _subcommand_parsers(parser):
         _add_verbosity(child, argparse.SUPPRESS)
     return parser

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migrant_linkage.cli.output import add_format_option, print_frame, printable
+from migrant_linkage.cli.service import add_search_commands
 from migrant_linkage.errors import UsageError
 
 if TYPE_CHECKING:  # pandas is imported by the commands, not when the parser is built
@@ -522,6 +523,7 @@ def add_index_commands(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--use", action="store_true", help="score future uploads with it")
     p.add_argument("--reviewer", help="administrator (needed with --use)")
+    add_search_commands(sub)
     return index
 
 

@@ -45,6 +45,7 @@ import pandas as pd
 from migrant_linkage.clustering import split_unclean_components
 from migrant_linkage.db import connect, make_db_api
 from migrant_linkage.pipeline.worklist import REASON_KEPT_APART_EXISTING, reasons
+from migrant_linkage.review import search
 from migrant_linkage.review.merge import mint_students
 from migrant_linkage.review.store import (
     ReviewError,
@@ -417,6 +418,7 @@ def write_upload(
             json.dumps(counts, sort_keys=True),
         ],
     )
+    search.refresh(con, upload_id)  # search keys and term frequencies follow the records
     return UploadReport(upload_id=upload_id, counts=counts, audit_ids=audit_ids)
 
 

@@ -29,7 +29,13 @@ from migrant_linkage.standardize import codes
 from migrant_linkage.standardize.dates import parse_dates, parse_enrollment_dates
 from migrant_linkage.standardize.validate import find_rejects, oversized_fields
 
-__all__ = ["StandardizeInternalError", "StandardizeResult", "combine_flags", "standardize"]
+__all__ = [
+    "StandardizeInternalError",
+    "StandardizeResult",
+    "combine_flags",
+    "derive_columns",
+    "standardize",
+]
 
 DateFormat = str | Mapping[str, str] | None
 
@@ -121,6 +127,12 @@ def standardize(
             f"standardized + {counts['rejected']} rejected; please report this bug"
         )
     return StandardizeResult(standardized, rejects[list(REJECT_COLUMNS)], counts)
+
+
+def derive_columns(raw: pd.DataFrame, label: str) -> pd.DataFrame:
+    """The standardized columns of `raw` (every contract column present, text), with no reject
+    rules: a search query may lack a name or a record id (review/search.py)."""
+    return _derive(raw, label, None, None)
 
 
 def _format_for(date_format: DateFormat, column: str) -> str | None:

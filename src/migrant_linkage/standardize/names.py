@@ -22,6 +22,7 @@ import ftfy
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from migrant_linkage.schema import FLAG_SEPARATOR, QualityFlag
 
@@ -258,8 +259,19 @@ def is_known_given_name(s: pd.Series) -> pd.Series:
     (data/known_given_names.csv: Faker's locales and the US Census first names) or the
     nickname table. False for a typo (VQVID), a garbled value, or a name the lists lack;
     missing stays missing. The family guard reads it (zones.py)."""
-    known = _tables().given_names
-    return pd.Series(s.isin(known).to_numpy(), index=s.index, dtype="boolean").mask(s.isna())
+    # Arrow's is_in against the list as an Arrow array: pandas' isin converts the 5,800 names
+    # to Arrow scalars one by one on every call (20 ms even for a one-row search query).
+    found = pc.is_in(
+        pa.array(s, type=pa.large_string(), from_pandas=True), value_set=_known_given()
+    )
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=s.index, dtype="boolean").mask(
+        s.isna()
+    )
+
+
+@cache
+def _known_given() -> pa.Array:
+    return pa.array(sorted(_tables().given_names), type=pa.large_string())
 
 
 def canonical_given_name(s: pd.Series) -> pd.Series:

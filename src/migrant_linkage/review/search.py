@@ -1,0 +1,678 @@
+"""Search the master index: any subset of names, birth date, parents, state and IDs in, ranked
+candidate students out, each with its match weight, grade and the evidence per comparison.
+
+Two steps per query, neither of which reads the whole index:
+
+1. **Candidates from keys.** Every active record has a handful of search keys in the
+   ``search_keys`` table (an ART index on the key): the canonical given name with each surname,
+   the same with phonetic codes (BENITEZ / VENITEZ, LAURA / LORA), the birth date (and its
+   day-month transposition), the MSIX ID, the state student ID, both parents' given names,
+   and, for a query that has nothing else, the given name or the phonetic surname alone. The
+   query gets the same keys from the same SQL; the records sharing most keys come first, up to
+   MAX_CANDIDATES. (The birth date alone is such a broad key: a date-only query lists the
+   children born that day; otherwise the date counts with a name's first letter.) The keys are written when a record is uploaded (`refresh`, called inside the
+   upload's transaction), so they are never behind the records.
+2. **Score with the index's own model.** The candidates and the query are compared by Splink
+   (`Linker.inference.score_pairs`, the model's comparisons and weights, even prior odds as
+   everywhere) and routed by `zones.Routing`, so a pair gets the weight, zone and grade an
+   upload would give it. Term frequencies come from ``search_term_frequencies``, computed over
+   the active records at each upload, so a common name weighs what it weighs in an upload.
+
+A field the query leaves out is null on the query side, which every comparison scores as its
+null level (weight 0): a birth-date-only query ranks by the birth date and nothing else.
+
+Results are students (a student's best record speaks for it), paged. Nothing here logs or raises
+with a name or a birth date; errors name the fields.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from migrant_linkage.db import make_db_api, quote_identifier
+from migrant_linkage.levels import ModelLevels, frequency_column
+from migrant_linkage.review.search_fields import QUERY_FIELDS
+from migrant_linkage.review.store import ReviewError
+from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
+from migrant_linkage.zones import Routing, Thresholds
+
+KEYS_TABLE = "search_keys"
+#: Bumped whenever SEARCH_KEYS changes: keys built by another version are rebuilt (`ensure`).
+KEYS_VERSION = "3"
+FREQUENCIES_TABLE = "search_term_frequencies"
+
+#: At most this many records are scored per query (the records sharing most keys first).
+MAX_CANDIDATES = 500
+#: Results per page unless asked otherwise, and the most a page may hold.
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+#: The key families: (kind, parts joined into one key). A part is a standardized column, or
+#: (column, n) for its first n letters. A kind may appear more than once (given name with the
+#: paternal, then with the maternal surname): a query's key then finds a record through either.
+#: Keys are built only when every part has a value.
+KeyPart = str | tuple[str, int]
+SEARCH_KEYS: tuple[tuple[str, tuple[KeyPart, ...]], ...] = (
+    ("name", ("given_name_1_canonical", "surname_paternal")),
+    ("name", ("given_name_1_canonical", "surname_maternal")),
+    ("sound", ("given_name_1_phonetic", "surname_paternal_phonetic")),
+    ("sound", ("given_name_1_phonetic", "surname_maternal_phonetic")),
+    # A birth date with a name's first letter: the child whose names were both misspelt,
+    # without every child born that day (about 300 at a million records).
+    ("dob_given", ("birth_date_std", ("given_name_1_canonical", 1))),
+    ("dob_given", ("birth_date_transposed", ("given_name_1_canonical", 1))),
+    ("dob_surname", ("birth_date_std", ("surname_paternal", 1))),
+    ("dob_surname", ("birth_date_transposed", ("surname_paternal", 1))),
+    ("dob_surname", ("birth_date_std", ("surname_maternal", 1))),
+    ("msix", ("msix_id_std",)),
+    ("sid", ("state_std", "state_student_id_std")),
+    # Both parents' given names with the phonetic surname: MARIA and JOSE alone are the
+    # parents of thousands of children at a million records.
+    ("parents", ("parent_given_a", "parent_given_b", "surname_paternal_phonetic")),
+    ("dob", ("birth_date_std",)),
+    ("dob", ("birth_date_transposed",)),  # a day-month swap finds the date keyed the other way
+    ("given", ("given_name_1_canonical",)),
+    ("surname", ("surname_paternal_phonetic",)),
+    ("surname", ("surname_maternal_phonetic",)),
+)
+#: Kinds whose blocks grow with the population (every MARIA, every GARCIA, every child born on
+#: one day): used only when the query has no other key, so "JOSE GARCIA 2014-03-07" is found
+#: by its name and date keys, not by every JOSE or every child born that day.
+BROAD_KINDS = frozenset({"given", "surname", "dob"})
+
+#: The query's record id inside the scoring session (never a record key: those hold a colon).
+QUERY_ID = "query"
+
+
+class SearchError(ReviewError):
+    """A query the index cannot run as given; the message names the fields, never values."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys and term frequencies, maintained inside upload transactions
+# ---------------------------------------------------------------------------------------------
+
+
+def keys_sql(table: str, key_column: str = "record_key") -> str:
+    """(record_key, key) rows for every record of `table` (an internal table name): one row per
+    key family whose columns all have a value. The same SQL keys the index and the query."""
+    parts = []
+    for kind, key_parts in SEARCH_KEYS:
+        columns = [p if isinstance(p, str) else p[0] for p in key_parts]
+        values = ", ".join(
+            f"CAST({quote_identifier(p)} AS VARCHAR)"
+            if isinstance(p, str)
+            else f"substr({quote_identifier(p[0])}, 1, {int(p[1])})"
+            for p in key_parts
+        )
+        present = " AND ".join(f"{quote_identifier(c)} IS NOT NULL" for c in columns)
+        parts.append(
+            f"SELECT {key_column} AS record_key, '{kind}:' || concat_ws('|', {values}) AS key "
+            f"FROM {table} WHERE {present}"
+        )
+    return "SELECT DISTINCT record_key, key FROM (" + " UNION ALL ".join(parts) + ")"
+
+
+def term_frequency_columns(model: Any) -> list[str]:
+    return ModelLevels.of_model(model).term_frequency_columns()
+
+
+def _tables_exist(con: duckdb.DuckDBPyConnection) -> bool:
+    names = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE table_name IN (?, ?)",
+            [KEYS_TABLE, FREQUENCIES_TABLE],
+        ).fetchall()
+    }
+    return names == {KEYS_TABLE, FREQUENCIES_TABLE}
+
+
+def refresh(con: duckdb.DuckDBPyConnection, upload_id: int | None = None) -> None:
+    """Bring the search keys and term frequencies up to date inside the caller's transaction:
+    the keys of the records uploaded in `upload_id` (all active records when None or when the
+    tables are new), and the term frequencies over all active records (one GROUP BY per
+    compared column: the counts an upload's scoring would see)."""
+    if not _tables_exist(con):
+        con.execute(f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (record_key VARCHAR, key VARCHAR)")
+        con.execute(f"CREATE INDEX IF NOT EXISTS {KEYS_TABLE}_key ON {KEYS_TABLE} (key)")
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {FREQUENCIES_TABLE} "
+            "(column_name VARCHAR, value VARCHAR, tf DOUBLE, share DOUBLE)"
+        )
+        upload_id = None
+    if upload_id is None or not ensure(con):  # new tables, or keys of another version
+        upload_id = None
+        con.execute(f"DELETE FROM {KEYS_TABLE}")
+        con.execute(
+            "INSERT INTO meta VALUES ('search_keys_version', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [KEYS_VERSION],
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW _search_keyed AS SELECT * FROM records WHERE active"
+        )
+    else:
+        con.execute(
+            f"DELETE FROM {KEYS_TABLE} WHERE record_key IN "
+            "(SELECT record_key FROM records WHERE uploaded_in = ?)",
+            [int(upload_id)],
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW _search_keyed AS SELECT * FROM records "
+            f"WHERE active AND uploaded_in = {int(upload_id)}"
+        )
+    con.execute(f"INSERT INTO {KEYS_TABLE} {keys_sql('_search_keyed')}")
+    con.execute("DROP VIEW _search_keyed")
+    _refresh_frequencies(con)
+
+
+def _refresh_frequencies(con: duckdb.DuckDBPyConnection) -> None:
+    from migrant_linkage.model import Model
+
+    text = con.execute("SELECT value FROM meta WHERE key = 'model_json'").fetchall()
+    model = Model(json.loads(text[0][0])) if text and text[0][0] else Model.default()
+    con.execute(f"DELETE FROM {FREQUENCIES_TABLE}")
+    for column in term_frequency_columns(model):
+        c = quote_identifier(column)
+        # tf as Splink computes it (share among non-null values); share as
+        # pipeline.scoring.add_frequency_columns computes it (share among all records).
+        con.execute(
+            f"""INSERT INTO {FREQUENCIES_TABLE}
+            SELECT ?, CAST({c} AS VARCHAR), count(*) / sum(count(*)) OVER (),
+                   count(*) / (SELECT count(*) FROM records WHERE active)
+            FROM records WHERE active AND {c} IS NOT NULL GROUP BY {c}""",
+            [column],
+        )
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the search tables exist with keys of this KEYS_VERSION (an index made before
+    search, or keyed by another version: `refresh` with upload_id=None rebuilds them)."""
+    if not _tables_exist(con):
+        return False
+    rows = con.execute("SELECT value FROM meta WHERE key = 'search_keys_version'").fetchall()
+    return bool(rows) and rows[0][0] == KEYS_VERSION
+
+
+# ---------------------------------------------------------------------------------------------
+# The query
+# ---------------------------------------------------------------------------------------------
+
+
+def query_frame(query: Mapping[str, Any], *, strict_dates: bool = True) -> pd.DataFrame:
+    """One standardized row from the caller's fields (the record contract's names), derived by
+    the same code as an upload (standardize.derive_columns), without the reject rules: a query may lack
+    a name. With `strict_dates`, a birth date that does not parse is an error (a person typed it);
+    without, it is left out, as an upload keeps such a record with a flag (a system sent it)."""
+    from migrant_linkage.standardize import derive_columns
+
+    unknown = sorted(set(query) - set(QUERY_FIELDS))
+    if unknown:
+        raise SearchError(
+            f"unknown search fields {unknown}; the fields are {', '.join(QUERY_FIELDS)}"
+        )
+    given = {k: str(v).strip() for k, v in query.items() if v is not None and str(v).strip()}
+    if not given:
+        raise SearchError(f"a search needs at least one of: {', '.join(QUERY_FIELDS)}")
+    raw = pd.DataFrame(
+        {c: pd.Series([given.get(c)], dtype="str") for c in INPUT_COLUMNS if c != "record_id"}
+    )
+    raw.insert(0, "record_id", pd.Series([QUERY_ID], dtype="str"))
+    derived = derive_columns(raw, "search")
+    frame = pd.concat([raw, derived[list(STANDARDIZED_COLUMN_NAMES)]], axis=1)
+    if strict_dates and "birth_date" in given and pd.isna(frame.loc[0, "birth_date_std"]):
+        raise SearchError("birth_date: not a date (use YYYY-MM-DD or MM/DD/YYYY)")
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    """One candidate student: its best-scoring record and that record's evidence."""
+
+    student_id: str
+    record_key: str
+    state: str
+    match_weight: float
+    match_probability: float
+    zone: str
+    grade: str | None
+    guard_reason: str | None
+    records: int
+    evidence: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "student_id": self.student_id,
+            "record_key": self.record_key,
+            "state": self.state,
+            "match_weight": self.match_weight,
+            "match_probability": self.match_probability,
+            "zone": self.zone,
+            "grade": self.grade,
+            "guard_reason": self.guard_reason,
+            "records_matched": self.records,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass
+class SearchResult:
+    candidates: list[Candidate]
+    page: int
+    page_size: int
+    total: int  # candidate students found (all pages)
+    records_scored: int
+    truncated: bool  # the keys found more than MAX_CANDIDATES records
+    keys: list[str] = field(default_factory=list)  # the key kinds the query had
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "page": self.page,
+            "page_size": self.page_size,
+            "total": self.total,
+            "records_scored": self.records_scored,
+            "truncated": self.truncated,
+            "key_kinds": self.keys,
+            "candidates": [c.as_dict() for c in self.candidates],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# The searcher: one Splink session per model, reused across queries
+# ---------------------------------------------------------------------------------------------
+
+
+class Searcher:
+    """Scores queries against candidate records with one model. Build once (the Splink session
+    opens on first use), call `search` many times; thread-safe (queries take turns in the
+    session; each caller brings its own connection to the index)."""
+
+    def __init__(self, model: Any, thresholds: Thresholds):
+        self.model = model
+        self.thresholds = thresholds
+        self.levels = ModelLevels.of_model(model)
+        self.labels = {name: self.levels.descriptions(name) for name in self.levels.names}
+        self._tf = term_frequency_columns(model)
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._types: list[tuple[str, str]] = []
+        self._routed_for: int | None = None
+
+    # ---------------------------------------------------------------- the Splink session
+    def _settings(self) -> dict[str, Any]:
+        from migrant_linkage.pipeline.scoring import scoring_settings
+
+        settings = scoring_settings(self.model, [], lean=False)
+        settings["retain_intermediate_calculation_columns"] = True  # mw_ columns: evidence
+        settings["retain_matching_columns"] = True
+        return settings
+
+    def _open(self) -> None:
+        from splink import Linker
+
+        from migrant_linkage.model import quiet_splink
+        from migrant_linkage.schema import STANDARDIZED_COLUMNS
+
+        quiet_splink()
+        db_api, con = make_db_api()
+        types = {c.name: c.sql_type for c in STANDARDIZED_COLUMNS}
+        columns = [
+            UNIQUE_ID_COLUMN,
+            *[c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN],
+        ]
+        typed = [(c, types.get(c, "VARCHAR")) for c in columns]
+        typed += [(f"tf_{c}", "DOUBLE") for c in self._tf]
+        typed += [(frequency_column(c), "DOUBLE") for c in self._tf]
+        self._types = typed
+        body = ", ".join(f"{quote_identifier(c)} {t}" for c, t in typed)
+        for name in ("ml_search_template", "ml_search_query", "ml_search_records"):
+            con.execute(f"CREATE TABLE {name} ({body})")
+        template = db_api.register("ml_search_template", dataset_display_name="search")
+        linker = Linker(template, copy.deepcopy(self._settings()), log_level=None)
+        con.execute(f"CREATE VIEW ml_search_scored AS {_scoring_sql(linker, db_api)}")
+        self._session = con
+        self._weights = self._weight_columns()
+
+    def _weight_columns(self) -> list[str]:
+        available = {r[0] for r in self._session.execute("DESCRIBE ml_search_scored").fetchall()}
+        weights = []
+        for n in self.levels.names:  # Splink writes per-comparison match weights (log2 factors)
+            parts = [f"mw_{n}"] + ([f"mw_tf_adj_{n}"] if f"mw_tf_adj_{n}" in available else [])
+            weights.append(" + ".join(f"coalesce({p}, 0.0)" for p in parts) + f" AS weight_{n}")
+        return weights
+
+    def _route(self, population: int) -> None:
+        """The routed view over the scored pairs: zones and guards as an upload routes them,
+        the namesake check counting this population (rebuilt when the population changes)."""
+        if self._routed_for == population:
+            return
+        routing = Routing(self.levels, self.thresholds, population=population)
+        extra = [*self.levels.gamma_columns(), *self._weights]
+        self._session.execute(
+            "CREATE OR REPLACE VIEW ml_search_routed AS "
+            + routing.routed_pairs_sql("ml_search_scored", extra)
+        )
+        self._routed_for = population
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+        self._session = None
+
+    # ---------------------------------------------------------------- one query
+    def search(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        query: Mapping[str, Any],
+        *,
+        state: str | None = None,
+        page: int = 1,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        include_non_matches: bool = True,
+        strict_dates: bool = True,
+    ) -> SearchResult:
+        """Ranked candidate students for `query` (fields of QUERY_FIELDS). `state` keeps only
+        records sent by that state. `con` is a connection to the index (read only)."""
+        if page < 1:
+            raise SearchError("page: must be 1 or more")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise SearchError(f"page_size: must be between 1 and {MAX_PAGE_SIZE}")
+        frame = query_frame(query, strict_dates=strict_dates)
+        if not ensure(con):
+            if con.execute("SELECT count(*) FROM records").fetchall()[0][0] == 0:
+                return SearchResult([], page, page_size, 0, 0, False, [])
+            raise SearchError(
+                "this index has no search keys yet; run `migrant-linkage index search "
+                "--build-keys --index FILE` once (any upload builds them too)"
+            )
+        frame[UNIQUE_ID_COLUMN] = QUERY_ID
+        (population,) = con.execute("SELECT count(*) FROM records WHERE active").fetchall()[0]
+        # One query at a time in the session: its tables hold this query's rows.
+        with self._lock:
+            if self._session is None:
+                self._open()
+            self._load_query(con, frame, int(population))
+            keys = sorted(
+                r[1]
+                for r in self._session.execute(
+                    keys_sql("ml_search_query", UNIQUE_ID_COLUMN)
+                ).fetchall()
+            )
+            kinds = sorted({k.split(":", 1)[0] for k in keys})
+            narrow = [k for k in keys if k.split(":", 1)[0] not in BROAD_KINDS]
+            chosen = narrow or keys
+            if not chosen:
+                raise SearchError(
+                    "the query has nothing to search by: give a name, a birth date, parents' "
+                    "names or an ID"
+                )
+            candidates, truncated = self._load_candidates(con, chosen, state, int(population))
+            if candidates.empty:
+                return SearchResult([], page, page_size, 0, 0, False, kinds)
+            self._route(int(population))
+            pairs = self._session.execute("SELECT * FROM ml_search_routed").df()
+        # score_pairs puts the query on the left; the candidate is the right-hand record.
+        pairs = pairs.rename(columns={"record_id_r": "record_key"}).drop(columns=["record_id_l"])
+        if not include_non_matches:
+            pairs = pairs[pairs["zone"] != "non_match"]
+        return self._page(pairs, candidates, page, page_size, truncated, kinds)
+
+    def _load_query(self, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, population: int):
+        """The query row into the session, with the index's term frequencies of its values
+        (one parameterised INSERT: a one-row frame registered with DuckDB costs more)."""
+        row = {c: _python(frame.loc[0, c]) if c in frame else None for c, _ in self._types}
+        values = {c: str(row[c]) for c in self._tf if row.get(c) is not None}
+        found = {}
+        if values:
+            found = {
+                (column, value): (tf, share)
+                for column, value, tf, share in con.execute(
+                    f"SELECT column_name, value, tf, share FROM {FREQUENCIES_TABLE} "
+                    "WHERE value IN (SELECT unnest(?::VARCHAR[]))",
+                    [sorted(set(values.values()))],
+                ).fetchall()
+            }
+        # A value the index does not hold is as rare as one record in the population.
+        floor = 1.0 / max(population, 1)
+        for column, value in values.items():
+            tf, share = found.get((column, value), (floor, floor))
+            row["tf_" + column], row[frequency_column(column)] = tf, share
+        placeholders = ", ".join(f"CAST(? AS {t})" for _, t in self._types)
+        self._session.execute("DELETE FROM ml_search_query")
+        self._session.execute(
+            f"INSERT INTO ml_search_query VALUES ({placeholders})",
+            [row[c] for c, _ in self._types],
+        )
+
+    def _load_candidates(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        keys: list[str],
+        state: str | None,
+        population: int,
+    ) -> tuple[pd.DataFrame, bool]:
+        """The active records sharing most keys with the query (at most MAX_CANDIDATES), with
+        their term frequencies, read from the index as Arrow into the session's records table.
+        Returns (record_key, submitting_state, student_id) of each, and whether more matched."""
+        # Two look-ups by ART index, so the cost follows the candidates, not the index size:
+        # the keys (an IN list of parameters, which DuckDB answers from the index; a join or
+        # an IN subquery scans the table), then the chosen records by their keys.
+        hits = con.execute(
+            f"SELECT record_key, count(*) AS keys_shared FROM {KEYS_TABLE} "
+            f"WHERE key IN ({', '.join('?' for _ in keys)}) GROUP BY record_key",
+            keys,
+        ).fetchall()
+        if not hits:
+            return pd.DataFrame(), False
+        shared = dict(hits)
+        if state:  # the state is the first part of the record key
+            prefix = state.strip().upper() + ":"
+            shared = {k: n for k, n in shared.items() if k.startswith(prefix)}
+        ranked = sorted(shared, key=lambda k: (-shared[k], k))
+        truncated = len(ranked) > MAX_CANDIDATES
+        chosen = ranked[:MAX_CANDIDATES]
+        if not chosen:
+            return pd.DataFrame(), False
+        standardized = [c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN]
+        selected = ", ".join(f"p.{quote_identifier(c)}" for c in standardized)
+        floor = repr(1.0 / max(population, 1))
+        joins, frequencies = [], []
+        for i, column in enumerate(self._tf):
+            c = quote_identifier(column)
+            joins.append(
+                f"LEFT JOIN {FREQUENCIES_TABLE} f{i} ON f{i}.column_name = "
+                f"'{column}' AND f{i}.value = CAST(p.{c} AS VARCHAR)"
+            )
+            for target, source in (("tf_" + column, "tf"), (frequency_column(column), "share")):
+                frequencies.append(
+                    f"CASE WHEN p.{c} IS NULL THEN NULL ELSE coalesce(f{i}.{source}, {floor}) END "
+                    f"AS {quote_identifier(target)}"
+                )
+        table = con.sql(
+            f"""WITH picked AS (
+                SELECT record_key, submitting_state, student_id,
+                       {", ".join(quote_identifier(c) for c in standardized)}
+                FROM records
+                WHERE record_key IN ({", ".join("?" for _ in chosen)}) AND active
+            )
+            SELECT p.record_key AS {UNIQUE_ID_COLUMN}, {selected}, {", ".join(frequencies)},
+                   p.record_key, p.submitting_state, p.student_id
+            FROM picked p {" ".join(joins)}
+            ORDER BY p.record_key""",
+            params=chosen,
+        ).to_arrow_table()
+        session = self._session
+        columns = ", ".join(quote_identifier(c) for c, _ in self._types)
+        session.register("_candidates", table)
+        session.execute("DELETE FROM ml_search_records")
+        session.execute(
+            f"INSERT INTO ml_search_records ({columns}) SELECT {columns} FROM _candidates"
+        )
+        session.unregister("_candidates")
+        info = table.select(["record_key", "submitting_state", "student_id"]).to_pandas()
+        return info, truncated
+
+    def _page(
+        self,
+        pairs: pd.DataFrame,
+        candidates: pd.DataFrame,
+        page: int,
+        page_size: int,
+        truncated: bool,
+        kinds: list[str],
+    ) -> SearchResult:
+        info = candidates.set_index("record_key")[["submitting_state", "student_id"]]
+        pairs = pairs.join(info, on="record_key")
+        pairs = pairs.sort_values(["match_weight", "record_key"], ascending=[False, True])
+        per_student = pairs.groupby("student_id", sort=False)
+        best = per_student.head(1)
+        counts = per_student.size()
+        total = len(best)
+        start = (page - 1) * page_size
+        shown = best.iloc[start : start + page_size]
+        result = []
+        for r in shown.to_dict("records"):  # at most MAX_PAGE_SIZE rows
+            result.append(
+                Candidate(
+                    student_id=str(r["student_id"]),
+                    record_key=str(r["record_key"]),
+                    state=str(r["submitting_state"]),
+                    match_weight=_finite(r["match_weight"]),
+                    match_probability=_finite(r["match_probability"]),
+                    zone=str(r["zone"]),
+                    grade=None if pd.isna(r["grade"]) else str(r["grade"]),
+                    guard_reason=None if pd.isna(r["guard_reason"]) else str(r["guard_reason"]),
+                    records=int(counts[r["student_id"]]),
+                    evidence=self._evidence(r),
+                )
+            )
+        return SearchResult(result, page, page_size, total, len(candidates), truncated, kinds)
+
+    def _evidence(self, row: Mapping[Any, Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "comparison": name,
+                "gamma": int(row[f"gamma_{name}"]),
+                "level": self.labels[name].get(int(row[f"gamma_{name}"]), ""),
+                "weight": _finite(row[f"weight_{name}"]),
+            }
+            for name in self.levels.names
+        ]
+
+
+def _scoring_sql(linker: Any, db_api: Any) -> str:
+    """The SQL Splink's `score_pairs` runs for ml_search_query x ml_search_records, captured once.
+
+    Splink renders a model's comparisons to SQL through sqlglot, which takes most of a second
+    per call; the SQL depends only on the settings and the two table names, so it is rendered
+    once (on the empty tables) and kept as a view. It is Splink's own SQL: the same
+    comparisons, weights and term-frequency adjustments (from the tf_ columns) as an upload."""
+    left = db_api.table_to_splink_dataframe("ml_search_query", "ml_search_query")
+    right = db_api.table_to_splink_dataframe("ml_search_records", "ml_search_records")
+    captured: list[str] = []
+    run = db_api.sql_pipeline_to_splink_dataframe
+
+    def capture(pipeline: Any) -> Any:
+        captured.append(pipeline.generate_cte_pipeline_sql())
+        return run(pipeline)
+
+    db_api.sql_pipeline_to_splink_dataframe = capture
+    try:
+        scored = linker.inference.score_pairs(left, right)
+    finally:
+        del db_api.sql_pipeline_to_splink_dataframe
+    scored.drop_table_from_database_and_remove_from_cache()
+    # The last pipeline scores; any before it built term-frequency tables from the empty
+    # template, which the scoring SQL must not read (the tf_ columns are supplied).
+    sql = captured[-1] if captured else ""
+    if "gamma_" not in sql or "__splink__df_tf_" in sql:
+        raise RuntimeError("Splink's score_pairs ran an unexpected pipeline; cannot search")
+    return sql
+
+
+def _python(value: Any) -> Any:
+    """A frame cell as a plain Python value for a query parameter (missing as None)."""
+    if value is None or (not isinstance(value, str | bytes) and pd.isna(value)):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10] if hasattr(value, "hour") else value.isoformat()
+    return value.item() if hasattr(value, "item") else value
+
+
+def _finite(value: Any) -> float:
+    number = float(value)
+    return round(number, 4) if math.isfinite(number) else number
+
+
+# ---------------------------------------------------------------------------------------------
+# The library entry points
+# ---------------------------------------------------------------------------------------------
+
+_SEARCHERS: dict[tuple[str, str], Searcher] = {}
+_SEARCHERS_LOCK = threading.Lock()
+
+
+def searcher_for(index: Any) -> Searcher:
+    """The Searcher for an index's current model and thresholds (one per model, kept: its
+    Splink session is reused by every later query)."""
+    from migrant_linkage.model import Model
+    from migrant_linkage.review.store import get_meta
+
+    with index._read() as con:
+        model_json = get_meta(con, "model_json") or ""
+        thresholds_json = get_meta(con, "thresholds_json") or ""
+    key = (model_json, thresholds_json)
+    with _SEARCHERS_LOCK:
+        if key not in _SEARCHERS:
+            model = Model(json.loads(model_json)) if model_json else Model.default()
+            thresholds = (
+                Thresholds(**json.loads(thresholds_json)) if thresholds_json else Thresholds()
+            )
+            _SEARCHERS[key] = Searcher(model, thresholds)
+        return _SEARCHERS[key]
+
+
+def build_keys(index: Any, *, reviewer: str = "system") -> None:
+    """Build the search keys and term frequencies of an index made before search existed
+    (uploads keep them up to date afterwards). One write transaction; no audit entry, as no
+    record changes."""
+    index._write(lambda con: refresh(con, None), "search_keys")
+
+
+def search(
+    index: Any,
+    query: Mapping[str, Any],
+    *,
+    state: str | None = None,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    include_non_matches: bool = True,
+    strict_dates: bool = True,
+) -> SearchResult:
+    """Search a MasterIndex: ranked candidate students for `query` (see Searcher.search)."""
+    searcher = searcher_for(index)
+    with index._read() as con:
+        return searcher.search(
+            con,
+            query,
+            state=state,
+            page=page,
+            page_size=page_size,
+            include_non_matches=include_non_matches,
+            strict_dates=strict_dates,
+        )
