@@ -153,6 +153,20 @@ def test_search_scores_only_the_records_sharing_a_key(built):
     assert result.records_scored <= MAX_CANDIDATES
 
 
+def test_searches_at_once_each_get_their_own_answer(built):
+    """Callers share one scoring session; each must still see only its own query's candidates."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    records = indexed(built).sort_values("record_key")
+    rows = records[records["first_name"].notna() & records["last_name_1"].notna()].iloc[::7]
+    queries = [query_of(r) for _, r in rows.head(12).iterrows()]
+    alone = [search(built, q).as_dict() for q in queries]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(lambda q: search(built, q).as_dict(), queries * 3))
+    assert together == alone * 3
+    assert len({str(a["candidates"][:1]) for a in alone}) > 1  # the queries differ
+
+
 def test_an_uploaded_record_is_searchable_at_once(built, population):
     tx = population[population["state"] == "TX"].reset_index(drop=True)
     row = tx.iloc[0]

@@ -402,39 +402,50 @@ class Searcher:
             )
         frame[UNIQUE_ID_COLUMN] = QUERY_ID
         (population,) = con.execute("SELECT count(*) FROM records WHERE active").fetchall()[0]
-        # One query at a time in the session: its tables hold this query's rows.
+        population = int(population)
+        # The session holds one query's rows at a time, so its steps take turns; the reads from
+        # the index (term frequencies, key look-ups, the candidates' rows: most of a query's
+        # time at a million records) run outside that turn, beside other callers' queries.
         with self._lock:
             if self._session is None:
                 self._open()
-            self._load_query(con, frame, int(population))
+        row = self._query_row(con, frame, population)
+        with self._lock:
+            self._insert_query(row)
             keys = sorted(
                 r[1]
                 for r in self._session.execute(
                     keys_sql("ml_search_query", UNIQUE_ID_COLUMN)
                 ).fetchall()
             )
-            kinds = sorted({k.split(":", 1)[0] for k in keys})
-            narrow = [k for k in keys if k.split(":", 1)[0] not in BROAD_KINDS]
-            chosen = narrow or keys
-            if not chosen:
-                raise SearchError(
-                    "the query has nothing to search by: give a name, a birth date, parents' "
-                    "names or an ID"
-                )
-            candidates, truncated = self._load_candidates(con, chosen, state, int(population))
-            if candidates.empty:
-                return SearchResult([], page, page_size, 0, 0, False, kinds)
-            self._route(int(population))
+        kinds = sorted({k.split(":", 1)[0] for k in keys})
+        narrow = [k for k in keys if k.split(":", 1)[0] not in BROAD_KINDS]
+        chosen = narrow or keys
+        if not chosen:
+            raise SearchError(
+                "the query has nothing to search by: give a name, a birth date, parents' "
+                "names or an ID"
+            )
+        table, truncated = self._fetch_candidates(con, chosen, state, population)
+        if table is None or table.num_rows == 0:
+            return SearchResult([], page, page_size, 0, 0, False, kinds)
+        with self._lock:
+            self._insert_query(row)  # another caller may have had the session meanwhile
+            self._insert_candidates(table)
+            self._route(population)
             pairs = self._session.execute("SELECT * FROM ml_search_routed").df()
+        candidates = table.select(["record_key", "submitting_state", "student_id"]).to_pandas()
         # score_pairs puts the query on the left; the candidate is the right-hand record.
         pairs = pairs.rename(columns={"record_id_r": "record_key"}).drop(columns=["record_id_l"])
         if not include_non_matches:
             pairs = pairs[pairs["zone"] != "non_match"]
         return self._page(pairs, candidates, page, page_size, truncated, kinds)
 
-    def _load_query(self, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, population: int):
-        """The query row into the session, with the index's term frequencies of its values
-        (one parameterised INSERT: a one-row frame registered with DuckDB costs more)."""
+    def _query_row(
+        self, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, population: int
+    ) -> list[Any]:
+        """The query row's values in the session's column order, with the index's term
+        frequencies of its values (read from the index; the session is not touched)."""
         row = {c: _python(frame.loc[0, c]) if c in frame else None for c, _ in self._types}
         values = {c: str(row[c]) for c in self._tf if row.get(c) is not None}
         found = {}
@@ -452,23 +463,25 @@ class Searcher:
         for column, value in values.items():
             tf, share = found.get((column, value), (floor, floor))
             row["tf_" + column], row[frequency_column(column)] = tf, share
+        return [row[c] for c, _ in self._types]
+
+    def _insert_query(self, row: list[Any]) -> None:
+        """The query row into the session (one parameterised INSERT: a one-row frame registered
+        with DuckDB costs more). The caller holds the session's lock."""
         placeholders = ", ".join(f"CAST(? AS {t})" for _, t in self._types)
         self._session.execute("DELETE FROM ml_search_query")
-        self._session.execute(
-            f"INSERT INTO ml_search_query VALUES ({placeholders})",
-            [row[c] for c, _ in self._types],
-        )
+        self._session.execute(f"INSERT INTO ml_search_query VALUES ({placeholders})", row)
 
-    def _load_candidates(
+    def _fetch_candidates(
         self,
         con: duckdb.DuckDBPyConnection,
         keys: list[str],
         state: str | None,
         population: int,
-    ) -> tuple[pd.DataFrame, bool]:
+    ) -> tuple[Any, bool]:
         """The active records sharing most keys with the query (at most MAX_CANDIDATES), with
-        their term frequencies, read from the index as Arrow into the session's records table.
-        Returns (record_key, submitting_state, student_id) of each, and whether more matched."""
+        their term frequencies, read from the index as an Arrow table (None when no record
+        shares a key), and whether more matched. The session is not touched."""
         # Two look-ups by ART index, so the cost follows the candidates, not the index size:
         # the keys (an IN list of parameters, which DuckDB answers from the index; a join or
         # an IN subquery scans the table), then the chosen records by their keys.
@@ -478,7 +491,7 @@ class Searcher:
             keys,
         ).fetchall()
         if not hits:
-            return pd.DataFrame(), False
+            return None, False
         shared = dict(hits)
         if state:  # the state is the first part of the record key
             prefix = state.strip().upper() + ":"
@@ -487,7 +500,7 @@ class Searcher:
         truncated = len(ranked) > MAX_CANDIDATES
         chosen = ranked[:MAX_CANDIDATES]
         if not chosen:
-            return pd.DataFrame(), False
+            return None, False
         standardized = [c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN]
         selected = ", ".join(f"p.{quote_identifier(c)}" for c in standardized)
         floor = repr(1.0 / max(population, 1))
@@ -516,6 +529,10 @@ class Searcher:
             ORDER BY p.record_key""",
             params=chosen,
         ).to_arrow_table()
+        return table, truncated
+
+    def _insert_candidates(self, table: Any) -> None:
+        """The candidates' rows into the session's records table. The caller holds the lock."""
         session = self._session
         columns = ", ".join(quote_identifier(c) for c, _ in self._types)
         session.register("_candidates", table)
@@ -524,8 +541,6 @@ class Searcher:
             f"INSERT INTO ml_search_records ({columns}) SELECT {columns} FROM _candidates"
         )
         session.unregister("_candidates")
-        info = table.select(["record_key", "submitting_state", "student_id"]).to_pandas()
-        return info, truncated
 
     def _page(
         self,
