@@ -63,7 +63,7 @@ def generate_in_chunks(
         next_student += n  # generate() numbers its children 0 .. n-1
         next_family = int(families.max()) + 1
         for state, rows in frame["state"].value_counts().items():
-            next_record[state] = next_record.get(state, 0) + int(rows)
+            next_record[str(state)] = next_record.get(str(state), 0) + int(rows)
         yield frame
 
 
