@@ -11,6 +11,8 @@ For each size N (records in the population):
 1. generates synthetic records once (cached as Parquet under --data): N records plus a held-out
    share, the same share at every size (50,000 records at the largest size, the later "upload");
    the rest is the population of N records, so every size keeps the same records per child;
+   beyond --chunk-students children (10M records) a chunk of children at a time, each chunk
+   split and appended to the Parquet files before the next is built (bounded memory);
 2. runs OUR dedupe end to end in a child process (read Parquet, standardize, train, predict,
    zone, cluster, worklist, write every output to disk) and scores the clusters against the
    synthetic truth (precision, recall, F1 over record pairs);
@@ -42,7 +44,9 @@ from pathlib import Path
 from typing import Any
 
 UPLOAD_RECORDS = 50_000
-RECORDS_PER_STUDENT = 2.8  # synthetic default; refined from a pilot, see _students_for
+# Children generated at once, at most (about 2.6 GB in pandas): 1M records (about 375,000
+# children) still come from one generate() call, so the cached 200k and 1M data stay valid.
+CHUNK_STUDENTS = 500_000
 TRUTH = ("true_student_id", "true_family_id")
 KB = 1024
 GB = 1024**3
@@ -50,16 +54,17 @@ GB = 1024**3
 
 # ------------------------------------------------------------------------------ child jobs
 def _job_generate(args: argparse.Namespace) -> dict[str, Any]:
-    """Synthetic records for about size + upload records; split population / upload."""
+    """Synthetic records for `args.students` children (about size + upload records); split
+    population / upload. Beyond one chunk of children the records are generated, split and
+    written a chunk at a time, so memory stays that of one chunk (see _generate_in_chunks)."""
     import numpy as np
 
     from migrant_linkage.synthetic import generate, write
 
-    pilot = generate(20_000, seed=args.seed + 1)
-    wanted = args.size + args.upload_records
-    n_students = int(wanted * 20_000 / len(pilot)) + 1
+    if args.students > args.chunk_students:
+        return _generate_in_chunks(args)
     started = time.perf_counter()
-    records = generate(n_students, seed=args.seed)
+    records = generate(args.students, seed=args.seed)
     generate_seconds = time.perf_counter() - started
     rng = np.random.default_rng(args.seed)
     upload_rows = rng.choice(len(records), size=args.upload_records, replace=False)
@@ -69,11 +74,73 @@ def _job_generate(args: argparse.Namespace) -> dict[str, Any]:
     write(population.reset_index(drop=True), Path(args.population))
     write(records.loc[is_upload].reset_index(drop=True), Path(args.upload))
     return {
-        "students": n_students,
+        "students": args.students,
         "population_records": len(population),
         "upload_records": int(is_upload.sum()),
         "generate_seconds": round(generate_seconds, 1),
     }
+
+
+def _generate_in_chunks(args: argparse.Namespace) -> dict[str, Any]:
+    """As _job_generate, a chunk of children at a time: each chunk holds out its share of the
+    upload (in proportion to its children, drawn from a stream of its own), and its other
+    records go to the population until it has `size` records. Each Parquet file is written a
+    chunk (a row group) at a time, under a temporary name until it is complete."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from migrant_linkage.synthetic.chunks import chunk_students_list, generate_in_chunks
+
+    started = time.perf_counter()
+    per_chunk = chunk_students_list(args.students, args.chunk_students)
+    done = np.cumsum([0, *per_chunk])
+    held_out = np.diff(np.round(args.upload_records * done / args.students)).astype(int)
+    paths = {"population": Path(args.population), "upload": Path(args.upload)}
+    partial = {name: path.with_suffix(".partial") for name, path in paths.items()}
+    writers: dict[str, Any] = {}
+    counts = {"population": 0, "upload": 0}
+    chunks = generate_in_chunks(args.students, args.seed, args.chunk_students)
+    for chunk, records in enumerate(chunks):
+        rng = np.random.default_rng([args.seed, chunk])
+        is_upload = np.zeros(len(records), dtype=bool)
+        is_upload[rng.choice(len(records), size=held_out[chunk], replace=False)] = True
+        parts = {
+            "population": records.loc[~is_upload].head(args.size - counts["population"]),
+            "upload": records.loc[is_upload],
+        }
+        for name, frame in parts.items():
+            table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+            if name not in writers:
+                writers[name] = pq.ParquetWriter(partial[name], table.schema, compression="zstd")
+            writers[name].write_table(table.cast(writers[name].schema))
+            counts[name] += len(frame)
+        print(
+            f"[scale]   chunk {chunk + 1}/{len(per_chunk)}: {counts['population']:,} population "
+            f"records (peak so far {_proc_status_bytes(os.getpid(), 'VmHWM:') / GB:.2f} GB)",
+            file=sys.stderr,
+            flush=True,
+        )
+        del records, parts
+    for name, writer in writers.items():
+        writer.close()
+        partial[name].replace(paths[name])
+    return {
+        "students": args.students,
+        "chunks": len(per_chunk),
+        "chunk_students": args.chunk_students,
+        "population_records": counts["population"],
+        "upload_records": counts["upload"],
+        "generate_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _students_for(records: int, seed: int) -> int:
+    """Children to generate for about `records` records: records per child from a pilot."""
+    from migrant_linkage.synthetic import generate
+
+    pilot = generate(20_000, seed=seed + 1)
+    return int(records * 20_000 / len(pilot)) + 1
 
 
 def _job_ours(args: argparse.Namespace) -> dict[str, Any]:
@@ -506,6 +573,12 @@ def main() -> None:
         help="e.g. 4GB: sets MIGRANT_LINKAGE_DUCKDB_MEMORY_LIMIT for our job (DuckDB spills beyond it)",
     )
     parser.add_argument("--data", default="/tmp/ml-scale", help="cache of generated records")
+    parser.add_argument(
+        "--chunk-students",
+        type=int,
+        default=CHUNK_STUDENTS,
+        help="generate more children than this a chunk at a time (bounded memory)",
+    )
     parser.add_argument("--out", default="benchmarks/out/scale")
     # child-process arguments
     parser.add_argument("--child", choices=sorted(JOBS), help=argparse.SUPPRESS)
@@ -514,6 +587,7 @@ def main() -> None:
     parser.add_argument("--population", help=argparse.SUPPRESS)
     parser.add_argument("--upload", help=argparse.SUPPRESS)
     parser.add_argument("--upload-records", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--students", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--keep-population", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -548,14 +622,26 @@ def main() -> None:
         # would thin the small populations (a third of 150,000 records) and make their
         # comparisons per record incomparable.
         held_out = round(size * UPLOAD_RECORDS / largest)
-        population = data / f"population_{size}_{args.seed}_h{held_out}.parquet"
-        upload = data / f"upload_{size}_{args.seed}_h{held_out}.parquet"
+        students = _students_for(size + held_out, args.seed)
+        # Data generated in chunks differs from one generate() call: its own cache key.
+        key = f"{size}_{args.seed}_h{held_out}"
+        if students > args.chunk_students:
+            key += f"_c{args.chunk_students}"
+        population = data / f"population_{key}.parquet"
+        upload = data / f"upload_{key}.parquet"
         common = {"size": size, "work": str(data), "population": population, "upload": upload}
         run: dict[str, Any] = {"size": size}
         if not (population.exists() and upload.exists()):
             run["generate"] = run_child(
-                "generate", None, seed=args.seed, upload_records=held_out, **common
+                "generate",
+                None,
+                seed=args.seed,
+                upload_records=held_out,
+                students=students,
+                chunk_students=args.chunk_students,
+                **common,
             )
+            print(json.dumps(run["generate"], indent=1), file=sys.stderr)
         run["ours"] = run_child(
             "ours",
             None,

@@ -540,9 +540,7 @@ def render_records(
 
     msix_absent = rng.random(n) < rates.msix_id_absent
     log.mark("msix_id_absent", msix_absent)
-    offset = seed % _MSIX_MODULUS
-    msix_num = (rec["student"].to_numpy(np.int64) * _MSIX_STEP + offset) % _MSIX_MODULUS
-    msix = text.digits(msix_num + 100_000_000_000)
+    msix = msix_ids(rec["student"].to_numpy(np.int64), seed)
     msix = np.where(msix_absent, None, msix).astype(object)
 
     rj = _bins(rng.random(n), rates, "reject")
@@ -576,6 +574,12 @@ def render_records(
     assert tuple(out)[: len(schema.INPUT_COLUMNS)] == schema.INPUT_COLUMNS
     frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in out.items()})
     return frame.astype("str"), log
+
+
+def msix_ids(students: np.ndarray, seed: int) -> np.ndarray:
+    """Each child's 12-digit MSIX ID: one-to-one in the student number for a given seed."""
+    msix_num = (students.astype(np.int64) * _MSIX_STEP + seed % _MSIX_MODULUS) % _MSIX_MODULUS
+    return text.digits(msix_num + 100_000_000_000)
 
 
 def _ids(prefix: str, numbers: np.ndarray) -> np.ndarray:
