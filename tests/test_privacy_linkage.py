@@ -362,3 +362,19 @@ def test_a_birth_year_stored_as_float_hashes_like_the_integer_year():
     plain, floated = privacy.encode(standardized, SECRET), privacy.encode(as_float, SECRET)
     assert floated["birth_year"].iloc[0] == plain["birth_year"].iloc[0]
     assert pd.isna(floated["birth_year"].iloc[1])
+
+
+def test_an_encoded_run_that_fails_in_training_leaves_no_finished_marker(
+    encoded, tmp_path, monkeypatch
+):
+    from migrant_linkage.privacy import linkage
+
+    (tmp_path / "summary.json").write_text("{}", encoding="utf-8")  # an earlier run's marker
+
+    def training_dies(records):
+        raise RuntimeError("killed in training")
+
+    monkeypatch.setattr(linkage, "train_encoded", training_dies)
+    with pytest.raises(RuntimeError):
+        privacy.dedupe_encoded(encoded, out_dir=tmp_path)
+    assert not (tmp_path / "summary.json").exists()

@@ -131,6 +131,9 @@ def _run_encoded(
 
     quiet_splink()
     check_encoded(frames)
+    # Before any work: a run killed in training must not leave an older run's summary.json
+    # (the finished marker) beside this run's files.
+    out = prepare_out_dir(out_dir)
     thresholds = thresholds or Thresholds()
     records = pd.concat(
         [f.assign(_link_side=side) for f, side in zip(frames, sides, strict=True)],
@@ -160,7 +163,6 @@ def _run_encoded(
     }
     rejects = pd.DataFrame({c: pd.Series(dtype="str") for c in REJECT_COLUMNS})
     stages = Stages(None)
-    out = prepare_out_dir(out_dir)
     if len(records) == 0:
         return empty_result(records, rejects, chosen, summary, stages, out)
     db_api, con = make_db_api()
