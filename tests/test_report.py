@@ -431,6 +431,17 @@ def chromium_path() -> str | None:
     return None
 
 
+def launch_chromium(playwright, tmp_path: Path):
+    """Debian's headless Chromium with a fresh profile under tmp_path and no network."""
+    return playwright.chromium.launch_persistent_context(
+        str(tmp_path / "chromium-profile"),
+        executable_path=chromium_path(),
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport={"width": 1200, "height": 900},
+    )
+
+
 def open_in_chromium(html_path: Path, screenshot: Path, tmp_path: Path) -> dict:
     """Load the page in headless Chromium (fresh profile, no network) and report what drew."""
     sync_api = pytest.importorskip(
@@ -440,13 +451,7 @@ def open_in_chromium(html_path: Path, screenshot: Path, tmp_path: Path) -> dict:
     warnings: list[str] = []
     requests: list[str] = []
     with sync_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=chromium_path(),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1200, "height": 900},
-        )
+        context = launch_chromium(p, tmp_path)
         try:
             page = context.new_page()
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

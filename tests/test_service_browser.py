@@ -24,7 +24,7 @@ sync_api = pytest.importorskip(
 import uvicorn  # noqa: E402
 
 from migrant_linkage.service.app import create_app  # noqa: E402
-from test_report import CHROMIUM_ARGS, chromium_path  # noqa: E402
+from test_report import chromium_path, launch_chromium  # noqa: E402
 from test_service_helpers import PASSWORD, add_accounts, build_index, population  # noqa: E402
 from test_service_load import free_port  # noqa: E402
 
@@ -77,13 +77,7 @@ def test_a_merge_decided_and_validated_in_the_browser_shows_on_the_student(serve
     index = app.state.service.index
     errors: list[str] = []
     with sync_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=chromium_path(),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1200, "height": 900},
-        )
+        context = launch_chromium(p, tmp_path)
         try:
             page = context.new_page()
             page.on("pageerror", lambda e: errors.append(str(e)))
