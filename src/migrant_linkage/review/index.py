@@ -264,17 +264,32 @@ class MasterIndex:
     def set_two_person_rule(self, on: bool, *, actor: str, reason: str | None = None) -> None:
         """Turn the two-person rule on or off (an index administrator; audited)."""
 
-        def work(con):
-            admin = accounts.require_index_administrator(
-                con, actor, action="changing the two-person rule"
-            )
+        def change(con) -> dict[str, Any]:
             set_meta(con, "two_person_rule", "true" if on else "false")
+            return {"two_person_rule": on}
+
+        self._change_setting("the two-person rule", change, actor=actor, reason=reason)
+
+    def _change_setting(
+        self,
+        what: str,
+        change: Callable[[Any], dict[str, Any]],
+        *,
+        actor: str,
+        reason: str | None,
+    ) -> None:
+        """One settings change: an index administrator only, `change(con)` writes the setting
+        and returns what the audit entry records, in one transaction."""
+
+        def work(con):
+            admin = accounts.require_index_administrator(con, actor, action=f"changing {what}")
+            details = change(con)
             write_audit(
                 con,
                 actor=admin.account_id,
                 action="settings",
                 reason=reason,
-                details={"two_person_rule": on},
+                details=details,
                 at=self.clock(),
             )
 
@@ -330,22 +345,12 @@ class MasterIndex:
         """Zone future uploads with `thresholds` (an index administrator; audited)."""
         values = _thresholds_dict(thresholds)
 
-        def work(con):
-            admin = accounts.require_index_administrator(
-                con, actor, action="changing the thresholds"
-            )
+        def change(con) -> dict[str, Any]:
             before = get_meta(con, "thresholds_json")
             set_meta(con, "thresholds_json", json.dumps(values))
-            write_audit(
-                con,
-                actor=admin.account_id,
-                action="settings",
-                reason=reason,
-                details={"thresholds": values, "before": json.loads(before) if before else None},
-                at=self.clock(),
-            )
+            return {"thresholds": values, "before": json.loads(before) if before else None}
 
-        self._write(work)
+        self._change_setting("the thresholds", change, actor=actor, reason=reason)
 
     def escalation_days(self) -> dict[str, float]:
         with self._read() as con:
@@ -361,22 +366,12 @@ class MasterIndex:
         except ValueError as exc:
             raise ReviewError(str(exc)) from None
 
-        def work(con):
-            admin = accounts.require_index_administrator(
-                con, actor, action="changing the escalation times"
-            )
+        def change(con) -> dict[str, Any]:
             merged = {**escalation.escalation_days(con), **values}
             set_meta(con, "escalation_days_json", json.dumps(merged, sort_keys=True))
-            write_audit(
-                con,
-                actor=admin.account_id,
-                action="settings",
-                reason=reason,
-                details={"escalation_days": merged},
-                at=self.clock(),
-            )
+            return {"escalation_days": merged}
 
-        self._write(work)
+        self._change_setting("the escalation times", change, actor=actor, reason=reason)
 
     def escalate(self, *, actor: str) -> dict[str, Any]:
         """Run escalation now (docs: daily): items move up a level after the level's time;
