@@ -33,13 +33,16 @@ import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from migrant_linkage.db import make_db_api, quote_identifier
 from migrant_linkage.levels import ModelLevels, frequency_column
+from migrant_linkage.review.candidates import IndexColumns, columns_for, new_token
 from migrant_linkage.review.search_fields import QUERY_FIELDS
 from migrant_linkage.review.store import ReviewError
 from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
@@ -174,6 +177,7 @@ def refresh(con: duckdb.DuckDBPyConnection, upload_id: int | None = None) -> Non
     con.execute(f"INSERT INTO {KEYS_TABLE} {keys_sql('_search_keyed')}")
     con.execute("DROP VIEW _search_keyed")
     _refresh_frequencies(con)
+    new_token(con)  # the in-memory copies of the records follow (candidates.py)
 
 
 def _refresh_frequencies(con: duckdb.DuckDBPyConnection) -> None:
@@ -312,6 +316,7 @@ class Searcher:
         self._session: Any = None
         self._types: list[tuple[str, str]] = []
         self._routed_for: int | None = None
+        self._held: tuple[str, ...] = ()
 
     # ---------------------------------------------------------------- the Splink session
     def _settings(self) -> dict[str, Any]:
@@ -347,6 +352,32 @@ class Searcher:
         con.execute(f"CREATE VIEW ml_search_scored AS {_scoring_sql(linker, db_api)}")
         self._session = con
         self._weights = self._weight_columns()
+        self._held = self._compared_columns()
+
+    def _compared_columns(self) -> tuple[str, ...]:
+        """The standardized columns the scoring and routing SQL read (the candidates' values
+        that can change a result): the in-memory copy holds only these (candidates.py)."""
+        import sqlglot
+        from sqlglot import exp
+
+        routing = Routing(self.levels, self.thresholds, population=1)
+        extra = [*self.levels.gamma_columns(), *self._weights]
+        named: set[str] = set()
+        for sql in (
+            self._view_sql("ml_search_scored"),
+            routing.routed_pairs_sql("ml_search_scored", extra),
+        ):
+            named |= {c.name for c in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Column)}
+        return tuple(
+            c
+            for c in STANDARDIZED_COLUMN_NAMES
+            if c != UNIQUE_ID_COLUMN and ({c, f"{c}_l", f"{c}_r"} & named)
+        )
+
+    def _view_sql(self, view: str) -> str:
+        return self._session.execute(
+            "SELECT sql FROM duckdb_views() WHERE view_name = ?", [view]
+        ).fetchall()[0][0]
 
     def _weight_columns(self) -> list[str]:
         available = {r[0] for r in self._session.execute("DESCRIBE ml_search_scored").fetchall()}
@@ -380,6 +411,7 @@ class Searcher:
         con: duckdb.DuckDBPyConnection,
         query: Mapping[str, Any],
         *,
+        index_path: str | Path,
         state: str | None = None,
         page: int = 1,
         page_size: int = DEFAULT_PAGE_SIZE,
@@ -387,7 +419,8 @@ class Searcher:
         strict_dates: bool = True,
     ) -> SearchResult:
         """Ranked candidate students for `query` (fields of QUERY_FIELDS). `state` keeps only
-        records sent by that state. `con` is a connection to the index (read only)."""
+        records sent by that state. `con` is a connection to the index at `index_path` (read
+        only); the index's compared columns are held in memory per index (candidates.py)."""
         if page < 1:
             raise SearchError("page: must be 1 or more")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -401,15 +434,14 @@ class Searcher:
                 "--build-keys --index FILE` once (any upload builds them too)"
             )
         frame[UNIQUE_ID_COLUMN] = QUERY_ID
-        (population,) = con.execute("SELECT count(*) FROM records WHERE active").fetchall()[0]
-        population = int(population)
         # The session holds one query's rows at a time, so its steps take turns; the reads from
-        # the index (term frequencies, key look-ups, the candidates' rows: most of a query's
-        # time at a million records) run outside that turn, beside other callers' queries.
+        # the index (key look-ups, the candidates' students) and from the in-memory copy run
+        # outside that turn, beside other callers' queries.
         with self._lock:
             if self._session is None:
                 self._open()
-        row = self._query_row(con, frame, population)
+        held = columns_for(con, index_path, self._held, self._tf, FREQUENCIES_TABLE)
+        row = self._query_row(frame, held)
         with self._lock:
             self._insert_query(row)
             keys = sorted(
@@ -426,43 +458,29 @@ class Searcher:
                 "the query has nothing to search by: give a name, a birth date, parents' "
                 "names or an ID"
             )
-        table, truncated = self._fetch_candidates(con, chosen, state, population)
+        table, truncated = self._fetch_candidates(con, chosen, state, held)
         if table is None or table.num_rows == 0:
             return SearchResult([], page, page_size, 0, 0, False, kinds)
         with self._lock:
             self._insert_query(row)  # another caller may have had the session meanwhile
             self._insert_candidates(table)
-            self._route(population)
+            self._route(held.population)
             pairs = self._session.execute("SELECT * FROM ml_search_routed").df()
-        candidates = table.select(["record_key", "submitting_state", "student_id"]).to_pandas()
+        found = table.select(["record_key", "submitting_state", "student_id"]).to_pandas()
         # score_pairs puts the query on the left; the candidate is the right-hand record.
         pairs = pairs.rename(columns={"record_id_r": "record_key"}).drop(columns=["record_id_l"])
         if not include_non_matches:
             pairs = pairs[pairs["zone"] != "non_match"]
-        return self._page(pairs, candidates, page, page_size, truncated, kinds)
+        return self._page(pairs, found, page, page_size, truncated, kinds)
 
-    def _query_row(
-        self, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, population: int
-    ) -> list[Any]:
+    def _query_row(self, frame: pd.DataFrame, held: IndexColumns) -> list[Any]:
         """The query row's values in the session's column order, with the index's term
-        frequencies of its values (read from the index; the session is not touched)."""
+        frequencies of its values (from the in-memory copy; the session is not touched)."""
         row = {c: _python(frame.loc[0, c]) if c in frame else None for c, _ in self._types}
-        values = {c: str(row[c]) for c in self._tf if row.get(c) is not None}
-        found = {}
-        if values:
-            found = {
-                (column, value): (tf, share)
-                for column, value, tf, share in con.execute(
-                    f"SELECT column_name, value, tf, share FROM {FREQUENCIES_TABLE} "
-                    "WHERE value IN (SELECT unnest(?::VARCHAR[]))",
-                    [sorted(set(values.values()))],
-                ).fetchall()
-            }
-        # A value the index does not hold is as rare as one record in the population.
-        floor = 1.0 / max(population, 1)
-        for column, value in values.items():
-            tf, share = found.get((column, value), (floor, floor))
-            row["tf_" + column], row[frequency_column(column)] = tf, share
+        for column in self._tf:
+            if row.get(column) is not None:
+                tf, share = held.frequency(column, str(row[column]))
+                row["tf_" + column], row[frequency_column(column)] = tf, share
         return [row[c] for c, _ in self._types]
 
     def _insert_query(self, row: list[Any]) -> None:
@@ -477,14 +495,15 @@ class Searcher:
         con: duckdb.DuckDBPyConnection,
         keys: list[str],
         state: str | None,
-        population: int,
+        held: IndexColumns,
     ) -> tuple[Any, bool]:
         """The active records sharing most keys with the query (at most MAX_CANDIDATES), with
-        their term frequencies, read from the index as an Arrow table (None when no record
-        shares a key), and whether more matched. The session is not touched."""
+        their term frequencies and students, as an Arrow table (None when no record shares a
+        key), and whether more matched. The session is not touched."""
         # Two look-ups by ART index, so the cost follows the candidates, not the index size:
         # the keys (an IN list of parameters, which DuckDB answers from the index; a join or
-        # an IN subquery scans the table), then the chosen records by their keys.
+        # an IN subquery scans the table), then the chosen records' students (which merges
+        # change, so they are read from the index, not held in memory).
         hits = con.execute(
             f"SELECT record_key, count(*) AS keys_shared FROM {KEYS_TABLE} "
             f"WHERE key IN ({', '.join('?' for _ in keys)}) GROUP BY record_key",
@@ -501,40 +520,27 @@ class Searcher:
         chosen = ranked[:MAX_CANDIDATES]
         if not chosen:
             return None, False
-        standardized = [c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN]
-        selected = ", ".join(f"p.{quote_identifier(c)}" for c in standardized)
-        floor = repr(1.0 / max(population, 1))
-        joins, frequencies = [], []
-        for i, column in enumerate(self._tf):
-            c = quote_identifier(column)
-            joins.append(
-                f"LEFT JOIN {FREQUENCIES_TABLE} f{i} ON f{i}.column_name = "
-                f"'{column}' AND f{i}.value = CAST(p.{c} AS VARCHAR)"
-            )
-            for target, source in (("tf_" + column, "tf"), (frequency_column(column), "share")):
-                frequencies.append(
-                    f"CASE WHEN p.{c} IS NULL THEN NULL ELSE coalesce(f{i}.{source}, {floor}) END "
-                    f"AS {quote_identifier(target)}"
-                )
-        table = con.sql(
-            f"""WITH picked AS (
-                SELECT record_key, submitting_state, student_id,
-                       {", ".join(quote_identifier(c) for c in standardized)}
-                FROM records
-                WHERE record_key IN ({", ".join("?" for _ in chosen)}) AND active
-            )
-            SELECT p.record_key AS {UNIQUE_ID_COLUMN}, {selected}, {", ".join(frequencies)},
-                   p.record_key, p.submitting_state, p.student_id
-            FROM picked p {" ".join(joins)}
-            ORDER BY p.record_key""",
-            params=chosen,
-        ).to_arrow_table()
+        students = dict(
+            con.execute(
+                "SELECT record_key, student_id FROM records "
+                f"WHERE record_key IN ({', '.join('?' for _ in chosen)}) AND active",
+                chosen,
+            ).fetchall()
+        )
+        active = sorted(students)
+        table = held.take(active, self._tf)
+        table = table.add_column(0, UNIQUE_ID_COLUMN, table.column("record_key"))
+        table = table.append_column(
+            "student_id", pa.array([students[k] for k in active], pa.string())
+        )
         return table, truncated
 
     def _insert_candidates(self, table: Any) -> None:
-        """The candidates' rows into the session's records table. The caller holds the lock."""
+        """The candidates' rows into the session's records table (the columns the scoring
+        reads; the others stay null). The caller holds the lock."""
         session = self._session
-        columns = ", ".join(quote_identifier(c) for c, _ in self._types)
+        present = set(table.column_names)
+        columns = ", ".join(quote_identifier(c) for c, _ in self._types if c in present)
         session.register("_candidates", table)
         session.execute("DELETE FROM ml_search_records")
         session.execute(
@@ -685,6 +691,7 @@ def search(
         return searcher.search(
             con,
             query,
+            index_path=index.path,
             state=state,
             page=page,
             page_size=page_size,
