@@ -43,9 +43,10 @@ import pyarrow as pa
 from migrant_linkage.db import make_db_api, quote_identifier
 from migrant_linkage.levels import ModelLevels, frequency_column
 from migrant_linkage.review.candidates import IndexColumns, columns_for, new_token
+from migrant_linkage.review.query import NOT_COMPUTED, standardized_values
 from migrant_linkage.review.search_fields import QUERY_FIELDS
 from migrant_linkage.review.store import ReviewError
-from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
+from migrant_linkage.schema import STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
 from migrant_linkage.zones import Routing, Thresholds
 
 KEYS_TABLE = "search_keys"
@@ -213,13 +214,12 @@ def ensure(con: duckdb.DuckDBPyConnection) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def query_frame(query: Mapping[str, Any], *, strict_dates: bool = True) -> pd.DataFrame:
-    """One standardized row from the caller's fields (the record contract's names), derived by
-    the same code as an upload (standardize.derive_columns), without the reject rules: a query may lack
-    a name. With `strict_dates`, a birth date that does not parse is an error (a person typed it);
-    without, it is left out, as an upload keeps such a record with a flag (a system sent it)."""
-    from migrant_linkage.standardize import derive_columns
-
+def query_values(query: Mapping[str, Any], *, strict_dates: bool = True) -> dict[str, Any]:
+    """The standardized values of the caller's fields (the record contract's names), derived by
+    the upload's standardization functions (review/query.py), without the reject rules: a query
+    may lack a name. With `strict_dates`, a birth date that does not parse is an error (a person
+    typed it); without, it is left out, as an upload keeps such a record with a flag (a system
+    sent it)."""
     unknown = sorted(set(query) - set(QUERY_FIELDS))
     if unknown:
         raise SearchError(
@@ -228,15 +228,11 @@ def query_frame(query: Mapping[str, Any], *, strict_dates: bool = True) -> pd.Da
     given = {k: str(v).strip() for k, v in query.items() if v is not None and str(v).strip()}
     if not given:
         raise SearchError(f"a search needs at least one of: {', '.join(QUERY_FIELDS)}")
-    raw = pd.DataFrame(
-        {c: pd.Series([given.get(c)], dtype="str") for c in INPUT_COLUMNS if c != "record_id"}
-    )
-    raw.insert(0, "record_id", pd.Series([QUERY_ID], dtype="str"))
-    derived = derive_columns(raw, "search")
-    frame = pd.concat([raw, derived[list(STANDARDIZED_COLUMN_NAMES)]], axis=1)
-    if strict_dates and "birth_date" in given and pd.isna(frame.loc[0, "birth_date_std"]):
+    values = standardized_values(given, "search")
+    if strict_dates and "birth_date" in given and values["birth_date_std"] is None:
         raise SearchError("birth_date: not a date (use YYYY-MM-DD or MM/DD/YYYY)")
-    return frame
+    values[UNIQUE_ID_COLUMN] = QUERY_ID
+    return values
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,11 +364,16 @@ class Searcher:
             routing.routed_pairs_sql("ml_search_scored", extra),
         ):
             named |= {c.name for c in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Column)}
-        return tuple(
+        held = tuple(
             c
             for c in STANDARDIZED_COLUMN_NAMES
             if c != UNIQUE_ID_COLUMN and ({c, f"{c}_l", f"{c}_r"} & named)
         )
+        keyed = {p if isinstance(p, str) else p[0] for _, parts in SEARCH_KEYS for p in parts}
+        missing = sorted(set(NOT_COMPUTED) & (set(held) | keyed))
+        if missing:  # review/query.py leaves these out of a query: it must compute them now
+            raise RuntimeError(f"the model compares {missing}, which a search query lacks")
+        return held
 
     def _view_sql(self, view: str) -> str:
         return self._session.execute(
@@ -425,7 +426,7 @@ class Searcher:
             raise SearchError("page: must be 1 or more")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise SearchError(f"page_size: must be between 1 and {MAX_PAGE_SIZE}")
-        frame = query_frame(query, strict_dates=strict_dates)
+        values = query_values(query, strict_dates=strict_dates)
         if not ensure(con):
             if con.execute("SELECT count(*) FROM records").fetchall()[0][0] == 0:
                 return SearchResult([], page, page_size, 0, 0, False, [])
@@ -433,7 +434,6 @@ class Searcher:
                 "this index has no search keys yet; run `migrant-linkage index search "
                 "--build-keys --index FILE` once (any upload builds them too)"
             )
-        frame[UNIQUE_ID_COLUMN] = QUERY_ID
         # The session holds one query's rows at a time, so its steps take turns; the reads from
         # the index (key look-ups, the candidates' students) and from the in-memory copy run
         # outside that turn, beside other callers' queries.
@@ -441,7 +441,7 @@ class Searcher:
             if self._session is None:
                 self._open()
         held = columns_for(con, index_path, self._held, self._tf, FREQUENCIES_TABLE)
-        row = self._query_row(frame, held)
+        row = self._query_row(values, held)
         with self._lock:
             self._insert_query(row)
             keys = sorted(
@@ -473,10 +473,10 @@ class Searcher:
             pairs = pairs[pairs["zone"] != "non_match"]
         return self._page(pairs, found, page, page_size, truncated, kinds)
 
-    def _query_row(self, frame: pd.DataFrame, held: IndexColumns) -> list[Any]:
+    def _query_row(self, values: Mapping[str, Any], held: IndexColumns) -> list[Any]:
         """The query row's values in the session's column order, with the index's term
         frequencies of its values (from the in-memory copy; the session is not touched)."""
-        row = {c: _python(frame.loc[0, c]) if c in frame else None for c, _ in self._types}
+        row = {c: values.get(c) for c, _ in self._types}
         for column in self._tf:
             if row.get(column) is not None:
                 tf, share = held.frequency(column, str(row[column]))
@@ -624,15 +624,6 @@ def _scoring_sql(linker: Any, db_api: Any) -> str:
     if "gamma_" not in sql or "__splink__df_tf_" in sql:
         raise RuntimeError("Splink's score_pairs ran an unexpected pipeline; cannot search")
     return sql
-
-
-def _python(value: Any) -> Any:
-    """A frame cell as a plain Python value for a query parameter (missing as None)."""
-    if value is None or (not isinstance(value, str | bytes) and pd.isna(value)):
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()[:10] if hasattr(value, "hour") else value.isoformat()
-    return value.item() if hasattr(value, "item") else value
 
 
 def _finite(value: Any) -> float:
