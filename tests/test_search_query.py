@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from migrant_linkage import synthetic
 from migrant_linkage.review.query import NOT_COMPUTED, plain, standardized_values
-from migrant_linkage.review.search import SearchError, query_values
-from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES
+from migrant_linkage.review.search import SearchError, keys_sql, query_keys, query_values
+from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES, STANDARDIZED_COLUMNS
 from migrant_linkage.standardize import derive_columns
 
 COMPARED = [c for c in STANDARDIZED_COLUMN_NAMES if c not in NOT_COMPUTED]
@@ -99,3 +99,22 @@ def test_an_unreadable_birth_date_in_a_query_is_refused_or_left_out():
         query_values({"first_name": "ANA", "birth_date": "31/31/2014"})
     lenient = query_values({"first_name": "ANA", "birth_date": "31/31/2014"}, strict_dates=False)
     assert lenient["birth_date_std"] is None and lenient["given_name_1"] == "ANA"
+
+
+def keys_as_the_index_builds_them(values: dict[str, object]) -> list[str]:
+    """keys_sql over a table holding the one row, typed as the records table types it."""
+    import duckdb
+
+    con = duckdb.connect()
+    typed = [(c.name, c.sql_type) for c in STANDARDIZED_COLUMNS]
+    con.execute(f"CREATE TABLE q (record_key VARCHAR, {', '.join(f'{n} {t}' for n, t in typed)})")
+    casts = ", ".join(f"CAST(? AS {t})" for _, t in typed)
+    con.execute(f"INSERT INTO q VALUES ('query', {casts})", [values.get(n) for n, _ in typed])
+    return sorted(k for _, k in con.execute(keys_sql("q")).fetchall())
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(RECORDS)
+def test_a_querys_keys_are_the_keys_the_index_builds_for_the_same_record(fields):
+    values = standardized_values(fields, "search")
+    assert query_keys(values) == keys_as_the_index_builds_them(values)

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 
 from migrant_linkage.db import make_db_api, quote_identifier
@@ -124,6 +123,22 @@ def keys_sql(table: str, key_column: str = "record_key") -> str:
             f"FROM {table} WHERE {present}"
         )
     return "SELECT DISTINCT record_key, key FROM (" + " UNION ALL ".join(parts) + ")"
+
+
+def query_keys(values: Mapping[str, Any]) -> list[str]:
+    """The keys of one query's standardized values, sorted: what keys_sql gives for a table
+    holding that one row (built in Python, as a one-row SQL query costs a turn in the scoring
+    session; tests/test_search_query.py checks they agree)."""
+    keys = set()
+    for kind, key_parts in SEARCH_KEYS:
+        parts = [values.get(p if isinstance(p, str) else p[0]) for p in key_parts]
+        if all(v is not None for v in parts):
+            text = [
+                str(v) if isinstance(p, str) else str(v)[: int(p[1])]
+                for p, v in zip(key_parts, parts, strict=True)
+            ]
+            keys.add(f"{kind}:" + "|".join(text))
+    return sorted(keys)
 
 
 def term_frequency_columns(model: Any) -> list[str]:
@@ -442,14 +457,7 @@ class Searcher:
                 self._open()
         held = columns_for(con, index_path, self._held, self._tf, FREQUENCIES_TABLE)
         row = self._query_row(values, held)
-        with self._lock:
-            self._insert_query(row)
-            keys = sorted(
-                r[1]
-                for r in self._session.execute(
-                    keys_sql("ml_search_query", UNIQUE_ID_COLUMN)
-                ).fetchall()
-            )
+        keys = query_keys(values)
         kinds = sorted({k.split(":", 1)[0] for k in keys})
         narrow = [k for k in keys if k.split(":", 1)[0] not in BROAD_KINDS]
         chosen = narrow or keys
@@ -462,16 +470,27 @@ class Searcher:
         if table is None or table.num_rows == 0:
             return SearchResult([], page, page_size, 0, 0, False, kinds)
         with self._lock:
-            self._insert_query(row)  # another caller may have had the session meanwhile
+            self._insert_query(row)
             self._insert_candidates(table)
             self._route(held.population)
-            pairs = self._session.execute("SELECT * FROM ml_search_routed").df()
-        found = table.select(["record_key", "submitting_state", "student_id"]).to_pandas()
+            scored = self._session.execute("SELECT * FROM ml_search_routed")
+            names = [d[0] for d in scored.description]
+            pairs = [dict(zip(names, r, strict=True)) for r in scored.fetchall()]
         # score_pairs puts the query on the left; the candidate is the right-hand record.
-        pairs = pairs.rename(columns={"record_id_r": "record_key"}).drop(columns=["record_id_l"])
+        where = dict(
+            zip(
+                table.column("record_key").to_pylist(),
+                zip(
+                    table.column("submitting_state").to_pylist(),
+                    table.column("student_id").to_pylist(),
+                    strict=True,
+                ),
+                strict=True,
+            )
+        )
         if not include_non_matches:
-            pairs = pairs[pairs["zone"] != "non_match"]
-        return self._page(pairs, found, page, page_size, truncated, kinds)
+            pairs = [p for p in pairs if p["zone"] != "non_match"]
+        return self._page(pairs, where, page, page_size, truncated, kinds)
 
     def _query_row(self, values: Mapping[str, Any], held: IndexColumns) -> list[Any]:
         """The query row's values in the session's column order, with the index's term
@@ -550,39 +569,41 @@ class Searcher:
 
     def _page(
         self,
-        pairs: pd.DataFrame,
-        candidates: pd.DataFrame,
+        pairs: list[dict[str, Any]],
+        where: Mapping[str, tuple[str, str]],
         page: int,
         page_size: int,
         truncated: bool,
         kinds: list[str],
     ) -> SearchResult:
-        info = candidates.set_index("record_key")[["submitting_state", "student_id"]]
-        pairs = pairs.join(info, on="record_key")
-        pairs = pairs.sort_values(["match_weight", "record_key"], ascending=[False, True])
-        per_student = pairs.groupby("student_id", sort=False)
-        best = per_student.head(1)
-        counts = per_student.size()
-        total = len(best)
+        """One page of students, each by its best pair (highest weight, then record key), from
+        the scored pairs (at most MAX_CANDIDATES: plain Python is quicker than a frame here).
+        `where` gives each candidate record's (submitting state, student)."""
+        pairs = sorted(pairs, key=lambda p: (-p["match_weight"], p["record_id_r"]))
+        best: dict[str, dict[str, Any]] = {}
+        counts: dict[str, int] = {}
+        for p in pairs:
+            student = where[p["record_id_r"]][1]
+            best.setdefault(student, p)
+            counts[student] = counts.get(student, 0) + 1
         start = (page - 1) * page_size
-        shown = best.iloc[start : start + page_size]
-        result = []
-        for r in shown.to_dict("records"):  # at most MAX_PAGE_SIZE rows
-            result.append(
-                Candidate(
-                    student_id=str(r["student_id"]),
-                    record_key=str(r["record_key"]),
-                    state=str(r["submitting_state"]),
-                    match_weight=_finite(r["match_weight"]),
-                    match_probability=_finite(r["match_probability"]),
-                    zone=str(r["zone"]),
-                    grade=None if pd.isna(r["grade"]) else str(r["grade"]),
-                    guard_reason=None if pd.isna(r["guard_reason"]) else str(r["guard_reason"]),
-                    records=int(counts[r["student_id"]]),
-                    evidence=self._evidence(r),
-                )
+        shown = list(best.items())[start : start + page_size]
+        result = [
+            Candidate(
+                student_id=str(student),
+                record_key=str(r["record_id_r"]),
+                state=str(where[r["record_id_r"]][0]),
+                match_weight=_finite(r["match_weight"]),
+                match_probability=_finite(r["match_probability"]),
+                zone=str(r["zone"]),
+                grade=None if r["grade"] is None else str(r["grade"]),
+                guard_reason=None if r["guard_reason"] is None else str(r["guard_reason"]),
+                records=counts[student],
+                evidence=self._evidence(r),
             )
-        return SearchResult(result, page, page_size, total, len(candidates), truncated, kinds)
+            for student, r in shown
+        ]
+        return SearchResult(result, page, page_size, len(best), len(where), truncated, kinds)
 
     def _evidence(self, row: Mapping[Any, Any]) -> list[dict[str, Any]]:
         return [
@@ -627,7 +648,7 @@ def _scoring_sql(linker: Any, db_api: Any) -> str:
 
 
 def _finite(value: Any) -> float:
-    number = float(value)
+    number = math.nan if value is None else float(value)
     return round(number, 4) if math.isfinite(number) else number
 
 
