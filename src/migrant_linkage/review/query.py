@@ -12,6 +12,7 @@ checks, over generated queries, that every value equals what derive_columns give
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -25,44 +26,74 @@ NOT_COMPUTED = ("source_row", "enrollment_date_std", "quality_flags")
 def standardized_values(given: Mapping[str, str], label: str) -> dict[str, Any]:
     """The standardized columns of one record whose contract fields are `given` (others
     missing), as plain values (None for missing), computed as derive_columns computes them."""
-    from migrant_linkage.standardize import codes
     from migrant_linkage.standardize.dates import parse_dates
-    from migrant_linkage.standardize.names import fold_name, standardize_names
-
-    def series(column: str) -> pd.Series:
-        return pd.Series([given.get(column)], dtype="str")
+    from migrant_linkage.standardize.names import standardize_names
 
     values: dict[str, Any] = {"source_name": label}
-    state_std, _ = codes.standardize_state(series("state"))
-    values["state_std"] = state_std.iloc[0]
-    values["state_student_id_std"] = codes.standardize_state_student_id(
-        series("state_student_id")
-    ).iloc[0]
-    values["msix_id_std"] = codes.standardize_msix_id(series("msix_id"))[0].iloc[0]
+    values.update(_codes(*(given.get(c) for c in CODED_FIELDS)))
+    fields = [c for c in INPUT_COLUMNS if c != "record_id"]
     names = standardize_names(
-        pd.DataFrame({c: series(c) for c in INPUT_COLUMNS if c != "record_id"})
+        pd.DataFrame([[given.get(c) for c in fields]], columns=fields, dtype="str")
     )
-    for column in names.columns:
-        if column != "name_flags":
-            values[column] = names[column].iloc[0]
-    birth = parse_dates(series("birth_date"), None)
-    for column in birth.columns:
-        if column != "flags":
-            values[column] = birth[column].iloc[0]
-    values["sex_std"] = codes.standardize_sex(series("sex"))[0].iloc[0]
-    values["multiple_birth_std"] = codes.standardize_multiple_birth(series("multiple_birth")).iloc[
-        0
-    ]
-    values["birth_date_verified"] = codes.standardize_birth_date_verification(
-        series("birth_date_verification")
-    ).iloc[0]
-    city = fold_name(series("birth_city")).astype("str").iloc[0]
-    values["birth_city_std"] = None if city == "" else city
-    birth_state, birth_country, _ = codes.standardize_birth_place(
-        series("birth_state"), series("birth_country")
+    values.update(names.drop(columns="name_flags").to_dict("records")[0])
+    birth = parse_dates(_series(given.get("birth_date")), None)
+    values.update(birth.drop(columns="flags").to_dict("records")[0])
+    return {column: plain(value) for column, value in values.items()}
+
+
+def _series(value: str | None) -> pd.Series:
+    return pd.Series([value], dtype="str")
+
+
+#: The fields standardized by code look-ups alone (no reference day, no other field): a few
+#: distinct values each (states, sexes, countries), so their results are kept per value.
+CODED_FIELDS = (
+    "state",
+    "state_student_id",
+    "msix_id",
+    "sex",
+    "multiple_birth",
+    "birth_date_verification",
+    "birth_city",
+    "birth_state",
+    "birth_country",
+)
+
+
+@lru_cache(maxsize=4096)
+def _codes(
+    state: str | None,
+    state_student_id: str | None,
+    msix_id: str | None,
+    sex: str | None,
+    multiple_birth: str | None,
+    verification: str | None,
+    birth_city: str | None,
+    birth_state: str | None,
+    birth_country: str | None,
+) -> dict[str, Any]:
+    from migrant_linkage.standardize import codes
+    from migrant_linkage.standardize.names import fold_name
+
+    birth_state_std, birth_country_std, _ = codes.standardize_birth_place(
+        _series(birth_state), _series(birth_country)
     )
-    values["birth_state_std"] = birth_state.iloc[0]
-    values["birth_country_std"] = birth_country.iloc[0]
+    city = fold_name(_series(birth_city)).astype("str").iloc[0]
+    values = {
+        "state_std": codes.standardize_state(_series(state))[0].iloc[0],
+        "state_student_id_std": codes.standardize_state_student_id(_series(state_student_id)).iloc[
+            0
+        ],
+        "msix_id_std": codes.standardize_msix_id(_series(msix_id))[0].iloc[0],
+        "sex_std": codes.standardize_sex(_series(sex))[0].iloc[0],
+        "multiple_birth_std": codes.standardize_multiple_birth(_series(multiple_birth)).iloc[0],
+        "birth_date_verified": codes.standardize_birth_date_verification(
+            _series(verification)
+        ).iloc[0],
+        "birth_city_std": None if city == "" else city,
+        "birth_state_std": birth_state_std.iloc[0],
+        "birth_country_std": birth_country_std.iloc[0],
+    }
     return {column: plain(value) for column, value in values.items()}
 
 
