@@ -660,15 +660,22 @@ _SEARCHERS: dict[tuple[str, str], Searcher] = {}
 _SEARCHERS_LOCK = threading.Lock()
 
 
-def searcher_for(index: Any) -> Searcher:
+def searcher_for(index: Any, con: duckdb.DuckDBPyConnection | None = None) -> Searcher:
     """The Searcher for an index's current model and thresholds (one per model, kept: its
-    Splink session is reused by every later query)."""
+    Splink session is reused by every later query). `con`: a connection to the index already
+    open (one is opened otherwise)."""
     from migrant_linkage.model import Model
-    from migrant_linkage.review.store import get_meta
 
-    with index._read() as con:
-        model_json = get_meta(con, "model_json") or ""
-        thresholds_json = get_meta(con, "thresholds_json") or ""
+    if con is None:
+        with index._read() as own:
+            return searcher_for(index, own)
+    settings = dict(
+        con.execute(
+            "SELECT key, value FROM meta WHERE key IN ('model_json', 'thresholds_json')"
+        ).fetchall()
+    )
+    model_json = settings.get("model_json") or ""
+    thresholds_json = settings.get("thresholds_json") or ""
     key = (model_json, thresholds_json)
     with _SEARCHERS_LOCK:
         if key not in _SEARCHERS:
@@ -698,9 +705,8 @@ def search(
     strict_dates: bool = True,
 ) -> SearchResult:
     """Search a MasterIndex: ranked candidate students for `query` (see Searcher.search)."""
-    searcher = searcher_for(index)
     with index._read() as con:
-        return searcher.search(
+        return searcher_for(index, con).search(
             con,
             query,
             index_path=index.path,
