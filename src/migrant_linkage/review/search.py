@@ -31,6 +31,7 @@ import copy
 import json
 import math
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -294,6 +295,8 @@ class SearchResult:
     records_scored: int
     truncated: bool  # the keys found more than MAX_CANDIDATES records
     keys: list[str] = field(default_factory=list)  # the key kinds the query had
+    #: Milliseconds per step (benchmarks/service.py reports them); not part of the answer.
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -441,7 +444,9 @@ class Searcher:
             raise SearchError("page: must be 1 or more")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise SearchError(f"page_size: must be between 1 and {MAX_PAGE_SIZE}")
+        clock = _Laps()
         values = query_values(query, strict_dates=strict_dates)
+        clock.lap("standardize the query")
         if not ensure(con):
             if con.execute("SELECT count(*) FROM records").fetchall()[0][0] == 0:
                 return SearchResult([], page, page_size, 0, 0, False, [])
@@ -466,16 +471,20 @@ class Searcher:
                 "the query has nothing to search by: give a name, a birth date, parents' "
                 "names or an ID"
             )
-        table, truncated = self._fetch_candidates(con, chosen, state, held)
+        clock.lap("keys, term frequencies, copy check")
+        table, truncated = self._fetch_candidates(con, chosen, state, held, clock)
         if table is None or table.num_rows == 0:
             return SearchResult([], page, page_size, 0, 0, False, kinds)
         with self._lock:
+            clock.lap("wait for the scoring session")
             self._insert_query(row)
             self._insert_candidates(table)
+            clock.lap("rows into the scoring session")
             self._route(held.population)
             scored = self._session.execute("SELECT * FROM ml_search_routed")
             names = [d[0] for d in scored.description]
             pairs = [dict(zip(names, r, strict=True)) for r in scored.fetchall()]
+            clock.lap("scoring and routing SQL")
         # score_pairs puts the query on the left; the candidate is the right-hand record.
         where = dict(
             zip(
@@ -490,7 +499,10 @@ class Searcher:
         )
         if not include_non_matches:
             pairs = [p for p in pairs if p["zone"] != "non_match"]
-        return self._page(pairs, where, page, page_size, truncated, kinds)
+        result = self._page(pairs, where, page, page_size, truncated, kinds)
+        clock.lap("rank and page")
+        result.timings = clock.laps
+        return result
 
     def _query_row(self, values: Mapping[str, Any], held: IndexColumns) -> list[Any]:
         """The query row's values in the session's column order, with the index's term
@@ -515,6 +527,7 @@ class Searcher:
         keys: list[str],
         state: str | None,
         held: IndexColumns,
+        clock: _Laps,
     ) -> tuple[Any, bool]:
         """The active records sharing most keys with the query (at most MAX_CANDIDATES), with
         their term frequencies and students, as an Arrow table (None when no record shares a
@@ -528,6 +541,7 @@ class Searcher:
             f"WHERE key IN ({', '.join('?' for _ in keys)}) GROUP BY record_key",
             keys,
         ).fetchall()
+        clock.lap("key look-up")
         if not hits:
             return None, False
         shared = dict(hits)
@@ -546,12 +560,14 @@ class Searcher:
                 chosen,
             ).fetchall()
         )
+        clock.lap("students of the candidates")
         active = sorted(students)
         table = held.take(active, self._tf)
         table = table.add_column(0, UNIQUE_ID_COLUMN, table.column("record_key"))
         table = table.append_column(
             "student_id", pa.array([students[k] for k in active], pa.string())
         )
+        clock.lap("candidates' columns from the copy")
         return table, truncated
 
     def _insert_candidates(self, table: Any) -> None:
@@ -645,6 +661,19 @@ def _scoring_sql(linker: Any, db_api: Any) -> str:
     if "gamma_" not in sql or "__splink__df_tf_" in sql:
         raise RuntimeError("Splink's score_pairs ran an unexpected pipeline; cannot search")
     return sql
+
+
+class _Laps:
+    """Milliseconds per named step of one search, in order."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round((now - self._last) * 1000, 2)
+        self._last = now
 
 
 def _finite(value: Any) -> float:
