@@ -100,3 +100,30 @@ def test_a_search_on_an_older_view_keeps_the_newer_copy(tmp_path, population):
             old, index.path, searcher._held, searcher._tf, FREQUENCIES_TABLE
         )
     assert len(held.rows) == len(tx)
+
+
+def test_old_versions_do_not_pile_up_in_the_copy(tmp_path, population):
+    """Changed records add rows to the copy; past a fifth of the index it loads afresh."""
+    from migrant_linkage.review.search import FREQUENCIES_TABLE, searcher_for
+
+    tx = population[population["state"] == "TX"].reset_index(drop=True).head(10)
+    index = MasterIndex.create(tmp_path / "index.duckdb", administrator="admin")
+    index.upload(tx, state="TX", actor="admin")
+    searcher = searcher_for(index)
+
+    def held_rows() -> int:
+        search(index, query_of(tx.iloc[0]))
+        with index._read() as con:
+            copy = candidates.columns_for(
+                con, index.path, searcher._held, searcher._tf, FREQUENCIES_TABLE
+            )
+        return copy.table.num_rows
+
+    assert held_rows() == 10
+    changed = tx.copy()
+    changed.loc[0, "birth_date"] = "2001-12-25"
+    index.upload(changed, state="TX", actor="admin")
+    assert held_rows() == 11  # one older version kept: within a fifth
+    changed.loc[1:2, "birth_date"] = "2002-11-24"
+    index.upload(changed, state="TX", actor="admin")
+    assert held_rows() == 10  # three would be more than a fifth: loaded afresh

@@ -40,6 +40,9 @@ from migrant_linkage.levels import frequency_column
 TOKEN_KEY = "search_refresh_token"
 #: Copies kept per process (one per index and column set; the server holds one index).
 MAX_COPIES = 4
+#: Past this share of the index's rows, the superseded versions a copy holds (each changed
+#: record's older rows, kept by loading uploads one after another) make it load afresh.
+MAX_SUPERSEDED = 0.2
 
 
 def new_token(con: duckdb.DuckDBPyConnection) -> None:
@@ -159,8 +162,18 @@ def _load(
     new = None
     if held is not None and held.last_upload is not None:
         new = _read_rows(con, columns, tf_columns, since=held.last_upload)
-        if held.records_total + new.num_rows != total:
-            new = None
+        keys = new.column("record_key").to_pylist()
+        superseded = (  # older versions held: before, plus those the new rows replace
+            held.table.num_rows
+            - len(held.rows)
+            + sum(1 for k in keys if k in held.rows)
+            + len(keys)
+            - len(set(keys))
+        )
+        if held.records_total + new.num_rows != total or superseded > MAX_SUPERSEDED * len(
+            held.rows
+        ):
+            new = None  # start again: the index changed otherwise, or old versions pile up
     if new is None:  # the active version of every record: the newest one
         held, new = None, _read_rows(con, columns, tf_columns, since=None)
     offset = 0 if held is None else held.table.num_rows
