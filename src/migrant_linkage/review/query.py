@@ -60,7 +60,7 @@ def _birth_date(value: str | None, today: date) -> dict[str, Any]:
 
 
 def _plain_row(frame: pd.DataFrame) -> dict[str, Any]:
-    return {column: plain(value) for column, value in frame.to_dict("records")[0].items()}
+    return {str(column): plain(value) for column, value in frame.to_dict("records")[0].items()}
 
 
 def _series(value: str | None) -> pd.Series:
