@@ -8,11 +8,15 @@ Two steps per query, neither of which reads the whole index:
    the same with phonetic codes (BENITEZ / VENITEZ, LAURA / LORA), the birth date (and its
    day-month transposition), the MSIX ID, the state student ID, both parents' given names,
    and, for a query that has nothing else, the given name or the phonetic surname alone. The
-   query gets the same keys from the same SQL; the records sharing most keys come first, up to
+   query, standardized by the upload's functions (review/query.py), gets the same keys
+   (`query_keys`, checked against `keys_sql`); the records sharing most keys come first, up to
    MAX_CANDIDATES. (The birth date alone is such a broad key: a date-only query lists the
-   children born that day; otherwise the date counts with a name's first letter.) The keys are written when a record is uploaded (`refresh`, called inside the
-   upload's transaction), so they are never behind the records.
-2. **Score with the index's own model.** The candidates and the query are compared by Splink
+   children born that day; otherwise the date counts with a name's first letter.) The keys
+   are written when a record is uploaded (`refresh`, called inside the upload's transaction),
+   so they are never behind the records.
+2. **Score with the index's own model.** The candidates' compared columns come from a copy
+   held in memory per index (review/candidates.py; their students from the index, as merges
+   change them). The candidates and the query are compared by Splink
    (`Linker.inference.score_pairs`, the model's comparisons and weights, even prior odds as
    everywhere) and routed by `zones.Routing`, so a pair gets the weight, zone and grade an
    upload would give it. Term frequencies come from ``search_term_frequencies``, computed over
