@@ -47,6 +47,7 @@ import pyarrow as pa
 from migrant_linkage.db import make_db_api, quote_identifier
 from migrant_linkage.levels import ModelLevels, frequency_column
 from migrant_linkage.review.candidates import IndexColumns, columns_for, new_token
+from migrant_linkage.review.fast_score import PAIRS_TABLE, CompactScorer, pairs_table
 from migrant_linkage.review.query import NOT_COMPUTED, standardized_values
 from migrant_linkage.review.search_fields import QUERY_FIELDS
 from migrant_linkage.review.store import ReviewError
@@ -301,6 +302,9 @@ class SearchResult:
     keys: list[str] = field(default_factory=list)  # the key kinds the query had
     #: Milliseconds per step (benchmarks/service.py reports them); not part of the answer.
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    #: Every scored pair as routed (the query is record_id_l), before the state's students are
+    #: ranked and paged; not part of the answer.
+    pairs: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -324,9 +328,12 @@ class Searcher:
     opens on first use), call `search` many times; thread-safe (queries take turns in the
     session; each caller brings its own connection to the index)."""
 
-    def __init__(self, model: Any, thresholds: Thresholds):
+    def __init__(self, model: Any, thresholds: Thresholds, *, through_splink: bool = False):
         self.model = model
         self.thresholds = thresholds
+        #: Score with Splink's own `score_pairs` SQL (the reference the compact scorer of
+        #: review/fast_score.py is tested against) instead of the compact statement.
+        self.through_splink = through_splink
         self.levels = ModelLevels.of_model(model)
         self.labels = {name: self.levels.descriptions(name) for name in self.levels.names}
         self._tf = term_frequency_columns(model)
@@ -334,6 +341,8 @@ class Searcher:
         self._session: Any = None
         self._types: list[tuple[str, str]] = []
         self._routed_for: int | None = None
+        self._routed_sql = ""
+        self._scorer: CompactScorer | None = None
         self._held: tuple[str, ...] = ()
 
     # ---------------------------------------------------------------- the Splink session
@@ -368,6 +377,7 @@ class Searcher:
         template = db_api.register("ml_search_template", dataset_display_name="search")
         linker = Linker(template, copy.deepcopy(self._settings()), log_level=None)
         con.execute(f"CREATE VIEW ml_search_scored AS {_scoring_sql(linker, db_api)}")
+        self._scorer = CompactScorer(linker)
         self._session = con
         self._weights = self._weight_columns()
         self._held = self._compared_columns()
@@ -417,10 +427,13 @@ class Searcher:
             return
         routing = Routing(self.levels, self.thresholds, population=population)
         extra = [*self.levels.gamma_columns(), *self._weights]
-        self._session.execute(
-            "CREATE OR REPLACE VIEW ml_search_routed AS "
-            + routing.routed_pairs_sql("ml_search_scored", extra)
-        )
+        if self.through_splink:
+            self._session.execute(
+                "CREATE OR REPLACE VIEW ml_search_routed AS "
+                + routing.routed_pairs_sql("ml_search_scored", extra)
+            )
+        else:  # over the compact scorer's pairs, registered per query
+            self._routed_sql = routing.routed_pairs_sql(PAIRS_TABLE, extra)
         self._routed_for = population
 
     def close(self) -> None:
@@ -479,16 +492,10 @@ class Searcher:
         table, truncated = self._fetch_candidates(con, chosen, state, held, clock)
         if table is None or table.num_rows == 0:
             return SearchResult([], page, page_size, 0, 0, False, kinds)
-        with self._lock:
-            clock.lap("wait for the scoring session")
-            self._insert_query(row)
-            self._insert_candidates(table)
-            clock.lap("rows into the scoring session")
-            self._route(held.population)
-            scored = self._session.execute("SELECT * FROM ml_search_routed")
-            names = [d[0] for d in scored.description]
-            pairs = [dict(zip(names, r, strict=True)) for r in scored.fetchall()]
-            clock.lap("scoring and routing SQL")
+        if self.through_splink:
+            pairs = self._score_through_splink(row, table, held.population, clock)
+        else:
+            pairs = self._score_compact(row, table, held.population, clock)
         # score_pairs puts the query on the left; the candidate is the right-hand record.
         where = dict(
             zip(
@@ -501,12 +508,57 @@ class Searcher:
                 strict=True,
             )
         )
+        scored = pairs
         if not include_non_matches:
             pairs = [p for p in pairs if p["zone"] != "non_match"]
         result = self._page(pairs, where, page, page_size, truncated, kinds)
         clock.lap("rank and page")
         result.timings = clock.laps
+        result.pairs = scored
         return result
+
+    def _score_compact(
+        self, row: list[Any], table: pa.Table, population: int, clock: _Laps
+    ) -> list[dict[str, Any]]:
+        """The routed pairs of the query row and the candidates, by the compact scorer
+        (review/fast_score.py): the gammas and the routing run in the session, as two short
+        statements over the pairs registered as an Arrow table (no rows written)."""
+        present = set(table.column_names)
+        compared = [c for c, _ in self._types if c in present and c != UNIQUE_ID_COLUMN]
+        query_row = dict(zip([c for c, _ in self._types], row, strict=True))
+        pairs = pairs_table(query_row, table, compared, UNIQUE_ID_COLUMN)
+        clock.lap("pairs as Arrow columns")
+        with self._lock:
+            clock.lap("wait for the scoring session")
+            assert self._scorer is not None
+            self._route(population)
+            scored = self._scorer.score(self._session, pairs)
+            clock.lap("levels and weights (gamma SQL, weights in numpy)")
+            self._session.register(PAIRS_TABLE, scored)
+            try:
+                cursor = self._session.execute(self._routed_sql)
+                names = [d[0] for d in cursor.description]
+                rows = cursor.fetchall()
+            finally:
+                self._session.unregister(PAIRS_TABLE)
+            clock.lap("routing SQL")
+        return [dict(zip(names, r, strict=True)) for r in rows]
+
+    def _score_through_splink(
+        self, row: list[Any], table: pa.Table, population: int, clock: _Laps
+    ) -> list[dict[str, Any]]:
+        """The routed pairs by Splink's own score_pairs SQL (the reference path)."""
+        with self._lock:
+            clock.lap("wait for the scoring session")
+            self._insert_query(row)
+            self._insert_candidates(table)
+            clock.lap("rows into the scoring session")
+            self._route(population)
+            scored = self._session.execute("SELECT * FROM ml_search_routed")
+            names = [d[0] for d in scored.description]
+            pairs = [dict(zip(names, r, strict=True)) for r in scored.fetchall()]
+            clock.lap("scoring and routing SQL")
+        return pairs
 
     def _query_row(self, values: Mapping[str, Any], held: IndexColumns) -> list[Any]:
         """The query row's values in the session's column order, with the index's term
