@@ -40,6 +40,7 @@ from splink.internals.dialects import SplinkDialect
 __all__ = [
     "COMPARISON_NAMES",
     "FAMILY_GUARD_COLUMNS",
+    "RAW_COLUMNS_COMPARED",
     "LevelInfo",
     "comparison_levels",
     "gamma_case_sql",
@@ -59,6 +60,10 @@ COMPARISON_NAMES: tuple[str, ...] = (
     "multiple_birth",
     "state_student_id",
 )
+
+#: Raw input fields (as keyed, before standardization) a level reads: the birth date's digits,
+#: to see the slip behind a date that is not a real one (`unparseable_one_digit`).
+RAW_COLUMNS_COMPARED: tuple[str, ...] = ("birth_date",)
 
 #: Thresholds, named once. They are conventional values for names (Jaro-Winkler 0.9 is Splink's
 #: own "close" threshold for names), not values fitted to a data set.
@@ -502,8 +507,32 @@ def _given_names_differ() -> ComparisonLevelCreator:
 _D, _T = "birth_date_std", "birth_date_transposed"
 
 
+def _keyed_digits(side: str) -> str:
+    """The birth date as keyed (the raw field) with its separators removed: 1983-10-24,
+    10/24/1983 and 19831024 keep their digits in the file's own order."""
+    return f"translate(birth_date_{side}, '-/. ', '')"
+
+
+def _unparseable_one_slip() -> str:
+    """One birth date is not a real date (30 February, a 15th month) and its keyed digits
+    are within one edit of the other record's keyed digits: the slip that made it unreal. Both
+    records' raw fields are compared, so it only finds dates keyed in the same format (one
+    file's records, or two files that share a format)."""
+    left, right = _keyed_digits("l"), _keyed_digits("r")
+    return (
+        f"({_D}_l IS NULL OR {_D}_r IS NULL) AND length({left}) >= 6 AND length({right}) >= 6 "
+        f"AND damerau_levenshtein({left}, {right}) <= 1"
+    )
+
+
 def _birth_date_levels(term_frequency: bool) -> list[_Level]:
     return [
+        _Level(
+            "unparseable_one_digit",
+            "one birth date is not a real date (30 February, month 15) and its keyed digits "
+            "are one slip from the other's (19060229 / 19060129)",
+            _sql(_unparseable_one_slip()),
+        ),
         _Level("null", "a birth date is missing or unparseable", NullLevel(_D)),
         _Level(
             "default_equal",

@@ -175,6 +175,7 @@ class Thresholds:
 #: pair only reaches the match zone on family evidence, however its surnames were garbled.
 _NO_SURNAME_EVIDENCE_LABELS = ("null", "else")
 _CLOSE_BIRTH_DATE_LABELS = (
+    "unparseable_one_digit",
     "default_equal",
     "exact",
     "transposed",

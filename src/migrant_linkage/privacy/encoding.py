@@ -144,6 +144,7 @@ LEVELS_NOT_ENCODED: frozenset[tuple[str, str]] = frozenset(
         ("surname", "swapped_with_given"),
         ("birth_date", "year_off_by_one"),
         ("birth_date", "one_digit"),
+        ("birth_date", "unparseable_one_digit"),  # the raw field is not encoded
         ("birth_date", "within_days"),
         ("parents", "fuzzy"),
         ("given_name", "two_edits"),
