@@ -37,6 +37,8 @@ from splink.internals.comparison_creator import ComparisonCreator
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 from splink.internals.dialects import SplinkDialect
 
+from migrant_linkage.schema import RAW_COLUMNS_COMPARED
+
 __all__ = [
     "COMPARISON_NAMES",
     "FAMILY_GUARD_COLUMNS",
@@ -60,10 +62,6 @@ COMPARISON_NAMES: tuple[str, ...] = (
     "multiple_birth",
     "state_student_id",
 )
-
-#: Raw input fields (as keyed, before standardization) a level reads: the birth date's digits,
-#: to see the slip behind a date that is not a real one (`unparseable_one_digit`).
-RAW_COLUMNS_COMPARED: tuple[str, ...] = ("birth_date",)
 
 #: Thresholds, named once. They are conventional values for names (Jaro-Winkler 0.9 is Splink's
 #: own "close" threshold for names), not values fitted to a data set.

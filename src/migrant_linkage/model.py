@@ -34,7 +34,11 @@ import pandas as pd
 
 from migrant_linkage import blocking
 from migrant_linkage.levels import short_label
-from migrant_linkage.schema import STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
+from migrant_linkage.schema import (
+    RAW_COLUMNS_COMPARED,
+    STANDARDIZED_COLUMN_NAMES,
+    UNIQUE_ID_COLUMN,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +161,6 @@ def _is_trained(settings: dict[str, Any]) -> bool:
 def _training_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """The standardized columns Splink needs (plus id and the raw fields a comparison reads),
     without the other raw columns or truth."""
-    from migrant_linkage.comparisons import RAW_COLUMNS_COMPARED
-
     keep = [UNIQUE_ID_COLUMN, *[c for c in STANDARDIZED_COLUMN_NAMES if c in frame.columns]]
     missing = [c for c in (UNIQUE_ID_COLUMN, *STANDARDIZED_COLUMN_NAMES) if c not in frame.columns]
     if missing:
