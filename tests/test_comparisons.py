@@ -16,6 +16,7 @@ from splink import DuckDBAPI, Linker, SettingsCreator
 from migrant_linkage.comparisons import (
     COMPARISON_NAMES,
     FAMILY_GUARD_COLUMNS,
+    RAW_COLUMNS_COMPARED,
     comparison_levels,
     gamma_case_sql,
     migrant_comparisons,
@@ -90,7 +91,10 @@ def test_comparisons_read_only_contract_columns() -> None:
     for creator in migrant_comparisons():
         for level in creator.get_comparison("duckdb").comparison_levels:
             cols.update(c.input_name for c in level._input_columns_used_by_sql_condition)
-    assert cols <= set(STANDARDIZED_COLUMN_NAMES)
+    # Standardized columns, and the raw fields named in RAW_COLUMNS_COMPARED (the keyed birth
+    # date, for the slip behind an unreal date): the record contract's columns.
+    assert cols <= set(STANDARDIZED_COLUMN_NAMES) | set(RAW_COLUMNS_COMPARED)
+    assert set(RAW_COLUMNS_COMPARED) <= set(INPUT_COLUMNS)
     # The guards' columns are contract columns too (scoring retains them in the predict output).
     assert set(FAMILY_GUARD_COLUMNS) <= set(STANDARDIZED_COLUMN_NAMES)
 
@@ -178,6 +182,9 @@ RECORDS = {
     "maria_g": dict(_FAMILY, state="CA", first_name="MARIA", middle_name="G", sex="F"),
     "maria_fernanda": dict(_FAMILY, state="WA", first_name="MARIA FERNANDA", sex="F"),
     "vqvid_ca": dict(_TORRES, state="CA", first_name="VQVID"),
+    "garbled_fl": dict(_TORRES, state="FL", first_name="XQWZT"),
+    "elena_ca": dict(_TORRES, state="CA", first_name="ELENA", sex="F"),
+    "elisa_tx": dict(_TORRES, state="TX", first_name="ELISA", sex="F"),
     "twin_jose_l": dict(
         _FAMILY, state="WA", first_name="JOSE", middle_name="L", sex="M", multiple_birth="Y"
     ),
@@ -272,11 +279,25 @@ def _unsure(a: str, b: str) -> bool:
     return _guarded_pairs()[frozenset((a, b))][2]
 
 
-def test_a_garbled_given_name_is_reviewed_not_held_apart() -> None:
-    """VQVID is no given name anybody has: a typo, not a second child. The family evidence
-    and the unrelated names leave it open, so the pair goes to review, not to non-match."""
+def test_a_garbled_given_name_is_a_keying_slip_not_a_second_child() -> None:
+    """VQVID is no given name anybody has, two edits from DAVID: a typo, not a second child.
+    Neither held apart nor held back: the weight decides, as for any near spelling."""
     assert not _guarded("david_tx", "vqvid_ca")
-    assert _unsure("david_tx", "vqvid_ca")
+    assert not _unsure("david_tx", "vqvid_ca")
+
+
+def test_two_real_given_names_two_letters_apart_in_one_family_are_reviewed() -> None:
+    """ELENA and ELISA are both real names two edits apart: sisters, or one girl keyed twice.
+    Not held apart (no flag, no sex says two children), never auto-merged: reviewed."""
+    assert not _guarded("elena_ca", "elisa_tx")
+    assert _unsure("elena_ca", "elisa_tx")
+
+
+def test_an_unknown_name_sharing_nothing_with_the_other_is_reviewed_not_held_apart() -> None:
+    """XQWZT is no given name and shares nothing with DAVID: a garbled entry or another
+    child. Family evidence without a second real name leaves it open: reviewed."""
+    assert not _guarded("david_tx", "garbled_fl")
+    assert _unsure("david_tx", "garbled_fl")
 
 
 def test_a_middle_initial_of_another_letter_is_reviewed_not_merged() -> None:

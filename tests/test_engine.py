@@ -362,3 +362,33 @@ def test_guarded_pair_a_record_says_is_not_a_twin_goes_to_review_not_merge() -> 
         "non_match",  # twins: never merged, never reviewed
         MATCH_ZONE,
     ]
+
+
+def test_a_file_of_some_hundreds_of_records_trains_its_own_model(background):
+    """Outside files of a few hundred records score far better with a model trained on them
+    than with the shipped one (trained on our synthetic world): above MIN_RECORDS_TO_TRAIN
+    records, train=None trains."""
+    from migrant_linkage.engine import MIN_RECORDS_TO_TRAIN
+
+    assert len(background) >= MIN_RECORDS_TO_TRAIN
+    assert dedupe(background).summary["model"] == "trained on this data"
+    small = background.head(MIN_RECORDS_TO_TRAIN - 1)
+    assert dedupe(small).summary["model"] == "default"
+
+
+def test_a_file_whose_training_fails_its_check_is_scored_with_the_default_model(
+    background, monkeypatch
+):
+    """Training chosen by size alone that fails the weight check falls back to the shipped
+    model, and the summary says why; training asked for explicitly still fails loudly."""
+    from migrant_linkage.model import ModelCheckError
+
+    def failing_train(self, *args, **kwargs):
+        raise ModelCheckError("exact birth date weight 1.2 is below 4.0")
+
+    monkeypatch.setattr(Model, "train", failing_train)
+    result = dedupe(background)
+    assert result.summary["model"].startswith("default (training on this data failed its check")
+    assert len(result.clusters) == result.summary["standardized"]
+    with pytest.raises(ModelCheckError):
+        dedupe(background, train=True)

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migrant_linkage.schema import FLAG_SEPARATOR, QualityFlag
+from migrant_linkage.standardize import standardize
 from migrant_linkage.standardize.names import (
     NAME_INPUT_COLUMNS,
     NAME_OUTPUT_COLUMNS,
@@ -99,15 +100,50 @@ def test_placeholder_table_is_folded_and_every_value_has_a_reason():
 
 
 def test_no_placeholder_is_a_known_name_of_the_field_it_applies_to():
+    """A one-word placeholder blanks any field made of such words, so none may be a real name.
+    A longer one (LADY OF THE HOUSE) only matches the whole field, so its words may be names."""
     given = {r["name"] for r in _data("known_given_names.csv")}
     given |= {r["name"] for r in _data("nicknames.csv")}
     surnames = {r["name"] for r in _data("known_surnames.csv")}
     for r in _data("placeholder_names.csv"):
         words = set(r["value"].split())
+        if len(words) > 1:
+            words = {r["value"]}
         if r["applies_to"] in ("given", "both"):
             assert not words & given, r["value"]
         if r["applies_to"] in ("surname", "both"):
             assert not words & surnames, r["value"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("first_name", "LADY"), ("last_name_1", "HOUSE"), ("first_name", "MAN")]
+)
+def test_a_real_name_that_is_a_word_of_a_longer_placeholder_is_kept(field, value):
+    raw = pd.DataFrame([{"record_id": "1", "state": "TX", "first_name": "ANA", field: value}])
+    row = standardize(raw).standardized.iloc[0]
+    kept = row["given_name_1"] if field == "first_name" else row["surname_paternal"]
+    assert kept == value
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("first_name", "LADY OF THE HOUSE"), ("first_name", "Hijo"), ("last_name_1", "Of The Home")],
+)
+def test_a_census_placeholder_name_is_blank(field, value):
+    raw = pd.DataFrame(
+        [
+            {
+                "record_id": "1",
+                "state": "TX",
+                "first_name": "ANA",
+                "last_name_1": "RUIZ",
+                field: value,
+            }
+        ]
+    )
+    row = standardize(raw).standardized.iloc[0]
+    blanked = row["given_name_1"] if field == "first_name" else row["surname_paternal"]
+    assert pd.isna(blanked)
 
 
 def test_glued_particle_table_keeps_words_that_only_start_with_a_particle():

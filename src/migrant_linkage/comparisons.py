@@ -28,7 +28,6 @@ from splink.comparison_level_library import (
     ElseLevel,
     ExactMatchLevel,
     JaroWinklerLevel,
-    LevenshteinLevel,
     Not,
     NullLevel,
     Or,
@@ -38,9 +37,12 @@ from splink.internals.comparison_creator import ComparisonCreator
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 from splink.internals.dialects import SplinkDialect
 
+from migrant_linkage.schema import RAW_COLUMNS_COMPARED
+
 __all__ = [
     "COMPARISON_NAMES",
     "FAMILY_GUARD_COLUMNS",
+    "RAW_COLUMNS_COMPARED",
     "LevelInfo",
     "comparison_levels",
     "gamma_case_sql",
@@ -160,6 +162,34 @@ class _CrossColumnSimilarityLevel(ComparisonLevelCreator):
         return f"Jaro-Winkler of {self.col_a} vs {self.col_b} >= {self.threshold}"
 
 
+class _CrossedFieldsLevel(ComparisonLevelCreator):
+    """Two fields keyed in each other's places: column `a` of each record is similar to column
+    `b` of the other, both ways (Jaro-Winkler >= threshold, equality included). A given name
+    and a surname swapped on one form, with a keying slip in either (CHELSEA AYRES / AYRES
+    CHELSRA)."""
+
+    def __init__(self, col_a: str, col_b: str, threshold: float):
+        self.col_a = col_a
+        self.col_b = col_b
+        self.threshold = threshold
+
+    def create_sql(self, sql_dialect: SplinkDialect) -> str:
+        jw = sql_dialect.jaro_winkler_function_name
+        a, b, t = self.col_a, self.col_b, self.threshold
+        return f"{jw}({a}_l, {b}_r) >= {t} AND {jw}({b}_l, {a}_r) >= {t}"
+
+    def create_label_for_charts(self) -> str:
+        return f"{self.col_a} and {self.col_b} crossed, Jaro-Winkler >= {self.threshold}"
+
+
+def _joined(expression: str) -> str:
+    """`expression` (over one record, written with a `{side}` placeholder) compared between
+    the two records with spaces and hyphens removed: a name written as one word on one form and
+    as two on another (MARTINEZCRUZ / MARTINEZ CRUZ, BRI DGET / BRIDGET)."""
+    side = {s: f"replace(replace({expression.format(side=s)}, ' ', ''), '-', '')" for s in "lr"}
+    return f"{side['l']} = {side['r']}"
+
+
 class _TrueOnly(ComparisonLevelCreator):
     """A condition where NULL counts as false, so it can be negated safely.
 
@@ -271,6 +301,20 @@ def _surname_levels(term_frequency: bool) -> list[_Level]:
             paternal_equal,
         ),
         _Level(
+            "joined",
+            "the same surname text but for spaces and hyphens: two surnames written as one word "
+            "on one form (MARTINEZCRUZ / MARTINEZ CRUZ), a stray space (AL LIK / ALLIK)",
+            _sql(f"surname_full_l <> surname_full_r AND {_joined('surname_full_{side}')}"),
+        ),
+        _Level(
+            "swapped_with_given",
+            "the paternal surname and the first given name keyed in each other's fields, "
+            "also with a slip in either (FLYNN WELLER / WELLER FLYNN): the given_name "
+            "comparison's swapped_with_surname level counts that evidence, this level adds "
+            "none (fixed prior, m = u)",
+            _CrossedFieldsLevel("given_name_1", _P, NAME_JARO_WINKLER),
+        ),
+        _Level(
             "any_common",
             "some surname in common in any position (maternal-only records, "
             "one record's paternal is the other's maternal)",
@@ -308,6 +352,8 @@ _G1, _G2 = "given_name_1", "given_name_2"
 #: Names this long tolerate two edits (the `two_edits` level); shorter ones are too often two
 #: different names two letters apart (ANA / EVA, JUAN / IVAN).
 TWO_EDIT_MIN_LENGTH = 5
+#: Names this long tolerate one edit beyond Jaro-Winkler's reach (same level).
+ONE_EDIT_MIN_LENGTH = 4
 _C1, _C2 = "given_name_1_canonical", "given_name_2_canonical"
 
 
@@ -335,9 +381,8 @@ def _given_name_share_conditions() -> dict[str, ComparisonLevelCreator]:
         "exact": And(ExactMatchLevel(_G1), _second_names_compatible()),
         "nickname": And(ExactMatchLevel(_C1), _second_names_compatible()),
         "swapped": ColumnsReversedLevel(_G1, _G2, symmetrical=True),
-        "swapped_with_surname": _sql(
-            f"{_G1}_l = surname_paternal_r AND surname_paternal_l = {_G1}_r"
-        ),
+        "joined": _sql(_joined("concat_ws('', given_name_full_{side}, middle_name_std_{side})")),
+        "swapped_with_surname": _CrossedFieldsLevel(_G1, "surname_paternal", NAME_JARO_WINKLER),
         "second_as_first": _sql(
             f"{_G1}_l = {_G2}_r OR {_G2}_l = {_G1}_r OR {_C1}_l = {_C2}_r OR {_C2}_l = {_C1}_r"
         ),
@@ -379,9 +424,15 @@ def _given_name_levels(term_frequency: bool) -> list[_Level]:
             share["swapped"],
         ),
         _Level(
+            "joined",
+            "the same given names but for spaces and hyphens (JOSELUIS / JOSE LUIS, a stray "
+            "space: BRI DGET / BRIDGET)",
+            share["joined"],
+        ),
+        _Level(
             "swapped_with_surname",
-            "the first given name and the paternal surname keyed in each other's fields "
-            "(FLYNN WELLER vs WELLER FLYNN)",
+            "the first given name and the paternal surname keyed in each other's fields, also "
+            f"with a slip in either (FLYNN WELLER vs WELLER FLYNN, Jaro-Winkler {NAME_JARO_WINKLER})",
             share["swapped_with_surname"],
         ),
         _Level(
@@ -407,8 +458,9 @@ def _given_name_levels(term_frequency: bool) -> list[_Level]:
         _Level(
             "two_edits",
             f"first given names of {TWO_EDIT_MIN_LENGTH}+ letters within two edits (DAVID / "
-            "VQVID): two keying slips, or two different names (ELENA / ELISA); the guard "
-            "sends it to review, never to auto-merge",
+            f"VQVID), of {ONE_EDIT_MIN_LENGTH} letters within one (JADK / JACK): keying slips, "
+            "or two different names (ELENA / ELISA); when both are real given names the guard "
+            "sends the pair to review, never to auto-merge",
             _two_edits(),
         ),
         _Level("else", "given names share nothing", ElseLevel()),
@@ -417,13 +469,16 @@ def _given_name_levels(term_frequency: bool) -> list[_Level]:
 
 def _two_edits() -> ComparisonLevelCreator:
     """Both first given names have TWO_EDIT_MIN_LENGTH letters or more and are within
-    Damerau-Levenshtein 2. Not one of the near conditions of `_given_names_differ`: for a
-    twin pair two-edit names are two names."""
-    return And(
-        _sql(
-            f"length({_G1}_l) >= {TWO_EDIT_MIN_LENGTH} AND length({_G1}_r) >= {TWO_EDIT_MIN_LENGTH}"
-        ),
-        DamerauLevenshteinLevel(_G1, 2),
+    Damerau-Levenshtein 2, or ONE_EDIT_MIN_LENGTH letters or more and within 1 (a slip the
+    Jaro-Winkler of a four-letter name misses: JADK / JACK is 0.87). Not one of the near
+    conditions of `_given_names_differ`: for a twin pair these are two names."""
+
+    def long_enough(letters: int) -> str:
+        return f"length({_G1}_l) >= {letters} AND length({_G1}_r) >= {letters}"
+
+    return Or(
+        And(_sql(long_enough(TWO_EDIT_MIN_LENGTH)), DamerauLevenshteinLevel(_G1, 2)),
+        And(_sql(long_enough(ONE_EDIT_MIN_LENGTH)), DamerauLevenshteinLevel(_G1, 1)),
     )
 
 
@@ -450,8 +505,32 @@ def _given_names_differ() -> ComparisonLevelCreator:
 _D, _T = "birth_date_std", "birth_date_transposed"
 
 
+def _keyed_digits(side: str) -> str:
+    """The birth date as keyed (the raw field) with its separators removed: 1983-10-24,
+    10/24/1983 and 19831024 keep their digits in the file's own order."""
+    return f"translate(birth_date_{side}, '-/. ', '')"
+
+
+def _unparseable_one_slip() -> str:
+    """One birth date is not a real date (30 February, a 15th month) and its keyed digits
+    are within one edit of the other record's keyed digits: the slip that made it unreal. Both
+    records' raw fields are compared, so it only finds dates keyed in the same format (one
+    file's records, or two files that share a format)."""
+    left, right = _keyed_digits("l"), _keyed_digits("r")
+    return (
+        f"({_D}_l IS NULL OR {_D}_r IS NULL) AND length({left}) >= 6 AND length({right}) >= 6 "
+        f"AND damerau_levenshtein({left}, {right}) <= 1"
+    )
+
+
 def _birth_date_levels(term_frequency: bool) -> list[_Level]:
     return [
+        _Level(
+            "unparseable_one_digit",
+            "one birth date is not a real date (30 February, month 15) and its keyed digits "
+            "are one slip from the other's (19060229 / 19060129)",
+            _sql(_unparseable_one_slip()),
+        ),
         _Level("null", "a birth date is missing or unparseable", NullLevel(_D)),
         _Level(
             "default_equal",
@@ -482,8 +561,9 @@ def _birth_date_levels(term_frequency: bool) -> list[_Level]:
         ),
         _Level(
             "one_digit",
-            "one character of the ISO date differs (a keying slip in day, month or year)",
-            LevenshteinLevel(_D, 1),
+            "one character of the ISO date differs, or two neighbouring digits swapped (a "
+            "keying slip in day, month or year: 1983-10-24 / 1983-01-24)",
+            DamerauLevenshteinLevel(_D, 1),
         ),
         _Level(
             "within_days",

@@ -34,7 +34,11 @@ import pandas as pd
 
 from migrant_linkage import blocking
 from migrant_linkage.levels import short_label
-from migrant_linkage.schema import STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
+from migrant_linkage.schema import (
+    RAW_COLUMNS_COMPARED,
+    STANDARDIZED_COLUMN_NAMES,
+    UNIQUE_ID_COLUMN,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +159,8 @@ def _is_trained(settings: dict[str, Any]) -> bool:
 
 
 def _training_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """The standardized columns Splink needs (plus id), without raw columns or truth."""
+    """The standardized columns Splink needs (plus id and the raw fields a comparison reads),
+    without the other raw columns or truth."""
     keep = [UNIQUE_ID_COLUMN, *[c for c in STANDARDIZED_COLUMN_NAMES if c in frame.columns]]
     missing = [c for c in (UNIQUE_ID_COLUMN, *STANDARDIZED_COLUMN_NAMES) if c not in frame.columns]
     if missing:
@@ -163,7 +168,11 @@ def _training_columns(frame: pd.DataFrame) -> pd.DataFrame:
             f"train() needs a standardized table (migrant_linkage.standardize); "
             f"missing columns: {missing}"
         )
-    return frame[list(dict.fromkeys(keep))]
+    columns = frame[list(dict.fromkeys(keep))]
+    # A table standardized elsewhere may lack a raw field: its level then never applies.
+    absent = pd.Series(pd.NA, index=frame.index, dtype="string")
+    raw = {c: frame[c] if c in frame.columns else absent for c in RAW_COLUMNS_COMPARED}
+    return columns.assign(**raw)
 
 
 def training_linker(db_api: Any, frame: pd.DataFrame, settings: dict[str, Any], name: str) -> Any:

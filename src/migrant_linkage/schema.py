@@ -197,6 +197,17 @@ STANDARDIZED_COLUMNS: tuple[StandardizedColumn, ...] = (
 
 STANDARDIZED_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in STANDARDIZED_COLUMNS)
 
+#: Raw input fields (as keyed, before standardization) a comparison level reads: the birth
+#: date's digits, to see the slip behind a date that is not a real one (the birth_date
+#: comparison's `unparseable_one_digit` level).
+RAW_COLUMNS_COMPARED: tuple[str, ...] = ("birth_date",)
+
+#: Every column a scoring session needs besides the id: the standardized ones and the raw
+#: fields the comparisons read. Whoever copies records into a scoring session copies these.
+SCORED_COLUMN_NAMES: tuple[str, ...] = tuple(
+    dict.fromkeys((*STANDARDIZED_COLUMN_NAMES, *RAW_COLUMNS_COMPARED))
+)
+
 #: The derived enrolment columns `migrant_linkage.enrolment.standardize_enrolment` adds (not
 #: part of the standardized table: only the jobs that read the enrolment columns add them).
 ENROLMENT_STANDARDIZED_COLUMNS: tuple[StandardizedColumn, ...] = (

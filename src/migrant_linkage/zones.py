@@ -175,6 +175,7 @@ class Thresholds:
 #: pair only reaches the match zone on family evidence, however its surnames were garbled.
 _NO_SURNAME_EVIDENCE_LABELS = ("null", "else")
 _CLOSE_BIRTH_DATE_LABELS = (
+    "unparseable_one_digit",
     "default_equal",
     "exact",
     "transposed",
@@ -189,9 +190,6 @@ _GIVEN_NAMES_DIFFER_LABELS = ("second_differs", "else")
 #: Given-name levels that say "same name" only partly: for a known twin they are not enough.
 _GIVEN_NAMES_WEAK_LABELS = ("second_as_first", "fuzzy", "phonetic", "two_edits")
 _GIVEN_NAMES_FULL_LABELS = ("exact", "nickname")
-#: Given-name levels that relate nothing the tables know: two children, or one child under a
-#: garbled or unlisted name. Only other evidence tells which (family_guard_sql).
-_GIVEN_NAMES_UNRELATED_LABELS = ("else", "two_edits")
 #: Identifier levels that outweigh the family guard: an agency's ID for the child.
 _SAME_IDENTIFIER_LABELS = ("same_msix", "same_id")
 #: Birth-date levels that say "born the same day" (a keying slip of the same date included).
@@ -239,8 +237,10 @@ def family_guard_sql(levels: ModelLevels) -> str:
       or an initial against a name with another first letter (twins JOSE LUIS and JOSE, or JOSE
       L and JOSE A, are indistinguishable from one child recorded two ways).
 
-    Missing evidence never guards a pair: a given name the tables do not know (a typo, VQVID;
-    a name the lists lack) against another is `family_unsure_sql`, reviewed, not held apart.
+    Missing evidence never guards a pair: a given name the tables do not know within an edit
+    or two of the other (JADK / JACK, VQVID / DAVID) is a keying slip and is scored as such; an
+    unknown name that shares nothing with the other (a name the lists lack) is
+    `family_unsure_sql`, reviewed, not held apart.
     Guarded pairs stay out of auto-merge and out of clustering.
     """
     second_name_on_one_side = "((given_name_2_l IS NULL) <> (given_name_2_r IS NULL))"
@@ -265,18 +265,21 @@ def family_guard_sql(levels: ModelLevels) -> str:
 
 def family_unsure_sql(levels: ModelLevels) -> str:
     """Boolean SQL: family evidence and given names that relate nothing the tables know
-    (`else` with a name that is not a known given name, `two_edits`, or the same first name
-    with a second-name initial of another letter than the other's second name), with nothing that
+    (`else` with a name that is not a known given name, `two_edits` between two real given
+    names, or the same first name with a second-name initial of another letter than the other's second name), with nothing that
     says "two children" (`family_guard_sql` is false): one child under a garbled or unlisted
     name, or two children. Never auto-merged; reviewed when the weight reaches the review
     threshold."""
     initial_against_name = (
         f"({levels.gamma_in('given_name', ('second_differs',))} AND {_SECOND_IS_AN_INITIAL})"
     )
+    # Two real names an edit or two apart (ELENA / ELISA) may be two children; a real name
+    # against a string no list knows (JACK / JADK, DAVID / VQVID) is a keying slip.
+    real_names_near = f"({levels.gamma_in('given_name', ('two_edits',))} AND {_BOTH_NAMES_KNOWN})"
     return (
         f"({_family_evidence_sql(levels)}\n"
-        f" AND ({levels.gamma_in('given_name', _GIVEN_NAMES_UNRELATED_LABELS)}"
-        f" OR {initial_against_name}))"
+        f" AND ({levels.gamma_in('given_name', ('else',))}"
+        f" OR {real_names_near} OR {initial_against_name}))"
     )
 
 

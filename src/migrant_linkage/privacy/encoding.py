@@ -140,11 +140,15 @@ LEVELS_NOT_ENCODED: frozenset[tuple[str, str]] = frozenset(
     {
         ("surname", "maternal_differs"),
         ("surname", "in_given"),
+        ("surname", "joined"),  # free text (surname_full) is dropped
+        ("surname", "swapped_with_given"),
         ("birth_date", "year_off_by_one"),
         ("birth_date", "one_digit"),
+        ("birth_date", "unparseable_one_digit"),  # the raw field is not encoded
         ("birth_date", "within_days"),
         ("parents", "fuzzy"),
         ("given_name", "two_edits"),
+        ("given_name", "joined"),  # free text (given_name_full, middle_name_std) is dropped
         ("given_name", "swapped_with_surname"),  # names and surnames hash in different domains
     }
 )

@@ -25,7 +25,7 @@ from migrant_linkage.db import make_db_api
 from migrant_linkage.levels import ModelLevels
 from migrant_linkage.model import Model, quiet_splink
 from migrant_linkage.pipeline.scoring import add_frequency_columns, scoring_settings
-from migrant_linkage.schema import STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
+from migrant_linkage.schema import SCORED_COLUMN_NAMES, UNIQUE_ID_COLUMN
 from migrant_linkage.zones import Routing, Thresholds
 
 #: Column marking incoming records (1) against index records (0) in the scoring table.
@@ -88,7 +88,7 @@ class SplinkScorer:
         quiet_splink()
         columns = [
             UNIQUE_ID_COLUMN,
-            *[c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN],
+            *[c for c in SCORED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN],
         ]
         self.db_api, self._con = make_db_api()
         con = self._con

@@ -51,7 +51,7 @@ from migrant_linkage.review.fast_score import PAIRS_TABLE, CompactScorer, pairs_
 from migrant_linkage.review.query import NOT_COMPUTED, standardized_values
 from migrant_linkage.review.search_fields import QUERY_FIELDS
 from migrant_linkage.review.store import ReviewError
-from migrant_linkage.schema import STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
+from migrant_linkage.schema import SCORED_COLUMN_NAMES, UNIQUE_ID_COLUMN
 from migrant_linkage.zones import Routing, Thresholds
 
 KEYS_TABLE = "search_keys"
@@ -365,7 +365,7 @@ class Searcher:
         types = {c.name: c.sql_type for c in STANDARDIZED_COLUMNS}
         columns = [
             UNIQUE_ID_COLUMN,
-            *[c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN],
+            *[c for c in SCORED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN],
         ]
         typed = [(c, types.get(c, "VARCHAR")) for c in columns]
         typed += [(f"tf_{c}", "DOUBLE") for c in self._tf]
@@ -398,7 +398,7 @@ class Searcher:
             named |= {c.name for c in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Column)}
         held = tuple(
             c
-            for c in STANDARDIZED_COLUMN_NAMES
+            for c in SCORED_COLUMN_NAMES
             if c != UNIQUE_ID_COLUMN and ({c, f"{c}_l", f"{c}_r"} & named)
         )
         keyed = {p if isinstance(p, str) else p[0] for _, parts in SEARCH_KEYS for p in parts}

@@ -55,7 +55,11 @@ from migrant_linkage.review.store import (
     record_columns,
     write_audit,
 )
-from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
+from migrant_linkage.schema import (
+    INPUT_COLUMNS,
+    SCORED_COLUMN_NAMES,
+    UNIQUE_ID_COLUMN,
+)
 
 #: Builds a scorer for one upload: `scorer(model=..., thresholds=...)` returns an object with
 #: `load(incoming, existing)` (existing: an Arrow record-batch stream of the index), `predict()
@@ -287,7 +291,7 @@ def read_snapshot(
         .df()
         .set_index("record_key")["student_id"]
     )
-    columns = ", ".join(c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN)
+    columns = ", ".join(c for c in SCORED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN)
     snapshot.scoring = scorer(model=model, thresholds=thresholds)
     existing = con.sql(
         f"SELECT record_key AS {UNIQUE_ID_COLUMN}, {columns} FROM records WHERE {others}",
