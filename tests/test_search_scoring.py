@@ -5,6 +5,7 @@ ways, on an index of a few hundred synthetic records uploaded with the shipped m
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -49,12 +50,24 @@ def queries(population: pd.DataFrame) -> list[dict[str, str]]:
             found.append(names)
         if "birth_date" in full:
             found.append({"birth_date": full["birth_date"]})
+            slipped = unreal_month(full["birth_date"])
+            if slipped:  # read by a level comparing the raw birth_date column
+                found.append({**full, "birth_date": slipped})
     return found
+
+
+def unreal_month(date: str) -> str | None:
+    """2014-03-07 -> 2014-13-07: one keyed digit off, and no real date (ISO dates only)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+        return None
+    year, month, day = date.split("-")
+    return f"{year}-1{month[1]}-{day}" if "03" <= month <= "09" else None
 
 
 def test_every_candidate_pair_is_scored_as_splink_scores_it(built, population):
     compared = 0
     zones = set()
+    gammas_seen: set[tuple[str, int]] = set()
     shared = searcher_for(built)
     compact = Searcher(shared.model, shared.thresholds)
     splink = Searcher(shared.model, shared.thresholds, through_splink=True)
@@ -70,11 +83,15 @@ def test_every_candidate_pair_is_scored_as_splink_scores_it(built, population):
                 assert pair[column] == expected[column], column
             for column in compact.levels.gamma_columns():
                 assert pair[column] == expected[column], column
+                gammas_seen.add((column, pair[column]))
             for column in ("match_weight", "match_probability") + tuple(
                 f"weight_{n}" for n in compact.levels.names
             ):
                 assert math.isclose(pair[column], expected[column], rel_tol=1e-12, abs_tol=1e-9)
             zones.add(pair["zone"])
             compared += 1
-    # the comparison covered many pairs and more than one zone (not only non-matches)
+    # the comparison covered many pairs, more than one zone (not only non-matches), and the
+    # level that reads the raw birth date
     assert compared >= 500 and len(zones) >= 2, (compared, zones)
+    unreal = compact.levels.gamma("birth_date", "unparseable_one_digit")
+    assert unreal is not None and ("gamma_birth_date", unreal) in gammas_seen

@@ -34,6 +34,8 @@ import pyarrow as pa
 
 #: The name the pairs table is registered under in the scoring session.
 PAIRS_TABLE = "ml_search_pairs"
+#: The prepared statement computing the gammas over PAIRS_TABLE.
+GAMMAS_STATEMENT = "ml_search_gammas"
 
 
 class CompactScorer:
@@ -70,14 +72,16 @@ class CompactScorer:
         )
         cases = ",\n".join(c._case_statement for c in settings.comparisons)
         self.gamma_sql = f"SELECT {cases} FROM {PAIRS_TABLE}"
+        self._prepared_in: Any = None
 
     def score(self, session: Any, pairs: pa.Table) -> pa.Table:
         """`pairs` (see pairs_table) with each comparison's gamma_, mw_ and (term-frequency
         comparisons) mw_tf_adj_ columns, match_weight and match_probability, as Splink's
-        predict gives them. The gammas are computed in `session` (DuckDB), the rest here."""
+        predict gives them. The gammas are computed in `session` (a DuckDB connection used by
+        one caller at a time), the rest here."""
         session.register(PAIRS_TABLE, pairs)
         try:
-            gammas = session.sql(self.gamma_sql).to_arrow_table()
+            gammas = session.sql(f"EXECUTE {self.prepare(session)}").to_arrow_table()
         finally:
             session.unregister(PAIRS_TABLE)
         total = np.full(pairs.num_rows, self._prior)
@@ -110,6 +114,15 @@ class CompactScorer:
             )
         pairs = pairs.append_column("match_weight", pa.array(total))
         return pairs.append_column("match_probability", pa.array(probability))
+
+    def prepare(self, session: Any) -> str:
+        """The gamma statement prepared in `session` (once per connection; PAIRS_TABLE must be
+        registered): DuckDB binds it again at each EXECUTE, against the pairs then registered,
+        but does not parse its ~18 KB again, which saves about a third of its cost."""
+        if self._prepared_in is not session:
+            session.execute(f"PREPARE {GAMMAS_STATEMENT} AS {self.gamma_sql}")
+            self._prepared_in = session
+        return GAMMAS_STATEMENT
 
 
 @dataclass(frozen=True)

@@ -47,11 +47,11 @@ import pyarrow as pa
 from migrant_linkage.db import make_db_api, quote_identifier
 from migrant_linkage.levels import ModelLevels, frequency_column
 from migrant_linkage.review.candidates import IndexColumns, columns_for, new_token
-from migrant_linkage.review.fast_score import PAIRS_TABLE, CompactScorer, pairs_table
+from migrant_linkage.review.fast_score import CompactScorer, pairs_table
 from migrant_linkage.review.query import NOT_COMPUTED, standardized_values
 from migrant_linkage.review.search_fields import QUERY_FIELDS
 from migrant_linkage.review.store import ReviewError
-from migrant_linkage.schema import SCORED_COLUMN_NAMES, UNIQUE_ID_COLUMN
+from migrant_linkage.schema import RAW_COLUMNS_COMPARED, SCORED_COLUMN_NAMES, UNIQUE_ID_COLUMN
 from migrant_linkage.zones import Routing, Thresholds
 
 KEYS_TABLE = "search_keys"
@@ -100,6 +100,10 @@ BROAD_KINDS = frozenset({"given", "surname", "dob"})
 
 #: The query's record id inside the scoring session (never a record key: those hold a colon).
 QUERY_ID = "query"
+#: The compact scorer's scored pairs as registered for the routing, and its prepared statement.
+SCORED_PAIRS_TABLE = "ml_search_scored_pairs"
+PAIR_SESSION_SKIPS = ("common_subexpressions", "expression_rewriter", "statistics_propagation")
+ROUTING_STATEMENT = "ml_search_routing"
 
 
 class SearchError(ReviewError):
@@ -252,6 +256,8 @@ def query_values(query: Mapping[str, Any], *, strict_dates: bool = True) -> dict
     values = standardized_values(given, "search")
     if strict_dates and "birth_date" in given and values["birth_date_std"] is None:
         raise SearchError("birth_date: not a date (use YYYY-MM-DD or MM/DD/YYYY)")
+    for column in RAW_COLUMNS_COMPARED:  # a level may read the field as keyed (schema.py)
+        values.setdefault(column, given.get(column))
     values[UNIQUE_ID_COLUMN] = QUERY_ID
     return values
 
@@ -343,6 +349,7 @@ class Searcher:
         self._routed_for: int | None = None
         self._routed_sql = ""
         self._scorer: CompactScorer | None = None
+        self._routing_prepared_for: int | None = None
         self._held: tuple[str, ...] = ()
 
     # ---------------------------------------------------------------- the Splink session
@@ -378,6 +385,10 @@ class Searcher:
         linker = Linker(template, copy.deepcopy(self._settings()), log_level=None)
         con.execute(f"CREATE VIEW ml_search_scored AS {_scoring_sql(linker, db_api)}")
         self._scorer = CompactScorer(linker)
+        if not self.through_splink:
+            # Rewrites that pay off over many rows, not over a query's few hundred pairs: they
+            # took about a fifth of planning the compact scorer's statements, on every call.
+            con.execute(f"SET disabled_optimizers = '{','.join(PAIR_SESSION_SKIPS)}'")
         self._session = con
         self._weights = self._weight_columns()
         self._held = self._compared_columns()
@@ -433,7 +444,7 @@ class Searcher:
                 + routing.routed_pairs_sql("ml_search_scored", extra)
             )
         else:  # over the compact scorer's pairs, registered per query
-            self._routed_sql = routing.routed_pairs_sql(PAIRS_TABLE, extra)
+            self._routed_sql = routing.routed_pairs_sql(SCORED_PAIRS_TABLE, extra)
         self._routed_for = population
 
     def close(self) -> None:
@@ -534,13 +545,18 @@ class Searcher:
             self._route(population)
             scored = self._scorer.score(self._session, pairs)
             clock.lap("levels and weights (gamma SQL, weights in numpy)")
-            self._session.register(PAIRS_TABLE, scored)
+            self._session.register(SCORED_PAIRS_TABLE, scored)
             try:
-                cursor = self._session.execute(self._routed_sql)
-                names = [d[0] for d in cursor.description]
-                rows = cursor.fetchall()
+                if self._routing_prepared_for != population:  # see CompactScorer.prepare
+                    if self._routing_prepared_for is not None:
+                        self._session.execute(f"DEALLOCATE {ROUTING_STATEMENT}")
+                    self._session.execute(f"PREPARE {ROUTING_STATEMENT} AS {self._routed_sql}")
+                    self._routing_prepared_for = population
+                result = self._session.execute(f"EXECUTE {ROUTING_STATEMENT}")
+                names = [d[0] for d in result.description]
+                rows = result.fetchall()
             finally:
-                self._session.unregister(PAIRS_TABLE)
+                self._session.unregister(SCORED_PAIRS_TABLE)
             clock.lap("routing SQL")
         return [dict(zip(names, r, strict=True)) for r in rows]
 
