@@ -16,11 +16,13 @@ Two steps per query, neither of which reads the whole index:
    so they are never behind the records.
 2. **Score with the index's own model.** The candidates' compared columns come from a copy
    held in memory per index (review/candidates.py; their students from the index, as merges
-   change them). The candidates and the query are compared by Splink
-   (`Linker.inference.score_pairs`, the model's comparisons and weights, even prior odds as
-   everywhere) and routed by `zones.Routing`, so a pair gets the weight, zone and grade an
-   upload would give it. Term frequencies come from ``search_term_frequencies``, computed over
-   the active records at each upload, so a common name weighs what it weighs in an upload.
+   change them). The candidates and the query are compared with the model's own level
+   conditions and weights as Splink's predict computes them (review/fast_score.py, tested
+   against Splink's `score_pairs` over every candidate pair; `through_splink=True` runs
+   Splink's SQL itself) and routed by `zones.Routing`, so a pair gets the weight, zone and
+   grade an upload would give it. Term frequencies come from ``search_term_frequencies``,
+   computed over the active records at each upload, so a common name weighs what it weighs in
+   an upload.
 
 A field the query leaves out is null on the query side, which every comparison scores as its
 null level (weight 0): a birth-date-only query ranks by the birth date and nothing else.
