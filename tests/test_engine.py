@@ -357,6 +357,8 @@ def test_pairs_csv_holds_the_same_pairs_as_pairs_parquet(background, model, tmp_
     assert len(parquet) > 0
     assert list(csv.columns) == list(parquet.columns)
     key = ["record_id_l", "record_id_r"]
+    in_order = list(zip(parquet["record_id_l"], parquet["record_id_r"], strict=True))
+    assert in_order == sorted(in_order)  # pairs.parquet is in record-id order
     parquet = parquet.sort_values(key, ignore_index=True)
     csv = csv.sort_values(key, ignore_index=True)
     for column in (*key, "zone", "grade"):
