@@ -175,6 +175,7 @@ def _latency(service, queries: dict[str, list[dict[str, str]]]) -> dict[str, Any
     search_module.search(service.index, {k: v for k, v in warm.items()})  # opens the session
     for name, batch in queries.items():
         times, scored, found = [], [], 0
+        steps: dict[str, list[float]] = {}
         for q in batch:
             started = time.perf_counter()
             if name.startswith("match"):
@@ -185,11 +186,15 @@ def _latency(service, queries: dict[str, list[dict[str, str]]]) -> dict[str, Any
                 result = search_module.search(service.index, q)
                 found += result.total > 0
                 scored.append(result.records_scored)
+                for step, ms in result.timings.items():
+                    steps.setdefault(step, []).append(ms)
             times.append(time.perf_counter() - started)
         out[name] = {
             **_percentiles(times),
             "records_scored_mean": round(statistics.fmean(scored), 1),
             "with_candidates": found,
+            # median ms per step of Searcher.search (searches only; match adds its own look-up)
+            "steps_median_ms": {k: round(statistics.median(v), 1) for k, v in steps.items()},
         }
     return out
 
@@ -277,6 +282,16 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {name} | {row['n']} | {row['p50_ms']} | {row['p95_ms']} | {row['max_ms']} | "
             f"{row['records_scored_mean']} | {row['with_candidates']} |"
         )
+    kinds = [k for k, row in report["latency"].items() if row.get("steps_median_ms")]
+    if kinds:
+        names = list(
+            dict.fromkeys(n for k in kinds for n in report["latency"][k]["steps_median_ms"])
+        )
+        lines += ["", "| step (median ms) | " + " | ".join(kinds) + " |"]
+        lines.append("|---|" + "---:|" * len(kinds))
+        for n in names:
+            cells = [str(report["latency"][k]["steps_median_ms"].get(n, "")) for k in kinds]
+            lines.append(f"| {n} | " + " | ".join(cells) + " |")
     t = report.get("throughput")
     if t:
         lines += [

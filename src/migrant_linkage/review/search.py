@@ -8,11 +8,15 @@ Two steps per query, neither of which reads the whole index:
    the same with phonetic codes (BENITEZ / VENITEZ, LAURA / LORA), the birth date (and its
    day-month transposition), the MSIX ID, the state student ID, both parents' given names,
    and, for a query that has nothing else, the given name or the phonetic surname alone. The
-   query gets the same keys from the same SQL; the records sharing most keys come first, up to
+   query, standardized by the upload's functions (review/query.py), gets the same keys
+   (`query_keys`, checked against `keys_sql`); the records sharing most keys come first, up to
    MAX_CANDIDATES. (The birth date alone is such a broad key: a date-only query lists the
-   children born that day; otherwise the date counts with a name's first letter.) The keys are written when a record is uploaded (`refresh`, called inside the
-   upload's transaction), so they are never behind the records.
-2. **Score with the index's own model.** The candidates and the query are compared by Splink
+   children born that day; otherwise the date counts with a name's first letter.) The keys
+   are written when a record is uploaded (`refresh`, called inside the upload's transaction),
+   so they are never behind the records.
+2. **Score with the index's own model.** The candidates' compared columns come from a copy
+   held in memory per index (review/candidates.py; their students from the index, as merges
+   change them). The candidates and the query are compared by Splink
    (`Linker.inference.score_pairs`, the model's comparisons and weights, even prior odds as
    everywhere) and routed by `zones.Routing`, so a pair gets the weight, zone and grade an
    upload would give it. Term frequencies come from ``search_term_frequencies``, computed over
@@ -31,18 +35,22 @@ import copy
 import json
 import math
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 from migrant_linkage.db import make_db_api, quote_identifier
 from migrant_linkage.levels import ModelLevels, frequency_column
+from migrant_linkage.review.candidates import IndexColumns, columns_for, new_token
+from migrant_linkage.review.query import NOT_COMPUTED, standardized_values
 from migrant_linkage.review.search_fields import QUERY_FIELDS
 from migrant_linkage.review.store import ReviewError
-from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
+from migrant_linkage.schema import STANDARDIZED_COLUMN_NAMES, UNIQUE_ID_COLUMN
 from migrant_linkage.zones import Routing, Thresholds
 
 KEYS_TABLE = "search_keys"
@@ -122,6 +130,22 @@ def keys_sql(table: str, key_column: str = "record_key") -> str:
     return "SELECT DISTINCT record_key, key FROM (" + " UNION ALL ".join(parts) + ")"
 
 
+def query_keys(values: Mapping[str, Any]) -> list[str]:
+    """The keys of one query's standardized values, sorted: what keys_sql gives for a table
+    holding that one row (built in Python, as a one-row SQL query costs a turn in the scoring
+    session; tests/test_search_query.py checks they agree)."""
+    keys = set()
+    for kind, key_parts in SEARCH_KEYS:
+        parts = [values.get(p if isinstance(p, str) else p[0]) for p in key_parts]
+        if all(v is not None for v in parts):
+            text = [
+                str(v) if isinstance(p, str) else str(v)[: int(p[1])]
+                for p, v in zip(key_parts, parts, strict=True)
+            ]
+            keys.add(f"{kind}:" + "|".join(text))
+    return sorted(keys)
+
+
 def term_frequency_columns(model: Any) -> list[str]:
     return ModelLevels.of_model(model).term_frequency_columns()
 
@@ -174,6 +198,7 @@ def refresh(con: duckdb.DuckDBPyConnection, upload_id: int | None = None) -> Non
     con.execute(f"INSERT INTO {KEYS_TABLE} {keys_sql('_search_keyed')}")
     con.execute("DROP VIEW _search_keyed")
     _refresh_frequencies(con)
+    new_token(con)  # the in-memory copies of the records follow (candidates.py)
 
 
 def _refresh_frequencies(con: duckdb.DuckDBPyConnection) -> None:
@@ -209,13 +234,12 @@ def ensure(con: duckdb.DuckDBPyConnection) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def query_frame(query: Mapping[str, Any], *, strict_dates: bool = True) -> pd.DataFrame:
-    """One standardized row from the caller's fields (the record contract's names), derived by
-    the same code as an upload (standardize.derive_columns), without the reject rules: a query may lack
-    a name. With `strict_dates`, a birth date that does not parse is an error (a person typed it);
-    without, it is left out, as an upload keeps such a record with a flag (a system sent it)."""
-    from migrant_linkage.standardize import derive_columns
-
+def query_values(query: Mapping[str, Any], *, strict_dates: bool = True) -> dict[str, Any]:
+    """The standardized values of the caller's fields (the record contract's names), derived by
+    the upload's standardization functions (review/query.py), without the reject rules: a query
+    may lack a name. With `strict_dates`, a birth date that does not parse is an error (a person
+    typed it); without, it is left out, as an upload keeps such a record with a flag (a system
+    sent it)."""
     unknown = sorted(set(query) - set(QUERY_FIELDS))
     if unknown:
         raise SearchError(
@@ -224,15 +248,11 @@ def query_frame(query: Mapping[str, Any], *, strict_dates: bool = True) -> pd.Da
     given = {k: str(v).strip() for k, v in query.items() if v is not None and str(v).strip()}
     if not given:
         raise SearchError(f"a search needs at least one of: {', '.join(QUERY_FIELDS)}")
-    raw = pd.DataFrame(
-        {c: pd.Series([given.get(c)], dtype="str") for c in INPUT_COLUMNS if c != "record_id"}
-    )
-    raw.insert(0, "record_id", pd.Series([QUERY_ID], dtype="str"))
-    derived = derive_columns(raw, "search")
-    frame = pd.concat([raw, derived[list(STANDARDIZED_COLUMN_NAMES)]], axis=1)
-    if strict_dates and "birth_date" in given and pd.isna(frame.loc[0, "birth_date_std"]):
+    values = standardized_values(given, "search")
+    if strict_dates and "birth_date" in given and values["birth_date_std"] is None:
         raise SearchError("birth_date: not a date (use YYYY-MM-DD or MM/DD/YYYY)")
-    return frame
+    values[UNIQUE_ID_COLUMN] = QUERY_ID
+    return values
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,6 +299,8 @@ class SearchResult:
     records_scored: int
     truncated: bool  # the keys found more than MAX_CANDIDATES records
     keys: list[str] = field(default_factory=list)  # the key kinds the query had
+    #: Milliseconds per step (benchmarks/service.py reports them); not part of the answer.
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -312,6 +334,7 @@ class Searcher:
         self._session: Any = None
         self._types: list[tuple[str, str]] = []
         self._routed_for: int | None = None
+        self._held: tuple[str, ...] = ()
 
     # ---------------------------------------------------------------- the Splink session
     def _settings(self) -> dict[str, Any]:
@@ -347,6 +370,37 @@ class Searcher:
         con.execute(f"CREATE VIEW ml_search_scored AS {_scoring_sql(linker, db_api)}")
         self._session = con
         self._weights = self._weight_columns()
+        self._held = self._compared_columns()
+
+    def _compared_columns(self) -> tuple[str, ...]:
+        """The standardized columns the scoring and routing SQL read (the candidates' values
+        that can change a result): the in-memory copy holds only these (candidates.py)."""
+        import sqlglot
+        from sqlglot import exp
+
+        routing = Routing(self.levels, self.thresholds, population=1)
+        extra = [*self.levels.gamma_columns(), *self._weights]
+        named: set[str] = set()
+        for sql in (
+            self._view_sql("ml_search_scored"),
+            routing.routed_pairs_sql("ml_search_scored", extra),
+        ):
+            named |= {c.name for c in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Column)}
+        held = tuple(
+            c
+            for c in STANDARDIZED_COLUMN_NAMES
+            if c != UNIQUE_ID_COLUMN and ({c, f"{c}_l", f"{c}_r"} & named)
+        )
+        keyed = {p if isinstance(p, str) else p[0] for _, parts in SEARCH_KEYS for p in parts}
+        missing = sorted(set(NOT_COMPUTED) & (set(held) | keyed))
+        if missing:  # review/query.py leaves these out of a query: it must compute them now
+            raise RuntimeError(f"the model compares {missing}, which a search query lacks")
+        return held
+
+    def _view_sql(self, view: str) -> str:
+        return self._session.execute(
+            "SELECT sql FROM duckdb_views() WHERE view_name = ?", [view]
+        ).fetchall()[0][0]
 
     def _weight_columns(self) -> list[str]:
         available = {r[0] for r in self._session.execute("DESCRIBE ml_search_scored").fetchall()}
@@ -380,6 +434,7 @@ class Searcher:
         con: duckdb.DuckDBPyConnection,
         query: Mapping[str, Any],
         *,
+        index_path: str | Path,
         state: str | None = None,
         page: int = 1,
         page_size: int = DEFAULT_PAGE_SIZE,
@@ -387,12 +442,15 @@ class Searcher:
         strict_dates: bool = True,
     ) -> SearchResult:
         """Ranked candidate students for `query` (fields of QUERY_FIELDS). `state` keeps only
-        records sent by that state. `con` is a connection to the index (read only)."""
+        records sent by that state. `con` is a connection to the index at `index_path` (read
+        only); the index's compared columns are held in memory per index (candidates.py)."""
         if page < 1:
             raise SearchError("page: must be 1 or more")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise SearchError(f"page_size: must be between 1 and {MAX_PAGE_SIZE}")
-        frame = query_frame(query, strict_dates=strict_dates)
+        clock = _Laps()
+        values = query_values(query, strict_dates=strict_dates)
+        clock.lap("standardize the query")
         if not ensure(con):
             if con.execute("SELECT count(*) FROM records").fetchall()[0][0] == 0:
                 return SearchResult([], page, page_size, 0, 0, False, [])
@@ -400,24 +458,15 @@ class Searcher:
                 "this index has no search keys yet; run `migrant-linkage index search "
                 "--build-keys --index FILE` once (any upload builds them too)"
             )
-        frame[UNIQUE_ID_COLUMN] = QUERY_ID
-        (population,) = con.execute("SELECT count(*) FROM records WHERE active").fetchall()[0]
-        population = int(population)
         # The session holds one query's rows at a time, so its steps take turns; the reads from
-        # the index (term frequencies, key look-ups, the candidates' rows: most of a query's
-        # time at a million records) run outside that turn, beside other callers' queries.
+        # the index (key look-ups, the candidates' students) and from the in-memory copy run
+        # outside that turn, beside other callers' queries.
         with self._lock:
             if self._session is None:
                 self._open()
-        row = self._query_row(con, frame, population)
-        with self._lock:
-            self._insert_query(row)
-            keys = sorted(
-                r[1]
-                for r in self._session.execute(
-                    keys_sql("ml_search_query", UNIQUE_ID_COLUMN)
-                ).fetchall()
-            )
+        held = columns_for(con, index_path, self._held, self._tf, FREQUENCIES_TABLE)
+        row = self._query_row(values, held)
+        keys = query_keys(values)
         kinds = sorted({k.split(":", 1)[0] for k in keys})
         narrow = [k for k in keys if k.split(":", 1)[0] not in BROAD_KINDS]
         chosen = narrow or keys
@@ -426,43 +475,47 @@ class Searcher:
                 "the query has nothing to search by: give a name, a birth date, parents' "
                 "names or an ID"
             )
-        table, truncated = self._fetch_candidates(con, chosen, state, population)
+        clock.lap("keys, term frequencies, copy check")
+        table, truncated = self._fetch_candidates(con, chosen, state, held, clock)
         if table is None or table.num_rows == 0:
             return SearchResult([], page, page_size, 0, 0, False, kinds)
         with self._lock:
-            self._insert_query(row)  # another caller may have had the session meanwhile
+            clock.lap("wait for the scoring session")
+            self._insert_query(row)
             self._insert_candidates(table)
-            self._route(population)
-            pairs = self._session.execute("SELECT * FROM ml_search_routed").df()
-        candidates = table.select(["record_key", "submitting_state", "student_id"]).to_pandas()
+            clock.lap("rows into the scoring session")
+            self._route(held.population)
+            scored = self._session.execute("SELECT * FROM ml_search_routed")
+            names = [d[0] for d in scored.description]
+            pairs = [dict(zip(names, r, strict=True)) for r in scored.fetchall()]
+            clock.lap("scoring and routing SQL")
         # score_pairs puts the query on the left; the candidate is the right-hand record.
-        pairs = pairs.rename(columns={"record_id_r": "record_key"}).drop(columns=["record_id_l"])
+        where = dict(
+            zip(
+                table.column("record_key").to_pylist(),
+                zip(
+                    table.column("submitting_state").to_pylist(),
+                    table.column("student_id").to_pylist(),
+                    strict=True,
+                ),
+                strict=True,
+            )
+        )
         if not include_non_matches:
-            pairs = pairs[pairs["zone"] != "non_match"]
-        return self._page(pairs, candidates, page, page_size, truncated, kinds)
+            pairs = [p for p in pairs if p["zone"] != "non_match"]
+        result = self._page(pairs, where, page, page_size, truncated, kinds)
+        clock.lap("rank and page")
+        result.timings = clock.laps
+        return result
 
-    def _query_row(
-        self, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, population: int
-    ) -> list[Any]:
+    def _query_row(self, values: Mapping[str, Any], held: IndexColumns) -> list[Any]:
         """The query row's values in the session's column order, with the index's term
-        frequencies of its values (read from the index; the session is not touched)."""
-        row = {c: _python(frame.loc[0, c]) if c in frame else None for c, _ in self._types}
-        values = {c: str(row[c]) for c in self._tf if row.get(c) is not None}
-        found = {}
-        if values:
-            found = {
-                (column, value): (tf, share)
-                for column, value, tf, share in con.execute(
-                    f"SELECT column_name, value, tf, share FROM {FREQUENCIES_TABLE} "
-                    "WHERE value IN (SELECT unnest(?::VARCHAR[]))",
-                    [sorted(set(values.values()))],
-                ).fetchall()
-            }
-        # A value the index does not hold is as rare as one record in the population.
-        floor = 1.0 / max(population, 1)
-        for column, value in values.items():
-            tf, share = found.get((column, value), (floor, floor))
-            row["tf_" + column], row[frequency_column(column)] = tf, share
+        frequencies of its values (from the in-memory copy; the session is not touched)."""
+        row = {c: values.get(c) for c, _ in self._types}
+        for column in self._tf:
+            if row.get(column) is not None:
+                tf, share = held.frequency(column, str(row[column]))
+                row["tf_" + column], row[frequency_column(column)] = tf, share
         return [row[c] for c, _ in self._types]
 
     def _insert_query(self, row: list[Any]) -> None:
@@ -477,19 +530,22 @@ class Searcher:
         con: duckdb.DuckDBPyConnection,
         keys: list[str],
         state: str | None,
-        population: int,
+        held: IndexColumns,
+        clock: _Laps,
     ) -> tuple[Any, bool]:
         """The active records sharing most keys with the query (at most MAX_CANDIDATES), with
-        their term frequencies, read from the index as an Arrow table (None when no record
-        shares a key), and whether more matched. The session is not touched."""
+        their term frequencies and students, as an Arrow table (None when no record shares a
+        key), and whether more matched. The session is not touched."""
         # Two look-ups by ART index, so the cost follows the candidates, not the index size:
         # the keys (an IN list of parameters, which DuckDB answers from the index; a join or
-        # an IN subquery scans the table), then the chosen records by their keys.
+        # an IN subquery scans the table), then the chosen records' students (which merges
+        # change, so they are read from the index, not held in memory).
         hits = con.execute(
             f"SELECT record_key, count(*) AS keys_shared FROM {KEYS_TABLE} "
             f"WHERE key IN ({', '.join('?' for _ in keys)}) GROUP BY record_key",
             keys,
         ).fetchall()
+        clock.lap("key look-up")
         if not hits:
             return None, False
         shared = dict(hits)
@@ -501,40 +557,29 @@ class Searcher:
         chosen = ranked[:MAX_CANDIDATES]
         if not chosen:
             return None, False
-        standardized = [c for c in STANDARDIZED_COLUMN_NAMES if c != UNIQUE_ID_COLUMN]
-        selected = ", ".join(f"p.{quote_identifier(c)}" for c in standardized)
-        floor = repr(1.0 / max(population, 1))
-        joins, frequencies = [], []
-        for i, column in enumerate(self._tf):
-            c = quote_identifier(column)
-            joins.append(
-                f"LEFT JOIN {FREQUENCIES_TABLE} f{i} ON f{i}.column_name = "
-                f"'{column}' AND f{i}.value = CAST(p.{c} AS VARCHAR)"
-            )
-            for target, source in (("tf_" + column, "tf"), (frequency_column(column), "share")):
-                frequencies.append(
-                    f"CASE WHEN p.{c} IS NULL THEN NULL ELSE coalesce(f{i}.{source}, {floor}) END "
-                    f"AS {quote_identifier(target)}"
-                )
-        table = con.sql(
-            f"""WITH picked AS (
-                SELECT record_key, submitting_state, student_id,
-                       {", ".join(quote_identifier(c) for c in standardized)}
-                FROM records
-                WHERE record_key IN ({", ".join("?" for _ in chosen)}) AND active
-            )
-            SELECT p.record_key AS {UNIQUE_ID_COLUMN}, {selected}, {", ".join(frequencies)},
-                   p.record_key, p.submitting_state, p.student_id
-            FROM picked p {" ".join(joins)}
-            ORDER BY p.record_key""",
-            params=chosen,
-        ).to_arrow_table()
+        students = dict(
+            con.execute(
+                "SELECT record_key, student_id FROM records "
+                f"WHERE record_key IN ({', '.join('?' for _ in chosen)}) AND active",
+                chosen,
+            ).fetchall()
+        )
+        clock.lap("students of the candidates")
+        active = sorted(students)
+        table = held.take(active, self._tf)
+        table = table.add_column(0, UNIQUE_ID_COLUMN, table.column("record_key"))
+        table = table.append_column(
+            "student_id", pa.array([students[k] for k in active], pa.string())
+        )
+        clock.lap("candidates' columns from the copy")
         return table, truncated
 
     def _insert_candidates(self, table: Any) -> None:
-        """The candidates' rows into the session's records table. The caller holds the lock."""
+        """The candidates' rows into the session's records table (the columns the scoring
+        reads; the others stay null). The caller holds the lock."""
         session = self._session
-        columns = ", ".join(quote_identifier(c) for c, _ in self._types)
+        present = set(table.column_names)
+        columns = ", ".join(quote_identifier(c) for c, _ in self._types if c in present)
         session.register("_candidates", table)
         session.execute("DELETE FROM ml_search_records")
         session.execute(
@@ -544,39 +589,41 @@ class Searcher:
 
     def _page(
         self,
-        pairs: pd.DataFrame,
-        candidates: pd.DataFrame,
+        pairs: list[dict[str, Any]],
+        where: Mapping[str, tuple[str, str]],
         page: int,
         page_size: int,
         truncated: bool,
         kinds: list[str],
     ) -> SearchResult:
-        info = candidates.set_index("record_key")[["submitting_state", "student_id"]]
-        pairs = pairs.join(info, on="record_key")
-        pairs = pairs.sort_values(["match_weight", "record_key"], ascending=[False, True])
-        per_student = pairs.groupby("student_id", sort=False)
-        best = per_student.head(1)
-        counts = per_student.size()
-        total = len(best)
+        """One page of students, each by its best pair (highest weight, then record key), from
+        the scored pairs (at most MAX_CANDIDATES: plain Python is quicker than a frame here).
+        `where` gives each candidate record's (submitting state, student)."""
+        pairs = sorted(pairs, key=lambda p: (-p["match_weight"], p["record_id_r"]))
+        best: dict[str, dict[str, Any]] = {}
+        counts: dict[str, int] = {}
+        for p in pairs:
+            student = where[p["record_id_r"]][1]
+            best.setdefault(student, p)
+            counts[student] = counts.get(student, 0) + 1
         start = (page - 1) * page_size
-        shown = best.iloc[start : start + page_size]
-        result = []
-        for r in shown.to_dict("records"):  # at most MAX_PAGE_SIZE rows
-            result.append(
-                Candidate(
-                    student_id=str(r["student_id"]),
-                    record_key=str(r["record_key"]),
-                    state=str(r["submitting_state"]),
-                    match_weight=_finite(r["match_weight"]),
-                    match_probability=_finite(r["match_probability"]),
-                    zone=str(r["zone"]),
-                    grade=None if pd.isna(r["grade"]) else str(r["grade"]),
-                    guard_reason=None if pd.isna(r["guard_reason"]) else str(r["guard_reason"]),
-                    records=int(counts[r["student_id"]]),
-                    evidence=self._evidence(r),
-                )
+        shown = list(best.items())[start : start + page_size]
+        result = [
+            Candidate(
+                student_id=str(student),
+                record_key=str(r["record_id_r"]),
+                state=str(where[r["record_id_r"]][0]),
+                match_weight=_finite(r["match_weight"]),
+                match_probability=_finite(r["match_probability"]),
+                zone=str(r["zone"]),
+                grade=None if r["grade"] is None else str(r["grade"]),
+                guard_reason=None if r["guard_reason"] is None else str(r["guard_reason"]),
+                records=counts[student],
+                evidence=self._evidence(r),
             )
-        return SearchResult(result, page, page_size, total, len(candidates), truncated, kinds)
+            for student, r in shown
+        ]
+        return SearchResult(result, page, page_size, len(best), len(where), truncated, kinds)
 
     def _evidence(self, row: Mapping[Any, Any]) -> list[dict[str, Any]]:
         return [
@@ -620,17 +667,21 @@ def _scoring_sql(linker: Any, db_api: Any) -> str:
     return sql
 
 
-def _python(value: Any) -> Any:
-    """A frame cell as a plain Python value for a query parameter (missing as None)."""
-    if value is None or (not isinstance(value, str | bytes) and pd.isna(value)):
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()[:10] if hasattr(value, "hour") else value.isoformat()
-    return value.item() if hasattr(value, "item") else value
+class _Laps:
+    """Milliseconds per named step of one search, in order."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round((now - self._last) * 1000, 2)
+        self._last = now
 
 
 def _finite(value: Any) -> float:
-    number = float(value)
+    number = math.nan if value is None else float(value)
     return round(number, 4) if math.isfinite(number) else number
 
 
@@ -642,15 +693,22 @@ _SEARCHERS: dict[tuple[str, str], Searcher] = {}
 _SEARCHERS_LOCK = threading.Lock()
 
 
-def searcher_for(index: Any) -> Searcher:
+def searcher_for(index: Any, con: duckdb.DuckDBPyConnection | None = None) -> Searcher:
     """The Searcher for an index's current model and thresholds (one per model, kept: its
-    Splink session is reused by every later query)."""
+    Splink session is reused by every later query). `con`: a connection to the index already
+    open (one is opened otherwise)."""
     from migrant_linkage.model import Model
-    from migrant_linkage.review.store import get_meta
 
-    with index._read() as con:
-        model_json = get_meta(con, "model_json") or ""
-        thresholds_json = get_meta(con, "thresholds_json") or ""
+    if con is None:
+        with index._read() as own:
+            return searcher_for(index, own)
+    settings = dict(
+        con.execute(
+            "SELECT key, value FROM meta WHERE key IN ('model_json', 'thresholds_json')"
+        ).fetchall()
+    )
+    model_json = settings.get("model_json") or ""
+    thresholds_json = settings.get("thresholds_json") or ""
     key = (model_json, thresholds_json)
     with _SEARCHERS_LOCK:
         if key not in _SEARCHERS:
@@ -680,11 +738,11 @@ def search(
     strict_dates: bool = True,
 ) -> SearchResult:
     """Search a MasterIndex: ranked candidate students for `query` (see Searcher.search)."""
-    searcher = searcher_for(index)
     with index._read() as con:
-        return searcher.search(
+        return searcher_for(index, con).search(
             con,
             query,
+            index_path=index.path,
             state=state,
             page=page,
             page_size=page_size,

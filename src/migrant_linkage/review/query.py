@@ -1,0 +1,128 @@
+"""A search query's standardized values, by the upload's own standardization functions.
+
+An upload standardizes a file through ``standardize.derive_columns``, which assembles one
+DataFrame of every derived column. For one query row that assembly cost more than the
+standardizing itself, so a query calls the same functions (names.standardize_names,
+dates.parse_dates, the codes.standardize_* look-ups) field group by field group, keeps their
+values as plain Python values, and keeps each group's result per distinct input (a date-only
+search skips the names; states, sexes and countries repeat). It leaves out what a search never
+reads (the enrolment date, quality flags, the source row). tests/test_search_query.py checks,
+over generated queries, that every value equals what derive_columns gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+
+#: Derived columns a search does not compute for its query (no comparison or key reads them).
+NOT_COMPUTED = ("source_row", "enrollment_date_std", "quality_flags")
+
+
+def standardized_values(given: Mapping[str, str], label: str) -> dict[str, Any]:
+    """The standardized columns of one record whose contract fields are `given` (others
+    missing), as plain values (None for missing), computed as derive_columns computes them."""
+    from migrant_linkage.standardize.names import NAME_INPUT_COLUMNS
+
+    values: dict[str, Any] = {"source_name": label}
+    values.update(_codes(*(given.get(c) for c in CODED_FIELDS)))
+    values.update(_names(tuple(given.get(c) for c in NAME_INPUT_COLUMNS)))
+    values.update(_birth_date(given.get("birth_date"), date.today()))
+    return values
+
+
+#: Each group's results are kept per distinct input (plain values, no record ids): a
+#: date-only search skips the names, repeated names and dates cost nothing the second time.
+CACHED = 4096
+
+
+@lru_cache(maxsize=CACHED)
+def _names(fields: tuple[str | None, ...]) -> dict[str, Any]:
+    from migrant_linkage.standardize.names import NAME_INPUT_COLUMNS, standardize_names
+
+    names = standardize_names(
+        pd.DataFrame([list(fields)], columns=list(NAME_INPUT_COLUMNS), dtype="str")
+    )
+    return _plain_row(names.drop(columns="name_flags"))
+
+
+@lru_cache(maxsize=CACHED)
+def _birth_date(value: str | None, today: date) -> dict[str, Any]:
+    """The birth date's columns as of `today` (two-digit years and plausibility depend on it,
+    as in an upload, which reads the day of the call)."""
+    from migrant_linkage.standardize.dates import parse_dates
+
+    return _plain_row(parse_dates(_series(value), None, today=today).drop(columns="flags"))
+
+
+def _plain_row(frame: pd.DataFrame) -> dict[str, Any]:
+    return {str(column): plain(value) for column, value in frame.to_dict("records")[0].items()}
+
+
+def _series(value: str | None) -> pd.Series:
+    return pd.Series([value], dtype="str")
+
+
+#: The fields standardized by code look-ups alone (no reference day, no other field): a few
+#: distinct values each (states, sexes, countries), so their results are kept per value.
+CODED_FIELDS = (
+    "state",
+    "state_student_id",
+    "msix_id",
+    "sex",
+    "multiple_birth",
+    "birth_date_verification",
+    "birth_city",
+    "birth_state",
+    "birth_country",
+)
+
+
+@lru_cache(maxsize=CACHED)
+def _codes(
+    state: str | None,
+    state_student_id: str | None,
+    msix_id: str | None,
+    sex: str | None,
+    multiple_birth: str | None,
+    verification: str | None,
+    birth_city: str | None,
+    birth_state: str | None,
+    birth_country: str | None,
+) -> dict[str, Any]:
+    from migrant_linkage.standardize import codes
+    from migrant_linkage.standardize.names import fold_name
+
+    birth_state_std, birth_country_std, _ = codes.standardize_birth_place(
+        _series(birth_state), _series(birth_country)
+    )
+    city = fold_name(_series(birth_city)).astype("str").iloc[0]
+    values = {
+        "state_std": codes.standardize_state(_series(state))[0].iloc[0],
+        "state_student_id_std": codes.standardize_state_student_id(_series(state_student_id)).iloc[
+            0
+        ],
+        "msix_id_std": codes.standardize_msix_id(_series(msix_id))[0].iloc[0],
+        "sex_std": codes.standardize_sex(_series(sex))[0].iloc[0],
+        "multiple_birth_std": codes.standardize_multiple_birth(_series(multiple_birth)).iloc[0],
+        "birth_date_verified": codes.standardize_birth_date_verification(
+            _series(verification)
+        ).iloc[0],
+        "birth_city_std": None if city == "" else city,
+        "birth_state_std": birth_state_std.iloc[0],
+        "birth_country_std": birth_country_std.iloc[0],
+    }
+    return {column: plain(value) for column, value in values.items()}
+
+
+def plain(value: Any) -> Any:
+    """A frame cell as a plain Python value for a query parameter (missing as None)."""
+    if value is None or (not isinstance(value, str | bytes) and pd.isna(value)):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10] if hasattr(value, "hour") else value.isoformat()
+    return value.item() if hasattr(value, "item") else value
