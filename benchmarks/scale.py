@@ -143,17 +143,34 @@ def _students_for(records: int, seed: int) -> int:
     return int(records * 20_000 / len(pilot)) + 1
 
 
+def _records_without_truth(population: Path) -> Path:
+    """The population's records without the truth columns, as a Parquet file beside it
+    (written once)."""
+    import pyarrow.parquet as pq
+
+    target = population.with_name(population.stem + "_records.parquet")
+    if not target.exists():
+        columns = [c for c in pq.read_schema(population).names if c not in TRUTH]
+        temporary = target.with_name(f".{target.name}.{os.getpid()}")
+        pq.write_table(pq.read_table(population, columns=columns), temporary)
+        temporary.rename(target)
+    return target
+
+
 def _job_ours(args: argparse.Namespace) -> dict[str, Any]:
     import pandas as pd
 
     from migrant_linkage.engine import dedupe
     from migrant_linkage.evaluate import score_clusters, truth_from_records
 
+    records = _records_without_truth(Path(args.population))
     started = time.perf_counter()
-    raw = pd.read_parquet(args.population)
+    # The truth is read on its own and the engine reads the records from a Parquet file without
+    # it, as a user's file: the job holds no raw frame beside the standardized one (the read is
+    # timed inside standardize). A DuckDB relation instead was 1.2 s slower at 200k.
+    truth = truth_from_records(pd.read_parquet(args.population, columns=["record_id", *TRUTH]))
     read_seconds = time.perf_counter() - started
-    truth = truth_from_records(raw)
-    raw = raw.drop(columns=list(TRUTH))
+    raw = str(records)
     out = Path(args.work) / f"ours_{args.size}"
     database = Path(args.work) / f"ours_{args.size}.duckdb"
     database.unlink(missing_ok=True)
@@ -642,6 +659,7 @@ def main() -> None:
                 **common,
             )
             print(json.dumps(run["generate"], indent=1), file=sys.stderr)
+        _records_without_truth(population)  # written here, not in the timed child
         run["ours"] = run_child(
             "ours",
             None,

@@ -179,6 +179,8 @@ RECORDS = {
     # One DAVID keyed twice by hand, the second time with two slips (outside data: VQVID).
     "david_tx": dict(_TORRES, state="TX", first_name="DAVID"),
     "no_given_name_girl": dict(_TORRES, state="CA", first_name="", sex="F"),
+    "no_given_name_boy": dict(_TORRES, state="WA", first_name="", sex="M"),
+    "placeholder_hijo": dict(_TORRES, state="FL", first_name="HIJO", sex="M"),
     "maria_g": dict(_FAMILY, state="CA", first_name="MARIA", middle_name="G", sex="F"),
     "maria_fernanda": dict(_FAMILY, state="WA", first_name="MARIA FERNANDA", sex="F"),
     "vqvid_ca": dict(_TORRES, state="CA", first_name="VQVID"),
@@ -305,6 +307,15 @@ def test_a_middle_initial_of_another_letter_is_reviewed_not_merged() -> None:
     slip in one letter, or twin sisters. Neither merged nor held apart: reviewed."""
     assert not _guarded("maria_g", "maria_fernanda")
     assert _unsure("maria_g", "maria_fernanda")
+
+
+def test_a_record_without_a_given_name_in_a_family_is_reviewed_not_merged() -> None:
+    """Surnames and birth date agree, the sexes too, and one record has no given name (none
+    keyed, or a placeholder: BABY GIRL, HIJO): one child, or the same-sex twin, or a parent
+    whose birth date was copied. Nothing tells which: reviewed, never auto-merged."""
+    assert not _guarded("david_tx", "no_given_name_boy")
+    assert _unsure("david_tx", "no_given_name_boy")
+    assert _unsure("david_tx", "placeholder_hijo")
 
 
 def test_a_missing_given_name_with_a_different_sex_is_two_people() -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from migrant_linkage import synthetic
-from migrant_linkage.clustering import split_component
+from migrant_linkage.clustering import split_component, split_unclean_components
 from migrant_linkage.engine import dedupe, explain, link
 from migrant_linkage.model import Model
 from migrant_linkage.zones import MATCH_ZONE, NEAR_MATCH_ZONE, Thresholds
@@ -210,6 +210,40 @@ def test_split_component_keeps_the_strongest_links():
     assert groups == {"a": "a", "b": "a", "c": "c", "d": "c"}
 
 
+def test_several_unclean_components_are_each_split_on_their_own_whatever_the_row_order():
+    # Two chains through twins (a-b-c-d with a, d twins; e-f-g with e, g twins) and a clean
+    # pair; an edge and a conflict across components must change nothing.
+    components = pd.DataFrame(
+        {
+            "record_id": ["a", "b", "c", "d", "e", "f", "g", "h", "i"],
+            "cluster_id": ["a", "a", "a", "a", "e", "e", "e", "h", "h"],
+        }
+    )
+    edges = pd.DataFrame(
+        [
+            ("a", "b", 30.0),
+            ("b", "c", 21.0),
+            ("c", "d", 28.0),
+            ("e", "f", 25.0),
+            ("f", "g", 24.0),
+            ("h", "i", 40.0),
+            ("d", "e", 50.0),
+        ],
+        columns=["record_id_l", "record_id_r", "match_weight"],
+    )
+    conflicts = pd.DataFrame(
+        [("a", "d"), ("e", "g"), ("b", "h")], columns=["record_id_l", "record_id_r"]
+    )
+    expected = {"a": "a", "b": "a", "c": "c", "d": "c", "e": "e", "f": "e", "g": "g"}
+    expected.update({"h": "h", "i": "h"})
+    for seed in range(5):
+        shuffled = [
+            frame.sample(frac=1, random_state=seed) for frame in (components, edges, conflicts)
+        ]
+        split = split_unclean_components(*shuffled)
+        assert dict(zip(split["record_id"], split["cluster_id"], strict=True)) == expected
+
+
 def test_duplicate_record_id_across_sources_is_rejected_naming_both():
     first = FAMILY_RECORDS.iloc[:3]
     second = FAMILY_RECORDS.iloc[[0, 3]]
@@ -234,7 +268,8 @@ def test_a_table_in_a_duckdb_file_is_a_source(background, model, tmp_path):
 
 def test_splink_scores_through_a_view_of_the_compared_columns_only(background, model, tmp_path):
     """Splink copies its input for the records in the candidate pairs: it is given only what the
-    model compares and the family guard reads, not the raw input columns or blocking keys."""
+    model compares and the family guard reads, not the raw input columns or blocking keys (but
+    for the raw fields a comparison reads: the keyed birth date)."""
     database = tmp_path / "run.duckdb"
     dedupe(background, model=model, train=False, database=database)
     with duckdb.connect(str(database)) as con:
@@ -247,8 +282,9 @@ def test_splink_scores_through_a_view_of_the_compared_columns_only(background, m
         "birth_date_std",
         "sex_std",
         "given_name_2",
+        "birth_date",
     } <= columns
-    assert not columns & {"first_name", "last_name_1", "birth_date", "enrollment_date_std"}
+    assert not columns & {"first_name", "last_name_1", "middle_name", "enrollment_date_std"}
 
 
 def test_link_only_pairs_records_across_the_two_sources(background, model):
@@ -314,6 +350,22 @@ def test_outputs_are_written_to_the_folder(background, model, tmp_path):
     assert summary["comparisons"] == len(pd.read_csv(tmp_path / "pairs.csv"))
     assert set(summary["timings"]) >= {"standardize", "predict", "cluster", "write"}
     assert len(outcome.pairs) == summary["comparisons"]  # loaded lazily from pairs.parquet
+
+
+def test_pairs_csv_holds_the_same_pairs_as_pairs_parquet(background, model, tmp_path):
+    dedupe(background, model=model, train=False, out_dir=tmp_path)
+    parquet = pd.read_parquet(tmp_path / "pairs.parquet")
+    csv = pd.read_csv(tmp_path / "pairs.csv", dtype={"record_id_l": str, "record_id_r": str})
+    assert len(parquet) > 0
+    assert list(csv.columns) == list(parquet.columns)
+    key = ["record_id_l", "record_id_r"]
+    in_order = list(zip(parquet["record_id_l"], parquet["record_id_r"], strict=True))
+    assert in_order == sorted(in_order)  # pairs.parquet is in record-id order
+    parquet = parquet.sort_values(key, ignore_index=True)
+    csv = csv.sort_values(key, ignore_index=True)
+    for column in (*key, "zone", "grade"):
+        assert csv[column].tolist() == parquet[column].tolist(), column
+    assert csv["match_weight"].to_numpy() == pytest.approx(parquet["match_weight"].to_numpy())
 
 
 def test_an_in_memory_result_can_be_written_later(result, tmp_path):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 RECORD_ID = "record_id"
@@ -84,11 +85,12 @@ def split_unclean_components(
     conflicts_by_cluster = _pairs_within_clusters(
         conflicts, cluster_of, ["record_id_l", "record_id_r"]
     )
+    records_by_cluster = _group_rows(components[CLUSTER_ID], components[[RECORD_ID]])
     out: dict[str, str] = {}
-    for cluster_id, group in components.groupby(CLUSTER_ID, sort=True):
+    for cluster_id in sorted(records_by_cluster):
         out.update(
             split_component(
-                group[RECORD_ID],
+                (record for (record,) in records_by_cluster[cluster_id]),
                 edges_by_cluster.get(cluster_id, []),
                 conflicts_by_cluster.get(cluster_id, []),
             )
@@ -102,6 +104,19 @@ def _pairs_within_clusters(
     """The pairs whose two records sit in the same component, as tuples grouped by component
     (a column-wise filter; only the few unclean components' pairs become Python tuples)."""
     left = pairs["record_id_l"].map(cluster_of)
-    inside = pairs.loc[left.notna() & (left == pairs["record_id_r"].map(cluster_of)), columns]
-    groups = inside.groupby(left[inside.index], sort=False)
-    return {key: list(group.itertuples(index=False, name=None)) for key, group in groups}
+    inside = left.notna() & (left == pairs["record_id_r"].map(cluster_of))
+    return _group_rows(left[inside], pairs.loc[inside, columns])
+
+
+def _group_rows(keys: pd.Series, rows: pd.DataFrame) -> dict[str, list[tuple]]:
+    """`rows` as tuples grouped by `keys`, each group in the rows' order. One stable sort and
+    a cut at each change of key: a pandas groupby walked group by group cost about a second
+    for the 2,400 unclean components of 200,000 records."""
+    if len(rows) == 0:
+        return {}
+    order = np.argsort(keys.to_numpy(), kind="stable")
+    sorted_keys = keys.to_numpy()[order]
+    tuples = list(zip(*(rows[c].to_numpy()[order].tolist() for c in rows.columns), strict=True))
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    ends = np.r_[starts[1:], len(sorted_keys)]
+    return {sorted_keys[start]: tuples[start:end] for start, end in zip(starts, ends, strict=True)}

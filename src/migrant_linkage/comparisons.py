@@ -137,49 +137,32 @@ def _any_unit_in(key: str, words: str, max_units: int) -> str:
 
 
 class _CrossColumnSimilarityLevel(ComparisonLevelCreator):
-    """String similarity between column `a` of the left record and column `b` of the right one.
+    """String similarity between column `a` of one record and column `b` of the other.
 
-    Splink's JaroWinklerLevel compares one column with itself; parents need a cross comparison
-    (parent_given_a of one record against parent_given_b of the other, because a record that
-    lists one parent sorts it into slot a). The function name comes from the dialect, exactly as
-    Splink's own levels do it, so Spark gets its jar function and DuckDB its built-in.
+    Splink's JaroWinklerLevel compares one column with itself. Parents need a cross comparison
+    either way round (parent_given_a of one record against parent_given_b of the other, because
+    a record that lists one parent sorts it into slot a); fields keyed in each other's places
+    need it both ways at once (`both_ways`: a given name and a surname swapped on one form, with
+    a keying slip in either, CHELSEA AYRES / AYRES CHELSRA). The function name comes from the
+    dialect, exactly as Splink's own levels do it, so Spark gets its jar function and DuckDB its
+    built-in.
     """
 
-    def __init__(self, col_a: str, col_b: str, threshold: float):
+    def __init__(self, col_a: str, col_b: str, threshold: float, *, both_ways: bool = False):
         self.col_a = col_a
         self.col_b = col_b
         self.threshold = threshold
-
-    def create_sql(self, sql_dialect: SplinkDialect) -> str:
-        jw = sql_dialect.jaro_winkler_function_name
-        t = self.threshold
-        return (
-            f"{jw}({self.col_a}_l, {self.col_b}_r) >= {t} "
-            f"OR {jw}({self.col_b}_l, {self.col_a}_r) >= {t}"
-        )
-
-    def create_label_for_charts(self) -> str:
-        return f"Jaro-Winkler of {self.col_a} vs {self.col_b} >= {self.threshold}"
-
-
-class _CrossedFieldsLevel(ComparisonLevelCreator):
-    """Two fields keyed in each other's places: column `a` of each record is similar to column
-    `b` of the other, both ways (Jaro-Winkler >= threshold, equality included). A given name
-    and a surname swapped on one form, with a keying slip in either (CHELSEA AYRES / AYRES
-    CHELSRA)."""
-
-    def __init__(self, col_a: str, col_b: str, threshold: float):
-        self.col_a = col_a
-        self.col_b = col_b
-        self.threshold = threshold
+        self.both_ways = both_ways
 
     def create_sql(self, sql_dialect: SplinkDialect) -> str:
         jw = sql_dialect.jaro_winkler_function_name
         a, b, t = self.col_a, self.col_b, self.threshold
-        return f"{jw}({a}_l, {b}_r) >= {t} AND {jw}({b}_l, {a}_r) >= {t}"
+        joiner = "AND" if self.both_ways else "OR"
+        return f"{jw}({a}_l, {b}_r) >= {t} {joiner} {jw}({b}_l, {a}_r) >= {t}"
 
     def create_label_for_charts(self) -> str:
-        return f"{self.col_a} and {self.col_b} crossed, Jaro-Winkler >= {self.threshold}"
+        how = "crossed both ways" if self.both_ways else "vs"
+        return f"Jaro-Winkler of {self.col_a} {how} {self.col_b} >= {self.threshold}"
 
 
 def _joined(expression: str) -> str:
@@ -312,7 +295,7 @@ def _surname_levels(term_frequency: bool) -> list[_Level]:
             "also with a slip in either (FLYNN WELLER / WELLER FLYNN): the given_name "
             "comparison's swapped_with_surname level counts that evidence, this level adds "
             "none (fixed prior, m = u)",
-            _CrossedFieldsLevel("given_name_1", _P, NAME_JARO_WINKLER),
+            _CrossColumnSimilarityLevel("given_name_1", _P, NAME_JARO_WINKLER, both_ways=True),
         ),
         _Level(
             "any_common",
@@ -382,7 +365,9 @@ def _given_name_share_conditions() -> dict[str, ComparisonLevelCreator]:
         "nickname": And(ExactMatchLevel(_C1), _second_names_compatible()),
         "swapped": ColumnsReversedLevel(_G1, _G2, symmetrical=True),
         "joined": _sql(_joined("concat_ws('', given_name_full_{side}, middle_name_std_{side})")),
-        "swapped_with_surname": _CrossedFieldsLevel(_G1, "surname_paternal", NAME_JARO_WINKLER),
+        "swapped_with_surname": _CrossColumnSimilarityLevel(
+            _G1, "surname_paternal", NAME_JARO_WINKLER, both_ways=True
+        ),
         "second_as_first": _sql(
             f"{_G1}_l = {_G2}_r OR {_G2}_l = {_G1}_r OR {_C1}_l = {_C2}_r OR {_C2}_l = {_C1}_r"
         ),

@@ -48,6 +48,16 @@ RETAINED_COLUMNS: tuple[str, ...] = ("source_name", "state_std")
 #: Smallest m-probability a trained level keeps (see `floor_m_probabilities`).
 M_PROBABILITY_FLOOR = 0.001
 
+#: Random pairs the u-probabilities are estimated from (step 2 of the module docstring), and
+#: Splink's chunks for them (it stops a comparison early once each level has 100 pairs). The
+#: u sample costs the same at any population (each comparison over the pairs of a random
+#: sample of records; the surname's is half of it): 6 of the 9 s of training at 200k records.
+#: Fewer pairs were tried and not kept: at 3e5 four levels moved by more than a quarter bit
+#: and by more than they move between seeds at 1e6 (the placeholder birth date by 8.9 bits),
+#: and twin and sibling false merges rose (benchmarks/u_sample.py; docs/scale.md, issue 20).
+U_SAMPLE_PAIRS = 1e6
+U_SAMPLE_CHUNKS = 10
+
 #: Weight limits the trained model must respect (see `check_weights`).
 MIN_EXACT_BIRTH_DATE_WEIGHT = 4.0
 #: "Given names share nothing" must count clearly against. EM that learnt "same family" puts
@@ -192,7 +202,9 @@ def estimate_prior_and_u(
     training.estimate_probability_two_random_records_match(
         blocking.deterministic_match_rules(), recall=deterministic_recall
     )
-    training.estimate_u_using_random_sampling(max_pairs=max_u_pairs, seed=seed)
+    training.estimate_u_using_random_sampling(
+        max_pairs=max_u_pairs, seed=seed, num_chunks=U_SAMPLE_CHUNKS
+    )
 
 
 def estimate_m_without_labels(training: Any) -> None:
@@ -265,7 +277,7 @@ class Model:
         *,
         labels: pd.DataFrame | None = None,
         seed: int = 42,
-        max_u_pairs: float = 1e6,
+        max_u_pairs: float = U_SAMPLE_PAIRS,
         deterministic_recall: float = 0.7,
         check: bool = True,
     ) -> Model:

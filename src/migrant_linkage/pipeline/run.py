@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 
 from migrant_linkage import blocking
-from migrant_linkage.db import copy_atomic, execute, load_frame
+from migrant_linkage.db import copy_atomic, execute, load_frame, quote_literal
 from migrant_linkage.io import write_text_atomic
 from migrant_linkage.levels import ModelLevels
 from migrant_linkage.pipeline import clusters as clustering_stage
@@ -114,22 +114,27 @@ def _labelled_pairs(levels: ModelLevels, all_pairs: bool) -> str:
     pairs and a sample of non-match pairs (pipeline.histogram); with each level's label."""
     source = PAIRS_TABLE if all_pairs else f"({kept_pairs_sql(PAIRS_TABLE)})"
     labels = ", ".join(levels.label_columns_sql())
-    return f"SELECT *, {labels} FROM {source} ORDER BY record_id_l, record_id_r"
+    # Sorted, then labelled: the sort carries each pair's numbers, not its eight label texts
+    # (at 1M records those made the sort the run's peak of memory).
+    return f"SELECT *, {labels} FROM (SELECT * FROM {source} ORDER BY record_id_l, record_id_r)"
 
 
 def _write_pairs(
     con: duckdb.DuckDBPyConnection, out: Path, pairs_select: str, pairs_csv: bool
 ) -> None:
-    copy_atomic(con, pairs_select, out / "pairs.parquet", "parquet")
+    parquet = out / "pairs.parquet"
+    copy_atomic(con, pairs_select, parquet, "parquet")
     if not pairs_csv:  # no stale pairs.csv from an earlier run beside this run's outputs
         (out / "pairs.csv").unlink(missing_ok=True)
         return
+    # The CSV is written from the Parquet file just written: the pairs are not selected,
+    # labelled and sorted a second time (at 1M records 1.2M pairs).
+    written = f"read_parquet({quote_literal(str(parquet))})"
     text_cols = ["record_id_l", "record_id_r"]
-    columns = con.execute(f"SELECT * FROM ({pairs_select}) LIMIT 0").df().columns
+    columns = con.execute(f"SELECT * FROM {written} LIMIT 0").df().columns
     others = [c for c in columns if c not in text_cols]
     csv_select = (
-        f"SELECT {', '.join(_csv_safe(c) for c in text_cols)}, {', '.join(others)} "
-        f"FROM ({pairs_select})"
+        f"SELECT {', '.join(_csv_safe(c) for c in text_cols)}, {', '.join(others)} FROM {written}"
     )
     copy_atomic(con, csv_select, out / "pairs.csv", "csv")
 

@@ -32,7 +32,8 @@ REASON_KEPT_APART_EXISTING = (
 REASON_DATES_DIFFER = "strong match but the birth dates differ"
 REASON_FAMILY = "given names share nothing but a record says not a multiple birth"
 REASON_NAMES_UNRELATED = (
-    "family evidence but the given names do not relate (a typo or a name the tables lack?)"
+    "family evidence but the given names do not settle it (one missing, a name the tables "
+    "lack, or two real names an edit apart)"
 )
 REASON_NAMESAKE = (
     "strong match on a common name and birth date only: a namesake is likely in a population "
