@@ -181,6 +181,8 @@ RECORDS = {
     "no_given_name_girl": dict(_TORRES, state="CA", first_name="", sex="F"),
     "no_given_name_boy": dict(_TORRES, state="WA", first_name="", sex="M"),
     "placeholder_hijo": dict(_TORRES, state="FL", first_name="HIJO", sex="M"),
+    "david_c_tx": dict(_TORRES, state="TX", first_name="DAVID", middle_name="C"),
+    "placeholder_husband_b": dict(_TORRES, state="NM", first_name="HUSBAND", middle_name="B"),
     "maria_g": dict(_FAMILY, state="CA", first_name="MARIA", middle_name="G", sex="F"),
     "maria_fernanda": dict(_FAMILY, state="WA", first_name="MARIA FERNANDA", sex="F"),
     "vqvid_ca": dict(_TORRES, state="CA", first_name="VQVID"),
@@ -309,13 +311,20 @@ def test_a_middle_initial_of_another_letter_is_reviewed_not_merged() -> None:
     assert _unsure("maria_g", "maria_fernanda")
 
 
-def test_a_record_without_a_given_name_in_a_family_is_reviewed_not_merged() -> None:
-    """Surnames and birth date agree, the sexes too, and one record has no given name (none
-    keyed, or a placeholder: BABY GIRL, HIJO): one child, or the same-sex twin, or a parent
-    whose birth date was copied. Nothing tells which: reviewed, never auto-merged."""
+def test_a_missing_first_name_whose_middle_initial_conflicts_is_reviewed_not_merged() -> None:
+    """Surnames, birth date and sex agree; one record's first name is a placeholder (HUSBAND)
+    and its middle initial is B where the other has C: the only name evidence left says two
+    people (a household member whose birth date was copied). Reviewed, never auto-merged."""
+    assert not _guarded("david_c_tx", "placeholder_husband_b")
+    assert _unsure("david_c_tx", "placeholder_husband_b")
+
+
+def test_a_missing_first_name_with_nothing_against_it_is_scored_by_its_weight() -> None:
+    """No given name on one record (none keyed, or a placeholder: HIJO), nothing conflicting:
+    missing evidence neither guards the pair nor holds it back."""
     assert not _guarded("david_tx", "no_given_name_boy")
-    assert _unsure("david_tx", "no_given_name_boy")
-    assert _unsure("david_tx", "placeholder_hijo")
+    assert not _unsure("david_tx", "no_given_name_boy")
+    assert not _unsure("david_tx", "placeholder_hijo")
 
 
 def test_a_missing_given_name_with_a_different_sex_is_two_people() -> None:

@@ -265,8 +265,8 @@ def family_guard_sql(levels: ModelLevels) -> str:
 
 def family_unsure_sql(levels: ModelLevels) -> str:
     """Boolean SQL: family evidence and given names that relate nothing the tables know
-    (`else` with a name that is not a known given name, a given name missing on one side,
-    `two_edits` between two real given names, or the same first name with a second-name initial of another letter than the other's second name), with nothing that
+    (`else` with a name that is not a known given name, a first given name missing on one side
+    while the second given names conflict, `two_edits` between two real given names, or the same first name with a second-name initial of another letter than the other's second name), with nothing that
     says "two children" (`family_guard_sql` is false): one child under a garbled or unlisted
     name, or two children. Never auto-merged; reviewed when the weight reaches the review
     threshold."""
@@ -276,12 +276,17 @@ def family_unsure_sql(levels: ModelLevels) -> str:
     # Two real names an edit or two apart (ELENA / ELISA) may be two children; a real name
     # against a string no list knows (JACK / JADK, DAVID / VQVID) is a keying slip.
     real_names_near = f"({levels.gamma_in('given_name', ('two_edits',))} AND {_BOTH_NAMES_KNOWN})"
-    # A record without a given name (none keyed, or a placeholder: BABY GIRL, HIJO, MOTHER)
-    # cannot be told from its same-sex twin, or from a parent whose birth date was copied.
+    # A record without a first given name (none keyed, or a placeholder: HUSBAND, DAD) whose
+    # second given names conflict with the other's (HUSBAND B / NATHANIEL C): the only name
+    # evidence left says two people, a household member whose birth date was copied.
+    missing_first_second_conflicts = (
+        f"({levels.gamma_in('given_name', ('null',))} AND "
+        "coalesce(substr(given_name_2_l, 1, 1) <> substr(given_name_2_r, 1, 1), false))"
+    )
     return (
         f"({_family_evidence_sql(levels)}\n"
-        f" AND ({levels.gamma_in('given_name', ('else', 'null'))}"
-        f" OR {real_names_near} OR {initial_against_name}))"
+        f" AND ({levels.gamma_in('given_name', ('else',))}"
+        f" OR {real_names_near} OR {initial_against_name} OR {missing_first_second_conflicts}))"
     )
 
 
