@@ -13,6 +13,7 @@ from migrant_linkage.review.query import NOT_COMPUTED, plain, standardized_value
 from migrant_linkage.review.search import SearchError, keys_sql, query_keys, query_values
 from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMN_NAMES, STANDARDIZED_COLUMNS
 from migrant_linkage.standardize import derive_columns
+from migrant_linkage.standardize.names import NAME_INPUT_COLUMNS
 
 COMPARED = [c for c in STANDARDIZED_COLUMN_NAMES if c not in NOT_COMPUTED]
 
@@ -62,18 +63,7 @@ CODES = {
     "state_student_id": st.sampled_from([" 0042 ", "A-17", ""]),
     "birth_date_verification": st.sampled_from(["Y", "N", "", "maybe"]),
 }
-NAME_FIELDS = (
-    "first_name",
-    "middle_name",
-    "last_name_1",
-    "last_name_2",
-    "suffix",
-    "parent1_first",
-    "parent1_last",
-    "parent2_first",
-    "parent2_last",
-    "birth_city",
-)
+NAME_FIELDS = (*NAME_INPUT_COLUMNS, "birth_city")
 RECORDS = st.fixed_dictionaries(
     {},
     optional={**{f: NAMES for f in NAME_FIELDS}, "birth_date": DATES, **CODES},
