@@ -8,7 +8,7 @@ from importlib import resources
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from migrant_linkage.schema import FLAG_SEPARATOR, QualityFlag
@@ -694,6 +694,10 @@ _name_like = st.one_of(
 @given(_name_like, _name_like)
 def test_placeholder_detection_is_idempotent(first, last):
     # Standardizing what standardization produced finds no new placeholder and changes nothing.
+    # The one designed exception: a number ending the field keeps twins apart (BABY 1 is no
+    # placeholder) while the standardized name drops it (BABY), which alone is one.
+    folded = fold_name(pd.Series([first, last], dtype="string")).fillna("")
+    assume(not folded.str.contains(r"\d\s*$", regex=True).any())
     once = _std(first_name=first, last_name_1=last)
     again = _std(first_name=once["given_name_full"], last_name_1=once["surname_full"])
     assert "NAME_PLACEHOLDER" not in _flags(again)

@@ -338,6 +338,8 @@ def phonetic_key(s: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------------------------
 
 _HYPHENS = re.compile(r"[-‐‑‒–—―]")
+#: A number ending a field (BABY 1, BABY2): what tells twins recorded at birth apart.
+_TRAILING_NUMBER = re.compile(r"\d+\s*$")
 
 
 @dataclass(frozen=True)
@@ -373,9 +375,13 @@ def _tokens(value: str, whole_field_suffix: bool) -> tuple[list[str], str | None
 
 
 def _is_placeholder(folded: str, suffix: str | None, placeholders: _Placeholders) -> bool:
-    """The folded field, digits kept and a trailing suffix moved out (UNKNOWN JR), is a
-    placeholder. Digits count: BABY 1 / BABY 2 (twins) are not the placeholder BABY, and
-    neither are BABY A / TWIN B: what tells the twins apart stays (docs/names.md, §1b)."""
+    """The folded field, a trailing suffix moved out (UNKNOWN JR), is a placeholder. A number
+    at the end counts: BABY 1 / BABY 2 (twins) are not the placeholder BABY, and neither are
+    BABY A / TWIN B: what tells the twins apart stays (docs/names.md, §1b). Digits anywhere
+    else are a keying slip and are dropped first, as they are from the name itself
+    (0UNKNOWN is UNKNOWN), so the standardized value never turns into a placeholder later."""
+    if not _TRAILING_NUMBER.search(folded):
+        folded = _DIGITS.sub("", folded).strip()
     if folded.partition(" ")[0] not in placeholders.first_words:
         return False  # nearly every real name stops here, after one set lookup
     words = folded.split()
