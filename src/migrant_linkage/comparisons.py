@@ -292,9 +292,8 @@ def _surname_levels(term_frequency: bool) -> list[_Level]:
         _Level(
             "swapped_with_given",
             "the paternal surname and the first given name keyed in each other's fields, "
-            "also with a slip in either (FLYNN WELLER / WELLER FLYNN): the given_name "
-            "comparison's swapped_with_surname level counts that evidence, this level adds "
-            "none (fixed prior, m = u)",
+            "also with a slip in either (FLYNN WELLER / WELLER FLYNN): the surname half of the "
+            "given_name comparison's swapped_with_surname evidence (fixed prior)",
             _CrossColumnSimilarityLevel("given_name_1", _P, NAME_JARO_WINKLER, both_ways=True),
         ),
         _Level(

@@ -171,14 +171,14 @@ def _is_trained(settings: dict[str, Any]) -> bool:
 def _training_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """The standardized columns Splink needs (plus id and the raw fields a comparison reads),
     without the other raw columns or truth."""
-    keep = [UNIQUE_ID_COLUMN, *[c for c in STANDARDIZED_COLUMN_NAMES if c in frame.columns]]
-    missing = [c for c in (UNIQUE_ID_COLUMN, *STANDARDIZED_COLUMN_NAMES) if c not in frame.columns]
+    keep = list(dict.fromkeys((UNIQUE_ID_COLUMN, *STANDARDIZED_COLUMN_NAMES)))
+    missing = [c for c in keep if c not in frame.columns]
     if missing:
         raise ValueError(
             f"train() needs a standardized table (migrant_linkage.standardize); "
             f"missing columns: {missing}"
         )
-    columns = frame[list(dict.fromkeys(keep))]
+    columns = frame[keep]
     # A table standardized elsewhere may lack a raw field: its level then never applies.
     absent = pd.Series(pd.NA, index=frame.index, dtype="string")
     raw = {c: frame[c] if c in frame.columns else absent for c in RAW_COLUMNS_COMPARED}
