@@ -3,9 +3,11 @@
 Each comparison is a Splink *creator*: it holds no SQL dialect and is rendered per engine with
 ``creator.get_comparison("duckdb" | "spark")``, so the DuckDB and Spark paths cannot drift apart.
 Everything a comparison needs from Python (nickname canonical forms, phonetic keys, the
-transposed birth date, surname units) was computed once per record by the standardizer; the
-levels here only compare those columns with plain SQL (=, LIKE, ||, split_part, length, replace,
-coalesce) and Splink's own string-distance levels. No Python UDFs, no array functions.
+transposed birth date, surname units padded for a substring test, names run together, the
+birth date's keyed digits: standardize/pair_inputs.py) was computed once per record by the
+standardizer; the levels here only compare those columns with plain SQL (=, instr, LIKE, ||,
+split_part, length, coalesce) and Splink's own string-distance levels. No Python UDFs, no array
+functions.
 
 Levels are evaluated first match wins, so each level only sees the pairs no earlier level took.
 Every level has a short stable *label* (``exact_set``, ``nickname``, ``transposed``, ...). The
@@ -37,7 +39,7 @@ from splink.internals.comparison_creator import ComparisonCreator
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 from splink.internals.dialects import SplinkDialect
 
-from migrant_linkage.schema import RAW_COLUMNS_COMPARED
+from migrant_linkage.schema import RAW_COLUMNS_COMPARED, SURNAME_UNIT_COLUMNS
 
 __all__ = [
     "COMPARISON_NAMES",
@@ -165,12 +167,12 @@ class _CrossColumnSimilarityLevel(ComparisonLevelCreator):
         return f"Jaro-Winkler of {self.col_a} {how} {self.col_b} >= {self.threshold}"
 
 
-def _joined(expression: str) -> str:
-    """`expression` (over one record, written with a `{side}` placeholder) compared between
-    the two records with spaces and hyphens removed: a name written as one word on one form and
-    as two on another (MARTINEZCRUZ / MARTINEZ CRUZ, BRI DGET / BRIDGET)."""
-    side = {s: f"replace(replace({expression.format(side=s)}, ' ', ''), '-', '')" for s in "lr"}
-    return f"{side['l']} = {side['r']}"
+def _joined(column: str) -> str:
+    """A name compared between the two records with spaces and hyphens removed: a name written
+    as one word on one form and as two on another (MARTINEZCRUZ / MARTINEZ CRUZ, BRI DGET /
+    BRIDGET). `column` holds each record's name already run together (standardize/pair_inputs:
+    once per record, not on every pair)."""
+    return f"{column}_l = {column}_r"
 
 
 class _TrueOnly(ComparisonLevelCreator):
@@ -226,18 +228,53 @@ def units_subset_sql(key: str) -> str:
     )
 
 
+# The surname units, split and padded once per record (standardize/pair_inputs.py): a unit
+# column holds ' GARCIA ', or two spaces past the key's last unit.
+_KP, _KN, _GW = "surname_units_padded", "surname_unit_count", "given_words_padded"
+_NO_UNIT = "'  '"
+if len(SURNAME_UNIT_COLUMNS) != MAX_SURNAME_UNITS:
+    raise RuntimeError("schema.SURNAME_UNIT_COLUMNS must hold MAX_SURNAME_UNITS columns")
+
+
+def _padded_in(padded_word: str, padded_words: str) -> str:
+    """The word is one of the words: both are padded with spaces, so ' CRUZ ' is found in
+    ' DE CRUZ ' but not in ' CRUZADO ' (the per-record form of `_word_in`)."""
+    return f"instr({padded_words}, {padded_word}) > 0"
+
+
+def _surname_units_within(small: str, big: str) -> str:
+    """Every unit of side `small`'s key (up to MAX_SURNAME_UNITS) is a unit of side `big`'s."""
+    return (
+        "("
+        + " AND ".join(
+            f"({u}_{small} = {_NO_UNIT} OR {_padded_in(f'{u}_{small}', f'{_KP}_{big}')})"
+            for u in SURNAME_UNIT_COLUMNS
+        )
+        + ")"
+    )
+
+
+def _surname_unit_in(side: str, padded_words: str) -> str:
+    """Some unit of side `side`'s key (up to MAX_SURNAME_UNITS) is one of `padded_words`. A
+    missing unit ('  ') is found only in words with two spaces running: the padded given words
+    of a record with no given or middle name, as the per-pair SQL before it found them."""
+    return (
+        "("
+        + " OR ".join(_padded_in(f"{u}_{side}", padded_words) for u in SURNAME_UNIT_COLUMNS)
+        + ")"
+    )
+
+
 def _surname_levels(term_frequency: bool) -> list[_Level]:
     # Counting units with surname_count (not spaces in the key) keeps HERNANDEZ HERNANDEZ, whose
     # key holds the repeated unit once, a two-surname record.
     several = "surname_count_l >= 2 AND surname_count_r >= 2"
-    subset = units_subset_sql(_K)
-    common = f"{_any_unit_in(_K + '_l', _K + '_r', MAX_SURNAME_UNITS)}"
-    given_words_l = "concat_ws(' ', given_name_full_l, middle_name_std_l)"
-    given_words_r = "concat_ws(' ', given_name_full_r, middle_name_std_r)"
-    in_given = (
-        f"{_any_unit_in(_K + '_l', given_words_r, MAX_SURNAME_UNITS)} "
-        f"OR {_any_unit_in(_K + '_r', given_words_l, MAX_SURNAME_UNITS)}"
+    subset = (
+        f"({_KN}_l < {_KN}_r AND {_surname_units_within('l', 'r')}) "
+        f"OR ({_KN}_r < {_KN}_l AND {_surname_units_within('r', 'l')})"
     )
+    common = _surname_unit_in("l", f"{_KP}_r")
+    in_given = f"{_surname_unit_in('l', f'{_GW}_r')} OR {_surname_unit_in('r', f'{_GW}_l')}"
     paternal_equal = ExactMatchLevel(_P, term_frequency_adjustments=term_frequency)
     return [
         _Level("null", "a record has no surname", NullLevel(_K)),
@@ -287,7 +324,7 @@ def _surname_levels(term_frequency: bool) -> list[_Level]:
             "joined",
             "the same surname text but for spaces and hyphens: two surnames written as one word "
             "on one form (MARTINEZCRUZ / MARTINEZ CRUZ), a stray space (AL LIK / ALLIK)",
-            _sql(f"surname_full_l <> surname_full_r AND {_joined('surname_full_{side}')}"),
+            _sql(f"surname_full_l <> surname_full_r AND {_joined('surname_joined')}"),
         ),
         _Level(
             "swapped_with_given",
@@ -363,7 +400,7 @@ def _given_name_share_conditions() -> dict[str, ComparisonLevelCreator]:
         "exact": And(ExactMatchLevel(_G1), _second_names_compatible()),
         "nickname": And(ExactMatchLevel(_C1), _second_names_compatible()),
         "swapped": ColumnsReversedLevel(_G1, _G2, symmetrical=True),
-        "joined": _sql(_joined("concat_ws('', given_name_full_{side}, middle_name_std_{side})")),
+        "joined": _sql(_joined("given_name_joined")),
         "swapped_with_surname": _CrossColumnSimilarityLevel(
             _G1, "surname_paternal", NAME_JARO_WINKLER, both_ways=True
         ),
@@ -489,22 +526,16 @@ def _given_names_differ() -> ComparisonLevelCreator:
 _D, _T = "birth_date_std", "birth_date_transposed"
 
 
-def _keyed_digits(side: str) -> str:
-    """The birth date as keyed (the raw field) with its separators removed: 1983-10-24,
-    10/24/1983 and 19831024 keep their digits in the file's own order."""
-    return f"translate(birth_date_{side}, '-/. ', '')"
+_KD = "birth_date_keyed_digits"
 
 
 def _unparseable_one_slip() -> str:
     """One birth date is not a real date (30 February, a 15th month) and its keyed digits
     are within one edit of the other record's keyed digits: the slip that made it unreal. Both
     records' raw fields are compared, so it only finds dates keyed in the same format (one
-    file's records, or two files that share a format)."""
-    left, right = _keyed_digits("l"), _keyed_digits("r")
-    return (
-        f"({_D}_l IS NULL OR {_D}_r IS NULL) AND length({left}) >= 6 AND length({right}) >= 6 "
-        f"AND damerau_levenshtein({left}, {right}) <= 1"
-    )
+    file's records, or two files that share a format). The keyed digits (the raw field without
+    separators, null under six characters) are taken once per record (standardize/pair_inputs)."""
+    return f"({_D}_l IS NULL OR {_D}_r IS NULL) AND damerau_levenshtein({_KD}_l, {_KD}_r) <= 1"
 
 
 def _birth_date_levels(term_frequency: bool) -> list[_Level]:

@@ -117,6 +117,48 @@ class StandardizedColumn:
     meaning: str
 
 
+#: The surname units a comparison looks at, one column each (comparisons.MAX_SURNAME_UNITS).
+SURNAME_UNIT_COLUMNS: tuple[str, ...] = (
+    "surname_unit_1_padded",
+    "surname_unit_2_padded",
+    "surname_unit_3_padded",
+)
+
+#: Inputs of the pair comparisons, computed once per record (standardize/pair_inputs.py holds
+#: each one's SQL): the string work that depends on one record only, which the comparison
+#: levels used to redo on every pair. Derived from the columns above, never shown to people.
+PAIR_INPUTS: tuple[StandardizedColumn, ...] = (
+    StandardizedColumn(
+        "surname_units_padded", "VARCHAR", "surname_units_key with one space each side"
+    ),
+    *(
+        StandardizedColumn(
+            column,
+            "VARCHAR",
+            f"unit {i} of surname_units_key with one space each side; two spaces past the last",
+        )
+        for i, column in enumerate(SURNAME_UNIT_COLUMNS, start=1)
+    ),
+    StandardizedColumn("surname_unit_count", "INTEGER", "number of units in surname_units_key"),
+    StandardizedColumn(
+        "given_words_padded",
+        "VARCHAR",
+        "given_name_full and middle_name_std joined by a space, with one space each side",
+    ),
+    StandardizedColumn("surname_joined", "VARCHAR", "surname_full without spaces and hyphens"),
+    StandardizedColumn(
+        "given_name_joined",
+        "VARCHAR",
+        "given_name_full and middle_name_std run together, without spaces and hyphens",
+    ),
+    StandardizedColumn(
+        "birth_date_keyed_digits",
+        "VARCHAR",
+        "the raw birth_date without its separators (- / . space), when 6 characters or more",
+    ),
+)
+PAIR_INPUT_COLUMNS: tuple[str, ...] = tuple(c.name for c in PAIR_INPUTS)
+
 #: The standardized table: the raw INPUT_COLUMNS kept verbatim (raw values preserved), plus
 #: these derived columns. All name values are upper case, accent-folded, punctuation-normalised.
 #: A "unit" is one name part with particles handled (DE LA CRUZ -> CRUZ; see names.py).
@@ -193,6 +235,7 @@ STANDARDIZED_COLUMNS: tuple[StandardizedColumn, ...] = (
     StandardizedColumn(
         "quality_flags", "VARCHAR", "sorted QualityFlag codes joined by ';', empty when clean"
     ),
+    *PAIR_INPUTS,
 )
 
 STANDARDIZED_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in STANDARDIZED_COLUMNS)

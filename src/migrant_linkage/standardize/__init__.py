@@ -27,6 +27,7 @@ from migrant_linkage.schema import (
 )
 from migrant_linkage.standardize import codes
 from migrant_linkage.standardize.dates import parse_dates, parse_enrollment_dates
+from migrant_linkage.standardize.pair_inputs import PAIR_INPUT_SOURCES, derive_pair_inputs
 from migrant_linkage.standardize.validate import find_rejects, oversized_fields
 
 __all__ = [
@@ -194,6 +195,11 @@ def _derive(raw: pd.DataFrame, label: str, date_format: DateFormat, today: date 
         codes.flag_series(place_unrecognised, QualityFlag.BIRTH_PLACE_UNRECOGNISED),
         codes.flag_series(msix_malformed, QualityFlag.MSIX_ID_MALFORMED),
     )
+    # The comparisons' per-record inputs, read from the columns just derived (pair_inputs.py).
+    sources = [c for c in PAIR_INPUT_SOURCES if c in derived.columns]
+    pair_inputs = derive_pair_inputs(derived[sources].assign(birth_date=raw["birth_date"]))
+    for column in pair_inputs.columns:
+        derived[column] = pair_inputs[column]
     missing = [c for c in STANDARDIZED_COLUMN_NAMES if c not in derived.columns]
     if missing:
         raise StandardizeInternalError(f"{label}: names.py did not return columns {missing}")

@@ -1,0 +1,85 @@
+"""Per-record inputs of the pair comparisons: string work done once per record, not per pair.
+
+Some comparison levels used to split and re-join one record's fields on every pair they met
+(the surname units of `surname_units_key`, the given words, the names without spaces or
+hyphens, the birth date's keyed digits). The answer depends on one record only, so it is
+computed here once per record, and the levels (comparisons.py) compare these columns.
+
+Each column is one DuckDB SQL expression over the record's own columns (PAIR_INPUT_SQL). The
+standardizer runs it over the whole table at once, and a master index made before these
+columns existed fills them with the same expressions when it is opened (review/index.py), so
+the two can never disagree.
+
+The surname unit columns hold the unit padded with one space each side (' GARCIA '), and a
+unit past the key's last one holds two spaces ('  '): exactly the pattern the levels used to
+build per pair from ``split_part``, so "unit in words" is a substring test of the padded unit
+in the other record's padded words, with the same answer on every pair.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from migrant_linkage.schema import PAIR_INPUT_COLUMNS, SURNAME_UNIT_COLUMNS
+
+__all__ = ["PAIR_INPUT_SQL", "PAIR_INPUT_SOURCES", "derive_pair_inputs"]
+
+
+def _padded_unit(position: int) -> str:
+    return f"' ' || split_part(surname_units_key, ' ', {position}) || ' '"
+
+
+def _keyed_digits() -> str:
+    # The raw field as keyed with its separators removed (1983-10-24, 10/24/1983 and 19831024
+    # keep their digits in the file's own order); fewer than six characters cannot hold a date.
+    digits = "translate(birth_date, '-/. ', '')"
+    return f"CASE WHEN length({digits}) >= 6 THEN {digits} END"
+
+
+#: Column -> its DuckDB SQL over one record (standardized columns and the raw birth_date).
+PAIR_INPUT_SQL: dict[str, str] = {
+    "surname_units_padded": "' ' || surname_units_key || ' '",
+    **{column: _padded_unit(i) for i, column in enumerate(SURNAME_UNIT_COLUMNS, start=1)},
+    "surname_unit_count": (
+        "length(surname_units_key) - length(replace(surname_units_key, ' ', '')) + 1"
+    ),
+    "given_words_padded": "' ' || concat_ws(' ', given_name_full, middle_name_std) || ' '",
+    "surname_joined": "replace(replace(surname_full, ' ', ''), '-', '')",
+    "given_name_joined": (
+        "replace(replace(concat_ws('', given_name_full, middle_name_std), ' ', ''), '-', '')"
+    ),
+    "birth_date_keyed_digits": _keyed_digits(),
+}
+
+#: The columns those expressions read.
+PAIR_INPUT_SOURCES: tuple[str, ...] = (
+    "surname_units_key",
+    "surname_full",
+    "given_name_full",
+    "middle_name_std",
+    "birth_date",
+)
+
+if tuple(PAIR_INPUT_SQL) != PAIR_INPUT_COLUMNS:  # schema.py names them, this module fills them
+    raise RuntimeError("pair_inputs.PAIR_INPUT_SQL and schema.PAIR_INPUT_COLUMNS disagree")
+
+
+def derive_pair_inputs(records: pd.DataFrame) -> pd.DataFrame:
+    """The PAIR_INPUT_COLUMNS of `records` (which has PAIR_INPUT_SOURCES), on its index: one
+    DuckDB pass over the columns, no per-row Python."""
+    sources = pa.table(
+        {c: pa.Array.from_pandas(records[c], type=pa.string()) for c in PAIR_INPUT_SOURCES}
+    )
+    select = ", ".join(f"{sql} AS {name}" for name, sql in PAIR_INPUT_SQL.items())
+    with duckdb.connect() as con:
+        con.register("records", sources)
+        # The row order of a plain projection over one registered table is the table's order.
+        result = con.sql(f"SELECT {select} FROM records").to_arrow_table()
+    out = pd.DataFrame(index=records.index)
+    for name in PAIR_INPUT_COLUMNS:
+        values = result.column(name).to_pandas()
+        values.index = records.index
+        out[name] = values.astype("Int64") if name == "surname_unit_count" else values.astype("str")
+    return out
