@@ -593,3 +593,55 @@ def test_record_strongly_disagreeing_with_an_unblocked_record_of_the_student_doe
     s = students(index)
     assert s["CA:9"] != s["TX:1"]
     assert {("CA:9", "TX:1"), ("CA:9", "TX:2")} <= queued_pairs(index.worklist())
+
+
+# ------------------------------------------------------------------------------- old indexes
+def test_an_index_made_before_the_comparisons_per_record_inputs_fills_them_when_opened(tmp_path):
+    """An index written before issue 20 lacks schema.PAIR_INPUTS: opening it fills them with
+    the values the standardizer gives the same records, and uploads into it still work."""
+    import duckdb
+
+    from migrant_linkage.schema import PAIR_INPUT_COLUMNS
+    from migrant_linkage.standardize import standardize
+
+    def standardized(state: str, rows: list[dict]) -> pd.DataFrame:
+        return standardize(records(state, rows)).standardized
+
+    path = tmp_path / "index.duckdb"
+    idx = new_index(path)
+    idx.upload_standardized(
+        standardized(
+            "TX",
+            [*TX, {"record_id": "5", "name": "ANA", "dob": "2015", "surname": "DE LA CRUZ-LOPEZ"}],
+        ),
+        state="TX",
+        actor="loader",
+    )
+    columns = ", ".join(PAIR_INPUT_COLUMNS)
+    query = f"SELECT record_key, {columns} FROM records ORDER BY record_key"
+    with duckdb.connect(str(path)) as con:
+        as_standardized = con.execute(query).fetchall()
+        # DuckDB drops a column only from a table without indexes: the records table as an
+        # index before issue 20 held it, indexes and all.
+        indexes = con.execute(
+            "SELECT index_name, sql FROM duckdb_indexes() WHERE table_name = 'records'"
+        ).fetchall()
+        for name, _ in indexes:
+            con.execute(f"DROP INDEX {name}")
+        for column in PAIR_INPUT_COLUMNS:
+            con.execute(f"ALTER TABLE records DROP COLUMN {column}")
+        for _, sql in indexes:
+            con.execute(sql)
+
+    reopened = MasterIndex.open(path, scorer=idx.scorer)
+    with duckdb.connect(str(path)) as con:
+        assert con.execute(query).fetchall() == as_standardized
+    assert any(row[1] == " CRUZ LOPEZ " for row in as_standardized)
+
+    reopened.upload_standardized(standardized("CA", TX[:2]), state="CA", actor="loader")
+    with duckdb.connect(str(path)) as con:
+        uploaded = con.execute(
+            "SELECT surname_units_padded, birth_date_keyed_digits FROM records "
+            "WHERE submitting_state = 'CA'"
+        ).fetchall()
+    assert uploaded == [(" GARCIA ", "20150102")] * 2

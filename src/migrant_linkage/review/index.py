@@ -49,7 +49,9 @@ from migrant_linkage.review.store import (
     SCHEMA_VERSION,
     ReviewError,
     create_schema,
+    fill_pair_inputs,
     get_meta,
+    missing_pair_inputs,
     reading,
     run_in_transaction,
     set_meta,
@@ -159,6 +161,9 @@ class MasterIndex:
                     f"accounts (schema {SCHEMA_VERSION}); create a new index and upload the "
                     "states' files into it"
                 )
+            missing = missing_pair_inputs(con)
+        if missing:  # an index made before the comparisons' per-record inputs (issue 20)
+            run_in_transaction(index.path, fill_pair_inputs, name="fill_pair_inputs")
         return index
 
     def _read(self):

@@ -32,6 +32,7 @@ def standardized_values(given: Mapping[str, str], label: str) -> dict[str, Any]:
     values.update(_codes(*(given.get(c) for c in CODED_FIELDS)))
     values.update(_names(tuple(given.get(c) for c in NAME_INPUT_COLUMNS)))
     values.update(_birth_date(given.get("birth_date"), date.today()))
+    values.update(_pair_inputs(_pair_input_sources(values, given)))
     return values
 
 
@@ -126,3 +127,19 @@ def plain(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()[:10] if hasattr(value, "hour") else value.isoformat()
     return value.item() if hasattr(value, "item") else value
+
+
+def _pair_input_sources(values: Mapping[str, Any], given: Mapping[str, str]) -> tuple:
+    from migrant_linkage.standardize.pair_inputs import PAIR_INPUT_SOURCES
+
+    # The raw birth date is read as keyed; the others are standardized values just computed.
+    return tuple(given.get(c) if c == "birth_date" else values.get(c) for c in PAIR_INPUT_SOURCES)
+
+
+@lru_cache(maxsize=CACHED)
+def _pair_inputs(sources: tuple[str | None, ...]) -> dict[str, Any]:
+    """The comparisons' per-record inputs (standardize/pair_inputs.py) of the query."""
+    from migrant_linkage.standardize.pair_inputs import PAIR_INPUT_SOURCES, derive_pair_inputs
+
+    frame = pd.DataFrame([list(sources)], columns=list(PAIR_INPUT_SOURCES), dtype="str")
+    return _plain_row(derive_pair_inputs(frame))

@@ -49,7 +49,7 @@ import duckdb
 
 from migrant_linkage.db import make_private
 from migrant_linkage.review.chain import seal
-from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMNS, TRUTH_COLUMNS
+from migrant_linkage.schema import INPUT_COLUMNS, PAIR_INPUTS, STANDARDIZED_COLUMNS, TRUTH_COLUMNS
 
 SCHEMA_VERSION = "2"
 
@@ -129,6 +129,33 @@ def record_columns() -> list[tuple[str, str]]:
             cols.append((name, "VARCHAR"))
             seen.add(name)
     return cols
+
+
+def missing_pair_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The comparisons' per-record inputs (schema.PAIR_INPUTS) the records table lacks."""
+    present = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'records'"
+        ).fetchall()
+    }
+    return [c.name for c in PAIR_INPUTS if c.name not in present]
+
+
+def fill_pair_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Add and fill the comparisons' per-record inputs (schema.PAIR_INPUTS) a records table
+    made before they existed lacks, with the standardizer's own SQL (standardize/pair_inputs.py),
+    so an old index scores its records as a new one does. Returns the columns added."""
+    from migrant_linkage.standardize.pair_inputs import PAIR_INPUT_SQL
+
+    lacking = set(missing_pair_inputs(con))
+    missing = [c for c in PAIR_INPUTS if c.name in lacking]
+    for column in missing:
+        con.execute(f"ALTER TABLE records ADD COLUMN {column.name} {column.sql_type}")
+    if missing:
+        fills = ", ".join(f"{c.name} = {PAIR_INPUT_SQL[c.name]}" for c in missing)
+        con.execute(f"UPDATE records SET {fills}")
+    return [c.name for c in missing]
 
 
 def _ddl() -> list[str]:

@@ -783,7 +783,9 @@ def _write_upload(
             f"CAST({name} AS {base})" if name in rows.columns else f"CAST(NULL AS {base})"
         )
     con.register("_rows", rows[[c for c, _ in record_columns() if c in rows.columns]])
-    con.execute(f"INSERT INTO records SELECT {', '.join(select)} FROM _rows")
+    # By name: an index made before a column was added holds it at the end of the table.
+    names = ", ".join(name for name, _ in record_columns())
+    con.execute(f"INSERT INTO records ({names}) SELECT {', '.join(select)} FROM _rows")
     con.unregister("_rows")
     changes = assignment[
         ["audit_id", "record_key", "old_student", "target", "old_hash", "content_hash"]
