@@ -19,6 +19,7 @@ in the other record's padded words, with the same answer on every pair.
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -53,33 +54,59 @@ PAIR_INPUT_SQL: dict[str, str] = {
     "birth_date_keyed_digits": _keyed_digits(),
 }
 
-#: The columns those expressions read.
-PAIR_INPUT_SOURCES: tuple[str, ...] = (
-    "surname_units_key",
-    "surname_full",
-    "given_name_full",
-    "middle_name_std",
-    "birth_date",
+#: Which columns each pair input reads: each group is computed once per distinct value of its
+#: columns (a million records hold far fewer surname keys, given names and birth-date texts).
+_GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        ("surname_units_key",),
+        ("surname_units_padded", *SURNAME_UNIT_COLUMNS, "surname_unit_count"),
+    ),
+    (("given_name_full", "middle_name_std"), ("given_words_padded", "given_name_joined")),
+    (("surname_full",), ("surname_joined",)),
+    (("birth_date",), ("birth_date_keyed_digits",)),
 )
 
-if tuple(PAIR_INPUT_SQL) != PAIR_INPUT_COLUMNS:  # schema.py names them, this module fills them
-    raise RuntimeError("pair_inputs.PAIR_INPUT_SQL and schema.PAIR_INPUT_COLUMNS disagree")
+#: The columns those expressions read.
+PAIR_INPUT_SOURCES: tuple[str, ...] = tuple(c for sources, _ in _GROUPS for c in sources)
+
+if tuple(PAIR_INPUT_SQL) != PAIR_INPUT_COLUMNS or sorted(
+    c for _, made in _GROUPS for c in made
+) != sorted(PAIR_INPUT_COLUMNS):  # schema.py names them, this module fills them
+    raise RuntimeError("pair_inputs.PAIR_INPUT_SQL, _GROUPS and schema.PAIR_INPUT_COLUMNS disagree")
 
 
 def derive_pair_inputs(records: pd.DataFrame) -> pd.DataFrame:
-    """The PAIR_INPUT_COLUMNS of `records` (which has PAIR_INPUT_SOURCES), on its index: one
-    DuckDB pass over the columns, no per-row Python."""
-    sources = pa.table(
-        {c: pa.Array.from_pandas(records[c], type=pa.string()) for c in PAIR_INPUT_SOURCES}
-    )
-    select = ", ".join(f"{sql} AS {name}" for name, sql in PAIR_INPUT_SQL.items())
-    with duckdb.connect() as con:
-        con.register("records", sources)
-        # The row order of a plain projection over one registered table is the table's order.
-        result = con.sql(f"SELECT {select} FROM records").to_arrow_table()
+    """The PAIR_INPUT_COLUMNS of `records` (which has PAIR_INPUT_SOURCES), on its index: each
+    group's SQL runs in DuckDB over the distinct values of its columns, spread back with a
+    take; no per-row Python."""
     out = pd.DataFrame(index=records.index)
-    for name in PAIR_INPUT_COLUMNS:
-        values = result.column(name).to_pandas()
-        values.index = records.index
-        out[name] = values.astype("Int64") if name == "surname_unit_count" else values.astype("str")
-    return out
+    with duckdb.connect() as con:
+        for sources, made in _GROUPS:
+            rows, distinct = _distinct_rows(records, sources)
+            con.register("distinct_values", distinct)
+            select = ", ".join(f"{PAIR_INPUT_SQL[name]} AS {name}" for name in made)
+            # The row order of a plain projection over one registered table is the table's.
+            result = con.sql(f"SELECT {select} FROM distinct_values").to_arrow_table()
+            con.unregister("distinct_values")
+            for name in made:
+                values = result.column(name).take(rows).to_pandas()
+                values.index = records.index
+                kind = "Int64" if name == "surname_unit_count" else "str"
+                out[name] = values.astype(kind)
+    return out[list(PAIR_INPUT_COLUMNS)]
+
+
+def _distinct_rows(records: pd.DataFrame, sources: tuple[str, ...]) -> tuple[pa.Array, pa.Table]:
+    """Each row's position among the distinct value combinations of `sources` (missing is a
+    value of its own), and those combinations as an Arrow table."""
+    key = np.zeros(len(records), dtype=np.int64)
+    for column in sources:
+        codes, uniques = pd.factorize(records[column], use_na_sentinel=False)
+        key = key * (len(uniques) + 1) + codes  # two columns of at most 1e9 values fit int64
+    rows, distinct_keys = pd.factorize(key)
+    first = np.empty(len(distinct_keys), dtype=np.int64)
+    first[rows[::-1]] = np.arange(len(records) - 1, -1, -1)  # a row holding each combination
+    table = pa.table(
+        {c: pa.Array.from_pandas(records[c].iloc[first], type=pa.string()) for c in sources}
+    )
+    return pa.array(rows), table
