@@ -39,7 +39,7 @@ from migrant_linkage.privacy.keys import (
     key_fingerprint,
     master_key,
 )
-from migrant_linkage.schema import UNIQUE_ID_COLUMN
+from migrant_linkage.schema import PAIR_INPUT_COLUMNS, UNIQUE_ID_COLUMN
 
 __all__ = [
     "BLOOM_BITS",
@@ -130,6 +130,8 @@ DROPPED_COLUMNS: tuple[str, ...] = (
     "middle_name_std",
     "surname_full",
     "enrollment_date_std",
+    # The plain comparisons' per-record inputs: names and the raw birth date, re-arranged.
+    *PAIR_INPUT_COLUMNS,
 )
 
 #: Levels of the plain comparisons the encoded ones cannot have: they compare free text across
