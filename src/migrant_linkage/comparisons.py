@@ -353,7 +353,11 @@ def _second_names_compatible() -> ComparisonLevelCreator:
             f"AND substr({_G2}_l, 1, 1) = substr({_G2}_r, 1, 1))"
         ),
         JaroWinklerLevel(_G2, NAME_JARO_WINKLER),
-        ExactMatchLevel(f"{_G2}_phonetic"),
+        # Initials are letters, not sounds: C and K share a phonetic key but not a name.
+        And(
+            _sql(f"length({_G2}_l) > 1 AND length({_G2}_r) > 1"),
+            ExactMatchLevel(f"{_G2}_phonetic"),
+        ),
     )
 
 
@@ -381,7 +385,10 @@ def _second_differs() -> ComparisonLevelCreator:
 def _given_name_near_conditions() -> dict[str, ComparisonLevelCreator]:
     return {
         "fuzzy": JaroWinklerLevel(_G1, NAME_JARO_WINKLER),
-        "phonetic": ExactMatchLevel(f"{_G1}_phonetic"),
+        "phonetic": And(
+            _sql(f"length({_G1}_l) > 1 AND length({_G1}_r) > 1"),
+            ExactMatchLevel(f"{_G1}_phonetic"),
+        ),
     }
 
 

@@ -442,6 +442,10 @@ def _parse_surname(value: str) -> _FieldParse:
     tokens, suffix, has_digits, folded = _tokens(value, whole_field_suffix=False)
     if _is_placeholder(folded, suffix, _tables().placeholders_surname):  # UNKNOWN, LNU
         return _FieldParse(None, (), suffix, has_digits, False, placeholder=True)
+    if len(tokens) == 1 and len(tokens[0]) == 1:
+        # A surname field holding one letter is no surname: a filler (Census PVS lists A to Y
+        # as placeholder surnames) or an initial, which says too little to compare as a name.
+        return _FieldParse(None, (), suffix, has_digits, False, placeholder=True)
     units = _surname_units(tokens)
     hyphenated = bool(_HYPHENS.search(value)) and len(units) > 1
     return _FieldParse(" ".join(tokens) or None, units, suffix, has_digits, hyphenated)
