@@ -337,6 +337,7 @@ TWO_EDIT_MIN_LENGTH = 5
 #: Names this long tolerate one edit beyond Jaro-Winkler's reach (same level).
 ONE_EDIT_MIN_LENGTH = 4
 _C1, _C2 = "given_name_1_canonical", "given_name_2_canonical"
+_R1 = "given_name_1_readings"
 
 
 def _second_names_compatible() -> ComparisonLevelCreator:
@@ -365,7 +366,9 @@ def _given_name_share_conditions() -> dict[str, ComparisonLevelCreator]:
     """The levels that say "these given names are related", keyed by label (fresh creators)."""
     return {
         "exact": And(ExactMatchLevel(_G1), _second_names_compatible()),
-        "nickname": And(ExactMatchLevel(_C1), _second_names_compatible()),
+        "nickname": And(
+            Or(ExactMatchLevel(_C1), _sql(_nickname_readings())), _second_names_compatible()
+        ),
         "swapped": ColumnsReversedLevel(_G1, _G2, symmetrical=True),
         "joined": _sql(_joined("concat_ws('', given_name_full_{side}, middle_name_std_{side})")),
         "swapped_with_surname": _CrossColumnSimilarityLevel(
@@ -375,6 +378,12 @@ def _given_name_share_conditions() -> dict[str, ComparisonLevelCreator]:
             f"{_G1}_l = {_G2}_r OR {_G2}_l = {_G1}_r OR {_C1}_l = {_C2}_r OR {_C2}_l = {_C1}_r"
         ),
     }
+
+
+def _nickname_readings() -> str:
+    """One record's first given name may stand for the other's canonical form (AL / ALFRED,
+    MATTIE / MADISON): a nickname with several readings is not reduced to one canonical."""
+    return f"{_word_in(f'{_C1}_r', f'{_R1}_l')} OR {_word_in(f'{_C1}_l', f'{_R1}_r')}"
 
 
 def _second_differs() -> ComparisonLevelCreator:
@@ -405,7 +414,8 @@ def _given_name_levels(term_frequency: bool) -> list[_Level]:
         ),
         _Level(
             "nickname",
-            "same canonical first given name (LUPE = GUADALUPE, PEPE = JOSE, CHUY = JESUS), "
+            "same canonical first given name (LUPE = GUADALUPE, PEPE = JOSE, CHUY = JESUS) or a "
+            "nickname of several names read as the other's (AL = ALFRED, MATTIE = MADISON), "
             "second ones do not conflict",
             share["nickname"],
         ),

@@ -137,6 +137,12 @@ STANDARDIZED_COLUMNS: tuple[StandardizedColumn, ...] = (
     ),
     StandardizedColumn("given_name_1_canonical", "VARCHAR", "given_name_1 via the nickname table"),
     StandardizedColumn("given_name_2_canonical", "VARCHAR", "given_name_2 via the nickname table"),
+    StandardizedColumn(
+        "given_name_1_readings",
+        "VARCHAR",
+        "every formal name given_name_1 may stand for (AL: ALAN ALBERTO ALFRED ...), "
+        "space-separated; null unless it is more than the canonical form",
+    ),
     StandardizedColumn("given_name_1_phonetic", "VARCHAR", "phonetic key of given_name_1"),
     StandardizedColumn("given_name_2_phonetic", "VARCHAR", "phonetic key of given_name_2"),
     StandardizedColumn(

@@ -96,6 +96,7 @@ HASHED_COLUMNS: dict[str, str] = {
     "given_name_2": "given_name",
     "given_name_1_canonical": "given_name",
     "given_name_2_canonical": "given_name",
+    "given_name_1_readings": "given_name",  # unit by unit, so a reading meets a canonical form
     "given_name_1_phonetic": "given_name_phonetic",
     "given_name_2_phonetic": "given_name_phonetic",
     "suffix_std": "suffix",
@@ -119,7 +120,11 @@ HASHED_COLUMNS: dict[str, str] = {
 }
 
 #: Keys hashed unit by unit (space-separated units stay space-separated hashes).
-UNIT_KEYED_COLUMNS: tuple[str, ...] = ("surname_units_key", "parent_surnames_key")
+UNIT_KEYED_COLUMNS: tuple[str, ...] = (
+    "surname_units_key",
+    "parent_surnames_key",
+    "given_name_1_readings",
+)
 
 #: Columns that also get a Bloom filter for the fuzzy levels.
 BLOOM_COLUMNS: tuple[str, ...] = ("given_name_1", "surname_paternal", "surname_maternal")

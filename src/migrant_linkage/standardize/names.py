@@ -54,6 +54,7 @@ NAME_OUTPUT_COLUMNS: tuple[str, ...] = (
     "given_name_2",
     "given_name_1_canonical",
     "given_name_2_canonical",
+    "given_name_1_readings",
     "given_name_1_phonetic",
     "given_name_2_phonetic",
     "given_name_1_known",
@@ -102,6 +103,7 @@ def _read_data_csv(filename: str) -> list[dict[str, str]]:
 @dataclass(frozen=True)
 class _NameTables:
     nicknames: dict[str, str]  # name -> canonical
+    readings: dict[str, str]  # nickname -> its canonical and every other formal name it may be
     particles_both: frozenset[str]  # stripped in surnames and in given names
     particles_surname: frozenset[str]  # stripped in surnames only
     joiners_both: frozenset[str]
@@ -139,6 +141,9 @@ def _placeholders(rows: list[dict[str, str]], applies: Sequence[str]) -> _Placeh
 @cache
 def _tables() -> _NameTables:
     nick = {r["name"]: r["canonical"] for r in _read_data_csv("nicknames.csv")}
+    readings: dict[str, set[str]] = {}
+    for r in _read_data_csv("nickname_readings.csv"):
+        readings.setdefault(r["name"], {nick.get(r["name"], r["name"])}).add(r["reading"])
     part = _read_data_csv("surname_particles.csv")
 
     def forms(kind: str, applies: Sequence[str]) -> frozenset[str]:
@@ -153,6 +158,7 @@ def _tables() -> _NameTables:
     given |= set(nick) | set(nick.values())
     return _NameTables(
         nicknames=nick,
+        readings={name: " ".join(sorted(forms)) for name, forms in readings.items()},
         particles_both=forms("particle", ["both"]),
         particles_surname=forms("particle", ["both", "surname"]),
         joiners_both=forms("joiner", ["both"]),
@@ -279,6 +285,15 @@ def canonical_given_name(s: pd.Series) -> pd.Series:
     The input should already be folded; a name not in the table is its own canonical form."""
     nick = _tables().nicknames
     return _distinct_text(s, lambda v: nick.get(v, v))
+
+
+def given_name_readings(s: pd.Series) -> pd.Series:
+    """Every formal name a one-word given name may stand for, space-separated, when it is more
+    than its canonical form (AL: ALAN ALBERTO ALFRED ...; MATTIE: MADISON MARTA MATEO); null
+    for any other name. The `nickname` level reads it, so AL = ALAN and AL = ALFRED while
+    ALAN and ALFRED stay two names (data/nickname_readings.csv)."""
+    readings = _tables().readings
+    return _distinct_text(s, readings.get)
 
 
 # --------------------------------------------------------------------------------------------
@@ -804,6 +819,7 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
         "given_name_2": given_2_s,
         "given_name_1_canonical": canonical_given_name(given_1_s),
         "given_name_2_canonical": canonical_given_name(given_2_s),
+        "given_name_1_readings": given_name_readings(given_1_s),
         "given_name_1_phonetic": phonetic_key(given_1_s),
         "given_name_2_phonetic": phonetic_key(given_2_s),
         "given_name_1_known": is_known_given_name(given_1_s),
