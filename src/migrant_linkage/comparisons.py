@@ -67,6 +67,9 @@ COMPARISON_NAMES: tuple[str, ...] = (
 #: own "close" threshold for names), not values fitted to a data set.
 NAME_JARO_WINKLER = 0.9
 SURNAME_DAMERAU_LEVENSHTEIN = 1
+#: The surname `two_edits` level: keying slips in whole surnames of this many letters or more.
+SURNAME_TWO_EDITS = 2
+SURNAME_TWO_EDITS_MIN_LENGTH = 5
 BIRTH_DATE_NEAR_DAYS = 7
 
 #: How many space-separated units of a key the portable SQL looks at. Keys are built by the
@@ -163,6 +166,21 @@ class _CrossColumnSimilarityLevel(ComparisonLevelCreator):
     def create_label_for_charts(self) -> str:
         how = "crossed both ways" if self.both_ways else "vs"
         return f"Jaro-Winkler of {self.col_a} {how} {self.col_b} >= {self.threshold}"
+
+
+class _DamerauLevenshteinExpressions(ComparisonLevelCreator):
+    """Damerau-Levenshtein distance between two SQL expressions (one per record) at most
+    `threshold`; the function name comes from the dialect, as in _CrossColumnSimilarityLevel."""
+
+    def __init__(self, left: str, right: str, threshold: int):
+        self.left, self.right, self.threshold = left, right, threshold
+
+    def create_sql(self, sql_dialect: SplinkDialect) -> str:
+        dl = sql_dialect.damerau_levenshtein_function_name
+        return f"{dl}({self.left}, {self.right}) <= {self.threshold}"
+
+    def create_label_for_charts(self) -> str:
+        return f"Damerau-Levenshtein of {self.left} and {self.right} <= {self.threshold}"
 
 
 def _joined(expression: str) -> str:
@@ -331,8 +349,30 @@ def _surname_levels(term_frequency: bool) -> list[_Level]:
                 DamerauLevenshteinLevel(_P, SURNAME_DAMERAU_LEVENSHTEIN),
             ),
         ),
+        _Level(
+            "two_edits",
+            f"the whole surnames, spaces left out, within {SURNAME_TWO_EDITS} edits and "
+            f"{SURNAME_TWO_EDITS_MIN_LENGTH}+ letters, and not both listed surnames: keying "
+            "slips (GRYOSLER / GROSSER, HEU SOTN / HEUSTON); two listed surnames that close "
+            "(GARCIA / GARZA) are two names",
+            _surname_two_edits(),
+        ),
         _Level("else", "surnames share nothing", ElseLevel()),
     ]
+
+
+def _surname_two_edits() -> ComparisonLevelCreator:
+    """Damerau-Levenshtein over the surname text with spaces removed (so a stray space is no
+    edit), both long enough, and at least one side not a listed surname."""
+    joined = {s: f"replace(surname_full_{s}, ' ', '')" for s in "lr"}
+    return And(
+        _sql(
+            f"length({joined['l']}) >= {SURNAME_TWO_EDITS_MIN_LENGTH} "
+            f"AND length({joined['r']}) >= {SURNAME_TWO_EDITS_MIN_LENGTH} "
+            "AND NOT (coalesce(surname_known_l, false) AND coalesce(surname_known_r, false))"
+        ),
+        _DamerauLevenshteinExpressions(joined["l"], joined["r"], SURNAME_TWO_EDITS),
+    )
 
 
 # ------------------------------------------------------------------------------------------

@@ -159,6 +159,12 @@ STANDARDIZED_COLUMNS: tuple[StandardizedColumn, ...] = (
     StandardizedColumn(
         "surname_units_key", "VARCHAR", "sorted distinct surname units joined by one space"
     ),
+    StandardizedColumn(
+        "surname_known",
+        "BOOLEAN",
+        "every surname unit is a listed surname (data/known_surnames.csv), not a keying slip "
+        "or a surname the list lacks; null when there is no surname",
+    ),
     StandardizedColumn("surname_count", "INTEGER", "number of surname units"),
     StandardizedColumn(
         "surname_form",

@@ -82,6 +82,7 @@ CLEAR_COLUMNS: tuple[str, ...] = (
     "birth_date_verified",
     "multiple_birth_std",
     "given_name_1_known",  # whether the first given name is a listed name (the family guard)
+    "surname_known",  # whether the surname is a listed one (the plain model's two_edits level)
     "quality_flags",
 )
 
@@ -147,6 +148,7 @@ LEVELS_NOT_ENCODED: frozenset[tuple[str, str]] = frozenset(
         ("surname", "in_given"),
         ("surname", "joined"),  # free text (surname_full) is dropped
         ("surname", "swapped_with_given"),
+        ("surname", "two_edits"),  # edit distance over free text
         ("birth_date", "year_off_by_one"),
         ("birth_date", "one_digit"),
         ("birth_date", "unparseable_one_digit"),  # the raw field is not encoded

@@ -136,9 +136,12 @@ def record_columns() -> list[tuple[str, str]]:
 #: the columns an older index holds (its records are not standardized again). `MasterIndex.open`
 #: adds the ones an index lacks (add_missing_record_columns).
 def _record_column_upgrades() -> dict[str, tuple[tuple[str, ...], Any]]:
-    from migrant_linkage.standardize.names import given_name_readings
+    from migrant_linkage.standardize.names import given_name_readings, is_known_surname
 
-    return {"given_name_1_readings": (("given_name_1",), given_name_readings)}
+    return {
+        "given_name_1_readings": (("given_name_1",), given_name_readings),
+        "surname_known": (("surname_units_key",), is_known_surname),
+    }
 
 
 def missing_record_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:

@@ -63,6 +63,7 @@ NAME_OUTPUT_COLUMNS: tuple[str, ...] = (
     "surname_paternal",
     "surname_maternal",
     "surname_units_key",
+    "surname_known",
     "surname_count",
     "surname_form",
     "surname_paternal_phonetic",
@@ -294,6 +295,20 @@ def given_name_readings(s: pd.Series) -> pd.Series:
     ALAN and ALFRED stay two names (data/nickname_readings.csv)."""
     readings = _tables().readings
     return _distinct_text(s, readings.get)
+
+
+def is_known_surname(units_key: pd.Series) -> pd.Series:
+    """Whether every unit of each surname key is a real surname (data/known_surnames.csv:
+    Faker's en_US, es_ES and es_MX surnames). False for a keying slip (BOXWBR, HEU SOTN) or a
+    surname the list lacks; missing stays missing. The surname `two_edits` level reads it: two
+    listed surnames two edits apart (GARCIA / GARZA) are two names, not a slip."""
+    known = _tables().surnames
+
+    def all_known(key: str) -> bool:
+        return all(unit in known for unit in key.split())
+
+    values = _distinct_apply(units_key, all_known)  # None where the key is missing
+    return pd.Series(values, index=units_key.index, dtype="boolean")
 
 
 # --------------------------------------------------------------------------------------------
@@ -828,6 +843,7 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
         "surname_paternal": paternal_s,
         "surname_maternal": maternal_s,
         "surname_units_key": text(surnames["surname_units_key"]),
+        "surname_known": is_known_surname(text(surnames["surname_units_key"])),
         "surname_count": pd.Series(surnames["surname_count"], index=index, dtype="Int64"),
         "surname_form": text(surnames["surname_form"]),
         "surname_paternal_phonetic": phonetic_key(paternal_s),
