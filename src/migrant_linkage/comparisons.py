@@ -209,27 +209,19 @@ class _TrueOnly(ComparisonLevelCreator):
 
 
 def _with_tf(
-    creator: ComparisonLevelCreator,
-    column: str,
-    *,
-    term_frequency: bool,
-    relative_to_exact_level: bool = False,
+    creator: ComparisonLevelCreator, column: str, *, term_frequency: bool
 ) -> ComparisonLevelCreator:
     """Term-frequency adjust a level that is not a plain `col_l = col_r`.
 
-    Splink adjusts by log2(u_ref / tf of the value). By default u_ref is this level's own u
-    (disable_tf_exact_match_detection): right when the level's extra conditions hold for most
-    pairs that agree on `column` (the given name's `exact`). A level that holds for few records
-    (the same two surnames: most records of outside data have one) has a u far below the
-    frequency of any of its values, and its own u would take bits off every pair that reaches
-    it (-4 to -8 bits in the WIC sample). `relative_to_exact_level` uses the u of the
-    comparison's plain exact level on `column` instead, which Splink finds itself.
+    Splink adjusts relative to the u of the exact-match level on `column`; our adjusted levels
+    carry extra conditions, so Splink cannot find such a level and we tell it to use this level's
+    own u instead (disable_tf_exact_match_detection).
     """
     if term_frequency:
         creator.configure(
             tf_adjustment_column=column,
             tf_adjustment_weight=1.0,
-            disable_tf_exact_match_detection=not relative_to_exact_level,
+            disable_tf_exact_match_detection=True,
         )
     return creator
 
@@ -272,9 +264,8 @@ def _surname_levels(term_frequency: bool) -> list[_Level]:
             "the same two or more surnames in the same order",
             _with_tf(
                 _sql(f"{_K}_l = {_K}_r AND {several} AND {_P}_l = {_P}_r"),
-                _P,
+                _K,
                 term_frequency=term_frequency,
-                relative_to_exact_level=True,
             ),
         ),
         _Level(
@@ -286,7 +277,7 @@ def _surname_levels(term_frequency: bool) -> list[_Level]:
             "subset",
             "one record's surnames are all among the other's, which has more "
             "(second surname dropped: GARCIA LOPEZ vs GARCIA)",
-            _with_tf(_sql(subset), _P, term_frequency=term_frequency, relative_to_exact_level=True),
+            _with_tf(_sql(subset), _P, term_frequency=term_frequency),
         ),
         _Level(
             "maternal_differs",
