@@ -107,21 +107,13 @@ def test_term_frequency_switch() -> None:
             out.update(c.input_name for c in comparison._tf_adjustment_input_columns)
         return out
 
-    assert tf_columns(True) == {"surname_paternal", "given_name_1", "birth_date_std"}
+    assert tf_columns(True) == {
+        "surname_paternal",
+        "surname_units_key",
+        "given_name_1",
+        "birth_date_std",
+    }
     assert tf_columns(False) == set()
-
-
-def test_two_surname_levels_adjust_term_frequency_against_the_paternal_exact_level() -> None:
-    # Their own u is far below any surname's frequency when few records have two surnames;
-    # the plain paternal_equal level's u is the reference that does not take bits off them.
-    surname = migrant_comparisons()[0].get_comparison("duckdb")
-    levels = surname.comparison_levels
-    by_label = {lv.label_for_charts.split(":")[0]: lv for lv in levels}
-    for i, lv in enumerate(levels):
-        lv._u_probability = 1e-6 * (i + 1)
-    reference = by_label["paternal_equal"].u_probability
-    for label in ("exact_set", "subset"):
-        assert by_label[label]._u_probability_corresponding_to_exact_match(levels) == reference
 
 
 # ------------------------------------------------------------------------------------------
