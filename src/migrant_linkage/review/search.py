@@ -44,12 +44,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from migrant_linkage.db import make_db_api, quote_identifier
 from migrant_linkage.levels import ModelLevels, frequency_column
 from migrant_linkage.review.candidates import IndexColumns, columns_for, new_token
 from migrant_linkage.review.fast_score import CompactScorer, pairs_table
+from migrant_linkage.review.held_keys import held_for
 from migrant_linkage.review.query import NOT_COMPUTED, standardized_values
 from migrant_linkage.review.search_fields import QUERY_FIELDS
 from migrant_linkage.review.store import ReviewError
@@ -502,7 +505,7 @@ class Searcher:
                 "names or an ID"
             )
         clock.lap("keys, term frequencies, copy check")
-        table, truncated = self._fetch_candidates(con, chosen, state, held, clock)
+        table, truncated = self._fetch_candidates(con, index_path, chosen, state, held, clock)
         if table is None or table.num_rows == 0:
             return SearchResult([], page, page_size, 0, 0, False, kinds)
         if self.through_splink:
@@ -598,6 +601,7 @@ class Searcher:
     def _fetch_candidates(
         self,
         con: duckdb.DuckDBPyConnection,
+        index_path: str | Path,
         keys: list[str],
         state: str | None,
         held: IndexColumns,
@@ -606,34 +610,28 @@ class Searcher:
         """The active records sharing most keys with the query (at most MAX_CANDIDATES), with
         their term frequencies and students, as an Arrow table (None when no record shares a
         key), and whether more matched. The session is not touched."""
-        # Two look-ups by ART index, so the cost follows the candidates, not the index size:
-        # the keys (an IN list of parameters, which DuckDB answers from the index; a join or
-        # an IN subquery scans the table), then the chosen records' students (which merges
-        # change, so they are read from the index, not held in memory).
-        hits = con.execute(
-            f"SELECT record_key, count(*) AS keys_shared FROM {KEYS_TABLE} "
-            f"WHERE key IN ({', '.join('?' for _ in keys)}) GROUP BY record_key",
-            keys,
-        ).fetchall()
+        # The keys and the records' students from the copies held per index (held_keys.py):
+        # the same records, counts and students as the look-ups in search_keys and records.
+        held_keys, held_students = held_for(con, index_path, KEYS_TABLE)
+        clock.lap("copies of the keys and students checked")
+        rows, shared = held_keys.sharing(keys)
         clock.lap("key look-up")
-        if not hits:
-            return None, False
-        shared = dict(hits)
         if state:  # the state is the first part of the record key
             prefix = state.strip().upper() + ":"
-            shared = {k: n for k, n in shared.items() if k.startswith(prefix)}
-        ranked = sorted(shared, key=lambda k: (-shared[k], k))
+            starts = pc.starts_with(held_keys.record_keys.take(pa.array(rows)), prefix)
+            keep = starts.to_numpy(zero_copy_only=False)
+            rows, shared = rows[keep], shared[keep]
+        # Most keys shared first, then by record key (rows are in record-key order).
+        ranked = rows[np.lexsort((rows, -shared))]
         truncated = len(ranked) > MAX_CANDIDATES
-        chosen = ranked[:MAX_CANDIDATES]
-        if not chosen:
+        chosen = np.sort(ranked[:MAX_CANDIDATES])
+        student_of = held_students.students[chosen]
+        # None: the record has no active version (replaced by a later upload).
+        found = chosen[np.fromiter((s is not None for s in student_of), bool, len(chosen))]
+        if len(found) == 0:
             return None, False
-        students = dict(
-            con.execute(
-                "SELECT record_key, student_id FROM records "
-                f"WHERE record_key IN ({', '.join('?' for _ in chosen)}) AND active",
-                chosen,
-            ).fetchall()
-        )
+        active = held_keys.record_keys.take(pa.array(found)).to_pylist()
+        students = dict(zip(active, held_students.students[found], strict=True))
         clock.lap("students of the candidates")
         active = sorted(students)
         table = held.take(active, self._tf)
