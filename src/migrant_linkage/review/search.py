@@ -353,6 +353,7 @@ class Searcher:
         self._types: list[tuple[str, str]] = []
         self._routed_for: int | None = None
         self._routed_sql = ""
+        self._routing_reads: list[str] = []
         self._scorer: CompactScorer | None = None
         self._routing_prepared_for: int | None = None
         self._held: tuple[str, ...] = ()
@@ -401,9 +402,6 @@ class Searcher:
     def _compared_columns(self) -> tuple[str, ...]:
         """The standardized columns the scoring and routing SQL read (the candidates' values
         that can change a result): the in-memory copy holds only these (candidates.py)."""
-        import sqlglot
-        from sqlglot import exp
-
         routing = Routing(self.levels, self.thresholds, population=1)
         extra = [*self.levels.gamma_columns(), *self._weights]
         named: set[str] = set()
@@ -411,7 +409,7 @@ class Searcher:
             self._view_sql("ml_search_scored"),
             routing.routed_pairs_sql("ml_search_scored", extra),
         ):
-            named |= {c.name for c in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Column)}
+            named |= _columns_named(sql)
         held = tuple(
             c
             for c in SCORED_COLUMN_NAMES
@@ -450,6 +448,7 @@ class Searcher:
             )
         else:  # over the compact scorer's pairs, registered per query
             self._routed_sql = routing.routed_pairs_sql(SCORED_PAIRS_TABLE, extra)
+            self._routing_reads = sorted(_columns_named(self._routed_sql))
         self._routed_for = population
 
     def close(self) -> None:
@@ -550,7 +549,10 @@ class Searcher:
             self._route(population)
             scored = self._scorer.score(self._session, pairs)
             clock.lap("levels and weights (gamma SQL, weights in numpy)")
-            self._session.register(SCORED_PAIRS_TABLE, scored)
+            # Only the columns the routing names: its CTEs select *, and DuckDB binds every
+            # column of the table at each call (its answer names its columns).
+            reads = [c for c in scored.column_names if c in self._routing_reads]
+            self._session.register(SCORED_PAIRS_TABLE, scored.select(reads))
             try:
                 if self._routing_prepared_for != population:  # see CompactScorer.prepare
                     if self._routing_prepared_for is not None:
@@ -703,6 +705,14 @@ class Searcher:
             }
             for name in self.levels.names
         ]
+
+
+def _columns_named(sql: str) -> set[str]:
+    """The column names a DuckDB statement refers to."""
+    import sqlglot
+    from sqlglot import exp
+
+    return {c.name for c in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Column)}
 
 
 def _scoring_sql(linker: Any, db_api: Any) -> str:
