@@ -13,6 +13,12 @@ from migrant_linkage.review.search import search
 from migrant_linkage.review.search_fields import QUERY_FIELDS
 
 
+@pytest.fixture(autouse=True)
+def load_at_once(monkeypatch):
+    """The copies loaded in the searching thread, so every search here answers from them."""
+    monkeypatch.setattr(held_keys, "LOAD_IN_BACKGROUND", False)
+
+
 @pytest.fixture(scope="module")
 def population() -> pd.DataFrame:
     return synthetic.generate(80, seed=9, states=["CA", "TX"])
@@ -188,3 +194,27 @@ def test_old_versions_do_not_pile_up_in_the_copy(tmp_path, population):
     changed.loc[1:2, "birth_date"] = "2002-11-24"
     index.upload(changed, state="TX", actor="admin")
     assert held_rows() == 10  # three would be more than a fifth: loaded afresh
+
+
+def test_searches_read_the_index_while_the_copies_load_and_answer_the_same(
+    tmp_path, population, monkeypatch
+):
+    """The first search after the server starts (or after an upload) does not wait for the
+    keys to load: it reads the index tables, with the answer the loaded copies then give."""
+    from migrant_linkage.review.search import KEYS_TABLE
+
+    monkeypatch.setattr(held_keys, "LOAD_IN_BACKGROUND", True)
+    tx = population[population["state"] == "TX"].reset_index(drop=True)
+    index = MasterIndex.create(tmp_path / "index.duckdb", administrator="admin")
+    index.upload(tx, state="TX", actor="admin")
+    queries = [query_of(r) for _, r in tx.head(12).iterrows()]
+    held_keys.forget(index.path)
+    with index._read() as con:
+        assert held_keys.held_for(con, index.path, KEYS_TABLE) is None  # loading begins
+    from_index = answers(index, queries)
+    held_keys.wait_for_loading(index.path)
+    with index._read() as con:
+        assert held_keys.held_for(con, index.path, KEYS_TABLE) is not None
+    assert answers(index, queries) == from_index
+    by_state = [search(index, q, state="TX").as_dict() for q in queries]
+    assert by_state == from_index

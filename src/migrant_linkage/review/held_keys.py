@@ -18,6 +18,10 @@ quarter of a search. Held here, both take well under a millisecond.
   ``audit_changes`` says changed student since the copy's last audit entry (merge.move_records
   writes one row per record moved, in the same transaction).
 
+The keys and students are loaded in a thread of their own (through a connection of their own):
+until they are, searches read ``search_keys`` and ``records`` as before, so the first search
+after the server starts or after an upload does not wait about 10 s (1M records) for them.
+
 A connection that sees an older revision than a copy uses the copy as is (it began before the
 write committed; the copy is the newer view of the same index), as candidates.py does.
 
@@ -27,6 +31,7 @@ Record keys and student ids only; no names or dates. Nothing here is written to 
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -93,9 +98,16 @@ class HeldStudents:
     students: np.ndarray  # object: the student id per row, None without an active version
 
 
-_KEYS: OrderedDict[str, HeldKeys] = OrderedDict()
-_STUDENTS: dict[str, HeldStudents] = {}
+#: A copy is loaded in a thread of its own, through a connection of its own, while searches
+#: read the index tables instead (search.py), so neither the server's first search nor the
+#: first after an upload waits for it (about 10 s at 1M records). False: load at once, in the
+#: caller's turn (the tests of the copies' answers use this).
+LOAD_IN_BACKGROUND = True
+
+_HELD: OrderedDict[str, tuple[HeldKeys, HeldStudents]] = OrderedDict()
+_LOADING: dict[str, threading.Thread] = {}
 _LOCK = threading.Lock()
+_log = logging.getLogger(__name__)
 
 
 def _marks(con: duckdb.DuckDBPyConnection) -> tuple[str | None, int]:
@@ -115,36 +127,91 @@ def _last_audit(con: duckdb.DuckDBPyConnection) -> int:
 
 def held_for(
     con: duckdb.DuckDBPyConnection, path: str | Path, keys_table: str
-) -> tuple[HeldKeys, HeldStudents]:
+) -> tuple[HeldKeys, HeldStudents] | None:
     """The keys and students of the index at `path` (read through `con`), up to date with
-    `con`'s view of it (see the module docstring)."""
+    `con`'s view of it (see the module docstring); None while they are being loaded (the
+    caller reads the index tables meanwhile)."""
     resolved = str(Path(path).resolve())
     token, revision = _marks(con)
     with _LOCK:
-        keys = _KEYS.get(resolved)
-        if keys is None or (keys.token != token and revision > keys.revision):
-            keys = _load_keys(con, token, revision, keys_table)
-            _KEYS[resolved] = keys
-            _STUDENTS.pop(resolved, None)
-        _KEYS.move_to_end(resolved)
-        while len(_KEYS) > MAX_COPIES:
-            dropped, _ = _KEYS.popitem(last=False)
-            _STUDENTS.pop(dropped, None)
-        students = _STUDENTS.get(resolved)
-        if students is None or students.token != keys.token:
-            students = _load_students(con, keys, revision)
-        elif revision > students.revision:
+        held = _HELD.get(resolved)
+        fresh = held is not None and (held[0].token == token or revision <= held[0].revision)
+        if not fresh:
+            if LOAD_IN_BACKGROUND:
+                _start_loading(resolved, keys_table)
+                return None
+            held = _load(con, token, revision, keys_table)
+        assert held is not None
+        keys, students = held
+        if revision > students.revision:  # a merge, split or undo since: its audit rows
             students = _apply_moves(con, keys, students, revision)
-        _STUDENTS[resolved] = students
+        _keep(resolved, (keys, students))
         return keys, students
+
+
+def wait_for_loading(path: str | Path) -> None:
+    """Return when no copy of the index at `path` is being loaded (tests, benchmarks)."""
+    with _LOCK:
+        running = _LOADING.get(str(Path(path).resolve()))
+    if running is not None:
+        running.join()
 
 
 def forget(path: str | Path) -> None:
     """Drop the copies of the index at `path` (an index file replaced on disk)."""
-    resolved = str(Path(path).resolve())
+    wait_for_loading(path)
     with _LOCK:
-        _KEYS.pop(resolved, None)
-        _STUDENTS.pop(resolved, None)
+        _HELD.pop(str(Path(path).resolve()), None)
+
+
+def _keep(resolved: str, held: tuple[HeldKeys, HeldStudents]) -> None:
+    """Store `held` as the copy of `resolved` (the caller holds _LOCK)."""
+    _HELD[resolved] = held
+    _HELD.move_to_end(resolved)
+    while len(_HELD) > MAX_COPIES:
+        _HELD.popitem(last=False)
+
+
+def _start_loading(resolved: str, keys_table: str) -> None:
+    """A loading thread for `resolved`, unless one runs (the caller holds _LOCK)."""
+    running = _LOADING.get(resolved)
+    if running is not None and running.is_alive():
+        return
+    thread = threading.Thread(
+        target=_load_in_background, args=(resolved, keys_table), name="held-keys", daemon=True
+    )
+    _LOADING[resolved] = thread
+    thread.start()
+
+
+def _load_in_background(resolved: str, keys_table: str) -> None:
+    from migrant_linkage.review.store import reading
+
+    try:
+        with reading(Path(resolved)) as con:
+            token, revision = _marks(con)
+            held = _load(con, token, revision, keys_table)
+        with _LOCK:
+            current = _HELD.get(resolved)
+            if current is None or revision >= current[0].revision:
+                _keep(resolved, held)
+    except Exception as error:  # searches go on reading the index; the next one tries again
+        _log.warning(
+            "loading the search keys of an index into memory failed (%s); searches read "
+            "the index meanwhile",
+            type(error).__name__,
+        )
+    finally:
+        with _LOCK:
+            if _LOADING.get(resolved) is threading.current_thread():
+                del _LOADING[resolved]
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection, token: str | None, revision: int, keys_table: str
+) -> tuple[HeldKeys, HeldStudents]:
+    keys = _load_keys(con, token, revision, keys_table)
+    return keys, _load_students(con, keys, revision)
 
 
 def _load_keys(

@@ -52,7 +52,7 @@ from migrant_linkage.db import make_db_api, quote_identifier
 from migrant_linkage.levels import ModelLevels, frequency_column
 from migrant_linkage.review.candidates import IndexColumns, columns_for, new_token
 from migrant_linkage.review.fast_score import CompactScorer, pairs_table
-from migrant_linkage.review.held_keys import held_for
+from migrant_linkage.review.held_keys import HeldKeys, HeldStudents, held_for
 from migrant_linkage.review.query import NOT_COMPUTED, standardized_values
 from migrant_linkage.review.search_fields import QUERY_FIELDS
 from migrant_linkage.review.store import ReviewError
@@ -612,29 +612,14 @@ class Searcher:
         """The active records sharing most keys with the query (at most MAX_CANDIDATES), with
         their term frequencies and students, as an Arrow table (None when no record shares a
         key), and whether more matched. The session is not touched."""
-        # The keys and the records' students from the copies held per index (held_keys.py):
-        # the same records, counts and students as the look-ups in search_keys and records.
-        held_keys, held_students = held_for(con, index_path, KEYS_TABLE)
+        held_copy = held_for(con, index_path, KEYS_TABLE)
         clock.lap("copies of the keys and students checked")
-        rows, shared = held_keys.sharing(keys)
-        clock.lap("key look-up")
-        if state:  # the state is the first part of the record key
-            prefix = state.strip().upper() + ":"
-            starts = pc.starts_with(held_keys.record_keys.take(pa.array(rows)), prefix)
-            keep = starts.to_numpy(zero_copy_only=False)
-            rows, shared = rows[keep], shared[keep]
-        # Most keys shared first, then by record key (rows are in record-key order).
-        ranked = rows[np.lexsort((rows, -shared))]
-        truncated = len(ranked) > MAX_CANDIDATES
-        chosen = np.sort(ranked[:MAX_CANDIDATES])
-        student_of = held_students.students[chosen]
-        # None: the record has no active version (replaced by a later upload).
-        found = chosen[np.fromiter((s is not None for s in student_of), bool, len(chosen))]
-        if len(found) == 0:
+        if held_copy is None:  # being loaded: the same answer from the index tables
+            students, truncated = _candidates_from_index(con, keys, state, clock)
+        else:
+            students, truncated = _candidates_held(*held_copy, keys, state, clock)
+        if not students:
             return None, False
-        active = held_keys.record_keys.take(pa.array(found)).to_pylist()
-        students = dict(zip(active, held_students.students[found], strict=True))
-        clock.lap("students of the candidates")
         active = sorted(students)
         table = held.take(active, self._tf)
         table = table.add_column(0, UNIQUE_ID_COLUMN, table.column("record_key"))
@@ -705,6 +690,64 @@ class Searcher:
             }
             for name in self.levels.names
         ]
+
+
+def _candidates_held(
+    held_keys: HeldKeys, held_students: HeldStudents, keys: list[str], state: str | None, clock: Any
+) -> tuple[dict[str, str], bool]:
+    """(record key -> student) of the active records sharing most of `keys` (at most
+    MAX_CANDIDATES, `state`'s only when given), and whether more shared a key: from the
+    in-memory copies (held_keys.py), as _candidates_from_index reads them from the index."""
+    rows, shared = held_keys.sharing(keys)
+    clock.lap("key look-up")
+    if state:  # the state is the first part of the record key
+        prefix = state.strip().upper() + ":"
+        starts = pc.starts_with(held_keys.record_keys.take(pa.array(rows)), prefix)
+        keep = starts.to_numpy(zero_copy_only=False)
+        rows, shared = rows[keep], shared[keep]
+    # Most keys shared first, then by record key (rows are in record-key order).
+    ranked = rows[np.lexsort((rows, -shared))]
+    truncated = len(ranked) > MAX_CANDIDATES
+    chosen = np.sort(ranked[:MAX_CANDIDATES])
+    student_of = held_students.students[chosen]
+    # None: the record has no active version (replaced by a later upload).
+    found = chosen[np.fromiter((s is not None for s in student_of), bool, len(chosen))]
+    record_keys = held_keys.record_keys.take(pa.array(found, pa.int32())).to_pylist()
+    students = dict(zip(record_keys, held_students.students[found].tolist(), strict=True))
+    clock.lap("students of the candidates")
+    return students, truncated
+
+
+def _candidates_from_index(
+    con: duckdb.DuckDBPyConnection, keys: list[str], state: str | None, clock: Any
+) -> tuple[dict[str, str], bool]:
+    """What _candidates_held gives, read from the index by two ART look-ups (while the copies
+    are loaded): the keys (an IN list of parameters, which DuckDB answers from the index; a
+    join or an IN subquery scans the table), then the chosen records' students."""
+    hits = con.execute(
+        f"SELECT record_key, count(*) AS keys_shared FROM {KEYS_TABLE} "
+        f"WHERE key IN ({', '.join('?' for _ in keys)}) GROUP BY record_key",
+        keys,
+    ).fetchall()
+    clock.lap("key look-up")
+    shared = dict(hits)
+    if state:  # the state is the first part of the record key
+        prefix = state.strip().upper() + ":"
+        shared = {k: n for k, n in shared.items() if k.startswith(prefix)}
+    ranked = sorted(shared, key=lambda k: (-shared[k], k))
+    truncated = len(ranked) > MAX_CANDIDATES
+    chosen = ranked[:MAX_CANDIDATES]
+    if not chosen:
+        return {}, False
+    students = dict(
+        con.execute(
+            "SELECT record_key, student_id FROM records "
+            f"WHERE record_key IN ({', '.join('?' for _ in chosen)}) AND active",
+            chosen,
+        ).fetchall()
+    )
+    clock.lap("students of the candidates")
+    return students, truncated
 
 
 def _columns_named(sql: str) -> set[str]:
