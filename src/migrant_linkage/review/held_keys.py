@@ -31,6 +31,7 @@ Record keys and student ids only; no names or dates. Nothing here is written to 
 from __future__ import annotations
 
 import bisect
+import gc
 import logging
 import threading
 from collections import OrderedDict
@@ -211,7 +212,13 @@ def _load(
     con: duckdb.DuckDBPyConnection, token: str | None, revision: int, keys_table: str
 ) -> tuple[HeldKeys, HeldStudents]:
     keys = _load_keys(con, token, revision, keys_table)
-    return keys, _load_students(con, keys, revision)
+    held = keys, _load_students(con, keys, revision)
+    # What the process holds now (a million students' ids, the copies' maps) is long-lived:
+    # out of the collector's reach, so that a full collection during a search does not walk
+    # it (one took 57 ms at 1M records). Freed by reference counting as before.
+    gc.collect()
+    gc.freeze()
+    return held
 
 
 def _load_keys(
