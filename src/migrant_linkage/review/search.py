@@ -15,8 +15,9 @@ Two steps per query, neither of which reads the whole index:
    are written when a record is uploaded (`refresh`, called inside the upload's transaction),
    so they are never behind the records.
 2. **Score with the index's own model.** The candidates' compared columns come from a copy
-   held in memory per index (review/candidates.py; their students from the index, as merges
-   change them). The candidates and the query are compared with the model's own level
+   held in memory per index (review/candidates.py), as do the keys and each record's student
+   (review/held_keys.py: loaded beside the searches, which read the index tables meanwhile;
+   merges, splits and undo move the held students by their audit rows). The candidates and the query are compared with the model's own level
    conditions and weights as Splink's predict computes them (review/fast_score.py, tested
    against Splink's `score_pairs` over every candidate pair; `through_splink=True` runs
    Splink's SQL itself) and routed by `zones.Routing`, so a pair gets the weight, zone and
