@@ -167,12 +167,22 @@ def _percentiles(times: list[float]) -> dict[str, float]:
 
 
 def _latency(service, queries: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
+    from migrant_linkage.review import held_keys
     from migrant_linkage.review import search as search_module
     from migrant_linkage.review.match import match
 
     out: dict[str, Any] = {}
     warm = next(iter(queries.values()))[0]
+    started = time.perf_counter()
     search_module.search(service.index, {k: v for k, v in warm.items()})  # opens the session
+    first = time.perf_counter()
+    held_keys.wait_for_loading(service.index.path)  # the keys load beside the searches
+    out["_first_search"] = {  # loads the in-memory copies (candidates.py, held_keys.py)
+        "first_search_ms": round((first - started) * 1000, 1),
+        "keys_loaded_ms": round((time.perf_counter() - started) * 1000, 1),
+        "resident_mb_after": _resident_mb(),
+    }
+    pauses = _GcPauses()
     for name, batch in queries.items():
         times, scored, found = [], [], 0
         steps: dict[str, list[float]] = {}
@@ -196,7 +206,39 @@ def _latency(service, queries: dict[str, list[dict[str, str]]]) -> dict[str, Any
             # median ms per step of Searcher.search (searches only; match adds its own look-up)
             "steps_median_ms": {k: round(statistics.median(v), 1) for k, v in steps.items()},
         }
+    out["_first_search"]["gc"] = pauses.stop()
     return out
+
+
+def _resident_mb() -> float:
+    """This process's resident memory (Linux /proc), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+class _GcPauses:
+    """The garbage collector's pauses while the latency queries run (a tail suspect)."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self._gc, self._started, self.pauses = gc, 0.0, {0: [], 1: [], 2: []}
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self._started) * 1000)
+
+    def stop(self) -> dict[str, Any]:
+        self._gc.callbacks.remove(self._callback)
+        return {
+            f"gen{g}": {"n": len(p), "max_ms": round(max(p, default=0.0), 1)}
+            for g, p in self.pauses.items()
+        }
 
 
 def _free_port() -> int:
@@ -277,12 +319,14 @@ def markdown(report: dict[str, Any]) -> str:
         "| query | n | p50 ms | p95 ms | max ms | records scored (mean) | with candidates |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, row in report["latency"].items():
+    first = report["latency"].get("_first_search")
+    rows = {k: v for k, v in report["latency"].items() if not k.startswith("_")}
+    for name, row in rows.items():
         lines.append(
             f"| {name} | {row['n']} | {row['p50_ms']} | {row['p95_ms']} | {row['max_ms']} | "
             f"{row['records_scored_mean']} | {row['with_candidates']} |"
         )
-    kinds = [k for k, row in report["latency"].items() if row.get("steps_median_ms")]
+    kinds = [k for k, row in rows.items() if row.get("steps_median_ms")]
     if kinds:
         names = list(
             dict.fromkeys(n for k in kinds for n in report["latency"][k]["steps_median_ms"])
@@ -292,6 +336,15 @@ def markdown(report: dict[str, Any]) -> str:
         for n in names:
             cells = [str(report["latency"][k]["steps_median_ms"].get(n, "")) for k in kinds]
             lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    if first:
+        gc = ", ".join(f"{g}: {v['n']} (max {v['max_ms']} ms)" for g, v in first["gc"].items())
+        lines += [
+            "",
+            f"First search (loads the compared columns; the keys and students load beside it): "
+            f"{first['first_search_ms']} ms; keys and students loaded after "
+            f"{first['keys_loaded_ms']} ms; resident memory then: {first['resident_mb_after']} MB.",
+            f"Garbage collections during the latency queries: {gc}.",
+        ]
     t = report.get("throughput")
     if t:
         lines += [

@@ -169,6 +169,41 @@ def test_chain_through_a_record_without_birth_date_is_split(background, model):
     assert len(kept_apart) >= 1
 
 
+def test_two_students_joined_by_several_pairs_are_one_worklist_item(background, model):
+    """A child sent twice with one birth date and once with a clearly different one: both
+    records of the first student strongly match the third, whose birth date differs. The
+    reviewer decides once whether the two students are one child."""
+    child = {
+        **FAMILY,
+        "first_name": "JOSE LUIS",
+        "sex": "M",
+        "multiple_birth": "N",
+        "birth_city": "URUAPAN",
+    }
+    records = pd.DataFrame(
+        [
+            {"record_id": "D-1", "state": "TX", **child, "birth_date": "2010-02-14"},
+            {"record_id": "D-2", "state": "CA", **child, "birth_date": "2010-02-14"},
+            {"record_id": "D-3", "state": "WA", **child, "birth_date": "2016-11-30"},
+        ]
+    )
+    outcome = dedupe(pd.concat([background, records]), model=model, train=False)
+    cluster = _cluster_of(outcome)
+    assert cluster["D-1"] == cluster["D-2"] != cluster["D-3"]
+    for a, b in (("D-1", "D-3"), ("D-2", "D-3")):
+        assert _pair(outcome, a, b)["zone"] == NEAR_MATCH_ZONE
+    ours = outcome.worklist[
+        outcome.worklist["record_id_l"].isin(["D-1", "D-2", "D-3"])
+        & outcome.worklist["record_id_r"].isin(["D-1", "D-2", "D-3"])
+    ]
+    assert len(ours) == 1
+    item = ours.iloc[0]
+    assert item["pairs_between"] == 2
+    assert {item["cluster_id_l"], item["cluster_id_r"]} == {cluster["D-1"], cluster["D-3"]}
+    strongest = max(_pair(outcome, a, "D-3")["match_weight"] for a in ("D-1", "D-2"))
+    assert item["match_weight"] == strongest
+
+
 def test_an_oversized_component_is_split_from_the_pairs_two_edges_apart(
     background, model, tmp_path, monkeypatch
 ):

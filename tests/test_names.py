@@ -127,7 +127,13 @@ def test_a_real_name_that_is_a_word_of_a_longer_placeholder_is_kept(field, value
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("first_name", "LADY OF THE HOUSE"), ("first_name", "Hijo"), ("last_name_1", "Of The Home")],
+    [
+        ("first_name", "LADY OF THE HOUSE"),
+        ("first_name", "Hijo"),
+        ("last_name_1", "Of The Home"),
+        ("last_name_1", "Man Of The House"),
+        ("last_name_1", "No Name"),
+    ],
 )
 def test_a_census_placeholder_name_is_blank(field, value):
     raw = pd.DataFrame(
@@ -638,6 +644,18 @@ def test_placeholder_surname_is_missing_and_flagged():
     assert pd.isna(row["surname_full"]) and row["surname_count"] == 0
     assert row["surname_form"] == "NONE"
     assert {"NAME_PLACEHOLDER", "SURNAME_MISSING"} <= _flags(row)
+
+
+@pytest.mark.parametrize("letter", ["D", "n.", "J"])
+def test_a_one_letter_surname_field_is_no_surname(letter):
+    row = _std(first_name="Ana", last_name_1=letter)
+    assert pd.isna(row["surname_full"]) and row["surname_count"] == 0
+    assert {"NAME_PLACEHOLDER", "SURNAME_MISSING"} <= _flags(row)
+
+
+def test_a_one_letter_second_surname_leaves_the_first():
+    row = _std(first_name="Ana", last_name_1="Garcia", last_name_2="L")
+    assert row["surname_units_key"] == "GARCIA" and row["surname_form"] == "SINGLE"
 
 
 def test_not_applicable_second_surname_leaves_a_single_surname():

@@ -645,3 +645,32 @@ def test_an_index_made_before_the_comparisons_per_record_inputs_fills_them_when_
             "WHERE submitting_state = 'CA'"
         ).fetchall()
     assert uploaded == [(" GARCIA ", "20150102")] * 2
+
+
+def test_an_index_made_before_a_standardized_column_existed_opens_with_it_derived(tmp_path):
+    import duckdb
+
+    idx = new_index(tmp_path / "index.duckdb")
+    rows = records(
+        "TX",
+        [
+            {"record_id": "1", "name": "AL", "dob": "2015-01-02"},
+            {"record_id": "2", "name": "ANA", "dob": "2016-01-02"},
+        ],
+    ).assign(given_name_1=["AL", "ANA"])
+    idx.upload_standardized(rows, state="TX", actor="loader")
+    with duckdb.connect(str(idx.path)) as con:  # as an index of the previous release holds it
+        con.execute("DROP INDEX records_key")
+        con.execute("DROP INDEX records_student")
+        con.execute("ALTER TABLE records DROP COLUMN given_name_1_readings")
+        con.execute("CREATE INDEX records_key ON records (record_key)")
+
+    MasterIndex.open(idx.path)
+
+    with duckdb.connect(str(idx.path), read_only=True) as con:
+        got = dict(con.execute("SELECT record_key, given_name_1_readings FROM records").fetchall())
+    assert {"ALAN", "ALFRED"} <= set(got["TX:1"].split())
+    assert got["TX:2"] is None
+    with duckdb.connect(str(idx.path), read_only=True) as con:  # its indexes are back
+        names = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+    assert "records_key" in names

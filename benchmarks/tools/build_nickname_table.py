@@ -1,7 +1,8 @@
 """Regenerate the English-nickname rows of src/migrant_linkage/data/nicknames.csv.
 
     pip install nicknames==1.0.1 faker   # build-time only; the library never imports them
-    python3 benchmarks/tools/build_nickname_table.py
+    python3 benchmarks/tools/build_nickname_table.py                  # both tables
+    python3 benchmarks/tools/build_nickname_table.py --readings-only  # nickname_readings.csv
 
 The table keeps every hand-curated row (Spanish diminutives, English forms of Spanish names:
 any row whose `source` does not name the `nicknames` package) exactly as it is, and replaces
@@ -42,10 +43,12 @@ from __future__ import annotations
 
 import csv
 import re
+import sys
 import unicodedata
 from collections import Counter, defaultdict
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import nicknames
 from faker.providers.person.en_US import Provider as EnUsPerson
@@ -53,6 +56,8 @@ from faker.providers.person.en_US import Provider as EnUsPerson
 DATA = Path(__file__).resolve().parents[2] / "src" / "migrant_linkage" / "data"
 TABLE = DATA / "nicknames.csv"
 COLUMNS = ["name", "canonical", "language", "kind", "note", "source"]
+READINGS = DATA / "nickname_readings.csv"
+READING_COLUMNS = ["name", "reading", "source", "note"]
 HAND_SOURCE = "hand-curated (general reference knowledge)"
 PACKAGE = f"nicknames {version('nicknames')} (Apache-2.0)"
 
@@ -215,6 +220,7 @@ def build() -> tuple[list[dict[str, str]], list[dict[str, str]], Counter, list[s
     skipped: Counter = Counter()
     ambiguous: list[str] = []
     chosen: dict[str, tuple[str, str]] = {}  # nickname -> (canonical, note)
+    readable: dict[str, set[str]] = {}  # nickname -> every formal name it may stand for
     for nick, listed in sorted(listed_nicknames.items()):
         if nick in resolve:
             skipped["already a hand row (hand rows win)"] += 1
@@ -243,6 +249,7 @@ def build() -> tuple[list[dict[str, str]], list[dict[str, str]], Counter, list[s
         if not candidates:
             skipped["listed only under other nicknames"] += 1
             continue
+        readable[nick] = candidates
         ranked = sorted(candidates, key=lambda c: (-canonical_weight[c], c))
         best = ranked[0]
         if len(ranked) > 1:
@@ -296,11 +303,66 @@ def build() -> tuple[list[dict[str, str]], list[dict[str, str]], Counter, list[s
                 "source": PACKAGE,
             }
         )
-    return hand, rows, skipped, ambiguous
+    return hand, rows, skipped, ambiguous, (readable, weight, sexes, canonical_weight, known)
+
+
+def build_readings(
+    readable: dict[str, set[str]],
+    canonical_of: dict[str, str],
+    weight: dict[str, float],
+    sexes: dict[str, set[str]],
+    canonical_weight: dict[str, float],
+    known: dict[str, str],
+) -> list[dict[str, str]]:
+    """Every formal name a nickname may stand for beyond its one canonical (MATTIE: MADISON and
+    MARTHA as well as MATTHEW; AL, which has no canonical: ALAN, ALBERT, ALFRED ...), for the
+    given_name comparison's `nickname` level (AL = ALAN and AL = ALBERT, never ALAN = ALBERT).
+    The nicknames are those that passed rules 1-2 and the review; a reading is kept when it is
+    a known given name (Faker's weights or known_given_names.csv: AMELIA and NORA have no en_US
+    weight), of a sex the nickname is given to (rule 6), and, when the nickname is a given name
+    in its own right (MEL, ELLA), shares its first letter or holds it whole (MEL: MELISSA,
+    AMELIA; not EMILIA)."""
+    out: list[dict[str, str]] = []
+    for nick, formal in sorted(readable.items()):
+        own = canonical_of.get(nick)
+        for reading in sorted(formal):
+            while reading in canonical_of and reading != nick:  # no chains
+                reading = canonical_of[reading]
+            if reading in (nick, own) or (canonical_weight[reading] == 0 and reading not in known):
+                continue
+            if sexes.get(nick) and sexes.get(reading) and not sexes[nick] & sexes[reading]:
+                continue
+            if nick in known and reading[0] != nick[0] and nick not in reading:
+                continue
+            out.append(
+                {
+                    "name": nick,
+                    "reading": reading,
+                    "source": PACKAGE,
+                    "note": "listed by the package" if own is None else f"besides {own}",
+                }
+            )
+    return list({(r["name"], r["reading"]): r for r in out}.values())
+
+
+def write_readings(inputs: tuple[Any, ...]) -> None:
+    """nickname_readings.csv, over the canonical forms nicknames.csv holds now."""
+    canonical_of = {r["name"]: r["canonical"] for r in read_table()}
+    readings = build_readings(inputs[0], canonical_of, *inputs[1:])
+    with READINGS.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=READING_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(readings)
+    print(f"{READINGS}: {len(readings)} readings of {len({r['name'] for r in readings})} names")
 
 
 def main() -> None:
-    hand, imported, skipped, ambiguous = build()
+    hand, imported, skipped, ambiguous, reading_inputs = build()
+    if "--readings-only" in sys.argv:
+        # Faker's name weights move between releases, and with them the canonical choices:
+        # refresh the readings without rewriting the canonical table.
+        write_readings(reading_inputs)
+        return
     with TABLE.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
@@ -313,6 +375,7 @@ def main() -> None:
     for reason, count in skipped.most_common():
         print(f"| left out: {reason} | {count} |")
     print(f"\nambiguous, first 40: {'; '.join(ambiguous[:40])}")
+    write_readings(reading_inputs)
     print("\ncommand: python3 benchmarks/tools/build_nickname_table.py")
 
 

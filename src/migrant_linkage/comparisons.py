@@ -69,6 +69,9 @@ COMPARISON_NAMES: tuple[str, ...] = (
 #: own "close" threshold for names), not values fitted to a data set.
 NAME_JARO_WINKLER = 0.9
 SURNAME_DAMERAU_LEVENSHTEIN = 1
+#: The surname `two_edits` level: keying slips in whole surnames of this many letters or more.
+SURNAME_TWO_EDITS = 2
+SURNAME_TWO_EDITS_MIN_LENGTH = 5
 BIRTH_DATE_NEAR_DAYS = 7
 
 #: How many space-separated units of a key the portable SQL looks at. Keys are built by the
@@ -165,6 +168,21 @@ class _CrossColumnSimilarityLevel(ComparisonLevelCreator):
     def create_label_for_charts(self) -> str:
         how = "crossed both ways" if self.both_ways else "vs"
         return f"Jaro-Winkler of {self.col_a} {how} {self.col_b} >= {self.threshold}"
+
+
+class _DamerauLevenshteinExpressions(ComparisonLevelCreator):
+    """Damerau-Levenshtein distance between two SQL expressions (one per record) at most
+    `threshold`; the function name comes from the dialect, as in _CrossColumnSimilarityLevel."""
+
+    def __init__(self, left: str, right: str, threshold: int):
+        self.left, self.right, self.threshold = left, right, threshold
+
+    def create_sql(self, sql_dialect: SplinkDialect) -> str:
+        dl = sql_dialect.damerau_levenshtein_function_name
+        return f"{dl}({self.left}, {self.right}) <= {self.threshold}"
+
+    def create_label_for_charts(self) -> str:
+        return f"Damerau-Levenshtein of {self.left} and {self.right} <= {self.threshold}"
 
 
 def _joined(column: str) -> str:
@@ -359,8 +377,30 @@ def _surname_levels(term_frequency: bool) -> list[_Level]:
                 DamerauLevenshteinLevel(_P, SURNAME_DAMERAU_LEVENSHTEIN),
             ),
         ),
+        _Level(
+            "two_edits",
+            f"the whole surnames, spaces left out, within {SURNAME_TWO_EDITS} edits and "
+            f"{SURNAME_TWO_EDITS_MIN_LENGTH}+ letters, and not both listed surnames: keying "
+            "slips (GRYOSLER / GROSSER, HEU SOTN / HEUSTON); two listed surnames that close "
+            "(GARCIA / GARZA) are two names",
+            _surname_two_edits(),
+        ),
         _Level("else", "surnames share nothing", ElseLevel()),
     ]
+
+
+def _surname_two_edits() -> ComparisonLevelCreator:
+    """Damerau-Levenshtein over the surname text with spaces removed (so a stray space is no
+    edit), both long enough, and at least one side not a listed surname."""
+    joined = {s: f"replace(surname_full_{s}, ' ', '')" for s in "lr"}
+    return And(
+        _sql(
+            f"length({joined['l']}) >= {SURNAME_TWO_EDITS_MIN_LENGTH} "
+            f"AND length({joined['r']}) >= {SURNAME_TWO_EDITS_MIN_LENGTH} "
+            "AND NOT (coalesce(surname_known_l, false) AND coalesce(surname_known_r, false))"
+        ),
+        _DamerauLevenshteinExpressions(joined["l"], joined["r"], SURNAME_TWO_EDITS),
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -374,6 +414,7 @@ TWO_EDIT_MIN_LENGTH = 5
 #: Names this long tolerate one edit beyond Jaro-Winkler's reach (same level).
 ONE_EDIT_MIN_LENGTH = 4
 _C1, _C2 = "given_name_1_canonical", "given_name_2_canonical"
+_R1 = "given_name_1_readings"
 
 
 def _second_names_compatible() -> ComparisonLevelCreator:
@@ -390,7 +431,11 @@ def _second_names_compatible() -> ComparisonLevelCreator:
             f"AND substr({_G2}_l, 1, 1) = substr({_G2}_r, 1, 1))"
         ),
         JaroWinklerLevel(_G2, NAME_JARO_WINKLER),
-        ExactMatchLevel(f"{_G2}_phonetic"),
+        # Initials are letters, not sounds: C and K share a phonetic key but not a name.
+        And(
+            _sql(f"length({_G2}_l) > 1 AND length({_G2}_r) > 1"),
+            ExactMatchLevel(f"{_G2}_phonetic"),
+        ),
     )
 
 
@@ -398,7 +443,9 @@ def _given_name_share_conditions() -> dict[str, ComparisonLevelCreator]:
     """The levels that say "these given names are related", keyed by label (fresh creators)."""
     return {
         "exact": And(ExactMatchLevel(_G1), _second_names_compatible()),
-        "nickname": And(ExactMatchLevel(_C1), _second_names_compatible()),
+        "nickname": And(
+            Or(ExactMatchLevel(_C1), _sql(_nickname_readings())), _second_names_compatible()
+        ),
         "swapped": ColumnsReversedLevel(_G1, _G2, symmetrical=True),
         "joined": _sql(_joined("given_name_joined")),
         "swapped_with_surname": _CrossColumnSimilarityLevel(
@@ -410,6 +457,12 @@ def _given_name_share_conditions() -> dict[str, ComparisonLevelCreator]:
     }
 
 
+def _nickname_readings() -> str:
+    """One record's first given name may stand for the other's canonical form (AL / ALFRED,
+    MATTIE / MADISON): a nickname with several readings is not reduced to one canonical."""
+    return f"{_word_in(f'{_C1}_r', f'{_R1}_l')} OR {_word_in(f'{_C1}_l', f'{_R1}_r')}"
+
+
 def _second_differs() -> ComparisonLevelCreator:
     # Only reached once `exact` and `nickname` failed, i.e. when the second names conflict.
     return _sql(f"{_G1}_l = {_G1}_r OR {_C1}_l = {_C1}_r")
@@ -418,7 +471,10 @@ def _second_differs() -> ComparisonLevelCreator:
 def _given_name_near_conditions() -> dict[str, ComparisonLevelCreator]:
     return {
         "fuzzy": JaroWinklerLevel(_G1, NAME_JARO_WINKLER),
-        "phonetic": ExactMatchLevel(f"{_G1}_phonetic"),
+        "phonetic": And(
+            _sql(f"length({_G1}_l) > 1 AND length({_G1}_r) > 1"),
+            ExactMatchLevel(f"{_G1}_phonetic"),
+        ),
     }
 
 
@@ -435,7 +491,8 @@ def _given_name_levels(term_frequency: bool) -> list[_Level]:
         ),
         _Level(
             "nickname",
-            "same canonical first given name (LUPE = GUADALUPE, PEPE = JOSE, CHUY = JESUS), "
+            "same canonical first given name (LUPE = GUADALUPE, PEPE = JOSE, CHUY = JESUS) or a "
+            "nickname of several names read as the other's (AL = ALFRED, MATTIE = MADISON), "
             "second ones do not conflict",
             share["nickname"],
         ),

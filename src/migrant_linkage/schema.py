@@ -179,6 +179,12 @@ STANDARDIZED_COLUMNS: tuple[StandardizedColumn, ...] = (
     ),
     StandardizedColumn("given_name_1_canonical", "VARCHAR", "given_name_1 via the nickname table"),
     StandardizedColumn("given_name_2_canonical", "VARCHAR", "given_name_2 via the nickname table"),
+    StandardizedColumn(
+        "given_name_1_readings",
+        "VARCHAR",
+        "every formal name given_name_1 may stand for (AL: ALAN ALBERTO ALFRED ...), "
+        "space-separated; null unless it is more than the canonical form",
+    ),
     StandardizedColumn("given_name_1_phonetic", "VARCHAR", "phonetic key of given_name_1"),
     StandardizedColumn("given_name_2_phonetic", "VARCHAR", "phonetic key of given_name_2"),
     StandardizedColumn(
@@ -194,6 +200,12 @@ STANDARDIZED_COLUMNS: tuple[StandardizedColumn, ...] = (
     StandardizedColumn("surname_maternal", "VARCHAR", "best guess of the second (maternal) unit"),
     StandardizedColumn(
         "surname_units_key", "VARCHAR", "sorted distinct surname units joined by one space"
+    ),
+    StandardizedColumn(
+        "surname_known",
+        "BOOLEAN",
+        "every surname unit is a listed surname (data/known_surnames.csv), not a keying slip "
+        "or a surname the list lacks; null when there is no surname",
     ),
     StandardizedColumn("surname_count", "INTEGER", "number of surname units"),
     StandardizedColumn(

@@ -1,4 +1,5 @@
-"""The worklist: the pairs a person should decide, each with one reason, in one set of words.
+"""The worklist: the pairs of students a person should decide, each with one reason, in one set
+of words.
 
 Near matches (including strong pairs whose birth dates differ, and guarded pairs a record says
 are not twins) and match-zone pairs that did not merge, minus pairs whose records ended in one
@@ -85,20 +86,34 @@ def reasons(zone: pd.Series, guard_reason: pd.Series, kept_apart: str) -> pd.Ser
 def worklist(
     con: duckdb.DuckDBPyConnection, records_table: str, shown_columns: Sequence[str]
 ) -> pd.DataFrame:
-    """The worklist of a run: pairs in the match or near-match zone whose records ended in
-    different students, strongest first, with both records' `shown_columns` side by side
-    (suffixed _l and _r; none for encoded linkage, whose worklist names record ids only)."""
+    """The worklist of a run: one item per two proposed students that a match or near-match
+    pair joins, strongest first. A reviewer decides whether two students are one child, so the
+    item is the strongest pair between them, with both records' `shown_columns` side by side
+    (suffixed _l and _r; none for encoded linkage, whose worklist names record ids only), the
+    two students (`cluster_id_l`, `cluster_id_r`) and how many such pairs join them
+    (`pairs_between`): one child's record split from the others by a conflict is one decision,
+    not one per record of the other part."""
     side = "".join(f", l.{c} AS {c}_l, r.{c} AS {c}_r" for c in shown_columns)
     return con.execute(
         f"""
+        WITH between_students AS (
+            SELECT p.*, a.cluster_id AS cluster_id_l, b.cluster_id AS cluster_id_r,
+                   count(*) OVER students AS pairs_between,
+                   row_number() OVER (students ORDER BY p.match_weight DESC, p.record_id_l,
+                                      p.record_id_r) AS strength_rank
+            FROM {PAIRS_TABLE} p
+            JOIN {COMPONENTS_TABLE} a ON a.record_id = p.record_id_l
+            JOIN {COMPONENTS_TABLE} b ON b.record_id = p.record_id_r
+            WHERE p.zone IN ('{NEAR_MATCH_ZONE}', '{MATCH_ZONE}') AND a.cluster_id <> b.cluster_id
+            WINDOW students AS (
+                PARTITION BY least(a.cluster_id, b.cluster_id), greatest(a.cluster_id, b.cluster_id))
+        )
         SELECT p.record_id_l, p.record_id_r, p.match_weight, p.match_probability, p.zone, p.grade,
-               {reason_sql()} AS reason{side}
-        FROM {PAIRS_TABLE} p
-        JOIN {COMPONENTS_TABLE} a ON a.record_id = p.record_id_l
-        JOIN {COMPONENTS_TABLE} b ON b.record_id = p.record_id_r
+               {reason_sql()} AS reason, p.cluster_id_l, p.cluster_id_r, p.pairs_between{side}
+        FROM between_students p
         JOIN {records_table} l ON l.record_id = p.record_id_l
         JOIN {records_table} r ON r.record_id = p.record_id_r
-        WHERE p.zone IN ('{NEAR_MATCH_ZONE}', '{MATCH_ZONE}') AND a.cluster_id <> b.cluster_id
+        WHERE p.strength_rank = 1
         ORDER BY p.match_weight DESC, p.record_id_l, p.record_id_r
         """
     ).df()

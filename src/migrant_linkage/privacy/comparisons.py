@@ -54,7 +54,11 @@ def _given_conditions() -> dict[str, str]:
     )
     return {
         "exact": f"given_name_1_l = given_name_1_r AND {g2_ok}",
-        "nickname": f"given_name_1_canonical_l = given_name_1_canonical_r AND {g2_ok}",
+        "nickname": (
+            "(given_name_1_canonical_l = given_name_1_canonical_r "
+            f"OR {_word_in('given_name_1_canonical_r', 'given_name_1_readings_l')} "
+            f"OR {_word_in('given_name_1_canonical_l', 'given_name_1_readings_r')}) AND {g2_ok}"
+        ),
         "swapped": "given_name_1_l = given_name_2_r AND given_name_2_l = given_name_1_r",
         "second_as_first": (
             "given_name_1_l = given_name_2_r OR given_name_2_l = given_name_1_r "

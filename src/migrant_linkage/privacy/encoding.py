@@ -82,6 +82,7 @@ CLEAR_COLUMNS: tuple[str, ...] = (
     "birth_date_verified",
     "multiple_birth_std",
     "given_name_1_known",  # whether the first given name is a listed name (the family guard)
+    "surname_known",  # whether the surname is a listed one (the plain model's two_edits level)
     "quality_flags",
 )
 
@@ -96,6 +97,7 @@ HASHED_COLUMNS: dict[str, str] = {
     "given_name_2": "given_name",
     "given_name_1_canonical": "given_name",
     "given_name_2_canonical": "given_name",
+    "given_name_1_readings": "given_name",  # unit by unit, so a reading meets a canonical form
     "given_name_1_phonetic": "given_name_phonetic",
     "given_name_2_phonetic": "given_name_phonetic",
     "suffix_std": "suffix",
@@ -119,7 +121,11 @@ HASHED_COLUMNS: dict[str, str] = {
 }
 
 #: Keys hashed unit by unit (space-separated units stay space-separated hashes).
-UNIT_KEYED_COLUMNS: tuple[str, ...] = ("surname_units_key", "parent_surnames_key")
+UNIT_KEYED_COLUMNS: tuple[str, ...] = (
+    "surname_units_key",
+    "parent_surnames_key",
+    "given_name_1_readings",
+)
 
 #: Columns that also get a Bloom filter for the fuzzy levels.
 BLOOM_COLUMNS: tuple[str, ...] = ("given_name_1", "surname_paternal", "surname_maternal")
@@ -144,6 +150,7 @@ LEVELS_NOT_ENCODED: frozenset[tuple[str, str]] = frozenset(
         ("surname", "in_given"),
         ("surname", "joined"),  # free text (surname_full) is dropped
         ("surname", "swapped_with_given"),
+        ("surname", "two_edits"),  # edit distance over free text
         ("birth_date", "year_off_by_one"),
         ("birth_date", "one_digit"),
         ("birth_date", "unparseable_one_digit"),  # the raw field is not encoded

@@ -48,10 +48,10 @@ from migrant_linkage.review.store import (
     DEFAULT_LOCK_TIMEOUT,
     SCHEMA_VERSION,
     ReviewError,
+    add_missing_record_columns,
     create_schema,
-    fill_pair_inputs,
     get_meta,
-    missing_pair_inputs,
+    missing_record_columns,
     reading,
     run_in_transaction,
     set_meta,
@@ -161,9 +161,9 @@ class MasterIndex:
                     f"accounts (schema {SCHEMA_VERSION}); create a new index and upload the "
                     "states' files into it"
                 )
-            missing = missing_pair_inputs(con)
-        if missing:  # an index made before the comparisons' per-record inputs (issue 20)
-            run_in_transaction(index.path, fill_pair_inputs, name="fill_pair_inputs")
+            missing = missing_record_columns(con)
+        if missing:  # an index made before a standardized column was added: derive it once
+            index._write(lambda con: add_missing_record_columns(con, missing), name="upgrade")
         return index
 
     def _read(self):

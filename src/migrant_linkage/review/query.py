@@ -48,7 +48,7 @@ def _names(fields: tuple[str | None, ...]) -> dict[str, Any]:
     names = standardize_names(
         pd.DataFrame([list(fields)], columns=list(NAME_INPUT_COLUMNS), dtype="str")
     )
-    return _plain_row(names.drop(columns="name_flags"))
+    return _plain_row(names, "name_flags")
 
 
 @lru_cache(maxsize=CACHED)
@@ -57,11 +57,13 @@ def _birth_date(value: str | None, today: date) -> dict[str, Any]:
     as in an upload, which reads the day of the call)."""
     from migrant_linkage.standardize.dates import parse_dates
 
-    return _plain_row(parse_dates(_series(value), None, today=today).drop(columns="flags"))
+    return _plain_row(parse_dates(_series(value), None, today=today), "flags")
 
 
-def _plain_row(frame: pd.DataFrame) -> dict[str, Any]:
-    return {str(column): plain(value) for column, value in frame.to_dict("records")[0].items()}
+def _plain_row(frame: pd.DataFrame, leave_out: str) -> dict[str, Any]:
+    """The first row's values but column `leave_out`, as plain values (a column at a time:
+    to_dict and drop cost more than reading some thirty cells of one row)."""
+    return {str(c): plain(frame[c].iloc[0]) for c in frame.columns if c != leave_out}
 
 
 def _series(value: str | None) -> pd.Series:
@@ -83,7 +85,6 @@ CODED_FIELDS = (
 )
 
 
-@lru_cache(maxsize=CACHED)
 def _codes(
     state: str | None,
     state_student_id: str | None,
@@ -95,29 +96,81 @@ def _codes(
     birth_state: str | None,
     birth_country: str | None,
 ) -> dict[str, Any]:
-    from migrant_linkage.standardize import codes
-    from migrant_linkage.standardize.names import fold_name
-
-    birth_state_std, birth_country_std, _ = codes.standardize_birth_place(
-        _series(birth_state), _series(birth_country)
-    )
-    city = fold_name(_series(birth_city)).astype("str").iloc[0]
+    """The coded fields' columns, each field (the birth place: its two fields) standardized and
+    kept on its own: the IDs differ per child, the state, sex, flags and places repeat, so a
+    query pays only for what it has not seen."""
     values = {
-        "state_std": codes.standardize_state(_series(state))[0].iloc[0],
-        "state_student_id_std": codes.standardize_state_student_id(_series(state_student_id)).iloc[
-            0
-        ],
-        "msix_id_std": codes.standardize_msix_id(_series(msix_id))[0].iloc[0],
-        "sex_std": codes.standardize_sex(_series(sex))[0].iloc[0],
-        "multiple_birth_std": codes.standardize_multiple_birth(_series(multiple_birth)).iloc[0],
-        "birth_date_verified": codes.standardize_birth_date_verification(
-            _series(verification)
-        ).iloc[0],
-        "birth_city_std": None if city == "" else city,
-        "birth_state_std": birth_state_std.iloc[0],
-        "birth_country_std": birth_country_std.iloc[0],
+        **_state(state),
+        **_state_student_id(state_student_id),
+        **_msix_id(msix_id),
+        **_sex(sex),
+        **_multiple_birth(multiple_birth),
+        **_verification(verification),
+        **_birth_city(birth_city),
+        **_birth_place(birth_state, birth_country),
     }
     return {column: plain(value) for column, value in values.items()}
+
+
+@lru_cache(maxsize=CACHED)
+def _state(value: str | None) -> dict[str, Any]:
+    from migrant_linkage.standardize import codes
+
+    return {"state_std": codes.standardize_state(_series(value))[0].iloc[0]}
+
+
+@lru_cache(maxsize=CACHED)
+def _state_student_id(value: str | None) -> dict[str, Any]:
+    from migrant_linkage.standardize import codes
+
+    return {"state_student_id_std": codes.standardize_state_student_id(_series(value)).iloc[0]}
+
+
+@lru_cache(maxsize=CACHED)
+def _msix_id(value: str | None) -> dict[str, Any]:
+    from migrant_linkage.standardize import codes
+
+    return {"msix_id_std": codes.standardize_msix_id(_series(value))[0].iloc[0]}
+
+
+@lru_cache(maxsize=CACHED)
+def _sex(value: str | None) -> dict[str, Any]:
+    from migrant_linkage.standardize import codes
+
+    return {"sex_std": codes.standardize_sex(_series(value))[0].iloc[0]}
+
+
+@lru_cache(maxsize=CACHED)
+def _multiple_birth(value: str | None) -> dict[str, Any]:
+    from migrant_linkage.standardize import codes
+
+    return {"multiple_birth_std": codes.standardize_multiple_birth(_series(value)).iloc[0]}
+
+
+@lru_cache(maxsize=CACHED)
+def _verification(value: str | None) -> dict[str, Any]:
+    from migrant_linkage.standardize import codes
+
+    verified = codes.standardize_birth_date_verification(_series(value)).iloc[0]
+    return {"birth_date_verified": verified}
+
+
+@lru_cache(maxsize=CACHED)
+def _birth_city(value: str | None) -> dict[str, Any]:
+    from migrant_linkage.standardize.names import fold_name
+
+    city = fold_name(_series(value)).astype("str").iloc[0]
+    return {"birth_city_std": None if city == "" else city}
+
+
+@lru_cache(maxsize=CACHED)
+def _birth_place(birth_state: str | None, birth_country: str | None) -> dict[str, Any]:
+    from migrant_linkage.standardize import codes
+
+    state_std, country_std, _ = codes.standardize_birth_place(
+        _series(birth_state), _series(birth_country)
+    )
+    return {"birth_state_std": state_std.iloc[0], "birth_country_std": country_std.iloc[0]}
 
 
 def plain(value: Any) -> Any:

@@ -15,8 +15,9 @@ Two steps per query, neither of which reads the whole index:
    are written when a record is uploaded (`refresh`, called inside the upload's transaction),
    so they are never behind the records.
 2. **Score with the index's own model.** The candidates' compared columns come from a copy
-   held in memory per index (review/candidates.py; their students from the index, as merges
-   change them). The candidates and the query are compared with the model's own level
+   held in memory per index (review/candidates.py), as do the keys and each record's student
+   (review/held_keys.py: loaded beside the searches, which read the index tables meanwhile;
+   merges, splits and undo move the held students by their audit rows). The candidates and the query are compared with the model's own level
    conditions and weights as Splink's predict computes them (review/fast_score.py, tested
    against Splink's `score_pairs` over every candidate pair; `through_splink=True` runs
    Splink's SQL itself) and routed by `zones.Routing`, so a pair gets the weight, zone and
@@ -44,12 +45,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from migrant_linkage.db import make_db_api, quote_identifier
 from migrant_linkage.levels import ModelLevels, frequency_column
 from migrant_linkage.review.candidates import IndexColumns, columns_for, new_token
 from migrant_linkage.review.fast_score import CompactScorer, pairs_table
+from migrant_linkage.review.held_keys import HeldKeys, HeldStudents, held_for
 from migrant_linkage.review.query import NOT_COMPUTED, standardized_values
 from migrant_linkage.review.search_fields import QUERY_FIELDS
 from migrant_linkage.review.store import ReviewError
@@ -350,6 +354,7 @@ class Searcher:
         self._types: list[tuple[str, str]] = []
         self._routed_for: int | None = None
         self._routed_sql = ""
+        self._routing_reads: list[str] = []
         self._scorer: CompactScorer | None = None
         self._routing_prepared_for: int | None = None
         self._held: tuple[str, ...] = ()
@@ -398,9 +403,6 @@ class Searcher:
     def _compared_columns(self) -> tuple[str, ...]:
         """The standardized columns the scoring and routing SQL read (the candidates' values
         that can change a result): the in-memory copy holds only these (candidates.py)."""
-        import sqlglot
-        from sqlglot import exp
-
         routing = Routing(self.levels, self.thresholds, population=1)
         extra = [*self.levels.gamma_columns(), *self._weights]
         named: set[str] = set()
@@ -408,7 +410,7 @@ class Searcher:
             self._view_sql("ml_search_scored"),
             routing.routed_pairs_sql("ml_search_scored", extra),
         ):
-            named |= {c.name for c in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Column)}
+            named |= _columns_named(sql)
         held = tuple(
             c
             for c in SCORED_COLUMN_NAMES
@@ -447,6 +449,7 @@ class Searcher:
             )
         else:  # over the compact scorer's pairs, registered per query
             self._routed_sql = routing.routed_pairs_sql(SCORED_PAIRS_TABLE, extra)
+            self._routing_reads = sorted(_columns_named(self._routed_sql))
         self._routed_for = population
 
     def close(self) -> None:
@@ -502,7 +505,7 @@ class Searcher:
                 "names or an ID"
             )
         clock.lap("keys, term frequencies, copy check")
-        table, truncated = self._fetch_candidates(con, chosen, state, held, clock)
+        table, truncated = self._fetch_candidates(con, index_path, chosen, state, held, clock)
         if table is None or table.num_rows == 0:
             return SearchResult([], page, page_size, 0, 0, False, kinds)
         if self.through_splink:
@@ -547,7 +550,10 @@ class Searcher:
             self._route(population)
             scored = self._scorer.score(self._session, pairs)
             clock.lap("levels and weights (gamma SQL, weights in numpy)")
-            self._session.register(SCORED_PAIRS_TABLE, scored)
+            # Only the columns the routing names: its CTEs select *, and DuckDB binds every
+            # column of the table at each call (its answer names its columns).
+            reads = [c for c in scored.column_names if c in self._routing_reads]
+            self._session.register(SCORED_PAIRS_TABLE, scored.select(reads))
             try:
                 if self._routing_prepared_for != population:  # see CompactScorer.prepare
                     if self._routing_prepared_for is not None:
@@ -598,6 +604,7 @@ class Searcher:
     def _fetch_candidates(
         self,
         con: duckdb.DuckDBPyConnection,
+        index_path: str | Path,
         keys: list[str],
         state: str | None,
         held: IndexColumns,
@@ -606,35 +613,14 @@ class Searcher:
         """The active records sharing most keys with the query (at most MAX_CANDIDATES), with
         their term frequencies and students, as an Arrow table (None when no record shares a
         key), and whether more matched. The session is not touched."""
-        # Two look-ups by ART index, so the cost follows the candidates, not the index size:
-        # the keys (an IN list of parameters, which DuckDB answers from the index; a join or
-        # an IN subquery scans the table), then the chosen records' students (which merges
-        # change, so they are read from the index, not held in memory).
-        hits = con.execute(
-            f"SELECT record_key, count(*) AS keys_shared FROM {KEYS_TABLE} "
-            f"WHERE key IN ({', '.join('?' for _ in keys)}) GROUP BY record_key",
-            keys,
-        ).fetchall()
-        clock.lap("key look-up")
-        if not hits:
+        held_copy = held_for(con, index_path, KEYS_TABLE)
+        clock.lap("copies of the keys and students checked")
+        if held_copy is None:  # being loaded: the same answer from the index tables
+            students, truncated = _candidates_from_index(con, keys, state, clock)
+        else:
+            students, truncated = _candidates_held(*held_copy, keys, state, clock)
+        if not students:
             return None, False
-        shared = dict(hits)
-        if state:  # the state is the first part of the record key
-            prefix = state.strip().upper() + ":"
-            shared = {k: n for k, n in shared.items() if k.startswith(prefix)}
-        ranked = sorted(shared, key=lambda k: (-shared[k], k))
-        truncated = len(ranked) > MAX_CANDIDATES
-        chosen = ranked[:MAX_CANDIDATES]
-        if not chosen:
-            return None, False
-        students = dict(
-            con.execute(
-                "SELECT record_key, student_id FROM records "
-                f"WHERE record_key IN ({', '.join('?' for _ in chosen)}) AND active",
-                chosen,
-            ).fetchall()
-        )
-        clock.lap("students of the candidates")
         active = sorted(students)
         table = held.take(active, self._tf)
         table = table.add_column(0, UNIQUE_ID_COLUMN, table.column("record_key"))
@@ -705,6 +691,72 @@ class Searcher:
             }
             for name in self.levels.names
         ]
+
+
+def _candidates_held(
+    held_keys: HeldKeys, held_students: HeldStudents, keys: list[str], state: str | None, clock: Any
+) -> tuple[dict[str, str], bool]:
+    """(record key -> student) of the active records sharing most of `keys` (at most
+    MAX_CANDIDATES, `state`'s only when given), and whether more shared a key: from the
+    in-memory copies (held_keys.py), as _candidates_from_index reads them from the index."""
+    rows, shared = held_keys.sharing(keys)
+    clock.lap("key look-up")
+    if state:  # the state is the first part of the record key
+        prefix = state.strip().upper() + ":"
+        starts = pc.starts_with(held_keys.record_keys.take(pa.array(rows)), prefix)
+        keep = starts.to_numpy(zero_copy_only=False)
+        rows, shared = rows[keep], shared[keep]
+    # Most keys shared first, then by record key (rows are in record-key order).
+    ranked = rows[np.lexsort((rows, -shared))]
+    truncated = len(ranked) > MAX_CANDIDATES
+    chosen = np.sort(ranked[:MAX_CANDIDATES])
+    student_of = held_students.students[chosen]
+    # None: the record has no active version (replaced by a later upload).
+    found = chosen[np.fromiter((s is not None for s in student_of), bool, len(chosen))]
+    record_keys = held_keys.record_keys.take(pa.array(found, pa.int32())).to_pylist()
+    students = dict(zip(record_keys, held_students.students[found].tolist(), strict=True))
+    clock.lap("students of the candidates")
+    return students, truncated
+
+
+def _candidates_from_index(
+    con: duckdb.DuckDBPyConnection, keys: list[str], state: str | None, clock: Any
+) -> tuple[dict[str, str], bool]:
+    """What _candidates_held gives, read from the index by two ART look-ups (while the copies
+    are loaded): the keys (an IN list of parameters, which DuckDB answers from the index; a
+    join or an IN subquery scans the table), then the chosen records' students."""
+    hits = con.execute(
+        f"SELECT record_key, count(*) AS keys_shared FROM {KEYS_TABLE} "
+        f"WHERE key IN ({', '.join('?' for _ in keys)}) GROUP BY record_key",
+        keys,
+    ).fetchall()
+    clock.lap("key look-up")
+    shared = dict(hits)
+    if state:  # the state is the first part of the record key
+        prefix = state.strip().upper() + ":"
+        shared = {k: n for k, n in shared.items() if k.startswith(prefix)}
+    ranked = sorted(shared, key=lambda k: (-shared[k], k))
+    truncated = len(ranked) > MAX_CANDIDATES
+    chosen = ranked[:MAX_CANDIDATES]
+    if not chosen:
+        return {}, False
+    students = dict(
+        con.execute(
+            "SELECT record_key, student_id FROM records "
+            f"WHERE record_key IN ({', '.join('?' for _ in chosen)}) AND active",
+            chosen,
+        ).fetchall()
+    )
+    clock.lap("students of the candidates")
+    return students, truncated
+
+
+def _columns_named(sql: str) -> set[str]:
+    """The column names a DuckDB statement refers to."""
+    import sqlglot
+    from sqlglot import exp
+
+    return {c.name for c in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Column)}
 
 
 def _scoring_sql(linker: Any, db_api: Any) -> str:

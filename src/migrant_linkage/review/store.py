@@ -40,16 +40,17 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 
-from migrant_linkage.db import make_private
+from migrant_linkage.db import make_private, quote_identifier
 from migrant_linkage.review.chain import seal
-from migrant_linkage.schema import INPUT_COLUMNS, PAIR_INPUTS, STANDARDIZED_COLUMNS, TRUTH_COLUMNS
+from migrant_linkage.schema import INPUT_COLUMNS, STANDARDIZED_COLUMNS, TRUTH_COLUMNS
 
 SCHEMA_VERSION = "2"
 
@@ -131,31 +132,78 @@ def record_columns() -> list[tuple[str, str]]:
     return cols
 
 
-def missing_pair_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The comparisons' per-record inputs (schema.PAIR_INPUTS) the records table lacks."""
-    present = {
+#: Standardized columns added after an index's schema was fixed, and how to derive each from
+#: the columns an older index holds (its records are not standardized again). `MasterIndex.open`
+#: adds the ones an index lacks (add_missing_record_columns).
+def _record_column_upgrades() -> dict[str, tuple[tuple[str, ...], Any]]:
+    from migrant_linkage.standardize.names import given_name_readings, is_known_surname
+
+    return {
+        "given_name_1_readings": (("given_name_1",), given_name_readings),
+        "surname_known": (("surname_units_key",), is_known_surname),
+    }
+
+
+def missing_record_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(name, type) of the records columns this version defines and the index lacks."""
+    have = {
         row[0]
         for row in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'records'"
         ).fetchall()
     }
-    return [c.name for c in PAIR_INPUTS if c.name not in present]
+    return [(name, typ) for name, typ in record_columns() if name not in have]
 
 
-def fill_pair_inputs(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Add and fill the comparisons' per-record inputs (schema.PAIR_INPUTS) a records table
-    made before they existed lacks, with the standardizer's own SQL (standardize/pair_inputs.py),
-    so an old index scores its records as a new one does. Returns the columns added."""
+def add_missing_record_columns(
+    con: duckdb.DuckDBPyConnection, missing: Sequence[tuple[str, str]]
+) -> None:
+    """Add `missing` columns to the records table, each filled from the columns it derives from
+    (one pass per column, per distinct value). A column with no known derivation is an error:
+    the index then needs its files uploaded again into a new one."""
     from migrant_linkage.standardize.pair_inputs import PAIR_INPUT_SQL
 
-    lacking = set(missing_pair_inputs(con))
-    missing = [c for c in PAIR_INPUTS if c.name in lacking]
-    for column in missing:
-        con.execute(f"ALTER TABLE records ADD COLUMN {column.name} {column.sql_type}")
-    if missing:
-        fills = ", ".join(f"{c.name} = {PAIR_INPUT_SQL[c.name]}" for c in missing)
+    upgrades = _record_column_upgrades()
+    unknown = [name for name, _ in missing if name not in upgrades and name not in PAIR_INPUT_SQL]
+    if unknown:
+        raise ReviewError(
+            f"this index lacks the records columns {', '.join(unknown)}, which cannot be derived "
+            "from what it holds: create a new index and upload the states' files into it"
+        )
+    # DuckDB alters no table an index depends on: the records indexes are rebuilt after.
+    indexes = con.execute(
+        "SELECT index_name, sql FROM duckdb_indexes() WHERE table_name = 'records'"
+    ).fetchall()
+    for index_name, _ in indexes:
+        con.execute(f"DROP INDEX {quote_identifier(index_name)}")
+    # The comparisons' per-record inputs: the standardizer's own SQL, in one UPDATE.
+    by_sql = [(name, typ) for name, typ in missing if name in PAIR_INPUT_SQL]
+    for name, typ in by_sql:
+        con.execute(f"ALTER TABLE records ADD COLUMN {quote_identifier(name)} {typ}")
+    if by_sql:
+        fills = ", ".join(
+            f"{quote_identifier(name)} = {PAIR_INPUT_SQL[name]}" for name, _ in by_sql
+        )
         con.execute(f"UPDATE records SET {fills}")
-    return [c.name for c in missing]
+    for name, typ in missing:
+        if name in PAIR_INPUT_SQL:
+            continue
+        sources, derive = upgrades[name]
+        frame = con.execute(
+            f"SELECT record_key, {', '.join(quote_identifier(c) for c in sources)} FROM records"
+        ).df()
+        values = pd.DataFrame(
+            {"record_key": frame["record_key"], "value": derive(*(frame[c] for c in sources))}
+        )
+        con.execute(f"ALTER TABLE records ADD COLUMN {quote_identifier(name)} {typ}")
+        con.register("ml_upgrade_values", values)
+        con.execute(
+            f"UPDATE records SET {quote_identifier(name)} = v.value FROM ml_upgrade_values v "
+            "WHERE records.record_key = v.record_key"
+        )
+        con.unregister("ml_upgrade_values")
+    for _, sql in indexes:
+        con.execute(sql)
 
 
 def _ddl() -> list[str]:

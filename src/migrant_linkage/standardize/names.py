@@ -54,6 +54,7 @@ NAME_OUTPUT_COLUMNS: tuple[str, ...] = (
     "given_name_2",
     "given_name_1_canonical",
     "given_name_2_canonical",
+    "given_name_1_readings",
     "given_name_1_phonetic",
     "given_name_2_phonetic",
     "given_name_1_known",
@@ -62,6 +63,7 @@ NAME_OUTPUT_COLUMNS: tuple[str, ...] = (
     "surname_paternal",
     "surname_maternal",
     "surname_units_key",
+    "surname_known",
     "surname_count",
     "surname_form",
     "surname_paternal_phonetic",
@@ -102,6 +104,7 @@ def _read_data_csv(filename: str) -> list[dict[str, str]]:
 @dataclass(frozen=True)
 class _NameTables:
     nicknames: dict[str, str]  # name -> canonical
+    readings: dict[str, str]  # nickname -> its canonical and every other formal name it may be
     particles_both: frozenset[str]  # stripped in surnames and in given names
     particles_surname: frozenset[str]  # stripped in surnames only
     joiners_both: frozenset[str]
@@ -139,6 +142,9 @@ def _placeholders(rows: list[dict[str, str]], applies: Sequence[str]) -> _Placeh
 @cache
 def _tables() -> _NameTables:
     nick = {r["name"]: r["canonical"] for r in _read_data_csv("nicknames.csv")}
+    readings: dict[str, set[str]] = {}
+    for r in _read_data_csv("nickname_readings.csv"):
+        readings.setdefault(r["name"], {nick.get(r["name"], r["name"])}).add(r["reading"])
     part = _read_data_csv("surname_particles.csv")
 
     def forms(kind: str, applies: Sequence[str]) -> frozenset[str]:
@@ -153,6 +159,7 @@ def _tables() -> _NameTables:
     given |= set(nick) | set(nick.values())
     return _NameTables(
         nicknames=nick,
+        readings={name: " ".join(sorted(forms)) for name, forms in readings.items()},
         particles_both=forms("particle", ["both"]),
         particles_surname=forms("particle", ["both", "surname"]),
         joiners_both=forms("joiner", ["both"]),
@@ -279,6 +286,29 @@ def canonical_given_name(s: pd.Series) -> pd.Series:
     The input should already be folded; a name not in the table is its own canonical form."""
     nick = _tables().nicknames
     return _distinct_text(s, lambda v: nick.get(v, v))
+
+
+def given_name_readings(s: pd.Series) -> pd.Series:
+    """Every formal name a one-word given name may stand for, space-separated, when it is more
+    than its canonical form (AL: ALAN ALBERTO ALFRED ...; MATTIE: MADISON MARTA MATEO); null
+    for any other name. The `nickname` level reads it, so AL = ALAN and AL = ALFRED while
+    ALAN and ALFRED stay two names (data/nickname_readings.csv)."""
+    readings = _tables().readings
+    return _distinct_text(s, readings.get)
+
+
+def is_known_surname(units_key: pd.Series) -> pd.Series:
+    """Whether every unit of each surname key is a real surname (data/known_surnames.csv:
+    Faker's en_US, es_ES and es_MX surnames). False for a keying slip (BOXWBR, HEU SOTN) or a
+    surname the list lacks; missing stays missing. The surname `two_edits` level reads it: two
+    listed surnames two edits apart (GARCIA / GARZA) are two names, not a slip."""
+    known = _tables().surnames
+
+    def all_known(key: str) -> bool:
+        return all(unit in known for unit in key.split())
+
+    values = _distinct_apply(units_key, all_known)  # None where the key is missing
+    return pd.Series(values, index=units_key.index, dtype="boolean")
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,6 +471,10 @@ def _surname_units(tokens: list[str]) -> tuple[str, ...]:
 def _parse_surname(value: str) -> _FieldParse:
     tokens, suffix, has_digits, folded = _tokens(value, whole_field_suffix=False)
     if _is_placeholder(folded, suffix, _tables().placeholders_surname):  # UNKNOWN, LNU
+        return _FieldParse(None, (), suffix, has_digits, False, placeholder=True)
+    if len(tokens) == 1 and len(tokens[0]) == 1:
+        # A surname field holding one letter is no surname: a filler (Census PVS lists A to Y
+        # as placeholder surnames) or an initial, which says too little to compare as a name.
         return _FieldParse(None, (), suffix, has_digits, False, placeholder=True)
     units = _surname_units(tokens)
     hyphenated = bool(_HYPHENS.search(value)) and len(units) > 1
@@ -800,6 +834,7 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
         "given_name_2": given_2_s,
         "given_name_1_canonical": canonical_given_name(given_1_s),
         "given_name_2_canonical": canonical_given_name(given_2_s),
+        "given_name_1_readings": given_name_readings(given_1_s),
         "given_name_1_phonetic": phonetic_key(given_1_s),
         "given_name_2_phonetic": phonetic_key(given_2_s),
         "given_name_1_known": is_known_given_name(given_1_s),
@@ -808,6 +843,7 @@ def standardize_names(raw: pd.DataFrame) -> pd.DataFrame:
         "surname_paternal": paternal_s,
         "surname_maternal": maternal_s,
         "surname_units_key": text(surnames["surname_units_key"]),
+        "surname_known": is_known_surname(text(surnames["surname_units_key"])),
         "surname_count": pd.Series(surnames["surname_count"], index=index, dtype="Int64"),
         "surname_form": text(surnames["surname_form"]),
         "surname_paternal_phonetic": phonetic_key(paternal_s),
