@@ -192,7 +192,6 @@ def _pair_input_sources(values: Mapping[str, Any], given: Mapping[str, str]) -> 
 @lru_cache(maxsize=CACHED)
 def _pair_inputs(sources: tuple[str | None, ...]) -> dict[str, Any]:
     """The comparisons' per-record inputs (standardize/pair_inputs.py) of the query."""
-    from migrant_linkage.standardize.pair_inputs import PAIR_INPUT_SOURCES, derive_pair_inputs
+    from migrant_linkage.standardize.pair_inputs import PAIR_INPUT_SOURCES, pair_inputs_of_one
 
-    frame = pd.DataFrame([list(sources)], columns=list(PAIR_INPUT_SOURCES), dtype="str")
-    return _plain_row(derive_pair_inputs(frame))
+    return pair_inputs_of_one(dict(zip(PAIR_INPUT_SOURCES, sources, strict=True)))

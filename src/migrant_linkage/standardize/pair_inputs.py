@@ -18,6 +18,8 @@ in the other record's padded words, with the same answer on every pair.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -25,7 +27,7 @@ import pyarrow as pa
 
 from migrant_linkage.schema import PAIR_INPUT_COLUMNS, SURNAME_UNIT_COLUMNS
 
-__all__ = ["PAIR_INPUT_SQL", "PAIR_INPUT_SOURCES", "derive_pair_inputs"]
+__all__ = ["PAIR_INPUT_SQL", "PAIR_INPUT_SOURCES", "derive_pair_inputs", "pair_inputs_of_one"]
 
 
 def _padded_unit(position: int) -> str:
@@ -110,3 +112,23 @@ def _distinct_rows(records: pd.DataFrame, sources: tuple[str, ...]) -> tuple[pa.
         {c: pa.Array.from_pandas(records[c].iloc[first], type=pa.string()) for c in sources}
     )
     return pa.array(rows), table
+
+
+_ONE_RECORD_DATABASE: list[duckdb.DuckDBPyConnection] = []
+
+
+def pair_inputs_of_one(sources: Mapping[str, str | None]) -> dict[str, object]:
+    """The PAIR_INPUT_COLUMNS of one record (a search query) from its PAIR_INPUT_SOURCES
+    values, by the same SQL, as one parameterised query: a search cannot spend the tens of
+    milliseconds a table's worth of set-up costs on one row. A cursor per call on one in-memory
+    database the process keeps, so searches at once do not share a cursor."""
+    if not _ONE_RECORD_DATABASE:
+        _ONE_RECORD_DATABASE.append(duckdb.connect())
+    row = ", ".join(f"CAST(? AS VARCHAR) AS {c}" for c in PAIR_INPUT_SOURCES)
+    select = ", ".join(f"{PAIR_INPUT_SQL[c]} AS {c}" for c in PAIR_INPUT_COLUMNS)
+    with _ONE_RECORD_DATABASE[0].cursor() as cursor:
+        values = cursor.execute(
+            f"SELECT {select} FROM (SELECT {row})", [sources.get(c) for c in PAIR_INPUT_SOURCES]
+        ).fetchone()
+    assert values is not None  # a SELECT over one row returns one row
+    return dict(zip(PAIR_INPUT_COLUMNS, values, strict=True))
