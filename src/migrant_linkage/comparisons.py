@@ -379,7 +379,7 @@ def _surname_levels(term_frequency: bool) -> list[_Level]:
         ),
         _Level(
             "two_edits",
-            f"the whole surnames, spaces left out, within {SURNAME_TWO_EDITS} edits and "
+            f"the whole surnames, spaces and hyphens left out, within {SURNAME_TWO_EDITS} edits and "
             f"{SURNAME_TWO_EDITS_MIN_LENGTH}+ letters, and not both listed surnames: keying "
             "slips (GRYOSLER / GROSSER, HEU SOTN / HEUSTON); two listed surnames that close "
             "(GARCIA / GARZA) are two names",
@@ -390,9 +390,9 @@ def _surname_levels(term_frequency: bool) -> list[_Level]:
 
 
 def _surname_two_edits() -> ComparisonLevelCreator:
-    """Damerau-Levenshtein over the surname text with spaces removed (so a stray space is no
-    edit), both long enough, and at least one side not a listed surname."""
-    joined = {s: f"replace(surname_full_{s}, ' ', '')" for s in "lr"}
+    """Damerau-Levenshtein over the surname text run together (surname_joined: a stray space
+    or hyphen is no edit), both long enough, and at least one side not a listed surname."""
+    joined = {s: f"surname_joined_{s}" for s in "lr"}
     return And(
         _sql(
             f"length({joined['l']}) >= {SURNAME_TWO_EDITS_MIN_LENGTH} "
@@ -595,6 +595,12 @@ def _unparseable_one_slip() -> str:
     return f"({_D}_l IS NULL OR {_D}_r IS NULL) AND damerau_levenshtein({_KD}_l, {_KD}_r) <= 1"
 
 
+def _keyed_one_slip() -> str:
+    """The keyed digits (the raw fields, same format) within one edit: a slip that standardizing
+    turned into a different date (a month past 12 read day first)."""
+    return f"damerau_levenshtein({_KD}_l, {_KD}_r) <= 1"
+
+
 def _birth_date_levels(term_frequency: bool) -> list[_Level]:
     return [
         _Level(
@@ -634,8 +640,10 @@ def _birth_date_levels(term_frequency: bool) -> list[_Level]:
         _Level(
             "one_digit",
             "one character of the ISO date differs, or two neighbouring digits swapped (a "
-            "keying slip in day, month or year: 1983-10-24 / 1983-01-24)",
-            DamerauLevenshteinLevel(_D, 1),
+            "keying slip in day, month or year: 1983-10-24 / 1983-01-24); or the dates as "
+            "keyed are one slip apart though they read as far-apart dates (20/06/2009, no "
+            "month 20, read day first, against 10/06/2009)",
+            Or(DamerauLevenshteinLevel(_D, 1), _sql(_keyed_one_slip())),
         ),
         _Level(
             "within_days",
