@@ -54,7 +54,7 @@ def new_token(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _marks(con: duckdb.DuckDBPyConnection) -> tuple[str | None, int]:
+def index_marks(con: duckdb.DuckDBPyConnection) -> tuple[str | None, int]:
     """The refresh token and the index revision (bumped by every write) `con` sees."""
     values = dict(
         con.execute(
@@ -127,7 +127,7 @@ def columns_for(
     date after an upload (a connection that sees an older revision than the copy uses it as is:
     it began before the upload committed)."""
     key = (str(Path(path).resolve()), tuple(columns), tuple(tf_columns))
-    token, revision = _marks(con)
+    token, revision = index_marks(con)
     with _LOCK:
         held = _COPIES.get(key)
         if held is None or (held.token != token and revision > held.revision):

@@ -43,7 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from migrant_linkage.review.candidates import TOKEN_KEY
+from migrant_linkage.review.candidates import index_marks
 
 #: Copies kept per process (one per index; the server holds one index).
 MAX_COPIES = 4
@@ -111,16 +111,6 @@ _LOCK = threading.Lock()
 _log = logging.getLogger(__name__)
 
 
-def _marks(con: duckdb.DuckDBPyConnection) -> tuple[str | None, int]:
-    """The refresh token and the index revision `con` sees."""
-    values = dict(
-        con.execute(
-            "SELECT key, value FROM meta WHERE key IN (?, 'revision')", [TOKEN_KEY]
-        ).fetchall()
-    )
-    return values.get(TOKEN_KEY), int(values.get("revision") or 0)
-
-
 def _last_audit(con: duckdb.DuckDBPyConnection) -> int:
     (audit,) = con.execute("SELECT coalesce(max(audit_id), 0) FROM audit_changes").fetchall()[0]
     return int(audit)
@@ -133,7 +123,7 @@ def held_for(
     `con`'s view of it (see the module docstring); None while they are being loaded (the
     caller reads the index tables meanwhile)."""
     resolved = str(Path(path).resolve())
-    token, revision = _marks(con)
+    token, revision = index_marks(con)
     with _LOCK:
         held = _HELD.get(resolved)
         fresh = held is not None and (held[0].token == token or revision <= held[0].revision)
@@ -190,7 +180,7 @@ def _load_in_background(resolved: str, keys_table: str) -> None:
 
     try:
         with reading(Path(resolved)) as con:
-            token, revision = _marks(con)
+            token, revision = index_marks(con)
             held = _load(con, token, revision, keys_table)
         with _LOCK:
             current = _HELD.get(resolved)
