@@ -31,6 +31,8 @@ __all__ = [
     "NAME_OUTPUT_COLUMNS",
     "canonical_given_name",
     "fold_name",
+    "given_name_readings",
+    "is_known_surname",
     "phonetic_key",
     "standardize_names",
 ]
