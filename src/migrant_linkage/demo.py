@@ -80,9 +80,9 @@ def run_demo(out_dir: Path, students: int = 2000, seed: int = 7, quiet: bool = F
         f"other wrong merges: {scores.other_false_merges}"
     )
     print(
-        f"  worklist           : {len(result.worklist)} pairs for review "
-        f"({review.worklist_share_of_records:.1%} of records), holding "
-        f"{review.worklist_recall:.0%} of the true pairs auto-merge missed"
+        f"  worklist           : {len(result.worklist)} items for review "
+        f"({review.worklist_share_of_records:.1%} of records), joining the two students of "
+        f"{review.worklist_cluster_recall:.0%} of the true pairs auto-merge missed"
     )
     print(f"  outputs            : {out_dir / 'run'}  (truth: {truth_path})")
     print(f"  time               : {time.perf_counter() - started:.1f}s")
