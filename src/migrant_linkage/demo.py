@@ -57,6 +57,7 @@ def run_demo(out_dir: Path, students: int = 2000, seed: int = 7, quiet: bool = F
         worklist=result.worklist,
     )
     scores, review = evaluation.clusters, evaluation.worklist
+    assert review is not None  # evaluate() was given the worklist
 
     summary = result.summary
     zones = summary.get("pairs_per_zone", {})
