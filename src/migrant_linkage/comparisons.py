@@ -49,6 +49,7 @@ __all__ = [
     "comparison_levels",
     "gamma_case_sql",
     "migrant_comparisons",
+    "nickname_readings_sql",
     "units_subset_sql",
 ]
 
@@ -168,21 +169,6 @@ class _CrossColumnSimilarityLevel(ComparisonLevelCreator):
     def create_label_for_charts(self) -> str:
         how = "crossed both ways" if self.both_ways else "vs"
         return f"Jaro-Winkler of {self.col_a} {how} {self.col_b} >= {self.threshold}"
-
-
-class _DamerauLevenshteinExpressions(ComparisonLevelCreator):
-    """Damerau-Levenshtein distance between two SQL expressions (one per record) at most
-    `threshold`; the function name comes from the dialect, as in _CrossColumnSimilarityLevel."""
-
-    def __init__(self, left: str, right: str, threshold: int):
-        self.left, self.right, self.threshold = left, right, threshold
-
-    def create_sql(self, sql_dialect: SplinkDialect) -> str:
-        dl = sql_dialect.damerau_levenshtein_function_name
-        return f"{dl}({self.left}, {self.right}) <= {self.threshold}"
-
-    def create_label_for_charts(self) -> str:
-        return f"Damerau-Levenshtein of {self.left} and {self.right} <= {self.threshold}"
 
 
 def _joined(column: str) -> str:
@@ -392,14 +378,13 @@ def _surname_levels(term_frequency: bool) -> list[_Level]:
 def _surname_two_edits() -> ComparisonLevelCreator:
     """Damerau-Levenshtein over the surname text run together (surname_joined: a stray space
     or hyphen is no edit), both long enough, and at least one side not a listed surname."""
-    joined = {s: f"surname_joined_{s}" for s in "lr"}
     return And(
         _sql(
-            f"length({joined['l']}) >= {SURNAME_TWO_EDITS_MIN_LENGTH} "
-            f"AND length({joined['r']}) >= {SURNAME_TWO_EDITS_MIN_LENGTH} "
+            f"length(surname_joined_l) >= {SURNAME_TWO_EDITS_MIN_LENGTH} "
+            f"AND length(surname_joined_r) >= {SURNAME_TWO_EDITS_MIN_LENGTH} "
             "AND NOT (coalesce(surname_known_l, false) AND coalesce(surname_known_r, false))"
         ),
-        _DamerauLevenshteinExpressions(joined["l"], joined["r"], SURNAME_TWO_EDITS),
+        DamerauLevenshteinLevel("surname_joined", SURNAME_TWO_EDITS),
     )
 
 
@@ -444,7 +429,7 @@ def _given_name_share_conditions() -> dict[str, ComparisonLevelCreator]:
     return {
         "exact": And(ExactMatchLevel(_G1), _second_names_compatible()),
         "nickname": And(
-            Or(ExactMatchLevel(_C1), _sql(_nickname_readings())), _second_names_compatible()
+            Or(ExactMatchLevel(_C1), _sql(nickname_readings_sql())), _second_names_compatible()
         ),
         "swapped": ColumnsReversedLevel(_G1, _G2, symmetrical=True),
         "joined": _sql(_joined("given_name_joined")),
@@ -457,9 +442,10 @@ def _given_name_share_conditions() -> dict[str, ComparisonLevelCreator]:
     }
 
 
-def _nickname_readings() -> str:
-    """One record's first given name may stand for the other's canonical form (AL / ALFRED,
-    MATTIE / MADISON): a nickname with several readings is not reduced to one canonical."""
+def nickname_readings_sql() -> str:
+    """SQL over a pair: one record's first given name may stand for the other's canonical form
+    (AL / ALFRED, MATTIE / MADISON), so a nickname with several readings is not reduced to one
+    canonical (the `nickname` level; encoded linkage runs it over unit-hashed readings too)."""
     return f"{_word_in(f'{_C1}_r', f'{_R1}_l')} OR {_word_in(f'{_C1}_l', f'{_R1}_r')}"
 
 
@@ -586,19 +572,17 @@ _D, _T = "birth_date_std", "birth_date_transposed"
 _KD = "birth_date_keyed_digits"
 
 
-def _unparseable_one_slip() -> str:
-    """One birth date is not a real date (30 February, a 15th month) and its keyed digits
-    are within one edit of the other record's keyed digits: the slip that made it unreal. Both
-    records' raw fields are compared, so it only finds dates keyed in the same format (one
-    file's records, or two files that share a format). The keyed digits (the raw field without
-    separators, null under six characters) are taken once per record (standardize/pair_inputs)."""
-    return f"({_D}_l IS NULL OR {_D}_r IS NULL) AND damerau_levenshtein({_KD}_l, {_KD}_r) <= 1"
+def _keyed_one_slip() -> ComparisonLevelCreator:
+    """The birth dates as keyed within one edit: the keyed digits (the raw field without
+    separators, null under six characters, taken once per record by standardize/pair_inputs)
+    of two records keyed in the same format (one file's, or two files that share a format)."""
+    return DamerauLevenshteinLevel(_KD, 1)
 
 
-def _keyed_one_slip() -> str:
-    """The keyed digits (the raw fields, same format) within one edit: a slip that standardizing
-    turned into a different date (a month past 12 read day first)."""
-    return f"damerau_levenshtein({_KD}_l, {_KD}_r) <= 1"
+def _unparseable_one_slip() -> ComparisonLevelCreator:
+    """One birth date is not a real date (30 February, a 15th month) and the keyed digits are
+    one slip apart: the slip that made it unreal."""
+    return And(_sql(f"{_D}_l IS NULL OR {_D}_r IS NULL"), _keyed_one_slip())
 
 
 def _birth_date_levels(term_frequency: bool) -> list[_Level]:
@@ -607,7 +591,7 @@ def _birth_date_levels(term_frequency: bool) -> list[_Level]:
             "unparseable_one_digit",
             "one birth date is not a real date (30 February, month 15) and its keyed digits "
             "are one slip from the other's (19060229 / 19060129)",
-            _sql(_unparseable_one_slip()),
+            _unparseable_one_slip(),
         ),
         _Level("null", "a birth date is missing or unparseable", NullLevel(_D)),
         _Level(
@@ -643,7 +627,7 @@ def _birth_date_levels(term_frequency: bool) -> list[_Level]:
             "keying slip in day, month or year: 1983-10-24 / 1983-01-24); or the dates as "
             "keyed are one slip apart though they read as far-apart dates (20/06/2009, no "
             "month 20, read day first, against 10/06/2009)",
-            Or(DamerauLevenshteinLevel(_D, 1), _sql(_keyed_one_slip())),
+            Or(DamerauLevenshteinLevel(_D, 1), _keyed_one_slip()),
         ),
         _Level(
             "within_days",

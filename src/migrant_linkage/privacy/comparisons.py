@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from migrant_linkage.comparisons import units_subset_sql
+from migrant_linkage.comparisons import nickname_readings_sql, units_subset_sql
 from migrant_linkage.privacy.encoding import FUZZY_DICE, bloom_word_columns
 
 __all__ = ["bloom_dice_sql", "encoded_comparisons"]
@@ -56,8 +56,7 @@ def _given_conditions() -> dict[str, str]:
         "exact": f"given_name_1_l = given_name_1_r AND {g2_ok}",
         "nickname": (
             "(given_name_1_canonical_l = given_name_1_canonical_r "
-            f"OR {_word_in('given_name_1_canonical_r', 'given_name_1_readings_l')} "
-            f"OR {_word_in('given_name_1_canonical_l', 'given_name_1_readings_r')}) AND {g2_ok}"
+            f"OR coalesce({nickname_readings_sql()}, false)) AND {g2_ok}"
         ),
         "swapped": "given_name_1_l = given_name_2_r AND given_name_2_l = given_name_1_r",
         "second_as_first": (

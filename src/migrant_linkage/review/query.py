@@ -12,9 +12,9 @@ over generated queries, that every value equals what derive_columns gives.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import pandas as pd
@@ -85,82 +85,44 @@ CODED_FIELDS = (
 )
 
 
-def _codes(
-    state: str | None,
-    state_student_id: str | None,
-    msix_id: str | None,
-    sex: str | None,
-    multiple_birth: str | None,
-    verification: str | None,
-    birth_city: str | None,
-    birth_state: str | None,
-    birth_country: str | None,
-) -> dict[str, Any]:
-    """The coded fields' columns, each field (the birth place: its two fields) standardized and
-    kept on its own: the IDs differ per child, the state, sex, flags and places repeat, so a
-    query pays only for what it has not seen."""
-    values = {
-        **_state(state),
-        **_state_student_id(state_student_id),
-        **_msix_id(msix_id),
-        **_sex(sex),
-        **_multiple_birth(multiple_birth),
-        **_verification(verification),
-        **_birth_city(birth_city),
-        **_birth_place(birth_state, birth_country),
-    }
+def _codes(*fields: str | None) -> dict[str, Any]:
+    """The coded fields' columns (`fields` in CODED_FIELDS order), each field (the birth place:
+    its two fields) standardized and kept on its own: the IDs differ per child, the state, sex,
+    flags and places repeat, so a query pays only for what it has not seen."""
+    given = dict(zip(CODED_FIELDS, fields, strict=True))
+    values = dict(_coded(field, given[field]) for field in _one_field_standardizers())
+    values.update(_birth_place(given["birth_state"], given["birth_country"]))
     return {column: plain(value) for column, value in values.items()}
 
 
-@lru_cache(maxsize=CACHED)
-def _state(value: str | None) -> dict[str, Any]:
+@cache
+def _one_field_standardizers() -> dict[str, tuple[str, Callable[[pd.Series], pd.Series]]]:
+    """Coded field -> (its standardized column, the upload's function over a Series)."""
     from migrant_linkage.standardize import codes
-
-    return {"state_std": codes.standardize_state(_series(value))[0].iloc[0]}
-
-
-@lru_cache(maxsize=CACHED)
-def _state_student_id(value: str | None) -> dict[str, Any]:
-    from migrant_linkage.standardize import codes
-
-    return {"state_student_id_std": codes.standardize_state_student_id(_series(value)).iloc[0]}
-
-
-@lru_cache(maxsize=CACHED)
-def _msix_id(value: str | None) -> dict[str, Any]:
-    from migrant_linkage.standardize import codes
-
-    return {"msix_id_std": codes.standardize_msix_id(_series(value))[0].iloc[0]}
-
-
-@lru_cache(maxsize=CACHED)
-def _sex(value: str | None) -> dict[str, Any]:
-    from migrant_linkage.standardize import codes
-
-    return {"sex_std": codes.standardize_sex(_series(value))[0].iloc[0]}
-
-
-@lru_cache(maxsize=CACHED)
-def _multiple_birth(value: str | None) -> dict[str, Any]:
-    from migrant_linkage.standardize import codes
-
-    return {"multiple_birth_std": codes.standardize_multiple_birth(_series(value)).iloc[0]}
-
-
-@lru_cache(maxsize=CACHED)
-def _verification(value: str | None) -> dict[str, Any]:
-    from migrant_linkage.standardize import codes
-
-    verified = codes.standardize_birth_date_verification(_series(value)).iloc[0]
-    return {"birth_date_verified": verified}
-
-
-@lru_cache(maxsize=CACHED)
-def _birth_city(value: str | None) -> dict[str, Any]:
     from migrant_linkage.standardize.names import fold_name
 
-    city = fold_name(_series(value)).astype("str").iloc[0]
-    return {"birth_city_std": None if city == "" else city}
+    def birth_city(values: pd.Series) -> pd.Series:
+        city = fold_name(values).astype("str")
+        return city.where(city != "", None)
+
+    return {
+        "state": ("state_std", lambda v: codes.standardize_state(v)[0]),
+        "state_student_id": ("state_student_id_std", codes.standardize_state_student_id),
+        "msix_id": ("msix_id_std", lambda v: codes.standardize_msix_id(v)[0]),
+        "sex": ("sex_std", lambda v: codes.standardize_sex(v)[0]),
+        "multiple_birth": ("multiple_birth_std", codes.standardize_multiple_birth),
+        "birth_date_verification": (
+            "birth_date_verified",
+            codes.standardize_birth_date_verification,
+        ),
+        "birth_city": ("birth_city_std", birth_city),
+    }
+
+
+@lru_cache(maxsize=CACHED)
+def _coded(field: str, value: str | None) -> tuple[str, Any]:
+    column, standardize = _one_field_standardizers()[field]
+    return column, standardize(_series(value)).iloc[0]
 
 
 @lru_cache(maxsize=CACHED)

@@ -19,6 +19,7 @@ in the other record's padded words, with the same answer on every pair.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 
 import duckdb
 import numpy as np
@@ -114,7 +115,9 @@ def _distinct_rows(records: pd.DataFrame, sources: tuple[str, ...]) -> tuple[pa.
     return pa.array(rows), table
 
 
-_ONE_RECORD_DATABASE: list[duckdb.DuckDBPyConnection] = []
+@cache
+def _one_record_database() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect()
 
 
 def pair_inputs_of_one(sources: Mapping[str, str | None]) -> dict[str, object]:
@@ -122,11 +125,9 @@ def pair_inputs_of_one(sources: Mapping[str, str | None]) -> dict[str, object]:
     values, by the same SQL, as one parameterised query: a search cannot spend the tens of
     milliseconds a table's worth of set-up costs on one row. A cursor per call on one in-memory
     database the process keeps, so searches at once do not share a cursor."""
-    if not _ONE_RECORD_DATABASE:
-        _ONE_RECORD_DATABASE.append(duckdb.connect())
     row = ", ".join(f"CAST(? AS VARCHAR) AS {c}" for c in PAIR_INPUT_SOURCES)
     select = ", ".join(f"{PAIR_INPUT_SQL[c]} AS {c}" for c in PAIR_INPUT_COLUMNS)
-    with _ONE_RECORD_DATABASE[0].cursor() as cursor:
+    with _one_record_database().cursor() as cursor:
         values = cursor.execute(
             f"SELECT {select} FROM (SELECT {row})", [sources.get(c) for c in PAIR_INPUT_SOURCES]
         ).fetchone()
