@@ -18,6 +18,7 @@ from migrant_linkage.standardize.names import (
     NAME_OUTPUT_COLUMNS,
     canonical_given_name,
     fold_name,
+    given_name_readings,
     phonetic_key,
     standardize_names,
 )
@@ -447,6 +448,34 @@ def test_ambiguous_english_nickname_keeps_itself_as_canonical(nickname):
 def test_nickname_import_does_not_join_two_different_names(a, b):
     out = canonical_given_name(pd.Series([a, b]))
     assert out.iloc[0] != out.iloc[1]
+
+
+@pytest.mark.parametrize(
+    ("nickname", "formal"),
+    [
+        # Nicknames that do not share the formal name's first letter: the package lists them,
+        # and a Census-listed nickname is not thereby "a name in its own right".
+        ("TED", "EDUARDO"),  # Edward, whose Spanish form is Eduardo
+        ("NED", "EDUARDO"),
+        ("BETSY", "ELIZABETH"),
+        ("POLLY", "MARIA"),  # Mary
+        ("PEG", "MARGARITA"),  # Margaret
+        ("HAL", "ENRIQUE"),  # Henry
+    ],
+)
+def test_english_nickname_reads_as_its_formal_name(nickname, formal):
+    readings = given_name_readings(pd.Series([nickname])).iloc[0]
+    assert formal in readings.split()
+
+
+@pytest.mark.parametrize(
+    ("nickname", "other"),
+    [("MEL", "EMILIA"), ("LENA", "KATHLEEN"), ("RONNY", "VERONICA"), ("SADIE", "MERCEDES")],
+)
+def test_reviewed_out_readings_do_not_join_two_names(nickname, other):
+    # The package lists these, but they join two different given names (or cross the sexes).
+    readings = given_name_readings(pd.Series([nickname])).iloc[0]
+    assert readings is None or pd.isna(readings) or other not in readings.split()
 
 
 def test_beto_is_mapped_to_one_canonical_name():
