@@ -27,6 +27,7 @@ from migrant_linkage.standardize import standardize
 from migrant_linkage.zones import (
     GUARD_DATES,
     GUARD_FAMILY,
+    MATCH_ZONE,
     NEAR_MATCH_ZONE,
     NON_MATCH_ZONE,
     Thresholds,
@@ -101,6 +102,21 @@ def test_explain_sends_different_birth_dates_to_review_as_dedupe_does(deduped, m
     assert pair["zone"] == NEAR_MATCH_ZONE and pair["guard_reason"] == GUARD_DATES
     assert total["level"].startswith(NEAR_MATCH_ZONE)
     assert total["guard_reason"] == GUARD_DATES
+
+
+def test_a_default_1_january_in_the_same_year_is_unknown_not_a_different_birth_date(model):
+    # The records-exchange error of DOMAIN.md: a state without documents keys 1 January of the
+    # birth year. The day and month are missing, so the different-birth-dates guard must not
+    # hold the child apart; a default in another year still differs.
+    defaulted = {**CHILD_A, "record_id": "BD-3", "birth_date": "2013-01-01", "state": "CA"}
+    table = explain(CHILD_A, defaulted, model=model)
+    level = table.set_index("comparison").loc["birth_date", "level"]
+    assert level.startswith("default_same_year")
+    total = table[table["comparison"] == "TOTAL"].iloc[0]
+    assert total["guard_reason"] != GUARD_DATES
+    assert total["level"].startswith(MATCH_ZONE)
+    other_year = {**defaulted, "birth_date": "2011-01-01"}
+    assert _explained(CHILD_A, other_year, model)["guard_reason"] == GUARD_DATES
 
 
 # ------------------------------------------------------------------------ index uploads

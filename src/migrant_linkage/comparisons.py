@@ -641,6 +641,15 @@ def _birth_date_levels(term_frequency: bool) -> list[_Level]:
             "same month and year",
             _sql("birth_year_l = birth_year_r AND birth_month_l = birth_month_r"),
         ),
+        _Level(
+            "default_same_year",
+            "one date is a placeholder (1 January: the usual default for a child without "
+            "documents) in the other's year: the day and month are unknown, not different",
+            _sql(
+                "birth_year_l = birth_year_r AND (coalesce(birth_date_is_default_l, false) "
+                "OR coalesce(birth_date_is_default_r, false))"
+            ),
+        ),
         _Level("else", "different birth dates", ElseLevel()),
     ]
 

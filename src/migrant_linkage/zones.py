@@ -183,6 +183,7 @@ _CLOSE_BIRTH_DATE_LABELS = (
     "one_digit",
     "within_days",
     "month_day",
+    "default_same_year",
 )
 _SHARED_PARENT_LABELS = ("both_given", "one_given")
 #: Given-name levels that say the names share nothing.

@@ -204,6 +204,13 @@ def _levels() -> dict[str, list[tuple[str, str, str | None, str | None]]]:
                 "birth_year_l = birth_year_r AND birth_month_l = birth_month_r",
                 None,
             ),
+            (
+                "default_same_year",
+                "one date is a placeholder (1 January) in the other's year",
+                "birth_year_l = birth_year_r AND (coalesce(birth_date_is_default_l, false) "
+                "OR coalesce(birth_date_is_default_r, false))",
+                None,
+            ),
             ("else", "different birth dates", None, None),
         ],
         "sex": [
