@@ -169,6 +169,46 @@ def test_chain_through_a_record_without_birth_date_is_split(background, model):
     assert len(kept_apart) >= 1
 
 
+def _compound_name_records(*given: tuple[str, str, str, str | None]) -> pd.DataFrame:
+    """One girl's records: (record_id, state, first_name, middle_name), no multiple-birth flag."""
+    girl = {**FAMILY, "sex": "F", "birth_date": "2012-08-21", "multiple_birth": None}
+    return pd.DataFrame(
+        [
+            {**girl, "record_id": rid, "state": state, "first_name": first, "middle_name": middle}
+            for rid, state, first, middle in given
+        ]
+    )
+
+
+def test_compound_name_cut_to_each_half_is_one_child_when_a_record_has_it_whole(background, model):
+    """DOMAIN.md's compound name: MARIA GUADALUPE in Texas, MARIA in California, GUADALUPE in
+    Washington. MARIA against GUADALUPE alone is the family guard's "two children" (sisters
+    born the same day look the same), but the Texas record carries both halves and matches
+    both: the guarded pair is explained, not a conflict, and the child is one student."""
+    records = _compound_name_records(
+        ("G-1", "TX", "MARIA", "GUADALUPE"),
+        ("G-2", "CA", "MARIA", None),
+        ("G-3", "WA", "GUADALUPE", None),
+    )
+    outcome = dedupe(pd.concat([background, records]), model=model, train=False)
+    assert _pair(outcome, "G-2", "G-3")["guard_reason"] == "family"
+    cluster = _cluster_of(outcome)
+    assert cluster["G-1"] == cluster["G-2"] == cluster["G-3"]
+
+
+def test_two_halves_without_the_whole_name_stay_apart(background, model):
+    # Only the record with both names explains the conflict: MARIA and GUADALUPE alone, or with
+    # a MARIA JOSEFA, remain what the guard says (two girls of one family).
+    records = _compound_name_records(
+        ("H-1", "TX", "MARIA", "JOSEFA"),
+        ("H-2", "CA", "MARIA", None),
+        ("H-3", "WA", "GUADALUPE", None),
+    )
+    outcome = dedupe(pd.concat([background, records]), model=model, train=False)
+    cluster = _cluster_of(outcome)
+    assert cluster["H-2"] != cluster["H-3"]
+
+
 def test_two_students_joined_by_several_pairs_are_one_worklist_item(background, model):
     """A child sent twice with one birth date and once with a clearly different one: both
     records of the first student strongly match the third, whose birth date differs. The

@@ -18,7 +18,7 @@ from migrant_linkage.clustering import split_unclean_components
 from migrant_linkage.db import execute
 from migrant_linkage.pipeline.scoring import predict
 from migrant_linkage.schema import UNIQUE_ID_COLUMN
-from migrant_linkage.zones import MATCH_ZONE, Routing
+from migrant_linkage.zones import GUARD_FAMILY, MATCH_ZONE, Routing
 
 #: Components (records joined by match-zone pairs) up to this size have every pair inside them
 #: scored before clustering decides whether to split them; a larger one is a chain through
@@ -112,12 +112,23 @@ def cluster(
         SELECT c.record_id, c.cluster_id FROM ml_components c JOIN ml_component_sizes USING (cluster_id)
         WHERE records > 1""",
     )
+    execute(
+        con,
+        """CREATE OR REPLACE TABLE ml_edge_ends AS
+        SELECT record_id_l AS a, record_id_r AS b FROM ml_match_edges
+        UNION ALL SELECT record_id_r, record_id_l FROM ml_match_edges""",
+    )
+    # A family conflict that a whole compound name explains splits nothing (see the function).
+    explained = _explained_by_a_compound_name_sql(
+        "p", f"p.guard_reason = '{GUARD_FAMILY}'", routing
+    )
     conflict_sources = [
         f"""SELECT p.record_id_l, p.record_id_r FROM ml_pairs p
             JOIN ml_joined a ON a.record_id = p.record_id_l
             JOIN ml_joined b ON b.record_id = p.record_id_r
             WHERE a.cluster_id = b.cluster_id
-              AND (p.guarded OR p.match_weight < {routing.thresholds.strong_disagreement_weight!r})"""
+              AND (p.guarded OR p.match_weight < {routing.thresholds.strong_disagreement_weight!r})
+              AND NOT {explained}"""
     ]
     missing_tables = []
     if n_big:
@@ -132,8 +143,9 @@ def cluster(
         missing_tables.append(_score_pairs_two_edges_apart(con, db_api, linker))
     for missing in missing_tables:
         conflict_sources.append(
-            f"""SELECT record_id_l, record_id_r FROM {missing.physical_name}
-                WHERE {routing.guarded_sql()} OR match_weight < {routing.thresholds.strong_disagreement_weight!r}"""
+            f"""SELECT record_id_l, record_id_r FROM {missing.physical_name} m
+                WHERE ({routing.guarded_sql()} OR match_weight < {routing.thresholds.strong_disagreement_weight!r})
+                  AND NOT {_explained_by_a_compound_name_sql("m", routing.family_sql(), routing)}"""
         )
     execute(con, "CREATE OR REPLACE TABLE ml_conflicts AS " + " UNION ".join(conflict_sources))
     unclean = con.execute(
@@ -189,6 +201,31 @@ def cluster(
         ORDER BY c.cluster_id, c.record_id
         """
     ).df()
+
+
+def _explained_by_a_compound_name_sql(pair: str, family: str, routing: Routing) -> str:
+    """True for a conflict that only the family guard makes (`family`: its condition on
+    `pair`), with birth dates that do not differ and no strong disagreement, between two
+    records carrying the two halves of one compound given name (MARIA / GUADALUPE, neither
+    with a second given name), while a third record of the component carries the whole name
+    (MARIA GUADALUPE) and is matched to both: DOMAIN.md's compound name cut to its first part
+    in one state and to its second in another. The third record explains the conflict, so it
+    does not split the student. (Twins MARIA and GUADALUPE are not both matched to a MARIA
+    GUADALUPE: the one whose first name is the other's second is second_as_first, guarded
+    under a multiple-birth flag.)"""
+    strong = routing.thresholds.strong_disagreement_weight
+    return f"""({family} AND NOT {routing.dates_differ_sql()}
+        AND {pair}.match_weight >= {strong!r} AND EXISTS (
+        SELECT 1 FROM ml_edge_ends x JOIN ml_edge_ends y ON y.a = x.a
+        JOIN ml_records w ON w.record_id = x.a
+        JOIN ml_records l ON l.record_id = x.b
+        JOIN ml_records r ON r.record_id = y.b
+        WHERE x.b = {pair}.record_id_l AND y.b = {pair}.record_id_r
+          AND l.given_name_2 IS NULL AND r.given_name_2 IS NULL
+          AND ((w.given_name_1_canonical = l.given_name_1_canonical
+                AND w.given_name_2_canonical = r.given_name_1_canonical)
+            OR (w.given_name_1_canonical = r.given_name_1_canonical
+                AND w.given_name_2_canonical = l.given_name_1_canonical))))"""
 
 
 def _score_missing_edges(linker: Any, components: Any, predictions: Any) -> Any:
