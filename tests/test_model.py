@@ -131,3 +131,36 @@ def test_labels_naming_unknown_records_are_rejected(standardized):
     labels = pd.DataFrame({"record_id_l": ["nope"], "record_id_r": ["nada"], "is_match": [True]})
     with pytest.raises(ValueError, match="not in the training records"):
         Model().train(standardized, labels=labels)
+
+
+def test_u_estimated_side_by_side_is_splinks_own(standardized):
+    """settings_with_u runs each comparison's u estimate on its own cursor; every level's u is
+    the one Splink's estimate_u_using_random_sampling gives over all comparisons at once."""
+    from splink import Linker
+
+    from migrant_linkage import blocking
+    from migrant_linkage.db import make_db_api
+    from migrant_linkage.model import U_SAMPLE_CHUNKS, _training_columns, settings_with_u
+
+    records = blocking.training_block_sizes(_training_columns(standardized))
+    settings = untrained_settings()
+    db_api, con = make_db_api()
+    try:
+        side_by_side = settings_with_u(db_api, records, settings, seed=3, max_pairs=2e5)
+        linker = Linker(db_api.register(records), settings, log_level=None)
+        linker.training.estimate_u_using_random_sampling(
+            max_pairs=2e5, seed=3, num_chunks=U_SAMPLE_CHUNKS
+        )
+        splinks = linker.misc.save_model_to_json()
+    finally:
+        con.close()
+
+    def u_values(trained: dict) -> list:
+        return [
+            (c["output_column_name"], lv.get("label_for_charts"), lv.get("u_probability"))
+            for c in trained["comparisons"]
+            for lv in c["comparison_levels"]
+        ]
+
+    assert u_values(side_by_side) == u_values(splinks)
+    assert sum(u is not None for *_, u in u_values(side_by_side)) > 30

@@ -185,25 +185,78 @@ def _training_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return columns.assign(**raw)
 
 
-def training_linker(db_api: Any, frame: pd.DataFrame, settings: dict[str, Any], name: str) -> Any:
-    """A Linker over training records, which carry the sizes of their training blocks (the EM
-    rules leave out blocks crowded with namesakes: blocking.TRAINING_BLOCK_MAX_RECORDS)."""
+def training_linker(
+    db_api: Any,
+    frame: pd.DataFrame,
+    settings: dict[str, Any],
+    name: str,
+    *,
+    seed: int,
+    max_u_pairs: float,
+) -> Any:
+    """A Linker over training records, with u-probabilities estimated from random pairs
+    (step 2 of the module docstring). The records carry the sizes of their training blocks
+    (the EM rules leave out blocks crowded with namesakes: blocking.TRAINING_BLOCK_MAX_RECORDS)."""
     from splink import Linker
 
-    records = db_api.register(blocking.training_block_sizes(frame), dataset_display_name=name)
-    return Linker(records, settings, log_level=None)
+    records = blocking.training_block_sizes(frame)
+    with_u = settings_with_u(db_api, records, settings, seed=seed, max_pairs=max_u_pairs)
+    registered = db_api.register(records, dataset_display_name=name)
+    return Linker(registered, with_u, log_level=None)
 
 
-def estimate_prior_and_u(
-    training: Any, *, seed: int, max_u_pairs: float, deterministic_recall: float
-) -> None:
-    """Steps 1 and 2 of the module docstring: the prior from deterministic rules that always
-    include the given name, u-probabilities from random pairs."""
+def settings_with_u(
+    db_api: Any, records: pd.DataFrame, settings: dict[str, Any], *, seed: int, max_pairs: float
+) -> dict[str, Any]:
+    """A copy of `settings` with the u-probabilities Splink's estimate_u_using_random_sampling
+    gives, one comparison at a time, side by side on DuckDB's threads.
+
+    Splink estimates u over every pair of a sample of about 1,400 records, one comparison after
+    another; DuckDB runs each of those queries on one thread (the sample is a single row group),
+    so on its own it used one core for most of training. Each comparison here gets its own
+    Linker over a cursor of the same database: the sample is the same (a hash of the ids and
+    the seed, sized by the record count), the SQL is the same, so each comparison's u is the
+    one Splink's own call gives (tests/test_model.py checks it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from splink import DuckDBAPI, Linker
+
+    from migrant_linkage.db import scalar
+
+    comparisons = settings["comparisons"]
+
+    def estimate(index: int) -> list[dict[str, Any]]:
+        cursor = db_api.duckdb_con.cursor()
+        try:
+            alone = {**settings, "comparisons": [comparisons[index]]}
+            table = DuckDBAPI(connection=cursor).register(records, dataset_display_name="u_sample")
+            # The training linker validates these settings, every comparison at once.
+            linker = Linker(table, alone, log_level=None, validate_settings=False)
+            linker.training.estimate_u_using_random_sampling(
+                max_pairs=max_pairs, seed=seed, num_chunks=U_SAMPLE_CHUNKS
+            )
+            return linker.misc.save_model_to_json()["comparisons"][0]["comparison_levels"]
+        finally:
+            cursor.close()
+
+    # The comparisons with most levels (the slowest SQL) first, so none is left to run alone.
+    order = sorted(range(len(comparisons)), key=lambda i: -len(comparisons[i]["comparison_levels"]))
+    threads = max(1, int(scalar(db_api.duckdb_con, "SELECT current_setting('threads')")))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        estimated = dict(zip(order, pool.map(estimate, order), strict=True))
+    out = copy.deepcopy(settings)
+    for index, comparison in enumerate(out["comparisons"]):
+        for level, trained in zip(comparison["comparison_levels"], estimated[index], strict=True):
+            if "u_probability" in trained:
+                level["u_probability"] = trained["u_probability"]
+    return out
+
+
+def estimate_prior(training: Any, *, deterministic_recall: float) -> None:
+    """Step 1 of the module docstring: the prior from deterministic rules that always include
+    the given name."""
     training.estimate_probability_two_random_records_match(
         blocking.deterministic_match_rules(), recall=deterministic_recall
-    )
-    training.estimate_u_using_random_sampling(
-        max_pairs=max_u_pairs, seed=seed, num_chunks=U_SAMPLE_CHUNKS
     )
 
 
@@ -308,14 +361,11 @@ class Model:
         # tables and buffer pool (up to the memory limit) are not held through the run.
         db_api, con = make_db_api()
         try:
-            linker = training_linker(db_api, frame, settings, "training_records")
-            training = linker.training
-            estimate_prior_and_u(
-                training,
-                seed=seed,
-                max_u_pairs=max_u_pairs,
-                deterministic_recall=deterministic_recall,
+            linker = training_linker(
+                db_api, frame, settings, "training_records", seed=seed, max_u_pairs=max_u_pairs
             )
+            training = linker.training
+            estimate_prior(training, deterministic_recall=deterministic_recall)
             if labels is None:
                 estimate_m_without_labels(training)
             else:

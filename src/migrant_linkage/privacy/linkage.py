@@ -79,7 +79,7 @@ def train_encoded(
     from migrant_linkage.model import (
         Model,
         estimate_m_without_labels,
-        estimate_prior_and_u,
+        estimate_prior,
         floor_m_probabilities,
         quiet_splink,
         training_linker,
@@ -94,13 +94,15 @@ def train_encoded(
     db_api, con = make_db_api()
     try:
         # The training-block sizes count hashed keys: equal hashes are equal values.
-        linker = training_linker(db_api, _model_columns(encoded), settings, "encoded_train")
-        estimate_prior_and_u(
-            linker.training,
+        linker = training_linker(
+            db_api,
+            _model_columns(encoded),
+            settings,
+            "encoded_train",
             seed=seed,
             max_u_pairs=max_u_pairs,
-            deterministic_recall=deterministic_recall,
         )
+        estimate_prior(linker.training, deterministic_recall=deterministic_recall)
         estimate_m_without_labels(linker.training)
         trained = linker.misc.save_model_to_json()
     finally:
