@@ -219,17 +219,29 @@ def settings_with_u(
     one Splink's own call gives (tests/test_model.py checks it)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from splink import DuckDBAPI, Linker
+    from splink import DuckDBAPI, Linker, SettingsCreator
 
     from migrant_linkage.db import scalar
 
     comparisons = settings["comparisons"]
 
     def estimate(index: int) -> list[dict[str, Any]]:
+        # One comparison and the columns it reads: Splink's sample query scans every column
+        # of the table it is given, so each of the nine scans reads only what it compares.
+        alone = {
+            **settings,
+            "comparisons": [comparisons[index]],
+            "blocking_rules_to_generate_predictions": [],
+            "additional_columns_to_retain": [],
+        }
+        parsed = SettingsCreator.from_path_or_dict(copy.deepcopy(alone)).get_settings("duckdb")
+        compared = [c.unquote().name for c in parsed._columns_used_by_comparisons]
+        columns = list(dict.fromkeys([UNIQUE_ID_COLUMN, *compared]))
         cursor = db_api.duckdb_con.cursor()
         try:
-            alone = {**settings, "comparisons": [comparisons[index]]}
-            table = DuckDBAPI(connection=cursor).register(records, dataset_display_name="u_sample")
+            table = DuckDBAPI(connection=cursor).register(
+                records[columns], dataset_display_name="u_sample"
+            )
             # The training linker validates these settings, every comparison at once.
             linker = Linker(table, alone, log_level=None, validate_settings=False)
             linker.training.estimate_u_using_random_sampling(
