@@ -205,6 +205,15 @@ def training_linker(
     return Linker(registered, with_u, log_level=None)
 
 
+def compared_columns(settings: dict[str, Any]) -> list[str]:
+    """The input columns the comparisons of `settings` read, as Splink parses them from the
+    settings alone (a model file may compare other columns than the shipped one)."""
+    from splink import SettingsCreator
+
+    parsed = SettingsCreator.from_path_or_dict(copy.deepcopy(settings)).get_settings("duckdb")
+    return [c.unquote().name for c in parsed._columns_used_by_comparisons]
+
+
 def settings_with_u(
     db_api: Any, records: pd.DataFrame, settings: dict[str, Any], *, seed: int, max_pairs: float
 ) -> dict[str, Any]:
@@ -219,7 +228,7 @@ def settings_with_u(
     one Splink's own call gives (tests/test_model.py checks it)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from splink import DuckDBAPI, Linker, SettingsCreator
+    from splink import DuckDBAPI, Linker
 
     from migrant_linkage.db import scalar
 
@@ -234,9 +243,7 @@ def settings_with_u(
             "blocking_rules_to_generate_predictions": [],
             "additional_columns_to_retain": [],
         }
-        parsed = SettingsCreator.from_path_or_dict(copy.deepcopy(alone)).get_settings("duckdb")
-        compared = [c.unquote().name for c in parsed._columns_used_by_comparisons]
-        columns = list(dict.fromkeys([UNIQUE_ID_COLUMN, *compared]))
+        columns = list(dict.fromkeys([UNIQUE_ID_COLUMN, *compared_columns(alone)]))
         cursor = db_api.duckdb_con.cursor()
         try:
             table = DuckDBAPI(connection=cursor).register(

@@ -9,7 +9,6 @@ Splink's own blocking in half the time) and hands them to Splink, which scores e
 from __future__ import annotations
 
 import contextlib
-import copy
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -19,6 +18,7 @@ from migrant_linkage import blocking
 from migrant_linkage.comparisons import FAMILY_GUARD_COLUMNS
 from migrant_linkage.db import columns_sql, execute, quote_identifier
 from migrant_linkage.levels import ModelLevels, frequency_column
+from migrant_linkage.model import compared_columns
 from migrant_linkage.schema import UNIQUE_ID_COLUMN
 
 #: Prior odds used when scoring: even, so match_weight is the evidence (see zones.py).
@@ -106,12 +106,11 @@ def scoring_linker(
     blocking keys cost time there and are never used (at 1M records predict 5.7 -> 4.6 s). The
     columns come from the model's own settings (a model file may compare other columns than
     the shipped one), parsed by Splink."""
-    from splink import Linker, SettingsCreator
+    from splink import Linker
 
     # The compared columns, read from the settings alone: Splink parses every column of a
     # registered table, and a user's extra column may have any name (see load_frame).
-    parsed = SettingsCreator.from_path_or_dict(copy.deepcopy(settings)).get_settings("duckdb")
-    compared = [c.unquote().name for c in parsed._columns_used_by_comparisons]
+    compared = compared_columns(settings)
     table_columns = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
     retained = settings.get("additional_columns_to_retain") or []
     wanted = dict.fromkeys([UNIQUE_ID_COLUMN, *compared, *retained, LINK_SIDE])
