@@ -303,3 +303,29 @@ def test_a_hostile_column_header_is_a_name_not_sql(tmp_path, model):
         columns = {r[0] for r in con.execute("DESCRIBE ml_records").fetchall()}
     assert "pwned" not in tables
     assert {hostile, 'my "quoted" col'} <= columns
+
+
+def test_frequency_columns_are_each_values_share_of_the_records():
+    """add_frequency_columns: per record, the share of all records with its value of each
+    column (NULL for a missing value); every record and column is kept."""
+    from migrant_linkage.pipeline.scoring import add_frequency_columns
+
+    frame = pd.DataFrame(
+        {
+            "record_id": [f"r{i}" for i in range(7)],
+            "surname": ["GARCIA", "GARCIA", "LOPEZ", None, "GARCIA", "LOPEZ", "DIAZ"],
+            "odd name": ["A", None, None, "A", "B", "B", "B"],
+        }
+    )
+    con = duckdb.connect()
+    con.register("frame", frame)
+    con.execute("CREATE TABLE records AS SELECT * FROM frame")
+    add_frequency_columns(con, "records", ["surname", "odd name", "not_a_column"])
+    out = con.execute("SELECT * FROM records").df().sort_values("record_id")
+    assert list(out.columns) == [*frame.columns, "ml_freq_surname", "ml_freq_odd name"]
+    for column in ("surname", "odd name"):
+        expected = frame[column].map(frame[column].value_counts() / len(frame))
+        got = out[f"ml_freq_{column}"].to_numpy()
+        assert [None if pd.isna(v) else v for v in got] == [
+            None if pd.isna(v) else v for v in expected
+        ]
