@@ -459,6 +459,7 @@ def markdown(report: dict[str, Any]) -> str:
         "read",
         "standardize",
         "train",
+        "load",
         "block",
         "predict",
         "zone",

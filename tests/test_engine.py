@@ -459,7 +459,7 @@ def test_an_in_memory_result_can_be_written_later(result, tmp_path):
 def test_progress_is_reported_per_stage(background, model):
     stages: list[str] = []
     dedupe(background.iloc[:50], model=model, train=False, progress=stages.append)
-    assert stages[:3] == ["standardize", "block", "predict"]
+    assert stages[:4] == ["standardize", "load", "block", "predict"]
     assert "cluster" in stages
 
 

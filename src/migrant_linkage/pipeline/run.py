@@ -231,12 +231,16 @@ def run_stages(
     pairs (and pairs.parquet) are the match and near-match pairs and a sample of non-match
     pairs, with the weight histogram beside them; `all_pairs` keeps every scored pair.
     Closes `con`."""
-    load_frame(con, scoring.RECORDS_TABLE, records, column_types)
     rules = scoring.rules_for(link_type)
     settings = scoring.scoring_settings(model, rules)
     levels = ModelLevels(settings)
-    scoring.add_frequency_columns(con, scoring.RECORDS_TABLE, levels.term_frequency_columns())
-    linker = scoring.scoring_linker(con, db_api, settings, scoring.RECORDS_TABLE)
+
+    def load() -> Any:
+        load_frame(con, scoring.RECORDS_TABLE, records, column_types)
+        scoring.add_frequency_columns(con, scoring.RECORDS_TABLE, levels.term_frequency_columns())
+        return scoring.scoring_linker(con, db_api, settings, scoring.RECORDS_TABLE)
+
+    linker = stages.run("load", load)
     routing = Routing(levels, thresholds, population=len(records))
 
     if backend == "spark":
