@@ -51,7 +51,8 @@ M_PROBABILITY_FLOOR = 0.001
 #: Random pairs the u-probabilities are estimated from (step 2 of the module docstring), and
 #: Splink's chunks for them (it stops a comparison early once each level has 100 pairs). The
 #: u sample costs the same at any population (each comparison over the pairs of a random
-#: sample of records; the surname's is half of it): 6 of the 9 s of training at 200k records.
+#: sample of records, on one thread each: settings_with_u): 5 of the 7 s of training at 200k
+#: records, the surname comparison alone 3.5 s of it.
 #: Fewer pairs were tried and not kept: at 3e5 four levels moved by more than a quarter bit
 #: and by more than they move between seeds at 1e6 (the placeholder birth date by 8.9 bits),
 #: and twin and sibling false merges rose (benchmarks/u_sample.py; docs/scale.md, issue 20).
