@@ -567,6 +567,11 @@ def _given_names_differ() -> ComparisonLevelCreator:
 # ------------------------------------------------------------------------------------------
 
 _D, _T = "birth_date_std", "birth_date_transposed"
+#: One of the two dates is a placeholder (1 January, 1900-01-01: standardize's
+#: birth_date_is_default); the default levels of the plain and the encoded models read it.
+EITHER_BIRTH_DATE_IS_DEFAULT = (
+    "(coalesce(birth_date_is_default_l, false) OR coalesce(birth_date_is_default_r, false))"
+)
 
 
 _KD = "birth_date_keyed_digits"
@@ -599,10 +604,7 @@ def _birth_date_levels(term_frequency: bool) -> list[_Level]:
             "the same placeholder-looking date (1 January, 1900-01-01): weak evidence; "
             "term-frequency adjusted, so a placeholder many records share weighs little",
             _with_tf(
-                _sql(
-                    f"{_D}_l = {_D}_r AND (coalesce(birth_date_is_default_l, false) "
-                    f"OR coalesce(birth_date_is_default_r, false))"
-                ),
+                _sql(f"{_D}_l = {_D}_r AND {EITHER_BIRTH_DATE_IS_DEFAULT}"),
                 _D,
                 term_frequency=term_frequency,
             ),
@@ -645,10 +647,7 @@ def _birth_date_levels(term_frequency: bool) -> list[_Level]:
             "default_same_year",
             "one date is a placeholder (1 January: the usual default for a child without "
             "documents) in the other's year: the day and month are unknown, not different",
-            _sql(
-                "birth_year_l = birth_year_r AND (coalesce(birth_date_is_default_l, false) "
-                "OR coalesce(birth_date_is_default_r, false))"
-            ),
+            _sql(f"birth_year_l = birth_year_r AND {EITHER_BIRTH_DATE_IS_DEFAULT}"),
         ),
         _Level("else", "different birth dates", ElseLevel()),
     ]

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from migrant_linkage.comparisons import nickname_readings_sql, units_subset_sql
+from migrant_linkage.comparisons import (
+    EITHER_BIRTH_DATE_IS_DEFAULT,
+    nickname_readings_sql,
+    units_subset_sql,
+)
 from migrant_linkage.privacy.encoding import FUZZY_DICE, bloom_word_columns
 
 __all__ = ["bloom_dice_sql", "encoded_comparisons"]
@@ -181,8 +185,7 @@ def _levels() -> dict[str, list[tuple[str, str, str | None, str | None]]]:
             (
                 "default_equal",
                 "the same placeholder-looking date",
-                "birth_date_std_l = birth_date_std_r AND (coalesce(birth_date_is_default_l, false) "
-                "OR coalesce(birth_date_is_default_r, false))",
+                f"birth_date_std_l = birth_date_std_r AND {EITHER_BIRTH_DATE_IS_DEFAULT}",
                 "birth_date_std",
             ),
             ("exact", "the same birth date", "birth_date_std_l = birth_date_std_r", None),
@@ -207,8 +210,7 @@ def _levels() -> dict[str, list[tuple[str, str, str | None, str | None]]]:
             (
                 "default_same_year",
                 "one date is a placeholder (1 January) in the other's year",
-                "birth_year_l = birth_year_r AND (coalesce(birth_date_is_default_l, false) "
-                "OR coalesce(birth_date_is_default_r, false))",
+                f"birth_year_l = birth_year_r AND {EITHER_BIRTH_DATE_IS_DEFAULT}",
                 None,
             ),
             ("else", "different birth dates", None, None),
