@@ -43,6 +43,7 @@ from migrant_linkage.schema import RAW_COLUMNS_COMPARED, SURNAME_UNIT_COLUMNS
 
 __all__ = [
     "COMPARISON_NAMES",
+    "EITHER_BIRTH_DATE_IS_DEFAULT",
     "FAMILY_GUARD_COLUMNS",
     "RAW_COLUMNS_COMPARED",
     "LevelInfo",
