@@ -386,17 +386,46 @@ def test_birth_date_missing_with_only_one_surname_recorded_is_compared():
 
 def _namesakes(n: int) -> pd.DataFrame:
     """n records of one name with nothing else in common: each born in another year, month and
-    day, each with other parents."""
+    day, no parents recorded (parents that conflict would keep them apart on their own)."""
     return _standardized(
+        [{"birth_date": f"{2008 + i}-{1 + i:02d}-{1 + i:02d}", **NO_PARENTS} for i in range(n)]
+    )
+
+
+def _with_parents(*parents: tuple[str | None, str | None]) -> pd.DataFrame:
+    """Records of one name and birth date, each with its own two parents' given names."""
+    return _standardized(
+        [{"parent1_first": first, "parent2_first": second} for first, second in parents]
+    )
+
+
+def test_two_children_whose_parents_all_differ_are_not_compared():
+    """Same name, same birth date, and each record lists two parents, none shared: two
+    families (namesakes), however common the name."""
+    assert not _pairs_found(_with_parents(("ROSA", "JUAN"), ("ANA", "PEDRO")))
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        ("JUAN", "ROSA"),  # the same parents, listed the other way round
+        ("ROSA", "PEDRO"),  # one parent shared: a step-parent
+        ("ANA", None),  # one parent recorded (another state keeps the other one)
+        (None, None),  # no parents recorded
+    ],
+)
+def test_parents_that_do_not_conflict_keep_the_pair(other):
+    assert ("r0", "r1") in _pairs_found(_with_parents(("ROSA", "JUAN"), other))
+
+
+def test_the_same_msix_id_is_compared_even_when_the_parents_differ():
+    frame = _standardized(
         [
-            {
-                "birth_date": f"{2008 + i}-{1 + i:02d}-{1 + i:02d}",
-                "parent1_first": f"MADRE{chr(65 + i)}",
-                "parent2_first": f"PADRE{chr(65 + i)}",
-            }
-            for i in range(n)
+            {"msix_id": "123456789012", "parent1_first": "ROSA", "parent2_first": "JUAN"},
+            {"msix_id": "123456789012", "parent1_first": "ANA", "parent2_first": "PEDRO"},
         ]
     )
+    assert ("r0", "r1") in _pairs_found(frame)
 
 
 def test_a_rarely_shared_name_is_compared_whatever_the_birth_dates_say():
