@@ -49,9 +49,9 @@ the record has no parents (most data outside the migrant programme). So, in addi
 
 Every rule but the MSIX ID's also drops the pairs whose records each list two parents and
 share neither (PARENTS_NOT_CONFLICTING): at national size those are namesakes in two families,
-and they were most of what grows. Measured on our generator (benchmarks/scale.py data, seed
-42): 1.45 -> 1.38 candidates per record at 100k and 2.16 -> 1.78 at 1M, for 24 and 81 of the
-true pairs (of 118,001 and 1,180,262).
+and they were most of what grows. On benchmarks/scale.py's records (seed 42): 1.45 -> 1.38
+candidates per record at 100k and 2.16 -> 1.78 at 1M, the same true pairs found; docs/comparisons.md
+("Blocking") has the figures.
 
 The blocks without a full date grow with the population (JOSE GARCIA LOPEZ's namesakes), so
 they carry a frequency cap: a block is kept only while it holds at most NAME_BLOCK_MAX_RECORDS
@@ -198,19 +198,29 @@ SURNAME_MISSING = "(l.surname_paternal IS NULL OR r.surname_paternal IS NULL)"
 SURNAME_FUZZY = (SURNAME_SHARED, SURNAME_END_SHARED)
 GIVEN_NAME_FUZZY = (GIVEN_NAME_SHARED, GIVEN_NAME_END_SHARED)
 
+
 #: Not a check of agreement but of no conflict: both records list two parents and neither
 #: parent's given name is among the other's (the model's `parents` else level, about -8 bits,
 #: with full information on both sides). Such a pair is two families, whatever the child's
 #: name and date say: at national size they are namesakes (JOSE GARCIA born the same day in
 #: two families), the comparisons that grow with the population. A record listing one parent
 #: or none is no evidence either way (one state keeps the mother, another the father), and a
-#: parent in common (a step-parent) is the model's `one_given` level: kept. Standardization
-#: sorts the two names (parent_given_a <= parent_given_b, a missing one last), so b present
-#: means both are, and the IN lists hold no NULL.
+#: parent in common (a step-parent) is the model's `one_given` level: kept. A name cut by a
+#: short field (MAR for MARIA, V for VICTOR) is the same parent: one name the other's start.
+#: Standardization sorts the two names (parent_given_a <= parent_given_b, a missing one last),
+#: so b present means both are.
+def _one_starts_the_other(x: str, y: str) -> str:
+    return f"{x} = substr({y}, 1, length({x})) OR {y} = substr({x}, 1, length({y}))"
+
+
 PARENTS_NOT_CONFLICTING = (
-    "(l.parent_given_b IS NULL OR r.parent_given_b IS NULL"
-    " OR l.parent_given_a IN (r.parent_given_a, r.parent_given_b)"
-    " OR l.parent_given_b IN (r.parent_given_a, r.parent_given_b))"
+    "(l.parent_given_b IS NULL OR r.parent_given_b IS NULL OR "
+    + " OR ".join(
+        _one_starts_the_other(f"l.parent_given_{x}", f"r.parent_given_{y}")
+        for x in "ab"
+        for y in "ab"
+    )
+    + ")"
 )
 
 #: Frequency cap. A block of the same given name and surnames holds one child's records, and
