@@ -26,6 +26,7 @@ from migrant_linkage.schema import INPUT_COLUMNS, TRUTH_COLUMNS
 from migrant_linkage.standardize import standardize
 from migrant_linkage.zones import (
     GUARD_DATES,
+    GUARD_DATES_UNSETTLED,
     GUARD_FAMILY,
     MATCH_ZONE,
     NEAR_MATCH_ZONE,
@@ -117,6 +118,25 @@ def test_a_default_1_january_in_the_same_year_is_unknown_not_a_different_birth_d
     assert total["level"].startswith(MATCH_ZONE)
     other_year = {**defaulted, "birth_date": "2011-01-01"}
     assert _explained(CHILD_A, other_year, model)["guard_reason"] == GUARD_DATES
+
+
+def test_dates_that_disagree_with_no_parents_to_settle_them_go_to_review(model):
+    # Another day of the same month (09 / 27: no swap, no single slip): DOMAIN.md says to
+    # look at the parents; with none recorded a person decides, with both agreeing it merges.
+    no_parents = {"parent1_first": None, "parent1_last": None}
+    no_parents |= {"parent2_first": None, "parent2_last": None}
+    a = {**CHILD_A, **no_parents}
+    b = {**a, "record_id": "BD-4", "birth_date": "2013-05-27", "state": "CA"}
+    table = explain(a, b, model=model)
+    assert table.set_index("comparison").loc["birth_date", "level"].startswith("same_month_year")
+    total = table[table["comparison"] == "TOTAL"].iloc[0]
+    assert total["match_weight"] >= Thresholds().match_weight
+    assert total["level"].startswith(NEAR_MATCH_ZONE)
+    assert total["guard_reason"] == GUARD_DATES_UNSETTLED
+    with_parents = _explained(
+        CHILD_A, {**CHILD_A, "record_id": "BD-4", "birth_date": "2013-05-27"}, model
+    )
+    assert with_parents["level"].startswith(MATCH_ZONE)
 
 
 # ------------------------------------------------------------------------ index uploads

@@ -324,6 +324,23 @@ def family_review_sql(levels: ModelLevels) -> str:
     )
 
 
+#: Birth-date levels that disagree in no way a keying slip explains (another day of the same
+#: month, a few days apart: not a swap, one digit, a year or a placeholder).
+_BIRTH_DATES_DISAGREE_LABELS = ("same_month_year", "within_days")
+
+
+def birth_dates_unsettled_sql(levels: ModelLevels) -> str:
+    """True when the birth dates disagree in no way a keying slip explains and neither record
+    lists parents: DOMAIN.md's rule for disagreeing dates is to look at the other evidence
+    (the parents' names) before calling it one child, and here there is none to look at, so a
+    person decides (two women called MICHELLE M NGUYEN born 1 and 20 February 1985). Held back
+    from auto-merge, reviewed at the review threshold; it splits nothing."""
+    return (
+        f"({levels.gamma_in('birth_date', _BIRTH_DATES_DISAGREE_LABELS)}"
+        f" AND {levels.gamma_in('parents', ('null',))})"
+    )
+
+
 def birth_dates_differ_sql(levels: ModelLevels) -> str:
     """True when the birth dates are both known and clearly different (the 'else' level)."""
     return f"({levels.gamma_in('birth_date', ('else',))})"
@@ -366,6 +383,9 @@ class Routing:
     def dates_differ_sql(self) -> str:
         return birth_dates_differ_sql(self.levels)
 
+    def dates_unsettled_sql(self) -> str:
+        return f"COALESCE(({birth_dates_unsettled_sql(self.levels)}), FALSE)"
+
     def guarded_sql(self) -> str:
         """A pair that must never be auto-merged nor held inside one proposed student."""
         return f"({self.family_sql()} OR {self.dates_differ_sql()})"
@@ -382,7 +402,8 @@ class Routing:
                 {self.dates_differ_sql()} AS _dates_differ,
                 {self.family_review_sql()} AS _family_review,
                 {self.family_unsure_sql()} AS _unsure,
-                {self.namesake_sql()} AS _namesake
+                {self.namesake_sql()} AS _namesake,
+                {self.dates_unsettled_sql()} AS _dates_unsettled
             FROM {scored_table}
         ), zoned AS (
             SELECT *,
@@ -392,7 +413,7 @@ class Routing:
                 "_family",
                 "_dates_differ",
                 "_family_review",
-                "(_unsure OR _namesake)",
+                "(_unsure OR _namesake OR _dates_unsettled)",
             )
         }
                 AS zone
@@ -405,6 +426,8 @@ class Routing:
             (_family OR _dates_differ) AS guarded,
             CASE WHEN _family THEN '{GUARD_FAMILY}' WHEN _dates_differ THEN '{GUARD_DATES}'
                  WHEN _unsure THEN '{GUARD_NAMES_UNRELATED}'
+                 WHEN _dates_unsettled AND match_weight >= {t.match_weight!r}
+                 THEN '{GUARD_DATES_UNSETTLED}'
                  WHEN _namesake AND match_weight >= {t.match_weight!r} THEN '{GUARD_NAMESAKE}'
                  END AS guard_reason{extra}
         FROM zoned
@@ -418,3 +441,4 @@ GUARD_FAMILY = "family"
 GUARD_DATES = "birth_dates_differ"
 GUARD_NAMES_UNRELATED = "names_unrelated"
 GUARD_NAMESAKE = "namesake"
+GUARD_DATES_UNSETTLED = "birth_dates_unsettled"

@@ -18,6 +18,7 @@ from migrant_linkage.db import quote_literal
 from migrant_linkage.pipeline.clusters import COMPONENTS_TABLE, PAIRS_TABLE
 from migrant_linkage.zones import (
     GUARD_DATES,
+    GUARD_DATES_UNSETTLED,
     GUARD_FAMILY,
     GUARD_NAMES_UNRELATED,
     GUARD_NAMESAKE,
@@ -40,6 +41,10 @@ REASON_NAMESAKE = (
     "strong match on a common name and birth date only: a namesake is likely in a population "
     "this size"
 )
+REASON_DATES_UNSETTLED = (
+    "strong match but the birth dates disagree (another day of the same month, or days apart) "
+    "and no parents are recorded to settle it"
+)
 REASON_NEAR_MATCH = "near match"
 REASONS = (
     REASON_NAMESAKE,
@@ -47,6 +52,7 @@ REASONS = (
     REASON_KEPT_APART,
     REASON_KEPT_APART_EXISTING,
     REASON_DATES_DIFFER,
+    REASON_DATES_UNSETTLED,
     REASON_FAMILY,
     REASON_NEAR_MATCH,
 )
@@ -60,6 +66,8 @@ def reason_sql(kept_apart: str = REASON_KEPT_APART, pairs: str = "p") -> str:
         f"WHEN {pairs}.guard_reason = '{GUARD_FAMILY}' THEN {quote_literal(REASON_FAMILY)} "
         f"WHEN {pairs}.guard_reason = '{GUARD_NAMES_UNRELATED}' "
         f"THEN {quote_literal(REASON_NAMES_UNRELATED)} "
+        f"WHEN {pairs}.guard_reason = '{GUARD_DATES_UNSETTLED}' "
+        f"THEN {quote_literal(REASON_DATES_UNSETTLED)} "
         f"WHEN {pairs}.guard_reason = '{GUARD_NAMESAKE}' THEN {quote_literal(REASON_NAMESAKE)} "
         f"ELSE {quote_literal(REASON_NEAR_MATCH)} END"
     )
