@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 __all__ = [
     "MEMORY_LIMIT_ENV",
@@ -40,6 +41,7 @@ __all__ = [
     "quote_identifier",
     "quote_literal",
     "scalar",
+    "spill_directory",
 ]
 
 #: Environment variables that bound DuckDB's memory on every connection the package opens.
@@ -97,10 +99,10 @@ def is_memory_size(text: str) -> bool:
     return bool(re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text, re.I))
 
 
-def _spill_dir() -> str:
+def spill_directory() -> str:
     """Where DuckDB spills beyond its memory limit: TEMP_DIRECTORY_ENV, else one temporary
     directory per process (removed when the process ends), not DuckDB's `.tmp` in the current
-    directory."""
+    directory. The run's other temporary files of student data go there too (pipeline.parked)."""
     global _spill_directory
     chosen = os.environ.get(TEMP_DIRECTORY_ENV)
     if chosen:
@@ -119,7 +121,7 @@ def _limit_memory(connection: duckdb.DuckDBPyConnection) -> None:
     if chosen is None:
         return
     execute(connection, f"SET memory_limit = {quote_literal(chosen)}")
-    execute(connection, f"SET temp_directory = {quote_literal(_spill_dir())}")
+    execute(connection, f"SET temp_directory = {quote_literal(spill_directory())}")
 
 
 def connect(database: str | Path | None = None) -> duckdb.DuckDBPyConnection:
@@ -165,19 +167,20 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
 def load_frame(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | pa.Table,
     types: Mapping[str, str] | None = None,
 ) -> None:
     """Copy a frame into a new table, casting the columns named in `types` to their SQL type.
     A column that is empty in every row (no state sent birth cities) would otherwise arrive
     untyped and break the string comparisons. Column names are quoted: they may come from a
-    user's file header."""
+    user's file header. An Arrow table is scanned in place (pipeline.parked)."""
     types = types or {}
+    columns = frame.column_names if isinstance(frame, pa.Table) else frame.columns
     select = ", ".join(
         f"CAST({quote_identifier(c)} AS {types[c]}) AS {quote_identifier(c)}"
         if c in types
         else quote_identifier(c)
-        for c in frame.columns
+        for c in columns
     )
     view = "_ml_frame_to_load"
     con.register(view, frame)
