@@ -51,8 +51,9 @@ MEMORY_LIMIT_ENV = "MIGRANT_LINKAGE_DUCKDB_MEMORY_LIMIT"  # e.g. "4GB"
 TEMP_DIRECTORY_ENV = "MIGRANT_LINKAGE_DUCKDB_TEMP_DIRECTORY"  # default: a new temporary dir
 
 #: Without MEMORY_LIMIT_ENV, DuckDB may use this share of the machine's RAM (4 GB on a 24 GB
-#: machine). The limit covers DuckDB only: the engine also holds the standardized records in
-#: pandas, so a 1M-record job peaks at about 1.5-2x the limit (docs/scale.md).
+#: machine). The limit covers DuckDB only; the interpreter holds about 0.6-0.9 GB besides at
+#: 1M records (the standardized records are parked on disk while DuckDB works), and a 1M job
+#: peaked at 4.2 GB with this default (docs/scale.md, fifth round).
 DEFAULT_MEMORY_SHARE = 1 / 6
 #: The default limit never goes below this, however small the machine (DuckDB needs room).
 MIN_DEFAULT_MEMORY_LIMIT_MB = 1024
