@@ -456,6 +456,20 @@ def test_an_in_memory_result_can_be_written_later(result, tmp_path):
     assert len(pd.read_parquet(tmp_path / "later" / "pairs.parquet")) == len(result.pairs)
 
 
+def test_standardized_records_are_handed_back_as_standardize_gave_them(
+    background, model, tmp_path, monkeypatch
+):
+    """The engine parks the records on disk while the database works and reads them back."""
+    from migrant_linkage.db import TEMP_DIRECTORY_ENV
+    from migrant_linkage.sources import standardize_all
+
+    monkeypatch.setenv(TEMP_DIRECTORY_ENV, str(tmp_path / "spill"))
+    expected = standardize_all([background], ["input1"], None, None).records
+    outcome = dedupe(background, model=model, train=False)
+    pd.testing.assert_frame_equal(outcome.standardized, expected, check_exact=True)
+    assert list((tmp_path / "spill").glob("ml-records-*")) == []  # the parked file is gone
+
+
 def test_progress_is_reported_per_stage(background, model):
     stages: list[str] = []
     dedupe(background.iloc[:50], model=model, train=False, progress=stages.append)

@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 __all__ = [
     "MEMORY_LIMIT_ENV",
@@ -40,6 +41,7 @@ __all__ = [
     "quote_identifier",
     "quote_literal",
     "scalar",
+    "spill_directory",
 ]
 
 #: Environment variables that bound DuckDB's memory on every connection the package opens.
@@ -49,8 +51,9 @@ MEMORY_LIMIT_ENV = "MIGRANT_LINKAGE_DUCKDB_MEMORY_LIMIT"  # e.g. "4GB"
 TEMP_DIRECTORY_ENV = "MIGRANT_LINKAGE_DUCKDB_TEMP_DIRECTORY"  # default: a new temporary dir
 
 #: Without MEMORY_LIMIT_ENV, DuckDB may use this share of the machine's RAM (4 GB on a 24 GB
-#: machine). The limit covers DuckDB only: the engine also holds the standardized records in
-#: pandas, so a 1M-record job peaks at about 1.5-2x the limit (docs/scale.md).
+#: machine). The limit covers DuckDB only; the interpreter holds about 0.6-0.9 GB besides at
+#: 1M records (the standardized records are parked on disk while DuckDB works), and a 1M job
+#: peaked at 4.2 GB with this default (docs/scale.md, fifth round).
 DEFAULT_MEMORY_SHARE = 1 / 6
 #: The default limit never goes below this, however small the machine (DuckDB needs room).
 MIN_DEFAULT_MEMORY_LIMIT_MB = 1024
@@ -97,10 +100,10 @@ def is_memory_size(text: str) -> bool:
     return bool(re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text, re.I))
 
 
-def _spill_dir() -> str:
+def spill_directory() -> str:
     """Where DuckDB spills beyond its memory limit: TEMP_DIRECTORY_ENV, else one temporary
     directory per process (removed when the process ends), not DuckDB's `.tmp` in the current
-    directory."""
+    directory. The run's other temporary files of student data go there too (pipeline.parked)."""
     global _spill_directory
     chosen = os.environ.get(TEMP_DIRECTORY_ENV)
     if chosen:
@@ -119,7 +122,7 @@ def _limit_memory(connection: duckdb.DuckDBPyConnection) -> None:
     if chosen is None:
         return
     execute(connection, f"SET memory_limit = {quote_literal(chosen)}")
-    execute(connection, f"SET temp_directory = {quote_literal(_spill_dir())}")
+    execute(connection, f"SET temp_directory = {quote_literal(spill_directory())}")
 
 
 def connect(database: str | Path | None = None) -> duckdb.DuckDBPyConnection:
@@ -165,19 +168,20 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
 def load_frame(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | pa.Table,
     types: Mapping[str, str] | None = None,
 ) -> None:
     """Copy a frame into a new table, casting the columns named in `types` to their SQL type.
     A column that is empty in every row (no state sent birth cities) would otherwise arrive
     untyped and break the string comparisons. Column names are quoted: they may come from a
-    user's file header."""
+    user's file header. An Arrow table is scanned in place (pipeline.parked)."""
     types = types or {}
+    columns = frame.column_names if isinstance(frame, pa.Table) else frame.columns
     select = ", ".join(
         f"CAST({quote_identifier(c)} AS {types[c]}) AS {quote_identifier(c)}"
         if c in types
         else quote_identifier(c)
-        for c in frame.columns
+        for c in columns
     )
     view = "_ml_frame_to_load"
     con.register(view, frame)

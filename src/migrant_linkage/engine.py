@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pandas as pd
 from migrant_linkage.db import make_db_api
 from migrant_linkage.model import Model, ModelCheckError, quiet_splink
 from migrant_linkage.pipeline import Progress, Result, Stages, run_stages
+from migrant_linkage.pipeline.parked import ParkedFrame, park
 from migrant_linkage.schema import (
     INPUT_COLUMNS,
     STANDARDIZED_COLUMNS,
@@ -132,7 +134,7 @@ def _run(
     model_note = None
     if do_train:
         try:
-            chosen = stages.run("train", lambda: chosen.train(records))
+            chosen = stages.run("train", partial(chosen.train, records))
         except ModelCheckError as err:
             if train is not None:  # training was asked for: its failure is the answer
                 raise
@@ -165,23 +167,33 @@ def _run(
     if len(records) == 0:
         con.close()
         return empty_result(std.records, std.rejects, chosen, summary, stages, out)
-    return run_stages(
-        con,
-        db_api,
-        records,
-        model=chosen,
-        link_type=link_type,
-        thresholds=thresholds,
-        summary=summary,
-        stages=stages,
-        rejects=std.rejects,
-        column_types=column_types(),
-        worklist_columns=_worklist_columns(),
-        backend=backend,
-        out=out,
-        pairs_csv=pairs_csv,
-        all_pairs=all_pairs,
-    )
+    # The records are parked on disk while the database works (pipeline.parked: about 1 GB at
+    # 1M records, beside the database at its peak). Neither this function nor `std` keeps the
+    # frame, so its memory is freed; run_stages reads it back once the database is closed.
+    rejects = std.rejects
+    parked = stages.run("load", partial(park, records))
+    del std, records
+    try:
+        return run_stages(
+            con,
+            db_api,
+            parked,
+            model=chosen,
+            link_type=link_type,
+            thresholds=thresholds,
+            summary=summary,
+            stages=stages,
+            rejects=rejects,
+            column_types=column_types(),
+            worklist_columns=_worklist_columns(),
+            backend=backend,
+            out=out,
+            pairs_csv=pairs_csv,
+            all_pairs=all_pairs,
+        )
+    finally:
+        if isinstance(parked, ParkedFrame):
+            parked.discard()  # a run that failed before reading them back
 
 
 def dedupe(

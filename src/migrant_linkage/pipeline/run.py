@@ -34,6 +34,7 @@ from migrant_linkage.pipeline.histogram import (
     empty_histogram,
     kept_pairs_sql,
 )
+from migrant_linkage.pipeline.parked import ParkedFrame
 from migrant_linkage.pipeline.result import Result
 from migrant_linkage.pipeline.worklist import worklist
 from migrant_linkage.profile import NAMING_PROFILE_FILE
@@ -43,15 +44,19 @@ Progress = Callable[[str], None]
 
 
 class Stages:
-    """Times each stage and reports it to the caller's progress callback."""
+    """Times each stage and reports it to the caller's progress callback. A stage run in
+    several steps one after another (the engine parks the records, run_stages loads them: both
+    `load`) is reported once, its time summed."""
 
     def __init__(self, progress: Progress | None):
         self.progress = progress
         self.timings: dict[str, float] = {}
+        self._last: str | None = None
 
     def run(self, name: str, fn: Callable[[], Any]) -> Any:
-        if self.progress is not None:
+        if self.progress is not None and name != self._last:
             self.progress(name)
+        self._last = name
         started = time.perf_counter()
         try:
             return fn()
@@ -211,7 +216,7 @@ def empty_result(
 def run_stages(
     con: duckdb.DuckDBPyConnection,
     db_api: Any,
-    records: pd.DataFrame,
+    records: pd.DataFrame | ParkedFrame,
     *,
     model: Any,
     link_type: str,
@@ -230,18 +235,23 @@ def run_stages(
     record, with `_link_side`) scored with `model`; `summary` gains the counts. The result's
     pairs (and pairs.parquet) are the match and near-match pairs and a sample of non-match
     pairs, with the weight histogram beside them; `all_pairs` keeps every scored pair.
-    Closes `con`."""
+    `records` may be parked (pipeline.parked, as the engine does): the database loads them from
+    the file and the frame is read back for `Result.standardized` once `con` is closed, so it
+    is not in memory beside the database while it works. Closes `con`."""
     rules = scoring.rules_for(link_type)
     settings = scoring.scoring_settings(model, rules)
     levels = ModelLevels(settings)
+    n_records = len(records)
 
     def load() -> Any:
-        load_frame(con, scoring.RECORDS_TABLE, records, column_types)
+        frame = records.table() if isinstance(records, ParkedFrame) else records
+        load_frame(con, scoring.RECORDS_TABLE, frame, column_types)
+        del frame  # a parked file's mapping is released
         scoring.add_frequency_columns(con, scoring.RECORDS_TABLE, levels.term_frequency_columns())
         return scoring.scoring_linker(con, db_api, settings, scoring.RECORDS_TABLE)
 
     linker = stages.run("load", load)
-    routing = Routing(levels, thresholds, population=len(records))
+    routing = Routing(levels, thresholds, population=n_records)
 
     if backend == "spark":
         from migrant_linkage.spark_backend import predict_on_spark
@@ -259,7 +269,7 @@ def run_stages(
 
     predictions = stages.run("predict", predict)
     stages.run("zone", lambda: route_pairs(con, routing, predictions.physical_name))
-    summary.update(stages.run("count", lambda: _pair_counts(con, len(records))))
+    summary.update(stages.run("count", lambda: _pair_counts(con, n_records)))
     histogram = stages.run(
         "histogram", lambda: build_histogram(con, PAIRS_TABLE, scoring.RECORDS_TABLE)
     )
@@ -285,29 +295,35 @@ def run_stages(
         if all_pairs
         else f"match and near_match, and up to {NON_MATCH_SAMPLE_PER_BIN} non_match per weight bin"
     )
-    result = Result(
-        standardized=records.drop(columns=[scoring.LINK_SIDE]),
-        rejects=rejects,
-        clusters=clusters,
-        worklist=pairs_worklist,
-        summary=summary,
-        model=model,
-        weight_histogram=histogram,
-    )
     pairs_select = _labelled_pairs(levels, all_pairs)
-    if out is None:
-        result._pairs = con.execute(pairs_select).df()
-    else:
 
-        def write() -> None:
+    def finish() -> Result:
+        # The pairs come from the database; then it is closed (an on-disk database keeps its
+        # tables, ml_records, ml_pairs, ..., for inspection) and only then are parked records
+        # read back: never both in memory at once.
+        pairs = con.execute(pairs_select).df() if out is None else None
+        if out is not None:
             _write_pairs(con, out, pairs_select, pairs_csv)
+        con.close()
+        standardized = records.restore() if isinstance(records, ParkedFrame) else records
+        result = Result(
+            standardized=standardized.drop(columns=[scoring.LINK_SIDE]),
+            rejects=rejects,
+            clusters=clusters,
+            worklist=pairs_worklist,
+            summary=summary,
+            model=model,
+            weight_histogram=histogram,
+            _pairs=pairs,
+        )
+        if out is not None:
             summary["timings"] = dict(stages.timings)
             result.write_small_outputs(out)
+            result._pairs_path = out / "pairs.parquet"
+        return result
 
-        stages.run("write", write)
-        result._pairs_path = out / "pairs.parquet"
+    result = stages.run("write", finish) if out is not None else finish()
     summary["timings"] = dict(stages.timings)
     if out is not None:  # rewrite summary with the write timing included
         write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str))
-    con.close()  # an on-disk database keeps its tables (ml_records, ml_pairs, ...) for inspection
     return result
