@@ -119,9 +119,7 @@ def cluster(
         UNION ALL SELECT record_id_r, record_id_l FROM ml_match_edges""",
     )
     # A family conflict that a whole compound name explains splits nothing (see the function).
-    explained = _explained_by_a_compound_name_sql(
-        "p", f"p.guard_reason = '{GUARD_FAMILY}'", routing
-    )
+    explained = explained_by_a_compound_name_sql("p", f"p.guard_reason = '{GUARD_FAMILY}'", routing)
     conflict_sources = [
         f"""SELECT p.record_id_l, p.record_id_r FROM ml_pairs p
             JOIN ml_joined a ON a.record_id = p.record_id_l
@@ -145,7 +143,7 @@ def cluster(
         conflict_sources.append(
             f"""SELECT record_id_l, record_id_r FROM {missing.physical_name} m
                 WHERE ({routing.guarded_sql()} OR match_weight < {routing.thresholds.strong_disagreement_weight!r})
-                  AND NOT {_explained_by_a_compound_name_sql("m", routing.family_sql(), routing)}"""
+                  AND NOT {explained_by_a_compound_name_sql("m", routing.family_sql(), routing)}"""
         )
     execute(con, "CREATE OR REPLACE TABLE ml_conflicts AS " + " UNION ".join(conflict_sources))
     unclean = con.execute(
@@ -203,7 +201,13 @@ def cluster(
     ).df()
 
 
-def _explained_by_a_compound_name_sql(pair: str, family: str, routing: Routing) -> str:
+def explained_by_a_compound_name_sql(
+    pair: str,
+    family: str,
+    routing: Routing,
+    edge_ends: str = "ml_edge_ends",
+    records: str = "ml_records",
+) -> str:
     """True for a conflict that only the family guard makes (`family`: its condition on
     `pair`), with birth dates that do not differ and no strong disagreement, between two
     records carrying the two halves of one compound given name (MARIA / GUADALUPE, neither
@@ -212,14 +216,18 @@ def _explained_by_a_compound_name_sql(pair: str, family: str, routing: Routing) 
     in one state and to its second in another. The third record explains the conflict, so it
     does not split the student. (Twins MARIA and GUADALUPE are not both matched to a MARIA
     GUADALUPE: the one whose first name is the other's second is second_as_first, guarded
-    under a multiple-birth flag.)"""
+    under a multiple-birth flag.)
+
+    `edge_ends` (columns a, b) holds every match-zone pair both ways round; `records` the
+    records' standardized given names by record_id (internal table names). The engine's
+    clustering and an index upload (review.scoring) ask the same question with this SQL."""
     strong = routing.thresholds.strong_disagreement_weight
     return f"""({family} AND NOT {routing.dates_differ_sql()}
         AND {pair}.match_weight >= {strong!r} AND EXISTS (
-        SELECT 1 FROM ml_edge_ends x JOIN ml_edge_ends y ON y.a = x.a
-        JOIN ml_records w ON w.record_id = x.a
-        JOIN ml_records l ON l.record_id = x.b
-        JOIN ml_records r ON r.record_id = y.b
+        SELECT 1 FROM {edge_ends} x JOIN {edge_ends} y ON y.a = x.a
+        JOIN {records} w ON w.record_id = x.a
+        JOIN {records} l ON l.record_id = x.b
+        JOIN {records} r ON r.record_id = y.b
         WHERE x.b = {pair}.record_id_l AND y.b = {pair}.record_id_r
           AND l.given_name_2 IS NULL AND r.given_name_2 IS NULL
           AND ((w.given_name_1_canonical = l.given_name_1_canonical

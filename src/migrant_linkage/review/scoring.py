@@ -24,9 +24,10 @@ from migrant_linkage.blocking import with_block_sizes_sql
 from migrant_linkage.db import make_db_api
 from migrant_linkage.levels import ModelLevels
 from migrant_linkage.model import Model, quiet_splink
+from migrant_linkage.pipeline.clusters import explained_by_a_compound_name_sql
 from migrant_linkage.pipeline.scoring import add_frequency_columns, scoring_settings
 from migrant_linkage.schema import SCORED_COLUMN_NAMES, UNIQUE_ID_COLUMN
-from migrant_linkage.zones import Routing, Thresholds
+from migrant_linkage.zones import GUARD_FAMILY, Routing, Thresholds
 
 #: Column marking incoming records (1) against index records (0) in the scoring table.
 SIDE = "_incoming"
@@ -143,6 +144,42 @@ class SplinkScorer:
         table = self.db_api.register("ml_review_clusters", dataset_display_name="clusters")
         missing = self._linker.inference._score_missing_cluster_edges(table, self._predictions)
         return self._pairs(missing.physical_name)
+
+    def explained_by_a_compound_name(
+        self, pairs: pd.DataFrame, match_edges: pd.DataFrame
+    ) -> pd.Series:
+        """For each of `pairs` (routed pairs of this session: record_id_l, record_id_r,
+        match_weight, guard_reason, gamma_<name>), whether it is a family conflict that a whole
+        compound name explains, as the engine's clustering decides it
+        (pipeline.clusters.explained_by_a_compound_name_sql); `match_edges` (l, r: record ids)
+        are the pairs that would join students."""
+        if self._con is None or pairs.empty or match_edges.empty:
+            return pd.Series(False, index=pairs.index)
+        con = self._con
+        shown = ["record_id_l", "record_id_r", "match_weight", "guard_reason"]
+        gammas = [c for c in self.routing.levels.gamma_columns() if c in pairs]
+        frame = pairs[shown + gammas].reset_index(drop=True).assign(_row=lambda f: f.index)
+        con.register("_explain_pairs", frame)
+        con.register("_explain_edges", match_edges[["l", "r"]].astype(str))
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE ml_review_edge_ends AS "
+                "SELECT l AS a, r AS b FROM _explain_edges UNION ALL SELECT r, l FROM _explain_edges"
+            )
+            condition = explained_by_a_compound_name_sql(
+                "p",
+                f"p.guard_reason = '{GUARD_FAMILY}'",
+                self.routing,
+                edge_ends="ml_review_edge_ends",
+                records="ml_review_records",
+            )
+            out = con.execute(
+                f"SELECT _row, coalesce({condition}, false) FROM _explain_pairs p ORDER BY _row"
+            ).fetchall()
+        finally:
+            con.unregister("_explain_pairs")
+            con.unregister("_explain_edges")
+        return pd.Series([bool(v) for _, v in out], index=pairs.index)
 
     def _pairs(self, table: str) -> pd.DataFrame:
         available = set(self._con.execute(f"SELECT * FROM {table} LIMIT 0").df().columns)

@@ -21,7 +21,10 @@ index revision did not change meanwhile, and the upload scores again if it did):
      neither by itself;
    * a component holding a conflict (a guarded or strongly disagreeing pair, or two existing
      students) is split as the engine splits it (migrant_linkage.clustering: strongest links
-     first, never joining a conflicting pair); the pairs left apart go to the worklist.
+     first, never joining a conflicting pair); the pairs left apart go to the worklist. As in
+     the engine, a family conflict between the two halves of a compound name (MARIA /
+     GUADALUPE) that a third record carrying the whole name matches is no conflict
+     (pipeline.clusters.explained_by_a_compound_name_sql, asked through the scorer).
 
 4. Queue near matches (and the held-back match pairs) on the worklist, unless the pair was
    decided before or its records ended in one student.
@@ -63,7 +66,8 @@ from migrant_linkage.schema import (
 
 #: Builds a scorer for one upload: `scorer(model=..., thresholds=...)` returns an object with
 #: `load(incoming, existing)` (existing: an Arrow record-batch stream of the index), `predict()
-#: -> pairs`, `score_within(clusters) -> pairs` and `close()` (see scoring.SplinkScorer).
+#: -> pairs`, `score_within(clusters) -> pairs` and `close()`, and optionally
+#: `explained_by_a_compound_name(pairs, match_edges) -> flags` (see scoring.SplinkScorer).
 Scorer = Callable[..., Any]
 
 #: A submitting state as the records' state column holds it (two letters).
@@ -364,6 +368,7 @@ def write_upload(
             snapshot.index_student,
             thresholds,
             score_within=score_within,
+            explained=getattr(snapshot.scoring, "explained_by_a_compound_name", None),
         )
         plan.labels = labels
         rescored = None
@@ -480,6 +485,7 @@ def _plan(
     index_student: pd.Series,
     thresholds: Any,
     score_within: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    explained: Callable[[pd.DataFrame, pd.DataFrame], pd.Series] | None = None,
 ) -> _Plan:
     incoming_keys = incoming_status["record_key"].tolist()
     incoming_set = set(incoming_keys)
@@ -551,6 +557,9 @@ def _plan(
 
     def conflicts_of(scored: pd.DataFrame) -> pd.DataFrame:
         hit = scored["guarded"].astype(bool)
+        if explained is not None and hit.any():
+            # A family conflict a whole compound name explains splits nothing (as in dedupe).
+            hit = hit & ~explained(scored, match_edges)
         if strong is not None:
             hit = hit | (scored["match_weight"] < strong)
         return pd.DataFrame(
