@@ -210,7 +210,7 @@ GIVEN_NAME_FUZZY = (GIVEN_NAME_SHARED, GIVEN_NAME_END_SHARED)
 #: Standardization sorts the two names (parent_given_a <= parent_given_b, a missing one last),
 #: so b present means both are.
 def _one_starts_the_other(x: str, y: str) -> str:
-    return f"{x} = substr({y}, 1, length({x})) OR {y} = substr({x}, 1, length({y}))"
+    return f"starts_with({y}, {x}) OR starts_with({x}, {y})"
 
 
 PARENTS_NOT_CONFLICTING = (
@@ -268,6 +268,15 @@ def prediction_blocking_rules() -> list[BlockingRuleLike]:
     by_person = [f"{rule_sql(rule)} AND {PARENTS_NOT_CONFLICTING}" for rule in _rules_by_person()]
     # The same national ID is one child's records whatever else disagrees.
     return [*by_person, block_on("msix_id_std")]
+
+
+def without_parents_filter(rule: str) -> str:
+    """A prediction rule's SQL without the parents' no-conflict filter. Splink's Spark blocking
+    repeats every earlier rule, negated, inside each rule, and with the filter in each of them
+    that expression outgrew the JVM's heap (tests/test_spark.py); the Spark path blocks with
+    these rules and applies the filter to the scored pairs instead (spark_backend), which keeps
+    the same pairs: the MSIX ID's rule is the only one without it."""
+    return rule.replace(f" AND {PARENTS_NOT_CONFLICTING}", "")
 
 
 def _rules_by_person() -> list[BlockingRuleLike]:

@@ -5,10 +5,13 @@ a national population is built and scored there); what follows (zones, family gu
 the worklist) reads only the scored pairs, a few per record. So a Spark job
 
 1. writes the standardized records to Parquet in `work_dir` and reads them into Spark;
-2. runs Splink's predict on Spark (same model, same blocking rules, the comparisons rendered for
-   Spark from the same dialect-free creators in comparisons.py);
+2. runs Splink's predict on Spark (same model, same blocking rules but for the parents'
+   no-conflict filter, the comparisons rendered for Spark from the same dialect-free creators
+   in comparisons.py);
 3. writes the scored pairs to Parquet and hands them back to the DuckDB connection of the job,
-   where the engine's own SQL zones, guards and clusters them exactly as on the DuckDB path.
+   which drops the pairs the parents' filter would not have blocked
+   (blocking.without_parents_filter), and where the engine's own SQL zones, guards and
+   clusters them exactly as on the DuckDB path.
 
 On a cluster `work_dir` must be a path both the driver's DuckDB and the Spark executors see
 (on Databricks a /dbfs/... path, on a YARN/Kubernetes cluster a shared mount); see docs/scale.md.
@@ -132,7 +135,9 @@ def spark_scoring_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
             sql = level["sql_condition"]
             level["sql_condition"] = known.get(sql) or _translate_condition(sql)
     out["blocking_rules_to_generate_predictions"] = [
-        CustomRule(rule, sql_dialect="duckdb") if isinstance(rule, str) else rule
+        CustomRule(blocking.without_parents_filter(rule), sql_dialect="duckdb")
+        if isinstance(rule, str)
+        else rule
         for rule in out["blocking_rules_to_generate_predictions"]
     ]
     out.pop("sql_dialect", None)
@@ -211,9 +216,16 @@ def predict_on_spark(
         predictions = linker.inference.predict(warning_mode="never")
         pairs_path = run_dir / "pairs"
         predictions.as_spark_dataframe().write.mode("overwrite").parquet(str(pairs_path))
+        # The parents' no-conflict filter, left out of the Spark rules, on the scored pairs
+        # (blocking.without_parents_filter); a pair with the same MSIX ID stays, as its rule
+        # has no such filter.
         con.execute(
             f"CREATE OR REPLACE TABLE {output_table} AS "
-            f"SELECT * FROM read_parquet('{pairs_path}/*.parquet')"
+            f"SELECT p.* FROM read_parquet('{pairs_path}/*.parquet') p "
+            f"JOIN {records_table} l ON l.record_id = p.record_id_l "
+            f"JOIN {records_table} r ON r.record_id = p.record_id_r "
+            f"WHERE {blocking.PARENTS_NOT_CONFLICTING} "
+            "OR coalesce(l.msix_id_std = r.msix_id_std, false)"
         ).fetchall()
         _drop_spark_tables(spark)
     finally:
