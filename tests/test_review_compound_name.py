@@ -11,20 +11,10 @@ import pytest
 from migrant_linkage import synthetic
 from migrant_linkage.review import MasterIndex
 from migrant_linkage.schema import TRUTH_COLUMNS
+from test_engine import FAMILY
 
-GIRL = {
-    "last_name_1": "VILLALOBOS",
-    "last_name_2": "ARREOLA",
-    "parent1_first": "ROSALBA",
-    "parent1_last": "ARREOLA",
-    "parent2_first": "EUSEBIO",
-    "parent2_last": "VILLALOBOS",
-    "birth_country": "MX",
-    "birth_state": "MICHOACAN",
-    "sex": "F",
-    "birth_date": "2012-08-21",
-    "multiple_birth": None,
-}
+#: One girl of test_engine's family (the records of its compound-name tests).
+GIRL = {**FAMILY, "sex": "F", "birth_date": "2012-08-21", "multiple_birth": None}
 
 
 @pytest.fixture(scope="module")
