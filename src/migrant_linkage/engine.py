@@ -145,6 +145,8 @@ def _run(
             logger.warning("training failed its weight check; scored with the default model")
     else:
         stages.timings["train"] = 0.0
+    # The trained prior says how common duplicates are in these records (zones.Thresholds).
+    thresholds = thresholds.given_prior(chosen.prior_weight())
 
     summary: dict[str, Any] = {
         "job": link_type,
@@ -162,6 +164,8 @@ def _run(
             "review_weight": thresholds.review_weight,
             "strong_disagreement_weight": thresholds.strong_disagreement_weight,
             "chance_weight": thresholds.chance_weight,
+            "match_posterior_weight": thresholds.match_posterior_weight,
+            "prior_weight": chosen.prior_weight(),
         },
     }
     if len(records) == 0:
@@ -312,6 +316,7 @@ def explain(
     quiet_splink()
     thresholds = thresholds or Thresholds()
     chosen = Model.load(model) if isinstance(model, str | Path) else (model or Model.default())
+    thresholds = thresholds.given_prior(chosen.prior_weight())
     raw = pd.DataFrame([dict(record_a), dict(record_b)])
     for column in ("record_id", "state"):
         if column not in raw.columns:

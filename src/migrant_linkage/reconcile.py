@@ -400,7 +400,7 @@ def reconcile(
     shipped model; the two systems of one state are too alike to train on). With `out_dir`,
     the lists are written there (see Reconciliation.write)."""
     chosen = Model.load(model) if isinstance(model, str | Path) else (model or Model.default())
-    thresholds = thresholds or Thresholds()
+    thresholds = (thresholds or Thresholds()).given_prior(chosen.prior_weight())
     mep, mep_rejects, mep_in = _standardized(
         migrant, MIGRANT_SYSTEM, migrant_column_map, date_format
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from migrant_linkage.levels import ModelLevels
 
@@ -42,6 +42,13 @@ DEFAULT_STRONG_DISAGREEMENT_WEIGHT = 0.0
 #: 2**this in the run's population (see Routing): at most one coincidence per 256 such pairs,
 #: i.e. at least 99.6% of them are not a namesake, whatever the population size.
 DEFAULT_CHANCE_WEIGHT = -8.0
+#: Auto-merge below match_weight too where the model's prior makes that evidence as sure: when
+#: the evidence plus the prior (log2 odds that two random records of the run are one child, as
+#: training estimated it) reaches log2(99), a match probability of 0.99. A population where
+#: most children appear twice (a program's files over several years) needs fewer bits than a
+#: survey with few repeats or a national index; there the prior is far lower and match_weight
+#: rules. See `Thresholds.given_prior`.
+DEFAULT_MATCH_POSTERIOR_WEIGHT = math.log2(99)
 
 
 def probability_to_weight(probability: float) -> float:
@@ -66,20 +73,21 @@ class Thresholds:
     chance_weight: a pair is auto-merged only when the number of records in the population
         expected to show its evidence by chance is at most 2**chance_weight (namesakes at
         national size: see Routing); a pair above it goes to the worklist.
+    match_posterior_weight: the posterior log2 odds (evidence plus the model's prior) that
+        also make a match below match_weight (`given_prior`); None turns that off.
     """
 
     match_weight: float = DEFAULT_MATCH_WEIGHT
     review_weight: float = DEFAULT_REVIEW_WEIGHT
     strong_disagreement_weight: float = DEFAULT_STRONG_DISAGREEMENT_WEIGHT
     chance_weight: float = DEFAULT_CHANCE_WEIGHT
+    match_posterior_weight: float | None = DEFAULT_MATCH_POSTERIOR_WEIGHT
 
     def __post_init__(self) -> None:
-        for name in (
-            "match_weight",
-            "review_weight",
-            "strong_disagreement_weight",
-            "chance_weight",
-        ):
+        names = ["match_weight", "review_weight", "strong_disagreement_weight", "chance_weight"]
+        if self.match_posterior_weight is not None:
+            names.append("match_posterior_weight")
+        for name in names:
             value = getattr(self, name)
             if not isinstance(value, int | float) or math.isnan(value):
                 raise ValueError(f"Thresholds.{name} must be a number, got {value!r}")
@@ -113,6 +121,28 @@ class Thresholds:
             review_weight=probability_to_weight(review),
             strong_disagreement_weight=strong,
         )
+
+    def given_prior(self, prior_weight: float | None) -> Thresholds:
+        """The thresholds a model with this prior (log2 odds that two random records are one
+        child: Model.prior_weight) routes with: match_weight lowered to
+        match_posterior_weight - prior_weight where that is lower, never below review_weight
+        (nor strong_disagreement_weight).
+
+        The evidence a pair needs for a given confidence depends on how common duplicates are:
+        18 bits are 0.99 sure where one pair of records in 2**11 is a child twice (WIC's files,
+        prior -11.4 bits) and 0.79 sure in a survey where one in 2**18 is (ACS, -18.1). The
+        prior is estimated by training on the run's records, so it is the population's own.
+        Only lowered: where the prior is low (surveys, a national index) match_weight and the
+        namesake check (chance_weight) already hold the evidence to account."""
+        if self.match_posterior_weight is None or prior_weight is None:
+            return self
+        if not math.isfinite(prior_weight):
+            return self
+        floor = max(self.review_weight, self.strong_disagreement_weight)
+        lowered = max(floor, self.match_posterior_weight - prior_weight)
+        if lowered >= self.match_weight:
+            return self
+        return replace(self, match_weight=lowered)
 
     @property
     def probable_weight(self) -> float:

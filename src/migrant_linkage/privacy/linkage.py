@@ -150,6 +150,7 @@ def _run_encoded(
             "unique across all inputs of one run"
         )
     chosen = model if isinstance(model, Model) else train_encoded(records)
+    thresholds = thresholds.given_prior(chosen.prior_weight())
     summary: dict[str, Any] = {
         "job": f"{link_type} (encoded)",
         "encoding_version": ENCODING_VERSION,
@@ -161,6 +162,7 @@ def _run_encoded(
             "match_weight": thresholds.match_weight,
             "review_weight": thresholds.review_weight,
             "strong_disagreement_weight": thresholds.strong_disagreement_weight,
+            "match_posterior_weight": thresholds.match_posterior_weight,
         },
     }
     rejects = pd.DataFrame({c: pd.Series(dtype="str") for c in REJECT_COLUMNS})

@@ -474,6 +474,8 @@ class MasterIndex:
             model_json = json.dumps(model.trained_settings())
             labels = level_labels(model)
         thresholds = thresholds if thresholds is not None else self.thresholds()
+        if model is not None:  # the model's prior (zones.Thresholds.given_prior)
+            thresholds = thresholds.given_prior(model.prior_weight())
         at = self.clock()
 
         options = {

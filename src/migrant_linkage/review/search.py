@@ -342,7 +342,8 @@ class Searcher:
 
     def __init__(self, model: Any, thresholds: Thresholds, *, through_splink: bool = False):
         self.model = model
-        self.thresholds = thresholds
+        # Routed as an upload is: the model's prior can lower the match weight.
+        self.thresholds = thresholds.given_prior(model.prior_weight())
         #: Score with Splink's own `score_pairs` SQL (the reference the compact scorer of
         #: review/fast_score.py is tested against) instead of the compact statement.
         self.through_splink = through_splink
