@@ -6,6 +6,7 @@ import pytest
 
 from migrant_linkage.review import MasterIndex, ReviewError
 from migrant_linkage.review.accounts import PermissionDeniedError, normalize_account_id
+from migrant_linkage.zones import Thresholds
 from test_review_helpers import ADMIN, FAKE_THRESHOLDS, fake_scorer, records
 
 ANA_PAIR = [
@@ -167,3 +168,11 @@ def test_state_given_for_an_upload_must_agree_with_the_records(index):
         index.upload_standardized(records("CA", ANA_PAIR), state="TX", actor=ADMIN)
     with pytest.raises(ReviewError, match="two-letter"):
         index.upload_standardized(records("CA", ANA_PAIR), state="ZZZZZ", actor=ADMIN)
+
+
+def test_the_index_keeps_every_threshold_an_administrator_sets(index):
+    chosen = Thresholds(
+        match_weight=22.0, review_weight=10.0, chance_weight=-6.0, match_posterior_weight=None
+    )
+    index.set_thresholds(chosen, actor=ADMIN)
+    assert index.thresholds() == chosen

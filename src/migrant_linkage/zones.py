@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from migrant_linkage.levels import ModelLevels
 
@@ -121,6 +121,10 @@ class Thresholds:
             review_weight=probability_to_weight(review),
             strong_disagreement_weight=strong,
         )
+
+    def as_dict(self) -> dict[str, float | None]:
+        """Every threshold by name: what `Thresholds(**d)` rebuilds (the index keeps it)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def given_prior(self, prior_weight: float | None) -> Thresholds:
         """The thresholds a model with this prior (log2 odds that two random records are one

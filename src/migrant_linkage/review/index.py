@@ -970,8 +970,9 @@ def _as_model(model: Any):
     raise ReviewError("model must be a Model, a dict of Splink settings or a JSON file path")
 
 
-def _thresholds_dict(thresholds: Any) -> dict[str, float]:
-    return {
-        k: float(getattr(thresholds, k))
-        for k in ("match_weight", "review_weight", "strong_disagreement_weight")
-    }
+def _thresholds_dict(thresholds: Any) -> dict[str, float | None]:
+    from migrant_linkage.zones import Thresholds
+
+    if not isinstance(thresholds, Thresholds):
+        raise TypeError(f"thresholds must be a zones.Thresholds, got {type(thresholds).__name__}")
+    return thresholds.as_dict()

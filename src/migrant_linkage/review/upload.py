@@ -406,13 +406,7 @@ def write_upload(
             "FROM _rej"
         )
         con.unregister("_rej")
-    thresholds_json = json.dumps(
-        {
-            k: getattr(thresholds, k)
-            for k in ("match_weight", "review_weight", "strong_disagreement_weight")
-            if hasattr(thresholds, k)
-        }
-    )
+    thresholds_json = json.dumps(thresholds.as_dict())
     con.execute(
         "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
