@@ -205,3 +205,24 @@ def test_date_parser_never_raises_and_every_output_is_a_real_iso_date(values):
 def test_any_real_iso_date_round_trips(day):
     parsed = parse_one(day.isoformat())
     assert parsed["birth_date_std"] == day.isoformat()
+
+
+def test_a_month_above_12_under_a_declared_format_is_a_day_keyed_in_the_months_place():
+    parsed = parse_one("21042030", "%m%d%Y", today=date(2040, 1, 1))
+    assert parsed["birth_date_std"] == "2030-04-21"
+    assert parsed["flags"] == "BIRTH_DATE_DAY_MONTH_SWAPPED"
+    assert parse_one("25/12/2011", "DD/MM/YYYY")["birth_date_std"] == "2011-12-25"  # as declared
+    assert parse_one("12/25/2011", "DD/MM/YYYY")["birth_date_std"] == "2011-12-25"
+
+
+def test_a_declared_date_no_exchange_makes_real_stays_unparseable():
+    assert flags_of("04/31/2012", "MM/DD/YYYY") == {"BIRTH_DATE_UNPARSEABLE"}  # 31 April
+    assert flags_of("13/13/2012", "MM/DD/YYYY") == {"BIRTH_DATE_UNPARSEABLE"}
+    assert flags_of("2012-13-04", "%Y-%m-%d") == {"BIRTH_DATE_DAY_MONTH_SWAPPED"}
+
+
+def test_eight_digits_that_are_no_date_year_first_are_read_day_or_month_first():
+    assert parse_one("20120314")["birth_date_std"] == "2012-03-14"  # a real YYYYMMDD
+    assert parse_one("21042015")["birth_date_std"] == "2015-04-21"  # no month 20 in 2104
+    assert parse_one("19022015")["birth_date_std"] == "2015-02-19"
+    assert parse_one("12192015")["birth_date_std"] == "2015-12-19"  # 1219: no year we read

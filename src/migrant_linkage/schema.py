@@ -95,6 +95,8 @@ class QualityFlag(StrEnum):
     BIRTH_DATE_MISSING = "BIRTH_DATE_MISSING"
     BIRTH_DATE_UNPARSEABLE = "BIRTH_DATE_UNPARSEABLE"  # includes impossible dates (31/02/2012)
     BIRTH_DATE_AMBIGUOUS = "BIRTH_DATE_AMBIGUOUS"  # day and month both <= 12, no declared format
+    #: a declared format's month field above 12: read with day and month exchanged
+    BIRTH_DATE_DAY_MONTH_SWAPPED = "BIRTH_DATE_DAY_MONTH_SWAPPED"
     BIRTH_DATE_DEFAULT = "BIRTH_DATE_DEFAULT"  # 1 January, 1900-01-01 and similar placeholders
     BIRTH_DATE_IMPLAUSIBLE = "BIRTH_DATE_IMPLAUSIBLE"  # in the future, or too old for a student
     TWO_DIGIT_YEAR = "TWO_DIGIT_YEAR"  # century inferred; see docs/record-contract.md

@@ -4,7 +4,8 @@ Rules (docs/record-contract.md, "Dates", explains them for data specialists):
 
 * Accepted without a declared format: ISO ``YYYY-MM-DD`` (a trailing time is ignored),
   ``YYYYMMDD``, ``MM/DD/YYYY``, ``DD/MM/YYYY``, ``M/D/YY``, with ``-``, ``.`` or ``/`` between
-  the parts, and written-out months ("3 March 2012", via python-dateutil).
+  the parts, and written-out months ("3 March 2012", via python-dateutil). Eight digits are
+  YYYYMMDD when that is a real date, otherwise MMDDYYYY / DDMMYYYY as below (21042030).
 * A slash form whose first number is > 12 is DD/MM. When both numbers are <= 12 and differ, the
   date is read the US way (MM/DD) and flagged BIRTH_DATE_AMBIGUOUS; `birth_date_transposed` then
   holds the other reading so the comparisons can still find the child.
@@ -12,7 +13,9 @@ Rules (docs/record-contract.md, "Dates", explains them for data specialists):
   (in 2026: 25 -> 2025, 26 -> 2026, 27 -> 1927), flagged TWO_DIGIT_YEAR. Students are children, so
   the recent reading is almost always right, and the flag lets staff check.
 * Six bare digits (``010203``) could be three different dates; they are not guessed.
-* A declared format (``"%d/%m/%Y"`` or ``"DD/MM/YYYY"``) wins over all of the above.
+* A declared format (``"%d/%m/%Y"`` or ``"DD/MM/YYYY"``) wins over all of the above. A value
+  it cannot read whose "month" is above 12 and whose "day" is 12 or less is read with day and
+  month exchanged and flagged BIRTH_DATE_DAY_MONTH_SWAPPED (21/04/2030 in an MM/DD file).
 * Impossible dates (31/02/2012, 00/00/0000) are null with BIRTH_DATE_UNPARSEABLE; the raw text
   stays in the raw column. Empty is BIRTH_DATE_MISSING. 1 January and the dates in
   data/placeholder_birth_dates.csv are BIRTH_DATE_DEFAULT. Future dates and dates more than 30
@@ -59,6 +62,7 @@ class _Reading:
     missing: bool = False
     two_digit_year: bool = False
     ambiguous: bool = False
+    swapped: bool = False  # the declared format's day and month exchanged (_read_declared)
 
 
 def normalise_format(date_format: str) -> str:
@@ -108,8 +112,9 @@ def _read_auto(text: str, today: date) -> _Reading:
         return _Reading(y, m, d)
     if (match := _COMPACT.fullmatch(text)) and int(match.group(1)) >= 1800:
         y, m, d = (int(g) for g in match.groups())
-        return _Reading(y, m, d)
-    if match := _COMPACT.fullmatch(text):  # 8 digits not starting with a year: MMDDYYYY/DDMMYYYY
+        if _is_real_date(y, m, d):
+            return _Reading(y, m, d)
+    if match := _COMPACT.fullmatch(text):  # 8 digits, not a YYYYMMDD date: MMDDYYYY/DDMMYYYY
         text = f"{text[0:2]}/{text[2:4]}/{text[4:8]}"
     if match := _NUMBERS_FIRST.fullmatch(text):
         first, second, year_text = match.groups()
@@ -138,15 +143,33 @@ def _read_written_month(text: str, today: date) -> _Reading:
     return _Reading(first.year, first.month, first.day)
 
 
+def _day_month_exchanged(strptime_format: str) -> str | None:
+    """The declared format with its day and month fields exchanged (None without both)."""
+    if strptime_format.count("%d") != 1 or strptime_format.count("%m") != 1:
+        return None
+    return strptime_format.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
 def _read_declared(text: str, strptime_format: str, today: date) -> _Reading:
+    swapped = False
     try:
         parsed = datetime.strptime(text, strptime_format)
     except ValueError:
-        return _Reading()
+        # A month above 12 where the declared format says month is a day keyed in the month's
+        # place (DOMAIN.md: day and month swapped); read it so and flag it. Only when the
+        # declared reading is impossible: a valid date is never second-guessed.
+        exchanged = _day_month_exchanged(strptime_format)
+        if exchanged is None:
+            return _Reading()
+        try:
+            parsed = datetime.strptime(text, exchanged)
+        except ValueError:
+            return _Reading()
+        swapped = True
     if "%y" in strptime_format:  # re-pivot: strptime's own rule (69-99 -> 1900s) is not ours
         year = expand_two_digit_year(parsed.year % 100, today)
-        return _Reading(year, parsed.month, parsed.day, two_digit_year=True)
-    return _Reading(parsed.year, parsed.month, parsed.day)
+        return _Reading(year, parsed.month, parsed.day, two_digit_year=True, swapped=swapped)
+    return _Reading(parsed.year, parsed.month, parsed.day, swapped=swapped)
 
 
 def _read(raw: object, strptime_format: str | None, today: date) -> _Reading:
@@ -202,6 +225,8 @@ def _describe(reading: _Reading, today: date, placeholders: frozenset[str]) -> d
             flags.append(QualityFlag.BIRTH_DATE_AMBIGUOUS)
         if reading.two_digit_year:
             flags.append(QualityFlag.TWO_DIGIT_YEAR)
+        if reading.swapped:
+            flags.append(QualityFlag.BIRTH_DATE_DAY_MONTH_SWAPPED)
     out["flags"] = FLAG_SEPARATOR.join(sorted(str(f) for f in flags))
     return out
 
