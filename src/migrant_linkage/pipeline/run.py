@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from migrant_linkage import blocking
 from migrant_linkage.db import copy_atomic, execute, load_frame, quote_literal
@@ -247,6 +248,10 @@ def run_stages(
         frame = records.table() if isinstance(records, ParkedFrame) else records
         load_frame(con, scoring.RECORDS_TABLE, frame, column_types)
         del frame  # a parked file's mapping is released
+        # The table's buffers (about 1 GB at 1M records) go back to Arrow's allocator, which
+        # keeps freed memory for reuse: handed back to the system here, they are not held beside
+        # the database at its peak (1M records: 4.6 GB peak before, 3.5-3.6 after).
+        pa.default_memory_pool().release_unused()
         scoring.add_frequency_columns(con, scoring.RECORDS_TABLE, levels.term_frequency_columns())
         return scoring.scoring_linker(con, db_api, settings, scoring.RECORDS_TABLE)
 
