@@ -269,19 +269,15 @@ def _job_generic(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _job_incremental(args: argparse.Namespace) -> dict[str, Any]:
-    """Score an upload against a stored population: predict_between + predict_within."""
+    """Score an upload against a stored population as the master index does
+    (review.scoring.score_upload: the upload's pairs with the population and within itself,
+    routed with the index's thresholds and the model's prior)."""
     import pandas as pd
-    from splink import Linker
 
-    from migrant_linkage import blocking
-    from migrant_linkage.db import load_frame, make_db_api
-    from migrant_linkage.engine import column_types
-    from migrant_linkage.levels import ModelLevels
     from migrant_linkage.model import Model, quiet_splink
-    from migrant_linkage.pipeline.run import route_pairs
-    from migrant_linkage.pipeline.scoring import gamma_columns_kept, scoring_settings
+    from migrant_linkage.review.scoring import score_upload
     from migrant_linkage.standardize import standardize
-    from migrant_linkage.zones import MATCH_ZONE, Routing, Thresholds
+    from migrant_linkage.zones import MATCH_ZONE, Thresholds
 
     quiet_splink()
     timings: dict[str, float] = {}
@@ -296,67 +292,37 @@ def _job_incremental(args: argparse.Namespace) -> dict[str, Any]:
 
     work = Path(args.work)
     model = Model.load(work / f"model_{args.size}.json")
-    db_api, con = make_db_api()
-    population_path = work / f"population_{args.size}.parquet"
-    con.execute(f"CREATE TABLE population AS SELECT * FROM read_parquet('{population_path}')")
+    population = pd.read_parquet(work / f"population_{args.size}.parquet")
     lap("read population")
 
     raw_upload = pd.read_parquet(args.upload)
     truth_upload = raw_upload[["record_id", *TRUTH]]
     std = standardize(raw_upload.drop(columns=list(TRUTH)), source_name="upload")
     upload = std.standardized
-    load_frame(con, "upload", upload[[c for c in upload.columns if c not in TRUTH]], column_types())
     lap("read + standardize upload")
 
-    # As the engine scores: even prior odds, the shipped rules, no matching columns.
-    settings = scoring_settings(model, blocking.prediction_blocking_rules())
-    population = db_api.register("population", dataset_display_name="population")
-    linker = Linker(population, settings, log_level=None)
-    tf_columns = sorted(
-        {
-            level["tf_adjustment_column"]
-            for comparison in settings["comparisons"]
-            for level in comparison["comparison_levels"]
-            if level.get("tf_adjustment_column")
-        }
-    )
-    for column in tf_columns:  # stored with the population in production; timed apart here
-        linker.table_management.compute_tf_table(column)
-    lap("term frequencies (precomputable)")
-
-    new = db_api.register("upload", dataset_display_name="upload")
-    with gamma_columns_kept():
-        between = linker.inference.predict_between(new, population, warning_mode="never")
-        within = linker.inference.predict_within(new, warning_mode="never")
-    con.execute(
-        f"CREATE TABLE incremental_predictions AS SELECT * FROM {between.physical_name} "
-        f"UNION ALL BY NAME SELECT * FROM {within.physical_name}"
-    )
-    lap("predict")
-    route_pairs(con, Routing(ModelLevels(settings), Thresholds()), "incremental_predictions")
-    lap("zone")
+    thresholds = Thresholds().given_prior(model.prior_weight())  # as an index upload routes
+    pairs = score_upload(upload, population, model=model, thresholds=thresholds)
+    lap("score and route")
     total = time.perf_counter() - started
 
     # Accuracy of the auto-merge links the upload gets (pairs: upload-population, upload-upload).
     population_truth = pd.read_parquet(args.population, columns=["record_id", *TRUTH])
     truth = pd.concat([population_truth, truth_upload], ignore_index=True)
     student = truth.set_index("record_id")["true_student_id"]
-    links = con.execute(
-        f"SELECT record_id_l, record_id_r FROM ml_pairs WHERE zone = '{MATCH_ZONE}' AND NOT guarded"
-    ).df()
+    links = pairs.loc[(pairs["zone"] == MATCH_ZONE) & ~pairs["guarded"]]
     same = links["record_id_l"].map(student).to_numpy() == links["record_id_r"].map(student)
     n_up = truth_upload.groupby("true_student_id").size()
     n_pop = population_truth.groupby("true_student_id").size().reindex(n_up.index, fill_value=0)
     true_pairs = int((n_up * n_pop).sum() + (n_up * (n_up - 1) // 2).sum())
     true_found = int(same.sum())
-    comparisons = int(con.execute("SELECT count(*) FROM ml_pairs").fetchall()[0][0])
     return {
-        "population_records": int(con.execute("SELECT count(*) FROM population").fetchall()[0][0]),
+        "population_records": len(population),
         "upload_records": len(raw_upload),
         "timings": timings,
         "wall_seconds": round(total, 1),
-        "scoring_seconds": round(total - timings["term frequencies (precomputable)"], 1),
-        "comparisons": comparisons,
+        "scoring_seconds": timings["score and route"],
+        "comparisons": len(pairs),
         "match_links": len(links),
         "link_precision": true_found / len(links) if len(links) else float("nan"),
         "link_recall": true_found / true_pairs if true_pairs else float("nan"),
@@ -555,7 +521,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"| {k} | {_fmt(v)} |" for k, v in inc.get("timings", {}).items()]
         lines += [
             f"| **total** | {_fmt(inc.get('wall_seconds'))} |",
-            f"| **total without term frequencies** | {_fmt(inc.get('scoring_seconds'))} |",
+            f"| **scoring and routing** | {_fmt(inc.get('scoring_seconds'))} |",
             "",
             f"Comparisons {_fmt(inc.get('comparisons'))}, match-zone links "
             f"{_fmt(inc.get('match_links'))}, link precision {_fmt(inc.get('link_precision'), 4)}, "
