@@ -9,7 +9,6 @@ sheet's pairs in the plain levels wherever the encoded model has the level.
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 import duckdb
@@ -32,7 +31,6 @@ from migrant_linkage.zones import (
     MATCH_ZONE,
     NEAR_MATCH_ZONE,
     NON_MATCH_ZONE,
-    Routing,
     Thresholds,
 )
 
@@ -410,19 +408,3 @@ def test_frequency_columns_are_each_values_share_of_the_records():
         assert [None if pd.isna(v) else v for v in got] == [
             None if pd.isna(v) else v for v in expected
         ]
-
-
-def test_the_namesake_check_counts_children_not_the_records_they_repeat_in():
-    """The same evidence among 4,000 records is a coincidence risk when each is its own child
-    and is not when the prior says they are 1,000 children filed four times each."""
-    levels = ModelLevels.of_model(Model.default())
-    alone = Routing(levels, Thresholds(), population=4_000, prior_weight=None)
-    p = 3 / 3_999  # each record has three others of its own child
-    repeated = Routing(levels, Thresholds(), population=4_000, prior_weight=math.log2(p / (1 - p)))
-    assert alone.children_in_population() == 4_000
-    assert repeated.children_in_population() == pytest.approx(1_000)
-    assert Routing(levels, Thresholds()).children_in_population() is None  # explain
-    assert (
-        Routing(levels, Thresholds(), population=4_000, prior_weight=0.0).children_in_population()
-        >= 1
-    )

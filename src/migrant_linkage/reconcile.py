@@ -215,9 +215,7 @@ def _score(records: pd.DataFrame, model: Model, thresholds: Thresholds) -> pd.Da
         linker = scoring.scoring_linker(con, db_api, settings, scoring.RECORDS_TABLE)
         scoring.block(con, db_api, linker, rules, scoring.RECORDS_TABLE)
         predictions = scoring.predict(linker)
-        routing = Routing(
-            levels, thresholds, population=len(records), prior_weight=model.prior_weight()
-        )
+        routing = Routing(levels, thresholds, population=len(records))
         route_pairs(con, routing, predictions.physical_name)
         id_weight = _id_weight_sql(settings)
         return con.execute(

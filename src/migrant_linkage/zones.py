@@ -391,36 +391,18 @@ class Routing:
     #: records in the population the pairs come from; None (explain: no population) skips the
     #: namesake check
     population: int | None = None
-    #: the scoring model's prior (Model.prior_weight): how many of those records are repeats
-    #: of one child (children_in_population); None counts every record as a child
-    prior_weight: float | None = None
-
-    def children_in_population(self) -> float | None:
-        """The children the population's records belong to, as the prior estimates them:
-        N / (1 + p (N - 1)), p the probability that two random records are one child, so each
-        record has p (N - 1) others of its own child. A namesake is another *child* with the
-        same evidence; a program's files that hold most children several times (WIC: 3,090
-        records, about 1,430 children) have fewer children to coincide with than records."""
-        if not self.population:
-            return None
-        n = float(self.population)
-        if self.prior_weight is None or not math.isfinite(self.prior_weight):
-            return n
-        p = 1.0 / (1.0 + 2.0 ** (-self.prior_weight))
-        return max(1.0, n / (1.0 + p * max(n - 1.0, 0.0)))
 
     def namesake_sql(self) -> str:
         """True for a pair whose evidence the population would show by chance too often to
-        auto-merge: log2(children in the population) + log2(chance that two unrelated records
-        show these levels) > chance_weight. A common given name, a common surname and a birth
-        date are strong evidence among 10,000 children and a coincidence among 5 million; with
-        parents, birth place or an ID agreeing too they are not. Term-frequency levels count the
+        auto-merge: log2(population) + log2(chance that two unrelated records show these
+        levels) > chance_weight. A common given name, a common surname and a birth date are
+        strong evidence among 10,000 records and a coincidence among 5 million; with parents,
+        birth place or an ID agreeing too they are not. Term-frequency levels count the
         frequency of the shared value (pipeline.scoring.add_frequency_columns)."""
-        children = self.children_in_population()
-        if not children:
+        if not self.population:
             return "FALSE"
         chance = self.levels.chance_log2_sql()
-        limit = self.thresholds.chance_weight - math.log2(children)
+        limit = self.thresholds.chance_weight - math.log2(self.population)
         return f"COALESCE(({chance}) > {limit!r}, FALSE)"
 
     def family_sql(self) -> str:

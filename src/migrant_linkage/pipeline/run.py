@@ -256,7 +256,7 @@ def run_stages(
         return scoring.scoring_linker(con, db_api, settings, scoring.RECORDS_TABLE)
 
     linker = stages.run("load", load)
-    routing = Routing(levels, thresholds, population=n_records, prior_weight=model.prior_weight())
+    routing = Routing(levels, thresholds, population=n_records)
 
     if backend == "spark":
         from migrant_linkage.spark_backend import predict_on_spark
@@ -288,9 +288,6 @@ def run_stages(
     # Splink's own tables (the predictions, the scores inside components) are read no more:
     # dropped, their memory holds the sort of the written pairs instead of growing the process.
     linker.table_management.delete_tables_created_by_splink_from_db()
-    # The namesake check's count of children (zones.Routing.children_in_population).
-    children = routing.children_in_population()
-    summary["namesake_children"] = None if children is None else round(children)
     summary["clusters"] = int(clusters["cluster_id"].nunique())
     summary["records_in_multi_record_clusters"] = int((clusters["cluster_size"] > 1).sum())
     summary["worklist_pairs"] = len(pairs_worklist)

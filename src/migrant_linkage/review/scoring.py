@@ -62,9 +62,7 @@ class SplinkScorer:
     def __init__(self, *, model: Model, thresholds: Thresholds):
         self.model = model
         self.thresholds = thresholds
-        self.routing = Routing(
-            ModelLevels.of_model(model), thresholds, prior_weight=model.prior_weight()
-        )
+        self.routing = Routing(ModelLevels.of_model(model), thresholds)
         self.names = self.routing.levels.names
         self._con = None
         self._linker = None

@@ -441,12 +441,7 @@ class Searcher:
         the namesake check counting this population (rebuilt when the population changes)."""
         if self._routed_for == population:
             return
-        routing = Routing(
-            self.levels,
-            self.thresholds,
-            population=population,
-            prior_weight=self.model.prior_weight(),
-        )
+        routing = Routing(self.levels, self.thresholds, population=population)
         extra = [*self.levels.gamma_columns(), *self._weights]
         if self.through_splink:
             self._session.execute(
