@@ -713,3 +713,13 @@ def test_bom_on_a_file_with_cp1252_rows_does_not_hide_the_first_column(tmp_path,
     _reconciles(result)
     assert list(result.standardized["record_id"]) == ["1", "2"]
     assert set(result.standardized["surname_full"]) == {"PENA"}
+
+
+def test_a_carriage_return_in_a_value_does_not_split_a_written_csv_row(tmp_path):
+    """Found by the validate property test: a record id "\\r" made rejects.csv read back as
+    three rows for two (the csv module does not quote a bare carriage return)."""
+    from migrant_linkage.io import write_table
+
+    frame = pd.DataFrame({"record_id": [None, "\r", "a\rb"], "reason": ["X", "Y", "Z"]})
+    write_table(frame, tmp_path / "rejects.csv")
+    assert len(pd.read_csv(tmp_path / "rejects.csv")) == len(frame)

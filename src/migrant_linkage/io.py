@@ -597,6 +597,18 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return target
 
 
+def _has_carriage_return(frame: pd.DataFrame) -> bool:
+    """Whether a text cell or a column name of `frame` holds a carriage return."""
+    if any("\r" in str(name) for name in frame.columns):
+        return True
+    for column in frame.columns:
+        values = frame[column]
+        is_text = pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
+        if is_text and values.astype("string").str.contains("\r", regex=False).fillna(False).any():
+            return True
+    return False
+
+
 def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write CSV or Parquet (by extension) through `db.atomic_file`: readers never see a
     half-written file, and the file is 0600. CSV output is formula-neutralised (see
@@ -609,7 +621,12 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
         raise RecordContractError(f"{target.name}: write_table writes .csv or .parquet only")
     with atomic_file(target) as temporary:
         if suffix == ".csv":
-            neutralise_formulas(frame).to_csv(temporary, index=False, encoding="utf-8")
+            safe = neutralise_formulas(frame)
+            # The csv module quotes a field holding the line terminator (\n) but not a bare
+            # carriage return, which readers take for a line end: a hostile record id "\r"
+            # became two rows of rejects.csv. Such a table is written with every text quoted.
+            quoting = csv.QUOTE_NONNUMERIC if _has_carriage_return(safe) else csv.QUOTE_MINIMAL
+            safe.to_csv(temporary, index=False, encoding="utf-8", quoting=quoting)
         else:
             frame.to_parquet(temporary, index=False)
     return target
