@@ -625,8 +625,10 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
             # The csv module quotes a field holding the line terminator (\n) but not a bare
             # carriage return, which readers take for a line end: a hostile record id "\r"
             # became two rows of rejects.csv. Such a table is written with every text quoted.
-            quoting = csv.QUOTE_NONNUMERIC if _has_carriage_return(safe) else csv.QUOTE_MINIMAL
-            safe.to_csv(temporary, index=False, encoding="utf-8", quoting=quoting)
+            if _has_carriage_return(safe):
+                safe.to_csv(temporary, index=False, encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC)
+            else:
+                safe.to_csv(temporary, index=False, encoding="utf-8", quoting=csv.QUOTE_MINIMAL)
         else:
             frame.to_parquet(temporary, index=False)
     return target
