@@ -111,6 +111,7 @@ def test_term_frequency_switch() -> None:
         "surname_paternal",
         "surname_units_key",
         "given_name_1",
+        "given_names_with_initial",
         "birth_date_std",
     }
     assert tf_columns(False) == set()

@@ -400,6 +400,11 @@ TWO_EDIT_MIN_LENGTH = 5
 #: Names this long tolerate one edit beyond Jaro-Winkler's reach (same level).
 ONE_EDIT_MIN_LENGTH = 4
 _C1, _C2 = "given_name_1_canonical", "given_name_2_canonical"
+#: The given-name level for a first name and a second one that agree, and its term-frequency
+#: column (a pair input: standardize/pair_inputs.py). Its m is scaled per run by the share of
+#: records that give a second name (model.scale_second_name_prior).
+EXACT_WITH_SECOND = "exact_with_second"
+GIVEN_NAMES_WITH_INITIAL = "given_names_with_initial"
 _R1 = "given_name_1_readings"
 
 
@@ -422,6 +427,18 @@ def _second_names_compatible() -> ComparisonLevelCreator:
             _sql(f"length({_G2}_l) > 1 AND length({_G2}_r) > 1"),
             ExactMatchLevel(f"{_G2}_phonetic"),
         ),
+    )
+
+
+def _first_and_second_agree() -> ComparisonLevelCreator:
+    """The first given names are equal and both records give a second one, compatible with
+    the other's (equal, nickname-equal, initial-equal, a spelling variant): EVERETT J and
+    EVERETT J, MARIA G and MARIA GUADALUPE. A subset of `exact` that weighs the second name
+    too; its term frequency is that of the first name with the second's initial."""
+    return And(
+        ExactMatchLevel(_G1),
+        _sql(f"{_G2}_l IS NOT NULL AND {_G2}_r IS NOT NULL"),
+        _second_names_compatible(),
     )
 
 
@@ -471,9 +488,18 @@ def _given_name_levels(term_frequency: bool) -> list[_Level]:
     return [
         _Level("null", "a record has no given name", NullLevel(_G1)),
         _Level(
+            EXACT_WITH_SECOND,
+            "same first given name and both records give a compatible second one (EVERETT J / "
+            "EVERETT J, MARIA G / MARIA GUADALUPE); term-frequency adjusted on the first name "
+            "and the second's initial",
+            _with_tf(
+                _first_and_second_agree(), GIVEN_NAMES_WITH_INITIAL, term_frequency=term_frequency
+            ),
+        ),
+        _Level(
             "exact",
-            "same first given name and the second ones do not conflict; "
-            "term-frequency adjusted: MARIA weak, XOCHITL strong",
+            "same first given name and the second ones do not conflict (one record or both "
+            "give none); term-frequency adjusted: MARIA weak, XOCHITL strong",
             _with_tf(share["exact"], _G1, term_frequency=term_frequency),
         ),
         _Level(

@@ -208,11 +208,20 @@ def training_linker(
 
 def compared_columns(settings: dict[str, Any]) -> list[str]:
     """The input columns the comparisons of `settings` read, as Splink parses them from the
-    settings alone (a model file may compare other columns than the shipped one)."""
+    settings alone (a model file may compare other columns than the shipped one), and the
+    columns their levels adjust by term frequency (a level may adjust on a column its
+    condition does not read: exact_with_second)."""
     from splink import SettingsCreator
 
     parsed = SettingsCreator.from_path_or_dict(copy.deepcopy(settings)).get_settings("duckdb")
-    return [c.unquote().name for c in parsed._columns_used_by_comparisons]
+    read = [c.unquote().name for c in parsed._columns_used_by_comparisons]
+    adjusted = [
+        level["tf_adjustment_column"]
+        for comparison in settings.get("comparisons", [])
+        for level in comparison["comparison_levels"]
+        if level.get("tf_adjustment_column")
+    ]
+    return list(dict.fromkeys([*read, *adjusted]))
 
 
 def settings_with_u(

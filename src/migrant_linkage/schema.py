@@ -154,6 +154,12 @@ PAIR_INPUTS: tuple[StandardizedColumn, ...] = (
         "given_name_full and middle_name_std run together, without spaces and hyphens",
     ),
     StandardizedColumn(
+        "given_names_with_initial",
+        "VARCHAR",
+        "given_name_1, a space and the first letter of given_name_2 (EVERETT J), when both "
+        "are present: the term-frequency column of the given-name level exact_with_second",
+    ),
+    StandardizedColumn(
         "birth_date_keyed_digits",
         "VARCHAR",
         "the raw birth_date without its separators (- / . space), when 6 characters or more",

@@ -224,7 +224,7 @@ _SHARED_PARENT_LABELS = ("both_given", "one_given")
 _GIVEN_NAMES_DIFFER_LABELS = ("second_differs", "else")
 #: Given-name levels that say "same name" only partly: for a known twin they are not enough.
 _GIVEN_NAMES_WEAK_LABELS = ("second_as_first", "fuzzy", "phonetic", "two_edits")
-_GIVEN_NAMES_FULL_LABELS = ("exact", "nickname")
+_GIVEN_NAMES_FULL_LABELS = ("exact_with_second", "exact", "nickname")
 #: Identifier levels that outweigh the family guard: an agency's ID for the child.
 _SAME_IDENTIFIER_LABELS = ("same_msix", "same_id")
 #: Birth-date levels that say "born the same day" (a keying slip of the same date included).

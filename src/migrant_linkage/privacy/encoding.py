@@ -157,6 +157,7 @@ LEVELS_NOT_ENCODED: frozenset[tuple[str, str]] = frozenset(
         ("birth_date", "within_days"),
         ("parents", "fuzzy"),
         ("given_name", "two_edits"),
+        ("given_name", "exact_with_second"),  # its frequency column is not encoded
         ("given_name", "joined"),  # free text (given_name_full, middle_name_std) is dropped
         ("given_name", "swapped_with_surname"),  # names and surnames hash in different domains
     }

@@ -54,6 +54,10 @@ PAIR_INPUT_SQL: dict[str, str] = {
     "given_name_joined": (
         "replace(replace(concat_ws('', given_name_full, middle_name_std), ' ', ''), '-', '')"
     ),
+    "given_names_with_initial": (
+        "CASE WHEN given_name_2 IS NOT NULL "
+        "THEN given_name_1 || ' ' || substr(given_name_2, 1, 1) END"
+    ),
     "birth_date_keyed_digits": _keyed_digits(),
 }
 
@@ -66,6 +70,7 @@ _GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     ),
     (("given_name_full", "middle_name_std"), ("given_words_padded", "given_name_joined")),
     (("surname_full",), ("surname_joined",)),
+    (("given_name_1", "given_name_2"), ("given_names_with_initial",)),
     (("birth_date",), ("birth_date_keyed_digits",)),
 )
 
