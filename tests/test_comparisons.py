@@ -420,3 +420,53 @@ def test_brother_born_apart_is_not_reviewed_despite_the_flag() -> None:
 
 def test_unrelated_children_are_not_guarded() -> None:
     assert not _guarded("twin_jose_luis", "alberto_tx")
+
+
+# ------------------------------------------------------------------------------------------
+# A second given name both records give is evidence of its own
+# ------------------------------------------------------------------------------------------
+
+
+def test_an_agreeing_middle_initial_adds_what_its_frequency_says_to_a_common_first_name() -> None:
+    # Forty children called EVERETT with other middle initials (and other surnames and birth
+    # dates) make EVERETT common; EVERETT J is only the one child. The pair that agrees on J
+    # must weigh more than the same pair with the initial missing on one side; an initial that
+    # conflicts is not agreement.
+    from migrant_linkage.engine import dedupe
+    from migrant_linkage.model import Model
+
+    initials = "ABCDEFGHKLMNPRSTVW"
+    everetts = [
+        {
+            "record_id": f"E-{i}",
+            "state": "TX",
+            "first_name": "EVERETT",
+            "middle_name": initials[i % len(initials)],
+            "last_name_1": f"SURNAME{i}",
+            "birth_date": f"20{10 + i % 9:02d}-0{1 + i % 9}-1{i % 10}",
+            "sex": "M",
+        }
+        for i in range(40)
+    ]
+    child = {"state": "TX", "first_name": "EVERETT", "last_name_1": "FORD", "sex": "M"}
+    child |= {"birth_date": "2015-03-02"}
+    records = pd.DataFrame(
+        [
+            *everetts,
+            {**child, "record_id": "J-1", "middle_name": "J"},
+            {**child, "record_id": "J-2", "middle_name": "JAMES", "state": "CA"},
+            {**child, "record_id": "J-3", "state": "WA"},
+            {**child, "record_id": "J-4", "middle_name": "Q", "state": "FL"},
+        ]
+    )
+    pairs = dedupe(records, model=Model.default(), train=False, all_pairs=True).pairs.set_index(
+        ["record_id_l", "record_id_r"]
+    )
+    agree, one_lacks, conflict = (
+        pairs.loc[k] for k in (("J-1", "J-2"), ("J-1", "J-3"), ("J-1", "J-4"))
+    )
+    assert agree["given_name_level"].startswith("exact_with_second:")
+    assert one_lacks["given_name_level"].startswith("exact:")
+    assert conflict["given_name_level"].startswith("second_differs:")
+    # EVERETT is 44 of 44 records with a first name, EVERETT J 2 of 43 with a second one.
+    assert agree["match_weight"] > one_lacks["match_weight"] + 2
