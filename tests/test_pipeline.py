@@ -25,6 +25,7 @@ from migrant_linkage.review.scoring import SplinkScorer
 from migrant_linkage.schema import INPUT_COLUMNS, TRUTH_COLUMNS
 from migrant_linkage.standardize import standardize
 from migrant_linkage.zones import (
+    GUARD_DATE_MISSING_IN_FAMILY,
     GUARD_DATES,
     GUARD_DATES_UNSETTLED,
     GUARD_FAMILY,
@@ -118,6 +119,29 @@ def test_a_default_1_january_in_the_same_year_is_unknown_not_a_different_birth_d
     assert total["level"].startswith(MATCH_ZONE)
     other_year = {**defaulted, "birth_date": "2011-01-01"}
     assert _explained(CHILD_A, other_year, model)["guard_reason"] == GUARD_DATES
+
+
+def test_a_missing_birth_date_in_a_family_needs_the_whole_given_name_to_merge(model):
+    # Siblings share surnames, parents and birth place (DOMAIN.md); without a birth date a
+    # nickname (LUPE) or a second name kept as the first could be the sister. The whole name
+    # still merges.
+    child = {**FAMILY, "record_id": "MD-1", "multiple_birth": None, "sex": "F"}
+    child |= {"first_name": "GUADALUPE"}
+    no_date = {**child, "record_id": "MD-2", "state": "CA", "birth_date": None}
+    for other_name, level in (("LUPE", "nickname"), ("MARIA GUADALUPE", "second_as_first")):
+        table = explain(child, {**no_date, "first_name": other_name}, model=model)
+        assert table.set_index("comparison").loc["given_name", "level"].startswith(level)
+        total = table[table["comparison"] == "TOTAL"].iloc[0]
+        assert total["match_weight"] >= Thresholds().match_weight
+        assert total["level"].startswith(NEAR_MATCH_ZONE)
+        assert total["guard_reason"] == GUARD_DATE_MISSING_IN_FAMILY
+    whole = _explained(child, no_date, model)
+    assert whole["level"].startswith(MATCH_ZONE)
+    assert whole["guard_reason"] != GUARD_DATE_MISSING_IN_FAMILY
+    with_date = _explained(
+        child, {**no_date, "first_name": "LUPE", "birth_date": "2013-05-09"}, model
+    )
+    assert with_date["level"].startswith(MATCH_ZONE)
 
 
 def test_dates_that_disagree_with_no_parents_to_settle_them_go_to_review(model):

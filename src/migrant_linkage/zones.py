@@ -375,6 +375,33 @@ def birth_dates_unsettled_sql(levels: ModelLevels) -> str:
     )
 
 
+#: Given-name levels that agree only in part: a first name missing on one side, a nickname, one
+#: record's second name as the other's first, a spelling within reach of a slip. Within one
+#: family these are also what two siblings look like (DANIEL / DANIELA, MARIA GUADALUPE /
+#: GUADALUPE, JOSE / PEPE for JOSE and JOSE LUIS); a birth date usually tells them apart.
+_GIVEN_NAMES_PARTIAL_LABELS = (
+    "null",
+    "nickname",
+    "second_as_first",
+    "fuzzy",
+    "phonetic",
+    "two_edits",
+)
+
+
+def birth_date_missing_in_family_sql(levels: ModelLevels) -> str:
+    """True when a record has no birth date, the pair agrees on family evidence (a surname
+    level and a shared parent), and the given names agree only in part: nothing left tells the
+    child from a sibling (DOMAIN.md: siblings share surnames, parents and birth place). Held back
+    from auto-merge, reviewed at the review threshold; it splits nothing. A full given-name
+    agreement (exact, exact_with_second) or an agency ID still merges."""
+    return (
+        f"({levels.gamma_in('birth_date', ('null',))}"
+        f" AND {levels.gamma_in('given_name', _GIVEN_NAMES_PARTIAL_LABELS)}"
+        f" AND {_family_evidence_sql(levels)})"
+    )
+
+
 def birth_dates_differ_sql(levels: ModelLevels) -> str:
     """True when the birth dates are both known and clearly different (the 'else' level)."""
     return f"({levels.gamma_in('birth_date', ('else',))})"
@@ -420,6 +447,9 @@ class Routing:
     def dates_unsettled_sql(self) -> str:
         return f"COALESCE(({birth_dates_unsettled_sql(self.levels)}), FALSE)"
 
+    def date_missing_in_family_sql(self) -> str:
+        return f"COALESCE(({birth_date_missing_in_family_sql(self.levels)}), FALSE)"
+
     def guarded_sql(self) -> str:
         """A pair that must never be auto-merged nor held inside one proposed student."""
         return f"({self.family_sql()} OR {self.dates_differ_sql()})"
@@ -437,7 +467,8 @@ class Routing:
                 {self.family_review_sql()} AS _family_review,
                 {self.family_unsure_sql()} AS _unsure,
                 {self.namesake_sql()} AS _namesake,
-                {self.dates_unsettled_sql()} AS _dates_unsettled
+                {self.dates_unsettled_sql()} AS _dates_unsettled,
+                {self.date_missing_in_family_sql()} AS _date_missing_in_family
             FROM {scored_table}
         ), zoned AS (
             SELECT *,
@@ -447,7 +478,7 @@ class Routing:
                 "_family",
                 "_dates_differ",
                 "_family_review",
-                "(_unsure OR _namesake OR _dates_unsettled)",
+                "(_unsure OR _namesake OR _dates_unsettled OR _date_missing_in_family)",
             )
         }
                 AS zone
@@ -462,6 +493,8 @@ class Routing:
                  WHEN _unsure THEN '{GUARD_NAMES_UNRELATED}'
                  WHEN _dates_unsettled AND match_weight >= {t.match_weight!r}
                  THEN '{GUARD_DATES_UNSETTLED}'
+                 WHEN _date_missing_in_family AND match_weight >= {t.match_weight!r}
+                 THEN '{GUARD_DATE_MISSING_IN_FAMILY}'
                  WHEN _namesake AND match_weight >= {t.match_weight!r} THEN '{GUARD_NAMESAKE}'
                  END AS guard_reason{extra}
         FROM zoned
@@ -476,3 +509,4 @@ GUARD_DATES = "birth_dates_differ"
 GUARD_NAMES_UNRELATED = "names_unrelated"
 GUARD_NAMESAKE = "namesake"
 GUARD_DATES_UNSETTLED = "birth_dates_unsettled"
+GUARD_DATE_MISSING_IN_FAMILY = "birth_date_missing_in_family"

@@ -17,6 +17,7 @@ import pandas as pd
 from migrant_linkage.db import quote_literal
 from migrant_linkage.pipeline.clusters import COMPONENTS_TABLE, PAIRS_TABLE
 from migrant_linkage.zones import (
+    GUARD_DATE_MISSING_IN_FAMILY,
     GUARD_DATES,
     GUARD_DATES_UNSETTLED,
     GUARD_FAMILY,
@@ -45,6 +46,10 @@ REASON_DATES_UNSETTLED = (
     "strong match but the birth dates disagree (another day of the same month, or days apart) "
     "and no parents are recorded to settle it"
 )
+REASON_DATE_MISSING_IN_FAMILY = (
+    "strong match within one family but a birth date is missing and the given names agree "
+    "only in part: a sibling looks the same"
+)
 REASON_NEAR_MATCH = "near match"
 REASONS = (
     REASON_NAMESAKE,
@@ -53,6 +58,7 @@ REASONS = (
     REASON_KEPT_APART_EXISTING,
     REASON_DATES_DIFFER,
     REASON_DATES_UNSETTLED,
+    REASON_DATE_MISSING_IN_FAMILY,
     REASON_FAMILY,
     REASON_NEAR_MATCH,
 )
@@ -68,6 +74,8 @@ def reason_sql(kept_apart: str = REASON_KEPT_APART, pairs: str = "p") -> str:
         f"THEN {quote_literal(REASON_NAMES_UNRELATED)} "
         f"WHEN {pairs}.guard_reason = '{GUARD_DATES_UNSETTLED}' "
         f"THEN {quote_literal(REASON_DATES_UNSETTLED)} "
+        f"WHEN {pairs}.guard_reason = '{GUARD_DATE_MISSING_IN_FAMILY}' "
+        f"THEN {quote_literal(REASON_DATE_MISSING_IN_FAMILY)} "
         f"WHEN {pairs}.guard_reason = '{GUARD_NAMESAKE}' THEN {quote_literal(REASON_NAMESAKE)} "
         f"ELSE {quote_literal(REASON_NEAR_MATCH)} END"
     )
