@@ -176,3 +176,29 @@ def test_the_index_keeps_every_threshold_an_administrator_sets(index):
     )
     index.set_thresholds(chosen, actor=ADMIN)
     assert index.thresholds() == chosen
+
+
+def test_worklist_grades_use_the_thresholds_uploads_zone_with(tmp_path):
+    # Splink-scored index: an upload lowers the match weight by the model's prior
+    # (Thresholds.given_prior), so the grades of its worklist items must too, or a batch of
+    # "probable" items would not be the ones the upload called probable.
+    import copy
+
+    from migrant_linkage.model import Model
+
+    index = MasterIndex.create(tmp_path / "real.duckdb", administrator=ADMIN, two_person_rule=False)
+    assert index.zoning_thresholds() == Thresholds().given_prior(Model.default().prior_weight())
+    settings = copy.deepcopy(Model.default().trained_settings())
+    settings["probability_two_random_records_match"] = 0.05  # a program's yearly files
+    common = Model(settings)
+    index.set_model(common, actor=ADMIN)
+    zoning = index.zoning_thresholds()
+    assert zoning == index.thresholds().given_prior(common.prior_weight())
+    assert zoning.match_weight < index.thresholds().match_weight
+    assert zoning.probable_weight < index.thresholds().probable_weight
+    # An index with a scorer of its own zones with the thresholds as set.
+    fake = MasterIndex.create(
+        tmp_path / "fake.duckdb", administrator=ADMIN, scorer=fake_scorer, two_person_rule=False
+    )
+    fake.set_model(common, actor=ADMIN)
+    assert fake.zoning_thresholds() == fake.thresholds()

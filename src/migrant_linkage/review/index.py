@@ -346,6 +346,17 @@ class MasterIndex:
             text = get_meta(con, "thresholds_json")
         return Thresholds(**json.loads(text)) if text else Thresholds()
 
+    def zoning_thresholds(self):
+        """The thresholds an upload zones with: the administrator's (`thresholds`), with the
+        match weight lowered by the prior of the model Splink scores with (`model`; see
+        zones.Thresholds.given_prior), as `upload_standardized` does. Worklist grades and batch
+        decisions read these, so "probable" means what it meant to the upload that listed the
+        item. An index scored by a scorer of its own (tests) uses the thresholds as set."""
+        thresholds = self.thresholds()
+        if self.scorer is None:
+            thresholds = thresholds.given_prior(self.model().prior_weight())
+        return thresholds
+
     def set_thresholds(self, thresholds: Any, *, actor: str, reason: str | None = None) -> None:
         """Zone future uploads with `thresholds` (an index administrator; audited)."""
         values = _thresholds_dict(thresholds)
@@ -609,14 +620,14 @@ class MasterIndex:
         preview: bool = True,
     ) -> pd.DataFrame:
         """Decide every open item of one reason / grade (certain, probable, possible, from the
-        index thresholds) / weight band [min_weight, max_weight) in `actor`'s scope at once.
+        index's zoning thresholds) / weight band [min_weight, max_weight) in `actor`'s scope at once.
         With `preview` (the default) nothing changes: the frame lists the items and what the
         decision would do. Otherwise each item is decided as `decide` would (one audit entry
         per item, so each can be undone on its own), in one transaction; the frame's `outcome`
         says what happened to each (an item settled by an earlier one in the batch is
         `resolved`)."""
         decision = worklist.normalise_decision(decision)
-        thresholds = self.thresholds()
+        thresholds = self.zoning_thresholds()
 
         def work(con):
             account = require(con, actor, action="deciding a batch of items")

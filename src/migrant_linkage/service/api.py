@@ -209,7 +209,7 @@ def worklist_for(
     scope = account.scope()
     if scope is not None:
         items = items[items["state_l"].isin(scope) | items["state_r"].isin(scope)]
-    probable = service.index.thresholds().probable_weight
+    probable = service.index.zoning_thresholds().probable_weight
     items = items.assign(
         grade=["probable" if w >= probable else "possible" for w in items["match_weight"]]
     )
