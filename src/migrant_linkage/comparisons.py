@@ -401,8 +401,8 @@ TWO_EDIT_MIN_LENGTH = 5
 ONE_EDIT_MIN_LENGTH = 4
 _C1, _C2 = "given_name_1_canonical", "given_name_2_canonical"
 #: The given-name level for a first name and a second one that agree, and its term-frequency
-#: column (a pair input: standardize/pair_inputs.py). Its m is scaled per run by the share of
-#: records that give a second name (model.scale_second_name_prior).
+#: column (a pair input: standardize/pair_inputs.py). Its m is a fixed prior
+#: (data/model_priors.csv says why the share of records giving a second name cancels out).
 EXACT_WITH_SECOND = "exact_with_second"
 GIVEN_NAMES_WITH_INITIAL = "given_names_with_initial"
 _R1 = "given_name_1_readings"

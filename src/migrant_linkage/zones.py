@@ -379,14 +379,7 @@ def birth_dates_unsettled_sql(levels: ModelLevels) -> str:
 #: record's second name as the other's first, a spelling within reach of a slip. Within one
 #: family these are also what two siblings look like (DANIEL / DANIELA, MARIA GUADALUPE /
 #: GUADALUPE, JOSE / PEPE for JOSE and JOSE LUIS); a birth date usually tells them apart.
-_GIVEN_NAMES_PARTIAL_LABELS = (
-    "null",
-    "nickname",
-    "second_as_first",
-    "fuzzy",
-    "phonetic",
-    "two_edits",
-)
+_GIVEN_NAMES_PARTIAL_LABELS = ("null", "nickname", *_GIVEN_NAMES_WEAK_LABELS)
 
 
 def birth_date_missing_in_family_sql(levels: ModelLevels) -> str:
